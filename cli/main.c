@@ -1,0 +1,45 @@
+/* phi3vk: run Phi-3 (and the grounded-ai toxicity judge) on any Vulkan GPU. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+/* One line per subcommand; add yours here when its cmd_<name>.c lands. */
+static const cli_command commands[] = {
+    {"devices", cmd_devices, "list Vulkan devices and their capabilities (--json)"},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+void cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "phi3vk %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }
+
+static void usage(FILE *f) {
+    fprintf(f, "phi3vk %s (%s): Phi-3 inference on any Vulkan GPU\n\n", PHI3VK_VERSION, PHI3VK_COMMIT);
+    fprintf(f, "usage: phi3vk <command> [options]    (phi3vk <command> --help for details)\n\ncommands:\n");
+    for (int i = 0; i < n_commands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2 || cli_is_help(argv[1])) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("phi3vk %s (%s)\n", PHI3VK_VERSION, PHI3VK_COMMIT);
+        return 0;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "phi3vk: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

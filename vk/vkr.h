@@ -1,0 +1,216 @@
+/* vkr: the Vulkan runtime of phi3vk.
+ *
+ * Owns the instance, one logical device and its compute queue, device memory,
+ * pipelines built from the embedded SPIR-V (vk/shaders.h), and command
+ * buffers that record a whole sequence of dispatches once and are
+ * re-submitted many times.
+ *
+ * Conventions
+ * - Every handle is opaque and created/destroyed in pairs; destroy accepts
+ *   NULL. Buffers and pipelines belong to their vkr_ctx and must be destroyed
+ *   (buffers) before it; pipelines are owned and freed by the context.
+ * - Functions that can fail return 0 on success and -1 on failure (or NULL),
+ *   and leave a message in vkr_ctx_error(): "file:line vkCall -> VK_ERROR_X"
+ *   for Vulkan failures, or what was expected and what was found.
+ * - Weights are read by shaders through uniform texel buffers of RGBA32UI
+ *   texels (8 fp16 per texel), so one tensor may exceed maxStorageBufferRange
+ *   (lavapipe: 128 MiB; Phi-3's 32064x3072 fp16 lm_head is 197 MB).
+ * - Descriptors are pushed at record time (VK_KHR_push_descriptor); barriers
+ *   between dispatches are inserted automatically from the bindings'
+ *   read/write kinds (read-after-write and write-after-read hazards).
+ */
+#ifndef PHI3VK_VK_VKR_H
+#define PHI3VK_VK_VKR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vkr_ctx vkr_ctx;
+typedef struct vkr_buffer vkr_buffer;
+typedef struct vkr_pipeline vkr_pipeline;
+typedef struct vkr_cmd vkr_cmd;
+
+/* ---- devices ---------------------------------------------------------- */
+
+#define VKR_MAX_HEAPS 16
+
+/* Everything phi3vk reports about one physical device (plain data). */
+typedef struct vkr_device_info {
+    int index;                          /* position in vkEnumeratePhysicalDevices */
+    char name[256];                     /* deviceName */
+    uint32_t vendor_id, device_id;      /* PCI ids */
+    char vendor[32];                    /* "NVIDIA", "AMD", "Intel", "Mesa", ... */
+    char type[16];                      /* "discrete", "integrated", "virtual", "cpu", "other" */
+    char driver_name[256];              /* VkPhysicalDeviceDriverProperties.driverName */
+    char driver_info[256];              /* driverInfo (e.g. "Mesa 22.3.6 (LLVM 15.0.6)") */
+    uint32_t driver_version;            /* raw driverVersion */
+    uint32_t api_version;               /* VK_MAKE_API_VERSION */
+    int n_heaps;
+    uint64_t heap_size[VKR_MAX_HEAPS];  /* bytes */
+    int heap_device_local[VKR_MAX_HEAPS];
+    uint64_t device_local_bytes;        /* size of the largest device-local heap */
+    int fp16_arith;                     /* shaderFloat16 */
+    int storage16;                      /* storageBuffer16BitAccess */
+    int push_descriptor;                /* VK_KHR_push_descriptor */
+    int coop_matrix;                    /* VK_KHR_cooperative_matrix present */
+    int subgroup_size_control;          /* subgroupSizeControl + computeFullSubgroups */
+    uint32_t subgroup_size;             /* default subgroup size */
+    uint32_t min_subgroup_size, max_subgroup_size;
+    uint32_t subgroup_ops;              /* VkSubgroupFeatureFlags in compute */
+    uint64_t max_storage_buffer_range;  /* bytes */
+    uint64_t max_alloc_size;            /* maxMemoryAllocationSize, bytes */
+    uint32_t max_texel_elements;        /* maxTexelBufferElements */
+    uint32_t max_uniform_range;         /* maxUniformBufferRange, bytes */
+    uint32_t shared_memory;             /* maxComputeSharedMemorySize, bytes */
+    uint32_t max_workgroup_invocations;
+    int timestamps;                     /* timestampComputeAndGraphics */
+    float timestamp_period;             /* ns per tick */
+    int is_cpu;                         /* a software rasteriser (lavapipe, SwiftShader) */
+} vkr_device_info;
+
+/* Lists every physical device. *out is malloc'ed (free() it); *n its length.
+ * Returns 0, or -1 with a message in err (no Vulkan loader, no device). */
+int vkr_devices_list(vkr_device_info **out, int *n, char *err, size_t errlen);
+
+/* Driver version as the vendor writes it (NVIDIA 10.8.8.6, Intel Windows
+ * 14.18, Mesa and others major.minor.patch). buf: >= 32 bytes. */
+void vkr_driver_version_str(const vkr_device_info *d, char *buf, size_t len);
+
+/* Index of the device the default rule picks: discrete > integrated >
+ * virtual > other > cpu. -1 when n == 0. */
+int vkr_devices_pick(const vkr_device_info *devs, int n);
+
+/* Resolves a --device selector: a decimal index, or a case-insensitive
+ * substring of the name. Returns the index or -1 with a message in err. */
+int vkr_devices_match(const vkr_device_info *devs, int n, const char *sel, char *err, size_t errlen);
+
+/* ---- context ---------------------------------------------------------- */
+
+typedef struct vkr_ctx_opts {
+    const char *device;      /* NULL: default rule; else index or name substring */
+    int validate;            /* enable VK_LAYER_KHRONOS_validation + debug utils */
+    int verbose;             /* print the chosen device and memory on stderr */
+    int quiet;               /* don't print the "using a CPU device" note */
+    const char *cache_dir;   /* pipeline cache folder; NULL: $XDG_CACHE_HOME/phi3vk
+                                or ~/.cache/phi3vk; "" disables the disk cache */
+    int profile;             /* allocate timestamp queries for vkr_cmd_profile */
+    int mask_fp16;           /* test hook: behave as if shaderFloat16 were absent */
+    int mask_storage16;      /* test hook: behave as if storageBuffer16BitAccess were absent */
+} vkr_ctx_opts;
+
+/* Creates instance, device, queue, pools and the pipeline cache.
+ * Returns NULL with a message in err (e.g. "unsupported device: missing
+ * storageBuffer16BitAccess"). */
+vkr_ctx *vkr_ctx_create(const vkr_ctx_opts *opts, char *err, size_t errlen);
+/* Saves the pipeline cache, frees pipelines and every Vulkan object. */
+void vkr_ctx_destroy(vkr_ctx *ctx);
+const vkr_device_info *vkr_ctx_device(const vkr_ctx *ctx);
+/* The last error message ("" if none). */
+const char *vkr_ctx_error(const vkr_ctx *ctx);
+/* Validation-layer warnings and errors seen so far (each also printed). */
+int vkr_ctx_validation_messages(const vkr_ctx *ctx);
+/* 1 when shaders may use float16 arithmetic (device has it and not masked). */
+int vkr_ctx_fp16(const vkr_ctx *ctx);
+/* Bytes of device memory currently allocated through this context. */
+uint64_t vkr_ctx_allocated(const vkr_ctx *ctx);
+
+/* ---- buffers ---------------------------------------------------------- */
+
+typedef enum vkr_buffer_kind {
+    VKR_BUF_DEVICE,  /* device-local storage buffer (activations, KV cache) */
+    VKR_BUF_WEIGHT,  /* device-local, read through an RGBA32UI texel view; may
+                        exceed maxStorageBufferRange; size a multiple of 16 */
+    VKR_BUF_HOST,    /* host-visible, coherent, persistently mapped storage
+                        buffer: parameters, readback, small uploads */
+} vkr_buffer_kind;
+
+/* Creates a buffer of size bytes (> 0). name appears in debug tools and in
+ * error messages. Fails with "out of device memory: <name> needs N MiB,
+ * heap H has M MiB (A MiB already allocated)" when it cannot fit. */
+vkr_buffer *vkr_buffer_create(vkr_ctx *ctx, const char *name, uint64_t size, vkr_buffer_kind kind);
+void vkr_buffer_destroy(vkr_ctx *ctx, vkr_buffer *buf);
+uint64_t vkr_buffer_size(const vkr_buffer *buf);
+const char *vkr_buffer_name(const vkr_buffer *buf);
+/* Host pointer of a VKR_BUF_HOST buffer (or of any buffer whose memory happens
+ * to be host-visible, e.g. on CPU devices); NULL otherwise. */
+void *vkr_buffer_map(const vkr_buffer *buf);
+
+/* Copies host data into buf at offset (through the staging ring when buf is
+ * not host-visible). Waits until the copy is complete. */
+int vkr_buffer_write(vkr_ctx *ctx, vkr_buffer *buf, uint64_t offset, const void *src, uint64_t size);
+/* Copies buf[offset, offset+size) to host memory; waits for completion. */
+int vkr_buffer_read(vkr_ctx *ctx, vkr_buffer *buf, uint64_t offset, void *dst, uint64_t size);
+
+/* Streaming upload through the staging ring without an extra host copy:
+ * returns a pointer where the caller writes exactly size bytes that will land
+ * in dst at dst_offset. size <= vkr_staging_chunk(ctx). Copies are batched and
+ * overlap with the caller's next writes; vkr_staging_flush waits for all. */
+void *vkr_staging_reserve(vkr_ctx *ctx, vkr_buffer *dst, uint64_t dst_offset, uint64_t size);
+uint64_t vkr_staging_chunk(const vkr_ctx *ctx);
+int vkr_staging_flush(vkr_ctx *ctx);
+
+/* ---- pipelines -------------------------------------------------------- */
+
+#define VKR_MAX_BINDINGS 8
+#define VKR_MAX_SPEC 12
+
+typedef struct vkr_pipeline_desc {
+    const char *shader;            /* shaders/<shader>.comp; also the debug name */
+    const char *bindings;          /* one char per binding 0..n-1:
+                                      't' weight texel buffer (read-only),
+                                      'r' storage buffer read by the shader,
+                                      'w' storage buffer written (and maybe read) */
+    uint32_t push_size;            /* bytes of push constants (<= 128) */
+    uint32_t spec[VKR_MAX_SPEC];   /* specialization constants, constant_id 0.. */
+    uint32_t n_spec;
+    uint32_t subgroup_size;        /* require this subgroup size when the device
+                                      supports subgroup size control; 0 = any */
+} vkr_pipeline_desc;
+
+/* Returns a pipeline for desc, created on first use and then cached in the
+ * context (same shader and constants -> same pipeline). Owned by ctx. */
+vkr_pipeline *vkr_pipeline_get(vkr_ctx *ctx, const vkr_pipeline_desc *desc);
+
+/* ---- command buffers -------------------------------------------------- */
+
+typedef struct vkr_dispatch {
+    vkr_pipeline *pipeline;
+    vkr_buffer *bind[VKR_MAX_BINDINGS]; /* in the order of desc->bindings */
+    const void *push;                   /* desc->push_size bytes, copied */
+    uint32_t groups[3];                 /* workgroup counts; 0 means 1 */
+    const char *label;                  /* op name in profiles; NULL = shader name */
+} vkr_dispatch;
+
+/* A primary command buffer with its own fence (and query pool if profiling). */
+vkr_cmd *vkr_cmd_create(vkr_ctx *ctx, const char *name);
+void vkr_cmd_destroy(vkr_ctx *ctx, vkr_cmd *cmd);
+/* Starts recording (waits for and discards any previous recording). */
+int vkr_cmd_begin(vkr_cmd *cmd);
+/* Records one dispatch, preceded by a barrier when it touches a buffer that an
+ * earlier dispatch of this recording wrote (or writes one that was read). */
+void vkr_cmd_dispatch(vkr_cmd *cmd, const vkr_dispatch *d);
+/* Records a buffer copy (same barrier rules: src read, dst written). */
+void vkr_cmd_copy(vkr_cmd *cmd, vkr_buffer *src, uint64_t src_off, vkr_buffer *dst, uint64_t dst_off, uint64_t size);
+/* Records a zero fill of dst[off, off+size) (size multiple of 4). */
+void vkr_cmd_fill(vkr_cmd *cmd, vkr_buffer *dst, uint64_t off, uint64_t size);
+/* Ends recording. Errors recorded in dispatch/copy surface here. */
+int vkr_cmd_end(vkr_cmd *cmd);
+/* Submits the recording (again); host writes made before are visible. */
+int vkr_cmd_submit(vkr_cmd *cmd);
+/* Waits for the last submission to finish. */
+int vkr_cmd_wait(vkr_cmd *cmd);
+/* submit + wait. */
+int vkr_cmd_run(vkr_cmd *cmd);
+
+/* Per-dispatch GPU time of the last finished submission (profile option on).
+ * Entries are in recording order; label points into the recording. */
+typedef struct vkr_op_time {
+    const char *label;
+    double ms;
+} vkr_op_time;
+/* Returns the number of entries written to out (at most cap), or -1. */
+int vkr_cmd_profile(vkr_cmd *cmd, vkr_op_time *out, int cap);
+/* Number of dispatches in the current recording. */
+int vkr_cmd_dispatch_count(const vkr_cmd *cmd);
+
+#endif
