@@ -1,0 +1,126 @@
+/* phi3vk devices [--json]: the Vulkan devices and what phi3vk needs of them. */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "vk/vkr.h"
+
+static const char *usage_text =
+    "usage: phi3vk devices [--json]\n"
+    "\n"
+    "Lists every Vulkan device: name, vendor, type, driver, Vulkan version, memory heaps,\n"
+    "fp16 arithmetic, 16-bit storage, subgroup size and operations, buffer limits and shared\n"
+    "memory. The device marked '*' is the one other commands use by default (discrete >\n"
+    "integrated > virtual > CPU); choose another with --device INDEX|NAME.\n"
+    "\n"
+    "  --json   print the same as a JSON array\n";
+
+static const char *yes(int v) { return v ? "yes" : "no"; }
+
+static void subgroup_ops_str(uint32_t ops, char *buf, size_t len) {
+    static const char *names[] = {"basic", "vote", "arithmetic", "ballot", "shuffle", "shuffle_relative",
+                                  "clustered", "quad"};
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 8 && off < len; i++)
+        if (ops & (1u << i)) off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", names[i]);
+}
+
+static cJSON *device_json(const vkr_device_info *d, int is_default) {
+    char ver[32], api[32], ops[128];
+    vkr_driver_version_str(d, ver, sizeof ver);
+    snprintf(api, sizeof api, "%u.%u.%u", d->api_version >> 22, (d->api_version >> 12) & 0x3FF,
+             d->api_version & 0xFFF);
+    subgroup_ops_str(d->subgroup_ops, ops, sizeof ops);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "index", d->index);
+    cJSON_AddBoolToObject(o, "default", is_default);
+    cJSON_AddStringToObject(o, "name", d->name);
+    cJSON_AddStringToObject(o, "vendor", d->vendor);
+    cJSON_AddNumberToObject(o, "vendor_id", d->vendor_id);
+    cJSON_AddNumberToObject(o, "device_id", d->device_id);
+    cJSON_AddStringToObject(o, "type", d->type);
+    cJSON_AddStringToObject(o, "driver_name", d->driver_name);
+    cJSON_AddStringToObject(o, "driver_info", d->driver_info);
+    cJSON_AddStringToObject(o, "driver_version", ver);
+    cJSON_AddStringToObject(o, "vulkan_version", api);
+    cJSON *heaps = cJSON_AddArrayToObject(o, "heaps");
+    for (int i = 0; i < d->n_heaps; i++) {
+        cJSON *h = cJSON_CreateObject();
+        cJSON_AddNumberToObject(h, "bytes", (double)d->heap_size[i]);
+        cJSON_AddBoolToObject(h, "device_local", d->heap_device_local[i]);
+        cJSON_AddItemToArray(heaps, h);
+    }
+    cJSON_AddBoolToObject(o, "fp16_arithmetic", d->fp16_arith);
+    cJSON_AddBoolToObject(o, "storage_16bit", d->storage16);
+    cJSON_AddBoolToObject(o, "push_descriptor", d->push_descriptor);
+    cJSON_AddBoolToObject(o, "cooperative_matrix", d->coop_matrix);
+    cJSON_AddNumberToObject(o, "subgroup_size", d->subgroup_size);
+    cJSON_AddNumberToObject(o, "subgroup_size_min", d->min_subgroup_size);
+    cJSON_AddNumberToObject(o, "subgroup_size_max", d->max_subgroup_size);
+    cJSON_AddStringToObject(o, "subgroup_ops", ops);
+    cJSON_AddNumberToObject(o, "max_storage_buffer_range", (double)d->max_storage_buffer_range);
+    cJSON_AddNumberToObject(o, "max_memory_allocation_size", (double)d->max_alloc_size);
+    cJSON_AddNumberToObject(o, "max_texel_buffer_elements", d->max_texel_elements);
+    cJSON_AddNumberToObject(o, "shared_memory_bytes", d->shared_memory);
+    cJSON_AddBoolToObject(o, "timestamps", d->timestamps);
+    return o;
+}
+
+static void device_text(const vkr_device_info *d, int is_default) {
+    char ver[32], ops[128];
+    vkr_driver_version_str(d, ver, sizeof ver);
+    subgroup_ops_str(d->subgroup_ops, ops, sizeof ops);
+    printf("%c[%d] %s\n", is_default ? '*' : ' ', d->index, d->name);
+    printf("    vendor        %s (0x%04x), device 0x%04x, type %s\n", d->vendor, d->vendor_id, d->device_id, d->type);
+    printf("    driver        %s %s (%s)\n", d->driver_name, ver, d->driver_info);
+    printf("    vulkan        %u.%u.%u\n", d->api_version >> 22, (d->api_version >> 12) & 0x3FF, d->api_version & 0xFFF);
+    for (int i = 0; i < d->n_heaps; i++)
+        printf("    heap %d        %.2f GiB%s\n", i, d->heap_size[i] / 1073741824.0,
+               d->heap_device_local[i] ? " device-local" : "");
+    printf("    fp16 math     %s; 16-bit storage %s; push descriptors %s; cooperative matrix %s\n", yes(d->fp16_arith),
+           yes(d->storage16), yes(d->push_descriptor), yes(d->coop_matrix));
+    printf("    subgroup      %u (min %u, max %u): %s\n", d->subgroup_size, d->min_subgroup_size, d->max_subgroup_size,
+           ops);
+    printf("    limits        storage buffer %.0f MiB, allocation %.0f MiB, texel buffer %u elements, shared "
+           "memory %u KiB\n",
+           d->max_storage_buffer_range / 1048576.0, d->max_alloc_size / 1048576.0, d->max_texel_elements,
+           d->shared_memory / 1024);
+}
+
+int cmd_devices(int argc, char **argv) {
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(usage_text, stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else {
+            cli_error("devices", "unknown option '%s'\n%s", argv[i], usage_text);
+            return 2;
+        }
+    }
+    vkr_device_info *devs = NULL;
+    int n = 0;
+    char err[512];
+    if (vkr_devices_list(&devs, &n, err, sizeof err)) {
+        cli_error("devices", "%s", err);
+        return 1;
+    }
+    int def = vkr_devices_pick(devs, n);
+    if (json) {
+        cJSON *arr = cJSON_CreateArray();
+        for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, device_json(&devs[i], i == def));
+        char *s = cJSON_Print(arr);
+        puts(s);
+        free(s);
+        cJSON_Delete(arr);
+    } else {
+        for (int i = 0; i < n; i++) device_text(&devs[i], i == def);
+    }
+    free(devs);
+    return 0;
+}

@@ -1,0 +1,258 @@
+/* Command buffers: record once, submit many times; automatic barriers and
+ * per-dispatch timestamps. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk/vkr_internal.h"
+
+#define MAX_TRACKED 64
+#define MAX_QUERIES 4096
+
+struct vkr_cmd {
+    vkr_ctx *ctx;
+    char name[64];
+    VkCommandBuffer cb;
+    VkFence fence;
+    VkQueryPool queries;
+    int recording, pending, failed;
+    int n_dispatch;
+    uint32_t n_queries;
+    const char *labels[MAX_QUERIES]; /* label of the dispatch ending at query i+1 */
+    /* Buffers read / written since the last barrier of this recording. */
+    VkBuffer reads[MAX_TRACKED], writes[MAX_TRACKED];
+    int n_reads, n_writes;
+};
+
+vkr_cmd *vkr_cmd_create(vkr_ctx *ctx, const char *name) {
+    vkr_cmd *c = calloc(1, sizeof *c);
+    if (!c) {
+        vkr_set_error(ctx, "out of host memory");
+        return NULL;
+    }
+    c->ctx = ctx;
+    snprintf(c->name, sizeof c->name, "%s", name);
+    VkCommandBufferAllocateInfo ai = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = ctx->pool;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    VKR_TRY(ctx, vkAllocateCommandBuffers(ctx->device, &ai, &c->cb));
+    vkr_object_name(ctx, VK_OBJECT_TYPE_COMMAND_BUFFER, (uint64_t)c->cb, name);
+    VkFenceCreateInfo fi = {VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    VKR_TRY(ctx, vkCreateFence(ctx->device, &fi, NULL, &c->fence));
+    if (ctx->profile) {
+        VkQueryPoolCreateInfo qi = {VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+        qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        qi.queryCount = MAX_QUERIES;
+        VKR_TRY(ctx, vkCreateQueryPool(ctx->device, &qi, NULL, &c->queries));
+    }
+    return c;
+fail:
+    vkr_cmd_destroy(ctx, c);
+    return NULL;
+}
+
+void vkr_cmd_destroy(vkr_ctx *ctx, vkr_cmd *c) {
+    if (!c) return;
+    if (c->pending) vkWaitForFences(ctx->device, 1, &c->fence, VK_TRUE, UINT64_MAX);
+    if (c->queries) vkDestroyQueryPool(ctx->device, c->queries, NULL);
+    if (c->fence) vkDestroyFence(ctx->device, c->fence, NULL);
+    if (c->cb) vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &c->cb);
+    free(c);
+}
+
+/* One global memory barrier covers every hazard between compute dispatches
+ * and transfers; on current drivers it costs the same as per-buffer ones. */
+static void barrier(vkr_cmd *c) {
+    VkMemoryBarrier mb = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                       VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
+    vkCmdPipelineBarrier(c->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                         0, 1, &mb, 0, NULL, 0, NULL);
+    c->n_reads = c->n_writes = 0;
+}
+
+static int tracked(const VkBuffer *set, int n, VkBuffer b) {
+    for (int i = 0; i < n; i++)
+        if (set[i] == b) return 1;
+    return 0;
+}
+
+/* Inserts a barrier if this command reads something written since the last
+ * barrier (RAW), or writes something read or written since (WAR, WAW). */
+static void hazard(vkr_cmd *c, const VkBuffer *rd, int nr, const VkBuffer *wr, int nw) {
+    int need = 0;
+    for (int i = 0; i < nr && !need; i++) need = tracked(c->writes, c->n_writes, rd[i]);
+    for (int i = 0; i < nw && !need; i++)
+        need = tracked(c->writes, c->n_writes, wr[i]) || tracked(c->reads, c->n_reads, wr[i]);
+    if (need || c->n_reads + nr > MAX_TRACKED || c->n_writes + nw > MAX_TRACKED) barrier(c);
+    for (int i = 0; i < nr; i++) c->reads[c->n_reads++] = rd[i];
+    for (int i = 0; i < nw; i++) c->writes[c->n_writes++] = wr[i];
+}
+
+int vkr_cmd_begin(vkr_cmd *c) {
+    vkr_ctx *ctx = c->ctx;
+    if (vkr_cmd_wait(c)) return -1;
+    VKR_TRY(ctx, vkResetCommandBuffer(c->cb, 0));
+    VkCommandBufferBeginInfo bi = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+    VKR_TRY(ctx, vkBeginCommandBuffer(c->cb, &bi));
+    c->recording = 1;
+    c->failed = 0;
+    c->n_dispatch = 0;
+    c->n_queries = 0;
+    /* Earlier submissions (uploads, the previous step) must be visible. */
+    barrier(c);
+    if (c->queries) {
+        vkCmdResetQueryPool(c->cb, c->queries, 0, MAX_QUERIES);
+        vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, c->queries, c->n_queries++);
+    }
+    return 0;
+fail:
+    return -1;
+}
+
+static void timestamp(vkr_cmd *c, const char *label) {
+    if (!c->queries || c->n_queries >= MAX_QUERIES) return;
+    c->labels[c->n_queries - 1] = label;
+    vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, c->n_queries++);
+}
+
+void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
+    vkr_ctx *ctx = c->ctx;
+    if (!c->recording || c->failed) return;
+    const vkr_pipeline *p = d->pipeline;
+    if (!p) {
+        vkr_set_error(ctx, "%s: dispatch %d (%s) has no pipeline", c->name, c->n_dispatch,
+                      d->label ? d->label : "?");
+        c->failed = 1;
+        return;
+    }
+    const char *kinds = p->desc.bindings;
+    int nb = (int)strlen(kinds);
+    VkWriteDescriptorSet w[VKR_MAX_BINDINGS];
+    VkDescriptorBufferInfo bi[VKR_MAX_BINDINGS];
+    VkBuffer rd[VKR_MAX_BINDINGS], wr[VKR_MAX_BINDINGS];
+    int nr = 0, nw = 0;
+    for (int i = 0; i < nb; i++) {
+        vkr_buffer *b = d->bind[i];
+        int texel = kinds[i] == 't';
+        if (!b || texel != (b->kind == VKR_BUF_WEIGHT)) {
+            vkr_set_error(ctx, "%s: %s binding %d: expected %s buffer, got %s", c->name, p->desc.shader, i,
+                          texel ? "a weight" : "a storage", b ? b->name : "none");
+            c->failed = 1;
+            return;
+        }
+        w[i] = (VkWriteDescriptorSet){VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        w[i].dstBinding = (uint32_t)i;
+        w[i].descriptorCount = 1;
+        if (texel) {
+            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[i].pTexelBufferView = &b->view;
+        } else {
+            bi[i] = (VkDescriptorBufferInfo){b->buffer, 0, VK_WHOLE_SIZE};
+            w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            w[i].pBufferInfo = &bi[i];
+        }
+        if (kinds[i] == 'w') wr[nw++] = b->buffer;
+        else if (!texel) rd[nr++] = b->buffer;
+    }
+    hazard(c, rd, nr, wr, nw);
+    vkCmdBindPipeline(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);
+    vkCmdPushDescriptorSetKHR(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, (uint32_t)nb, w);
+    if (p->desc.push_size)
+        vkCmdPushConstants(c->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p->desc.push_size, d->push);
+    vkCmdDispatch(c->cb, d->groups[0] ? d->groups[0] : 1, d->groups[1] ? d->groups[1] : 1,
+                  d->groups[2] ? d->groups[2] : 1);
+    c->n_dispatch++;
+    timestamp(c, d->label ? d->label : p->desc.shader);
+}
+
+void vkr_cmd_copy(vkr_cmd *c, vkr_buffer *src, uint64_t src_off, vkr_buffer *dst, uint64_t dst_off, uint64_t size) {
+    if (!c->recording || c->failed) return;
+    hazard(c, &src->buffer, 1, &dst->buffer, 1);
+    VkBufferCopy region = {src_off, dst_off, size};
+    vkCmdCopyBuffer(c->cb, src->buffer, dst->buffer, 1, &region);
+    timestamp(c, "copy");
+}
+
+void vkr_cmd_fill(vkr_cmd *c, vkr_buffer *dst, uint64_t off, uint64_t size) {
+    if (!c->recording || c->failed) return;
+    hazard(c, NULL, 0, &dst->buffer, 1);
+    vkCmdFillBuffer(c->cb, dst->buffer, off, size, 0);
+    timestamp(c, "fill");
+}
+
+int vkr_cmd_end(vkr_cmd *c) {
+    vkr_ctx *ctx = c->ctx;
+    if (!c->recording) {
+        vkr_set_error(ctx, "%s: end without begin", c->name);
+        return -1;
+    }
+    barrier(c); /* results visible to host reads and to the next submission */
+    c->recording = 0;
+    VKR_TRY(ctx, vkEndCommandBuffer(c->cb));
+    return c->failed ? -1 : 0;
+fail:
+    return -1;
+}
+
+int vkr_cmd_submit(vkr_cmd *c) {
+    vkr_ctx *ctx = c->ctx;
+    if (c->recording || c->failed) {
+        vkr_set_error(ctx, "%s: submit of a recording that %s", c->name, c->failed ? "failed" : "was not ended");
+        return -1;
+    }
+    if (vkr_cmd_wait(c)) return -1;
+    VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &c->cb;
+    VKR_TRY(ctx, vkQueueSubmit(ctx->queue, 1, &si, c->fence));
+    c->pending = 1;
+    return 0;
+fail:
+    return -1;
+}
+
+int vkr_cmd_wait(vkr_cmd *c) {
+    vkr_ctx *ctx = c->ctx;
+    if (!c->pending) return 0;
+    VKR_TRY(ctx, vkWaitForFences(ctx->device, 1, &c->fence, VK_TRUE, UINT64_MAX));
+    VKR_TRY(ctx, vkResetFences(ctx->device, 1, &c->fence));
+    c->pending = 0;
+    return 0;
+fail:
+    return -1;
+}
+
+int vkr_cmd_run(vkr_cmd *c) { return vkr_cmd_submit(c) || vkr_cmd_wait(c) ? -1 : 0; }
+
+int vkr_cmd_dispatch_count(const vkr_cmd *c) { return c->n_dispatch; }
+
+int vkr_cmd_profile(vkr_cmd *c, vkr_op_time *out, int cap) {
+    vkr_ctx *ctx = c->ctx;
+    if (!c->queries) {
+        vkr_set_error(ctx, "%s: profiling is off (vkr_ctx_opts.profile) or the device has no timestamps", c->name);
+        return -1;
+    }
+    if (vkr_cmd_wait(c)) return -1;
+    uint32_t n = c->n_queries;
+    if (n < 2) return 0;
+    uint64_t *ts = malloc(n * sizeof *ts);
+    if (!ts) return -1;
+    VkResult r = vkGetQueryPoolResults(ctx->device, c->queries, 0, n, n * sizeof *ts, ts, sizeof *ts,
+                                       VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+    if (r != VK_SUCCESS) {
+        free(ts);
+        vkr_set_vk_error(ctx, __FILE__, __LINE__, "vkGetQueryPoolResults", r);
+        return -1;
+    }
+    int k = 0;
+    for (uint32_t i = 1; i < n && k < cap; i++, k++) {
+        out[k].label = c->labels[i - 1];
+        out[k].ms = (double)(ts[i] - ts[i - 1]) * ctx->info.timestamp_period * 1e-6;
+    }
+    free(ts);
+    return k;
+}

@@ -1,0 +1,352 @@
+/* Context: instance (+ validation), logical device, queue, pools, the
+ * on-disk pipeline cache, and error reporting. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vk/vkr_internal.h"
+
+const char *vkr_result_name(VkResult r) {
+    switch (r) {
+#define N(x) case x: return #x;
+    N(VK_SUCCESS) N(VK_NOT_READY) N(VK_TIMEOUT) N(VK_INCOMPLETE)
+    N(VK_ERROR_OUT_OF_HOST_MEMORY) N(VK_ERROR_OUT_OF_DEVICE_MEMORY) N(VK_ERROR_INITIALIZATION_FAILED)
+    N(VK_ERROR_DEVICE_LOST) N(VK_ERROR_MEMORY_MAP_FAILED) N(VK_ERROR_LAYER_NOT_PRESENT)
+    N(VK_ERROR_EXTENSION_NOT_PRESENT) N(VK_ERROR_FEATURE_NOT_PRESENT) N(VK_ERROR_INCOMPATIBLE_DRIVER)
+    N(VK_ERROR_TOO_MANY_OBJECTS) N(VK_ERROR_FORMAT_NOT_SUPPORTED) N(VK_ERROR_FRAGMENTED_POOL)
+    N(VK_ERROR_UNKNOWN) N(VK_ERROR_OUT_OF_POOL_MEMORY) N(VK_ERROR_INVALID_EXTERNAL_HANDLE)
+    N(VK_ERROR_FRAGMENTATION) N(VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS) N(VK_PIPELINE_COMPILE_REQUIRED)
+#undef N
+    default: return "VK_RESULT_UNKNOWN";
+    }
+}
+
+void vkr_set_error(vkr_ctx *ctx, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
+    va_end(ap);
+}
+
+void vkr_set_vk_error(vkr_ctx *ctx, const char *file, int line, const char *call, VkResult r) {
+    const char *base = strrchr(file, '/');
+    char fn[128];
+    snprintf(fn, sizeof fn, "%.127s", call);
+    char *paren = strchr(fn, '(');
+    if (paren) *paren = '\0';
+    vkr_set_error(ctx, "%s:%d %s -> %s", base ? base + 1 : file, line, fn, vkr_result_name(r));
+}
+
+const char *vkr_ctx_error(const vkr_ctx *ctx) { return ctx->error; }
+const vkr_device_info *vkr_ctx_device(const vkr_ctx *ctx) { return &ctx->info; }
+int vkr_ctx_validation_messages(const vkr_ctx *ctx) { return ctx->validation_messages; }
+int vkr_ctx_fp16(const vkr_ctx *ctx) { return ctx->fp16; }
+uint64_t vkr_ctx_allocated(const vkr_ctx *ctx) { return ctx->allocated; }
+
+void vkr_object_name(vkr_ctx *ctx, VkObjectType type, uint64_t handle, const char *name) {
+    if (!ctx->messenger || !vkSetDebugUtilsObjectNameEXT) return;
+    VkDebugUtilsObjectNameInfoEXT ni = {VK_STRUCTURE_TYPE_DEBUG_UTILS_OBJECT_NAME_INFO_EXT};
+    ni.objectType = type;
+    ni.objectHandle = handle;
+    ni.pObjectName = name;
+    vkSetDebugUtilsObjectNameEXT(ctx->device, &ni);
+}
+
+static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
+                                                       VkDebugUtilsMessageTypeFlagsEXT types,
+                                                       const VkDebugUtilsMessengerCallbackDataEXT *data,
+                                                       void *user) {
+    (void)types;
+    vkr_ctx *ctx = user;
+    if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
+    ctx->validation_messages++;
+    fprintf(stderr, "vulkan validation %s: %s\n",
+            severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
+            data->pMessage ? data->pMessage : "(no message)");
+    return VK_FALSE;
+}
+
+static int layer_available(const char *name) {
+    uint32_t n = 0;
+    vkEnumerateInstanceLayerProperties(&n, NULL);
+    VkLayerProperties *l = calloc(n ? n : 1, sizeof *l);
+    if (!l) return 0;
+    vkEnumerateInstanceLayerProperties(&n, l);
+    int found = 0;
+    for (uint32_t i = 0; i < n; i++) found |= !strcmp(l[i].layerName, name);
+    free(l);
+    return found;
+}
+
+static int create_instance(vkr_ctx *ctx, int validate) {
+    const char *layer = "VK_LAYER_KHRONOS_validation";
+    const char *ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    if (validate && !layer_available(layer)) {
+        vkr_set_error(ctx, "validation requested but %s is not installed (Debian: vulkan-validationlayers)", layer);
+        return -1;
+    }
+    VkApplicationInfo app = {VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.pApplicationName = "phi3vk";
+    app.applicationVersion = 1;
+    app.apiVersion = VK_API_VERSION_1_3;
+    VkDebugUtilsMessengerCreateInfoEXT dci = {VK_STRUCTURE_TYPE_DEBUG_UTILS_MESSENGER_CREATE_INFO_EXT};
+    dci.messageSeverity = VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
+    dci.messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
+                      VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
+    dci.pfnUserCallback = on_debug_message;
+    dci.pUserData = ctx;
+    VkInstanceCreateInfo ici = {VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ici.pApplicationInfo = &app;
+    if (validate) {
+        ici.enabledLayerCount = 1;
+        ici.ppEnabledLayerNames = &layer;
+        ici.enabledExtensionCount = 1;
+        ici.ppEnabledExtensionNames = &ext;
+        ici.pNext = &dci;
+    }
+    VKR_TRY(ctx, vkCreateInstance(&ici, NULL, &ctx->instance));
+    volkLoadInstanceOnly(ctx->instance);
+    if (validate) VKR_TRY(ctx, vkCreateDebugUtilsMessengerEXT(ctx->instance, &dci, NULL, &ctx->messenger));
+    return 0;
+fail:
+    return -1;
+}
+
+static int choose_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
+    uint32_t n = 0;
+    VKR_TRY(ctx, vkEnumeratePhysicalDevices(ctx->instance, &n, NULL));
+    if (n == 0) {
+        vkr_set_error(ctx, "no Vulkan device found: install a driver (e.g. mesa-vulkan-drivers)");
+        return -1;
+    }
+    VkPhysicalDevice phys[16];
+    vkr_device_info infos[16];
+    if (n > 16) n = 16;
+    VKR_TRY(ctx, vkEnumeratePhysicalDevices(ctx->instance, &n, phys));
+    for (uint32_t i = 0; i < n; i++) vkr_device_query(phys[i], (int)i, &infos[i]);
+    int pick = o->device && *o->device ? vkr_devices_match(infos, (int)n, o->device, ctx->error, sizeof ctx->error)
+                                       : vkr_devices_pick(infos, (int)n);
+    if (pick < 0) return -1;
+    ctx->phys = phys[pick];
+    ctx->info = infos[pick];
+    if (ctx->info.is_cpu && !(o->device && *o->device) && !o->quiet)
+        fprintf(stderr, "phi3vk: no GPU found; using the CPU Vulkan device '%s' (slow)\n", ctx->info.name);
+    return 0;
+fail:
+    return -1;
+}
+
+static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
+    vkr_device_info *d = &ctx->info;
+    if (o->mask_storage16) d->storage16 = 0;
+    if (o->mask_fp16) d->fp16_arith = 0;
+    if (d->api_version < VK_API_VERSION_1_2) {
+        vkr_set_error(ctx, "unsupported device: %s supports Vulkan %u.%u, phi3vk needs 1.2", d->name,
+                      VK_API_VERSION_MAJOR(d->api_version), VK_API_VERSION_MINOR(d->api_version));
+        return -1;
+    }
+    if (!d->storage16) {
+        vkr_set_error(ctx, "unsupported device: missing storageBuffer16BitAccess on %s", d->name);
+        return -1;
+    }
+    if (!d->push_descriptor) {
+        vkr_set_error(ctx, "unsupported device: missing VK_KHR_push_descriptor on %s", d->name);
+        return -1;
+    }
+    if (!(d->subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT)) {
+        vkr_set_error(ctx, "unsupported device: missing subgroup arithmetic in compute shaders on %s", d->name);
+        return -1;
+    }
+    ctx->fp16 = d->fp16_arith;
+
+    uint32_t nq = 0;
+    vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, NULL);
+    VkQueueFamilyProperties qf[16];
+    if (nq > 16) nq = 16;
+    vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, qf);
+    int family = -1;
+    for (uint32_t i = 0; i < nq; i++) /* prefer a compute-only queue, else any with compute */
+        if ((qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) &&
+            (family < 0 || !(qf[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)))
+            family = (int)i;
+    if (family < 0) {
+        vkr_set_error(ctx, "unsupported device: %s has no compute queue", d->name);
+        return -1;
+    }
+    ctx->queue_family = (uint32_t)family;
+    if (qf[family].timestampValidBits == 0) d->timestamps = 0;
+
+    VkPhysicalDeviceVulkan13Features f13 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_3_FEATURES};
+    VkPhysicalDeviceVulkan12Features f12 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    VkPhysicalDeviceVulkan11Features f11 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES};
+    VkPhysicalDeviceFeatures2 f2 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    f2.pNext = &f11;
+    f11.pNext = &f12;
+    f11.storageBuffer16BitAccess = VK_TRUE;
+    f12.shaderFloat16 = ctx->fp16 ? VK_TRUE : VK_FALSE;
+    if (d->api_version >= VK_API_VERSION_1_3 && d->subgroup_size_control) {
+        f12.pNext = &f13;
+        f13.subgroupSizeControl = VK_TRUE;
+        f13.computeFullSubgroups = VK_TRUE;
+    } else {
+        d->subgroup_size_control = 0;
+    }
+    const char *exts[] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
+    float prio = 1.0f;
+    VkDeviceQueueCreateInfo qci = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
+    qci.queueFamilyIndex = ctx->queue_family;
+    qci.queueCount = 1;
+    qci.pQueuePriorities = &prio;
+    VkDeviceCreateInfo dci = {VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
+    dci.pNext = &f2;
+    dci.queueCreateInfoCount = 1;
+    dci.pQueueCreateInfos = &qci;
+    dci.enabledExtensionCount = 1;
+    dci.ppEnabledExtensionNames = exts;
+    VKR_TRY(ctx, vkCreateDevice(ctx->phys, &dci, NULL, &ctx->device));
+    volkLoadDevice(ctx->device);
+    vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
+    vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->memprops);
+
+    VkCommandPoolCreateInfo pci = {VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+    pci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+    pci.queueFamilyIndex = ctx->queue_family;
+    VKR_TRY(ctx, vkCreateCommandPool(ctx->device, &pci, NULL, &ctx->pool));
+    return 0;
+fail:
+    return -1;
+}
+
+/* The cache file is keyed by device and driver so a driver update starts a
+ * fresh cache instead of feeding the new driver stale data. */
+static void pcache_path(vkr_ctx *ctx, const char *dir_opt) {
+    char dir[768];
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (dir_opt) snprintf(dir, sizeof dir, "%s", dir_opt);
+    else if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/phi3vk", xdg);
+    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/phi3vk", home);
+    else dir[0] = '\0';
+    ctx->pcache_path[0] = '\0';
+    if (!dir[0]) return;
+    snprintf(ctx->pcache_path, sizeof ctx->pcache_path, "%s/pipelines-%04x-%04x-%08x.bin", dir, ctx->info.vendor_id,
+             ctx->info.device_id, ctx->info.driver_version);
+}
+
+static int mkdirs(const char *path) {
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST) return -1;
+        *p = '/';
+    }
+    return 0;
+}
+
+static int create_pcache(vkr_ctx *ctx) {
+    void *data = NULL;
+    size_t size = 0;
+    FILE *f = ctx->pcache_path[0] ? fopen(ctx->pcache_path, "rb") : NULL;
+    if (f) {
+        if (fseek(f, 0, SEEK_END) == 0) {
+            long n = ftell(f);
+            if (n > 0 && n < (1L << 30) && fseek(f, 0, SEEK_SET) == 0 && (data = malloc((size_t)n)))
+                size = fread(data, 1, (size_t)n, f);
+        }
+        fclose(f);
+    }
+    /* A header that does not match this device is ignored (the driver would
+     * also reject it, but some drivers are fragile with foreign data). */
+    if (size >= 32) {
+        uint32_t hdr[4];
+        memcpy(hdr, data, sizeof hdr);
+        VkPhysicalDeviceProperties p;
+        vkGetPhysicalDeviceProperties(ctx->phys, &p);
+        if (hdr[1] != VK_PIPELINE_CACHE_HEADER_VERSION_ONE || hdr[2] != p.vendorID || hdr[3] != p.deviceID ||
+            memcmp((uint8_t *)data + 16, p.pipelineCacheUUID, VK_UUID_SIZE) != 0)
+            size = 0;
+    } else {
+        size = 0;
+    }
+    VkPipelineCacheCreateInfo ci = {VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+    ci.initialDataSize = size;
+    ci.pInitialData = size ? data : NULL;
+    VkResult r = vkCreatePipelineCache(ctx->device, &ci, NULL, &ctx->pcache);
+    free(data);
+    if (r != VK_SUCCESS) {
+        vkr_set_vk_error(ctx, __FILE__, __LINE__, "vkCreatePipelineCache", r);
+        return -1;
+    }
+    return 0;
+}
+
+static void save_pcache(vkr_ctx *ctx) {
+    if (!ctx->pcache || !ctx->pcache_path[0]) return;
+    size_t size = 0;
+    if (vkGetPipelineCacheData(ctx->device, ctx->pcache, &size, NULL) != VK_SUCCESS || size == 0) return;
+    void *data = malloc(size);
+    if (!data) return;
+    if (vkGetPipelineCacheData(ctx->device, ctx->pcache, &size, data) == VK_SUCCESS && mkdirs(ctx->pcache_path) == 0) {
+        char tmp[1100];
+        snprintf(tmp, sizeof tmp, "%s.tmp", ctx->pcache_path);
+        FILE *f = fopen(tmp, "wb");
+        if (f) {
+            int ok = fwrite(data, 1, size, f) == size;
+            ok &= fclose(f) == 0;
+            if (ok) rename(tmp, ctx->pcache_path); /* atomic: a crash never leaves half a cache */
+            else remove(tmp);
+        }
+    }
+    free(data);
+}
+
+vkr_ctx *vkr_ctx_create(const vkr_ctx_opts *opts, char *err, size_t errlen) {
+    vkr_ctx_opts defaults = {0};
+    const vkr_ctx_opts *o = opts ? opts : &defaults;
+    vkr_ctx *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        snprintf(err, errlen, "out of host memory");
+        return NULL;
+    }
+    ctx->verbose = o->verbose;
+    if (volkInitialize() != VK_SUCCESS) {
+        vkr_set_error(ctx, "no Vulkan loader (libvulkan.so.1) found: install libvulkan1 and a driver");
+        goto fail;
+    }
+    if (create_instance(ctx, o->validate) || choose_device(ctx, o) || create_device(ctx, o)) goto fail;
+    ctx->profile = o->profile && ctx->info.timestamps;
+    pcache_path(ctx, o->cache_dir && !*o->cache_dir ? NULL : o->cache_dir);
+    if (o->cache_dir && !*o->cache_dir) ctx->pcache_path[0] = '\0';
+    if (create_pcache(ctx) || vkr_staging_init(ctx)) goto fail;
+    if (o->verbose)
+        fprintf(stderr, "phi3vk: device %d: %s (%s, %s), fp16 arithmetic %s, subgroup %u\n", ctx->info.index,
+                ctx->info.name, ctx->info.type, ctx->info.driver_info, ctx->fp16 ? "yes" : "no",
+                ctx->info.subgroup_size);
+    return ctx;
+fail:
+    snprintf(err, errlen, "%s", ctx->error);
+    vkr_ctx_destroy(ctx);
+    return NULL;
+}
+
+void vkr_ctx_destroy(vkr_ctx *ctx) {
+    if (!ctx) return;
+    if (ctx->device) {
+        vkDeviceWaitIdle(ctx->device);
+        vkr_staging_free(ctx);
+        vkr_pipelines_free(ctx);
+        save_pcache(ctx);
+        if (ctx->pcache) vkDestroyPipelineCache(ctx->device, ctx->pcache, NULL);
+        for (int i = 0; i < ctx->n_blocks; i++) vkFreeMemory(ctx->device, ctx->blocks[i].mem, NULL);
+        if (ctx->pool) vkDestroyCommandPool(ctx->device, ctx->pool, NULL);
+        vkDestroyDevice(ctx->device, NULL);
+    }
+    free(ctx->blocks);
+    if (ctx->messenger) vkDestroyDebugUtilsMessengerEXT(ctx->instance, ctx->messenger, NULL);
+    if (ctx->instance) vkDestroyInstance(ctx->instance, NULL);
+    free(ctx);
+}

@@ -1,0 +1,216 @@
+/* Physical devices: listing, capability queries and the default choice. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vk/vkr_internal.h"
+
+static const char *vendor_name(uint32_t id) {
+    switch (id) {
+    case 0x1002: return "AMD";
+    case 0x10DE: return "NVIDIA";
+    case 0x8086: return "Intel";
+    case 0x13B5: return "ARM";
+    case 0x5143: return "Qualcomm";
+    case 0x1010: return "ImgTec";
+    case 0x106B: return "Apple";
+    case 0x10005: return "Mesa";
+    case 0x1AE0: return "Google";
+    default: return "unknown";
+    }
+}
+
+static const char *type_name(VkPhysicalDeviceType t) {
+    switch (t) {
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return "discrete";
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return "integrated";
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return "virtual";
+    case VK_PHYSICAL_DEVICE_TYPE_CPU: return "cpu";
+    default: return "other";
+    }
+}
+
+static int has_extension(VkExtensionProperties *ext, uint32_t n, const char *name) {
+    for (uint32_t i = 0; i < n; i++)
+        if (!strcmp(ext[i].extensionName, name)) return 1;
+    return 0;
+}
+
+void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
+    memset(info, 0, sizeof *info);
+    info->index = index;
+
+    VkPhysicalDeviceDriverProperties driver = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES};
+    VkPhysicalDeviceSubgroupProperties subgroup = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
+    VkPhysicalDeviceSubgroupSizeControlProperties sgctl = {
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_PROPERTIES};
+    VkPhysicalDeviceMaintenance3Properties maint3 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_MAINTENANCE_3_PROPERTIES};
+    VkPhysicalDeviceProperties2 props = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+    props.pNext = &driver;
+    driver.pNext = &subgroup;
+    subgroup.pNext = &maint3;
+
+    VkPhysicalDeviceProperties base;
+    vkGetPhysicalDeviceProperties(phys, &base);
+    if (base.apiVersion >= VK_API_VERSION_1_3) maint3.pNext = &sgctl;
+    vkGetPhysicalDeviceProperties2(phys, &props);
+    const VkPhysicalDeviceLimits *lim = &props.properties.limits;
+
+    snprintf(info->name, sizeof info->name, "%s", props.properties.deviceName);
+    info->vendor_id = props.properties.vendorID;
+    info->device_id = props.properties.deviceID;
+    snprintf(info->vendor, sizeof info->vendor, "%s", vendor_name(info->vendor_id));
+    snprintf(info->type, sizeof info->type, "%s", type_name(props.properties.deviceType));
+    snprintf(info->driver_name, sizeof info->driver_name, "%s", driver.driverName);
+    snprintf(info->driver_info, sizeof info->driver_info, "%s", driver.driverInfo);
+    info->driver_version = props.properties.driverVersion;
+    info->api_version = props.properties.apiVersion;
+    info->is_cpu = props.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+
+    VkPhysicalDeviceMemoryProperties mem;
+    vkGetPhysicalDeviceMemoryProperties(phys, &mem);
+    info->n_heaps = (int)(mem.memoryHeapCount < VKR_MAX_HEAPS ? mem.memoryHeapCount : VKR_MAX_HEAPS);
+    for (int i = 0; i < info->n_heaps; i++) {
+        info->heap_size[i] = mem.memoryHeaps[i].size;
+        info->heap_device_local[i] = !!(mem.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT);
+        if (info->heap_device_local[i] && info->heap_size[i] > info->device_local_bytes)
+            info->device_local_bytes = info->heap_size[i];
+    }
+
+    VkPhysicalDevice16BitStorageFeatures s16 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
+    VkPhysicalDeviceShaderFloat16Int8Features f16 = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES};
+    VkPhysicalDeviceSubgroupSizeControlFeatures sgf = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
+    VkPhysicalDeviceFeatures2 feats = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
+    feats.pNext = &s16;
+    s16.pNext = &f16;
+    if (base.apiVersion >= VK_API_VERSION_1_3) f16.pNext = &sgf;
+    vkGetPhysicalDeviceFeatures2(phys, &feats);
+    info->fp16_arith = f16.shaderFloat16;
+    info->storage16 = s16.storageBuffer16BitAccess;
+    info->subgroup_size_control = sgf.subgroupSizeControl && sgf.computeFullSubgroups;
+
+    uint32_t n_ext = 0;
+    vkEnumerateDeviceExtensionProperties(phys, NULL, &n_ext, NULL);
+    VkExtensionProperties *ext = calloc(n_ext ? n_ext : 1, sizeof *ext);
+    if (ext) {
+        vkEnumerateDeviceExtensionProperties(phys, NULL, &n_ext, ext);
+        info->push_descriptor = has_extension(ext, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+        info->coop_matrix = has_extension(ext, n_ext, "VK_KHR_cooperative_matrix");
+        free(ext);
+    }
+
+    info->subgroup_size = subgroup.subgroupSize;
+    info->subgroup_ops = subgroup.supportedOperations;
+    info->min_subgroup_size = sgctl.minSubgroupSize ? sgctl.minSubgroupSize : subgroup.subgroupSize;
+    info->max_subgroup_size = sgctl.maxSubgroupSize ? sgctl.maxSubgroupSize : subgroup.subgroupSize;
+    info->max_storage_buffer_range = lim->maxStorageBufferRange;
+    info->max_alloc_size = maint3.maxMemoryAllocationSize;
+    info->max_texel_elements = lim->maxTexelBufferElements;
+    info->max_uniform_range = lim->maxUniformBufferRange;
+    info->shared_memory = lim->maxComputeSharedMemorySize;
+    info->max_workgroup_invocations = lim->maxComputeWorkGroupInvocations;
+    info->timestamps = lim->timestampComputeAndGraphics;
+    info->timestamp_period = lim->timestampPeriod;
+}
+
+void vkr_driver_version_str(const vkr_device_info *d, char *buf, size_t len) {
+    uint32_t v = d->driver_version;
+    if (d->vendor_id == 0x10DE) /* NVIDIA: 10.8.8.6 bits */
+        snprintf(buf, len, "%u.%u.%u.%u", v >> 22, (v >> 14) & 0xFF, (v >> 6) & 0xFF, v & 0x3F);
+    else if (d->vendor_id == 0x8086 && strstr(d->driver_name, "Windows"))
+        snprintf(buf, len, "%u.%u", v >> 14, v & 0x3FFF);
+    else
+        snprintf(buf, len, "%u.%u.%u", VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v), VK_API_VERSION_PATCH(v));
+}
+
+static int type_rank(const vkr_device_info *d) {
+    if (!strcmp(d->type, "discrete")) return 4;
+    if (!strcmp(d->type, "integrated")) return 3;
+    if (!strcmp(d->type, "virtual")) return 2;
+    if (!strcmp(d->type, "cpu")) return 0;
+    return 1;
+}
+
+int vkr_devices_pick(const vkr_device_info *devs, int n) {
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        if (best < 0 || type_rank(&devs[i]) > type_rank(&devs[best]) ||
+            (type_rank(&devs[i]) == type_rank(&devs[best]) &&
+             devs[i].device_local_bytes > devs[best].device_local_bytes))
+            best = i;
+    }
+    return best;
+}
+
+static int contains_nocase(const char *hay, const char *needle) {
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
+        if (i == n) return 1;
+    }
+    return n == 0;
+}
+
+int vkr_devices_match(const vkr_device_info *devs, int n, const char *sel, char *err, size_t errlen) {
+    char *end = NULL;
+    long idx = strtol(sel, &end, 10);
+    if (*sel && end && *end == '\0') {
+        if (idx >= 0 && idx < n) return (int)idx;
+        snprintf(err, errlen, "--device %s: no device with that index (found %d device%s: 0..%d)", sel, n,
+                 n == 1 ? "" : "s", n - 1);
+        return -1;
+    }
+    for (int i = 0; i < n; i++)
+        if (contains_nocase(devs[i].name, sel)) return i;
+    size_t off = (size_t)snprintf(err, errlen, "--device %s: no device name contains it; devices:", sel);
+    for (int i = 0; i < n && off < errlen; i++)
+        off += (size_t)snprintf(err + off, errlen - off, " [%d] %s", i, devs[i].name);
+    return -1;
+}
+
+int vkr_devices_list(vkr_device_info **out, int *n, char *err, size_t errlen) {
+    *out = NULL;
+    *n = 0;
+    if (volkInitialize() != VK_SUCCESS) {
+        snprintf(err, errlen, "no Vulkan loader (libvulkan.so.1) found: install libvulkan1 and a driver "
+                              "(e.g. mesa-vulkan-drivers)");
+        return -1;
+    }
+    VkApplicationInfo app = {VK_STRUCTURE_TYPE_APPLICATION_INFO};
+    app.pApplicationName = "phi3vk";
+    app.apiVersion = VK_API_VERSION_1_2;
+    VkInstanceCreateInfo ici = {VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
+    ici.pApplicationInfo = &app;
+    VkInstance inst = VK_NULL_HANDLE;
+    VkResult r = vkCreateInstance(&ici, NULL, &inst);
+    if (r != VK_SUCCESS) {
+        snprintf(err, errlen, "vkCreateInstance -> %s: no usable Vulkan driver", vkr_result_name(r));
+        return -1;
+    }
+    volkLoadInstanceOnly(inst);
+    uint32_t count = 0;
+    vkEnumeratePhysicalDevices(inst, &count, NULL);
+    VkPhysicalDevice *phys = calloc(count ? count : 1, sizeof *phys);
+    vkr_device_info *infos = calloc(count ? count : 1, sizeof *infos);
+    if (!phys || !infos) {
+        snprintf(err, errlen, "out of host memory");
+        free(phys);
+        free(infos);
+        vkDestroyInstance(inst, NULL);
+        return -1;
+    }
+    vkEnumeratePhysicalDevices(inst, &count, phys);
+    for (uint32_t i = 0; i < count; i++) vkr_device_query(phys[i], (int)i, &infos[i]);
+    free(phys);
+    vkDestroyInstance(inst, NULL);
+    if (count == 0) {
+        free(infos);
+        snprintf(err, errlen, "no Vulkan device found: install a driver (e.g. mesa-vulkan-drivers)");
+        return -1;
+    }
+    *out = infos;
+    *n = (int)count;
+    return 0;
+}

@@ -1,0 +1,113 @@
+/* Private to vk/: the structs behind the opaque handles of vkr.h. */
+#ifndef PHI3VK_VK_INTERNAL_H
+#define PHI3VK_VK_INTERNAL_H
+
+#include <volk.h>
+
+#include "vk/vkr.h"
+
+/* Runs a Vulkan call; on failure records "file:line call -> VK_ERROR_X" in
+ * ctx and jumps to fail. */
+#define VKR_TRY(ctx, call)                                                    \
+    do {                                                                      \
+        VkResult vkr_res_ = (call);                                           \
+        if (vkr_res_ != VK_SUCCESS) {                                         \
+            vkr_set_vk_error((ctx), __FILE__, __LINE__, #call, vkr_res_);     \
+            goto fail;                                                        \
+        }                                                                     \
+    } while (0)
+
+#define VKR_STAGING_SLOTS 4
+
+/* A device-memory block that weight buffers are bound into. */
+typedef struct vkr_block {
+    VkDeviceMemory mem;
+    uint64_t size, used;
+    void *map;                 /* non-NULL when host-visible */
+} vkr_block;
+
+struct vkr_pipeline {
+    vkr_pipeline_desc desc;
+    char shader_name[64];
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+    VkPipeline pipeline;
+    VkShaderModule module;
+    struct vkr_pipeline *next;  /* ctx's list */
+};
+
+struct vkr_buffer {
+    char name[64];
+    vkr_buffer_kind kind;
+    uint64_t size;
+    VkBuffer buffer;
+    VkBufferView view;         /* RGBA32UI view of VKR_BUF_WEIGHT */
+    VkDeviceMemory own_mem;    /* dedicated memory (device/host kinds) */
+    uint64_t alloc_size;       /* bytes of own_mem */
+    uint64_t block_offset;     /* weights: offset in the block */
+    int block;                 /* weights: index into ctx->blocks, else -1 */
+    void *map;                 /* host pointer when host-visible */
+};
+
+/* One staging slot: a host-visible buffer, a command buffer that copies from
+ * it, and a fence that says when the slot may be written again. */
+typedef struct vkr_staging_slot {
+    VkBuffer buffer;
+    VkDeviceMemory mem;
+    uint8_t *map;
+    VkCommandBuffer cmd;
+    VkFence fence;
+    uint64_t used;
+    int recording, pending;
+} vkr_staging_slot;
+
+struct vkr_ctx {
+    VkInstance instance;
+    VkDebugUtilsMessengerEXT messenger;
+    VkPhysicalDevice phys;
+    VkDevice device;
+    VkQueue queue;
+    uint32_t queue_family;
+    VkCommandPool pool;
+    VkPipelineCache pcache;
+    char pcache_path[1024];
+    vkr_device_info info;
+    VkPhysicalDeviceMemoryProperties memprops;
+    int fp16;
+    int profile;
+    int verbose;
+    int validation_messages;
+    uint64_t allocated;
+    char error[1024];
+
+    vkr_block *blocks;
+    int n_blocks, cap_blocks;
+    uint64_t block_size;
+
+    vkr_pipeline *pipelines;
+
+    vkr_staging_slot staging[VKR_STAGING_SLOTS];
+    int staging_cur;
+    uint64_t staging_size;
+};
+
+/* Records an error message (printf-style) in ctx->error. */
+void vkr_set_error(vkr_ctx *ctx, const char *fmt, ...);
+void vkr_set_vk_error(vkr_ctx *ctx, const char *file, int line, const char *call, VkResult r);
+const char *vkr_result_name(VkResult r);
+
+/* Fills *info for one physical device. */
+void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info);
+/* Memory type index with all of `want` flags among type_bits, or -1. */
+int vkr_memory_type(const vkr_ctx *ctx, uint32_t type_bits, VkMemoryPropertyFlags want);
+/* Allocates device memory, reporting heap sizes on VK_ERROR_OUT_OF_*_MEMORY. */
+int vkr_memory_alloc(vkr_ctx *ctx, const char *name, uint64_t size, uint32_t type_bits,
+                     VkMemoryPropertyFlags want, VkMemoryPropertyFlags fallback,
+                     VkDeviceMemory *out, void **map);
+void vkr_object_name(vkr_ctx *ctx, VkObjectType type, uint64_t handle, const char *name);
+
+int vkr_staging_init(vkr_ctx *ctx);
+void vkr_staging_free(vkr_ctx *ctx);
+void vkr_pipelines_free(vkr_ctx *ctx);
+
+#endif
