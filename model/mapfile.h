@@ -1,0 +1,41 @@
+/* Read-only file mappings shared by the safetensors and GGUF readers, and a
+ * small whole-file reader for JSON files (config.json, index.json).
+ *
+ * Weights are streamed straight out of the mapping; after a range has been
+ * converted the reader calls phi3_map_release() so the pages leave this
+ * process's resident set (they stay in the page cache): peak RSS stays near
+ * the staging size instead of growing to the size of the model. */
+#ifndef PHI3VK_MODEL_MAPFILE_H
+#define PHI3VK_MODEL_MAPFILE_H
+#include <stddef.h>
+#include <stdint.h>
+
+/* A mapped file: base[0 .. size). A zero-length file maps to base = NULL. */
+typedef struct phi3_map {
+    const uint8_t *base;  /* start of the mapping (NULL when size == 0) */
+    uint64_t size;        /* file size in bytes */
+} phi3_map;
+
+/* Maps path read-only. Returns 0, or -1 with err naming the path and the
+ * system error (missing file, a directory, unreadable). */
+int phi3_map_open(phi3_map *m, const char *path, char *err, size_t errlen);
+
+/* Unmaps; accepts a zeroed phi3_map. Leaves *m zeroed. */
+void phi3_map_close(phi3_map *m);
+
+/* Drops the resident pages wholly inside [p, p + n) of a mapping made by
+ * phi3_map_open (not of a caller's memory buffer): later reads fault them in
+ * again from the page cache. A hint: never fails. */
+void phi3_map_release(const void *p, uint64_t n);
+
+/* Reads a whole (small) file into a NUL-terminated malloc'd buffer; *len gets
+ * the length without the NUL. Files larger than max_bytes are an error
+ * ("file.json: 300000000 bytes, more than the 100000000 allowed"). Returns
+ * NULL with err on failure; the caller frees. */
+char *phi3_read_file(const char *path, size_t max_bytes, size_t *len, char *err, size_t errlen);
+
+/* 1 if path exists and is a directory / a regular file. */
+int phi3_is_dir(const char *path);
+int phi3_is_file(const char *path);
+
+#endif
