@@ -124,8 +124,10 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     if (!c->recording || c->failed) return;
     const vkr_pipeline *p = d->pipeline;
     if (!p) {
-        vkr_set_error(ctx, "%s: dispatch %d (%s) has no pipeline", c->name, c->n_dispatch,
-                      d->label ? d->label : "?");
+        char why[sizeof ctx->error];
+        snprintf(why, sizeof why, "%s", ctx->error);
+        vkr_set_error(ctx, "%s: dispatch %d (%s) has no pipeline: %s", c->name, c->n_dispatch,
+                      d->label ? d->label : "?", why);
         c->failed = 1;
         return;
     }
@@ -229,6 +231,7 @@ fail:
 int vkr_cmd_run(vkr_cmd *c) { return vkr_cmd_submit(c) || vkr_cmd_wait(c) ? -1 : 0; }
 
 int vkr_cmd_dispatch_count(const vkr_cmd *c) { return c->n_dispatch; }
+vkr_ctx *vkr_cmd_ctx(const vkr_cmd *c) { return c->ctx; }
 
 int vkr_cmd_profile(vkr_cmd *c, vkr_op_time *out, int cap) {
     vkr_ctx *ctx = c->ctx;

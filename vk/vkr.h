@@ -212,5 +212,7 @@ typedef struct vkr_op_time {
 int vkr_cmd_profile(vkr_cmd *cmd, vkr_op_time *out, int cap);
 /* Number of dispatches in the current recording. */
 int vkr_cmd_dispatch_count(const vkr_cmd *cmd);
+/* The context a command buffer records for (ops use it to get pipelines). */
+vkr_ctx *vkr_cmd_ctx(const vkr_cmd *cmd);
 
 #endif
