@@ -8,6 +8,7 @@
 /* One line per subcommand; add yours here when its cmd_<name>.c lands. */
 static const cli_command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their capabilities (--json)"},
+    {"pull", cmd_pull, "download a Hugging Face model repo into the HF cache (resumes, verifies)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
