@@ -152,6 +152,11 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
         if (texel) {
             w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
             w[i].pTexelBufferView = &b->view;
+        } else if (kinds[i] == 'u') {
+            uint64_t range = b->size < ctx->info.max_uniform_range ? b->size : ctx->info.max_uniform_range;
+            bi[i] = (VkDescriptorBufferInfo){b->buffer, 0, range};
+            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+            w[i].pBufferInfo = &bi[i];
         } else {
             bi[i] = (VkDescriptorBufferInfo){b->buffer, 0, VK_WHOLE_SIZE};
             w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;

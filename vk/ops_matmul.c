@@ -30,14 +30,20 @@ void vkr_op_rmsnorm(vkr_cmd *cmd, const vkr_rmsnorm_args *a) {
 static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc) {
     const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
     uint32_t sg = d->subgroup_size;
-    /* CPU: 4 rows per 8-lane subgroup measured best on lavapipe; GPUs: 256
+    /* CPU: 8 rows per 8-lane subgroup measured best on lavapipe; GPUs: 256
      * invocations, 2 rows per subgroup keeps enough workgroups in flight. */
-    uint32_t rows = d->is_cpu ? 4 : 2;
+    uint32_t rows = d->is_cpu ? 8 : 2;
     uint32_t nsg = d->is_cpu ? 4 : (256 / sg ? 256 / sg : 1);
     uint32_t nt = a->n_tokens < 4 ? a->n_tokens : 4;
+    /* x in a uniform buffer when it fits: lavapipe loads uniforms far faster
+     * than storage buffers. The array length is a constant, so round it up to
+     * a power of two to keep the number of pipeline variants small. */
+    uint32_t texels = a->n_tokens * pc->ld / 8, len = 256;
+    while (len < texels) len *= 2;
+    int ubo = (uint64_t)len * 16 <= d->max_uniform_range;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "matvec", .bindings = "trw", .push_size = sizeof *pc,
-        .spec = {sg * nsg, rows, nt}, .n_spec = 3, .subgroup_size = sg});
+        .shader = ubo ? "matvec_ubo" : "matvec", .bindings = ubo ? "tuw" : "trw", .push_size = sizeof *pc,
+        .spec = {sg * nsg, rows, nt, len}, .n_spec = ubo ? 4 : 3, .subgroup_size = sg});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, rows * nsg)}, .label = "matvec"});

@@ -159,7 +159,9 @@ typedef struct vkr_pipeline_desc {
     const char *bindings;          /* one char per binding 0..n-1:
                                       't' weight texel buffer (read-only),
                                       'r' storage buffer read by the shader,
-                                      'w' storage buffer written (and maybe read) */
+                                      'w' storage buffer written (and maybe read),
+                                      'u' uniform buffer: the first min(size,
+                                          maxUniformBufferRange) bytes, read */
     uint32_t push_size;            /* bytes of push constants (<= 128) */
     uint32_t spec[VKR_MAX_SPEC];   /* specialization constants, constant_id 0.. */
     uint32_t n_spec;

@@ -1,0 +1,52 @@
+// Body of matvec.comp / matvec_ubo.comp (see there).
+layout(local_size_x_id = 0) in;                 // spec 0: invocations per workgroup
+layout(constant_id = 1) const uint ROWS = 4u;   // rows per subgroup
+layout(constant_id = 2) const uint NT = 1u;     // tokens per pass over the weights
+
+layout(binding = 0) uniform usamplerBuffer W;
+#ifdef X_UBO
+layout(constant_id = 3) const uint X_TEXELS = 1024u;  // uniform array length (texels of x)
+layout(binding = 1, std140) uniform XU { uvec4 x[X_TEXELS]; };
+#else
+layout(binding = 1, std430) readonly buffer X { uvec4 x[]; };
+#endif
+layout(binding = 2, std430) buffer Y { float y[]; };
+layout(push_constant) uniform PC { pc_matmul p; };
+
+void unpack8(uvec4 v, out vec4 lo, out vec4 hi) {
+    lo = vec4(unpackHalf2x16(v.x), unpackHalf2x16(v.y));
+    hi = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
+}
+
+void main() {
+    uint kt = p.ld >> 3;
+    uint row0 = (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * ROWS;
+    if (row0 >= p.n_out) return;
+    for (uint t0 = 0u; t0 < p.n_tokens; t0 += NT) {
+        float acc[ROWS * NT];
+        for (uint i = 0u; i < ROWS * NT; i++) acc[i] = 0.0;
+        for (uint j = gl_SubgroupInvocationID; j < kt; j += gl_SubgroupSize) {
+            vec4 xl[NT], xh[NT];
+            for (uint t = 0u; t < NT; t++) {
+                uint tt = min(t0 + t, p.n_tokens - 1u);
+                unpack8(x[tt * kt + j], xl[t], xh[t]);
+            }
+            for (uint r = 0u; r < ROWS; r++) {
+                uint row = min(row0 + r, p.n_out - 1u);
+                vec4 wl, wh;
+                unpack8(texelFetch(W, int(row * kt + j)), wl, wh);
+                for (uint t = 0u; t < NT; t++) acc[r * NT + t] += dot(wl, xl[t]) + dot(wh, xh[t]);
+            }
+        }
+        for (uint r = 0u; r < ROWS; r++) {
+            for (uint t = 0u; t < NT; t++) {
+                float s = subgroupAdd(acc[r * NT + t]);
+                uint row = row0 + r, tt = t0 + t;
+                if (gl_SubgroupInvocationID == 0u && row < p.n_out && tt < p.n_tokens) {
+                    uint o = tt * p.n_out + row;
+                    y[o] = p.accumulate != 0u ? y[o] + s : s;
+                }
+            }
+        }
+    }
+}
