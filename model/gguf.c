@@ -124,9 +124,9 @@ static int take_u64(cursor *c, uint64_t *v, const char *what) { return take(c, v
  * against max_len and the bytes left. */
 static int take_str(cursor *c, uint64_t *len, uint64_t *at, uint64_t max_len, const char *what) {
     if (take_u64(c, len, what)) return -1;
-    if (*len > max_len) return fail(c, "%s: length %llu exceeds the limit %llu", what, (unsigned long long)*len, (unsigned long long)max_len);
+    if (*len > max_len) return fail(c, "%s: string length %llu exceeds the limit %llu", what, (unsigned long long)*len, (unsigned long long)max_len);
     if (*len > left(c))
-        return fail(c, "%s: length %llu past the end of the file (%llu bytes left)", what,
+        return fail(c, "%s: string length %llu runs past the end of the file (%llu bytes left)", what,
                     (unsigned long long)*len, (unsigned long long)left(c));
     *at = c->pos;
     c->pos += *len;
@@ -154,12 +154,12 @@ static int skip_value(cursor *c, phi3_gguf_type t, int depth, const char *key);
 
 static int skip_array(cursor *c, int depth, const char *key, phi3_gguf_type *et, uint64_t *n) {
     uint32_t t32;
-    if (depth > GGUF_MAX_NESTING) return fail(c, "key %s: arrays nested more than %d deep", key, GGUF_MAX_NESTING);
+    if (depth > GGUF_MAX_NESTING) return fail(c, "%s: arrays nested more than %d deep", key, GGUF_MAX_NESTING);
     if (take_u32(c, &t32, "array element type") || take_u64(c, n, "array length")) return -1;
-    if (t32 >= PHI3_GGUF_TYPE_COUNT) return fail(c, "key %s: unknown array element type %u", key, t32);
+    if (t32 >= PHI3_GGUF_TYPE_COUNT) return fail(c, "%s: unknown array element type %u", key, t32);
     *et = (phi3_gguf_type)t32;
     if (*n > left(c) / min_elem_bytes(*et))
-        return fail(c, "key %s: array of %llu %s elements cannot fit in the %llu bytes left", key,
+        return fail(c, "%s: array of %llu %s elements cannot fit in the %llu bytes left", key,
                     (unsigned long long)*n, type_names[*et], (unsigned long long)left(c));
     if (*et != PHI3_GGUF_STRING && *et != PHI3_GGUF_ARRAY) {
         c->pos += *n * phi3_gguf_type_size(*et);
@@ -180,35 +180,36 @@ static int skip_value(cursor *c, phi3_gguf_type t, int depth, const char *key) {
 
 /* ---- parsing ---- */
 
-static int parse_kv(phi3_gguf *g, cursor *c, kv_entry *e, uint64_t i) {
+static int parse_kv(cursor *c, kv_entry *e, uint64_t i) {
     uint64_t len, at;
-    char what[64];
+    char what[256];
     snprintf(what, sizeof what, "key #%llu", (unsigned long long)i);
     if (take_str(c, &len, &at, GGUF_MAX_KEY_LEN, what)) return -1;
     if (!(e->key = dup_bytes(c->base + at, len))) return fail(c, "out of memory");
+    snprintf(what, sizeof what, "key %.200s", e->key);
     uint32_t t32;
-    if (take_u32(c, &t32, e->key)) return -1;
-    if (t32 >= PHI3_GGUF_TYPE_COUNT) return fail(c, "key %s: unknown value type %u", e->key, t32);
+    if (take_u32(c, &t32, what)) return -1;
+    if (t32 >= PHI3_GGUF_TYPE_COUNT) return fail(c, "%s: unknown value type %u", what, t32);
     e->type = (phi3_gguf_type)t32;
     if (e->type == PHI3_GGUF_STRING) {
-        if (take_str(c, &e->str_len, &at, UINT64_MAX, e->key)) return -1;
-        if (!(e->str = dup_bytes(c->base + at, e->str_len))) return fail(c, "key %s: out of memory", e->key);
+        if (take_str(c, &e->str_len, &at, UINT64_MAX, what)) return -1;
+        if (!(e->str = dup_bytes(c->base + at, e->str_len))) return fail(c, "%s: out of memory", what);
         return 0;
     }
     if (e->type != PHI3_GGUF_ARRAY) {
         e->val = c->base + c->pos;
-        if (take(c, NULL, phi3_gguf_type_size(e->type), e->key)) return -1;
-        if (e->type == PHI3_GGUF_BOOL && *e->val > 1) return fail(c, "key %s: bool value %u (expected 0 or 1)", e->key, *e->val);
+        if (take(c, NULL, phi3_gguf_type_size(e->type), what)) return -1;
+        if (e->type == PHI3_GGUF_BOOL && *e->val > 1) return fail(c, "%s: bool value %u (expected 0 or 1)", what, *e->val);
         return 0;
     }
     uint64_t start = c->pos;
-    if (skip_array(c, 0, e->key, &e->arr_type, &e->arr_n)) return -1;
+    if (skip_array(c, 0, what, &e->arr_type, &e->arr_n)) return -1;
     e->arr_data = c->base + start + 12;
     if (e->arr_type == PHI3_GGUF_STRING) {
         /* second pass: remember where each string starts for O(1) access;
          * n <= bytes/8 was checked, so the table is at most the file size */
         if (!(e->str_offs = malloc((size_t)(e->arr_n ? e->arr_n : 1) * sizeof(uint64_t))))
-            return fail(c, "key %s: out of memory", e->key);
+            return fail(c, "%s: out of memory", what);
         uint64_t p = start + 12;
         for (uint64_t k = 0; k < e->arr_n; k++) {
             e->str_offs[k] = p;
@@ -218,8 +219,7 @@ static int parse_kv(phi3_gguf *g, cursor *c, kv_entry *e, uint64_t i) {
     }
     if (e->arr_type == PHI3_GGUF_BOOL)
         for (uint64_t k = 0; k < e->arr_n; k++)
-            if (e->arr_data[k] > 1) return fail(c, "key %s: element %llu: bool value %u (expected 0 or 1)", e->key, (unsigned long long)k, e->arr_data[k]);
-    (void)g;
+            if (e->arr_data[k] > 1) return fail(c, "%s: element %llu: bool value %u (expected 0 or 1)", what, (unsigned long long)k, e->arr_data[k]);
     return 0;
 }
 
@@ -349,7 +349,7 @@ static int parse(phi3_gguf *g, cursor *c) {
     g->t_sorted = calloc(nt, sizeof *g->t_sorted);
     if (!g->kv || !g->kv_sorted || !g->tensors || !g->t_sorted) return fail(c, "out of memory");
     for (uint64_t i = 0; i < g->n_kv; i++) {
-        if (parse_kv(g, c, &g->kv[i], i)) return -1;
+        if (parse_kv(c, &g->kv[i], i)) return -1;
         g->kv_sorted[i] = (name_idx){g->kv[i].key, i};
     }
     if (sort_unique(c, g->kv_sorted, g->n_kv, "key")) return -1;
