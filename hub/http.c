@@ -212,7 +212,7 @@ static size_t on_body_sink(char *data, size_t size, size_t nmemb, void *user) {
     if (first_chunk && r->status == 200 && s->offset > 0) {
         /* The server ignored our Range: start the file (and its hash) over. */
         if (ftruncate(s->fd, 0) != 0 || lseek(s->fd, 0, SEEK_SET) != 0) {
-            snprintf(s->err, sizeof s->err, "cannot truncate the partial download: %s", strerror(errno));
+            hub_set_err(s->err, sizeof s->err, "cannot truncate the partial download: %s", strerror(errno));
             x->sink_failed = 1;
             return 0;
         }
@@ -220,19 +220,19 @@ static size_t on_body_sink(char *data, size_t size, size_t nmemb, void *user) {
         s->offset = 0;
     }
     if (first_chunk && r->status == 206 && r->range_start != (int64_t)s->offset) {
-        snprintf(s->err, sizeof s->err, "asked for bytes from %llu on, the server sent a range starting at %lld",
+        hub_set_err(s->err, sizeof s->err, "asked for bytes from %llu on, the server sent a range starting at %lld",
                  (unsigned long long)s->offset, (long long)r->range_start);
         x->sink_failed = 1;
         return 0;
     }
     if (s->limit && s->offset + n > s->limit) {
-        snprintf(s->err, sizeof s->err, "the server sent more than the %llu bytes the file should have",
+        hub_set_err(s->err, sizeof s->err, "the server sent more than the %llu bytes the file should have",
                  (unsigned long long)s->limit);
         x->sink_failed = 1;
         return 0;
     }
     if (write_all(s->fd, data, n) != 0) {
-        snprintf(s->err, sizeof s->err, "write failed: %s", strerror(errno));
+        hub_set_err(s->err, sizeof s->err, "write failed: %s", strerror(errno));
         x->sink_failed = 1;
         return 0;
     }
@@ -272,7 +272,7 @@ static void resp_init(hub_http_resp *r) {
 static int finish(hub_http_resp *r, CURLcode rc, const char *errbuf) {
     r->curl_code = (int)rc;
     if (rc != CURLE_OK)
-        snprintf(r->curl_error, sizeof r->curl_error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+        hub_set_err(r->curl_error, sizeof r->curl_error, "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
     return 0;
 }
 

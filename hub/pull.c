@@ -207,7 +207,7 @@ static int fetch_listing(pull_state *st, char *err, size_t errlen) {
     hub_http_resp r;
     if (hub_http_get(st->http, url, API_BODY_MAX, &r, err, errlen)) {
         char why[1024];
-        snprintf(why, sizeof why, "%s", err);
+        hub_set_err(why, sizeof why, "%s", err);
         hub_set_err(err, errlen, "cannot reach %s to list %s/%s: %s", st->endpoint, st->id.owner, st->id.name, why);
         return -1;
     }
@@ -264,7 +264,7 @@ static int plan(pull_state *st, hub_pull_result *res, char *err, size_t errlen) 
     if (st->n_sel == 0) {
         char list[512] = "";
         for (int i = 0; i < info->n_files && strlen(list) < 400; i++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", info->files[i].name);
+            hub_set_err(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", info->files[i].name);
         hub_set_err(err, errlen, "%s/%s@%s: no file matches %s (the repo has %d: %s%s)", st->id.owner, st->id.name,
                     st->id.revision,
                     st->opts->include && st->opts->include[0] ? "the --include patterns"
@@ -420,12 +420,12 @@ static int transfer(pull_state *st, int k, hub_file *f, int fd, uint64_t *have, 
         if (r.curl_code == 0 && (r.status == 200 || r.status == 206)) {
             hub_http_resp_free(&r);
             if (!f->size_known) return 0; /* nothing to compare with: the server's end is the end */
-            snprintf(why, sizeof why, "connection closed at byte %llu of %llu", (unsigned long long)*have,
+            hub_set_err(why, sizeof why, "connection closed at byte %llu of %llu", (unsigned long long)*have,
                      (unsigned long long)f->size);
             continue;
         }
         if (r.curl_code != 0) {
-            snprintf(why, sizeof why, "%s", r.curl_error);
+            hub_set_err(why, sizeof why, "%s", r.curl_error);
         } else if (r.status == 416) { /* our Range was past its end: start over */
             if (ftruncate(fd, 0) != 0) {
                 hub_set_err(err, errlen, "cannot truncate %s: %s", inc, strerror(errno));
@@ -434,9 +434,9 @@ static int transfer(pull_state *st, int k, hub_file *f, int fd, uint64_t *have, 
             }
             *have = 0;
             hub_sha256_init(sha);
-            snprintf(why, sizeof why, "HTTP 416 to a resumed request; restarting the file");
+            hub_set_err(why, sizeof why, "HTTP 416 to a resumed request; restarting the file");
         } else if (r.status == 429 || r.status >= 500) {
-            snprintf(why, sizeof why, "HTTP %ld", r.status);
+            hub_set_err(why, sizeof why, "HTTP %ld", r.status);
         } else {
             http_failure(st, url, &r, f->name, err, errlen);
             hub_http_resp_free(&r);
@@ -555,7 +555,7 @@ static int setup(pull_state *st, const hub_pull_opts *o, char *err, size_t errle
     }
     if (hub_parse_repo_id(o->repo, &st->id, err, errlen)) return -1;
     if (o->revision) {
-        snprintf(spec, sizeof spec, "%s/%s@%s", st->id.owner, st->id.name, o->revision);
+        hub_set_err(spec, sizeof spec, "%s/%s@%s", st->id.owner, st->id.name, o->revision);
         if (hub_parse_repo_id(spec, &st->id, err, errlen)) return -1;
     }
     if (hub_env_true("HF_HUB_OFFLINE")) {

@@ -258,7 +258,7 @@ static int read_ref(const char *path, char sha[41]) {
 static int snapshot_incomplete(const char *dir, char *what, size_t whatlen) {
     DIR *d = opendir(dir);
     if (!d) {
-        snprintf(what, whatlen, "cannot open %s: %s", dir, strerror(errno));
+        hub_set_err(what, whatlen, "cannot open %s: %s", dir, strerror(errno));
         return 1;
     }
     int bad = 0, n_entries = 0;
@@ -268,20 +268,19 @@ static int snapshot_incomplete(const char *dir, char *what, size_t whatlen) {
         if (e->d_name[0] == '.') continue;
         n_entries++;
         struct stat st;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (stat(path, &st) != 0) {
-            snprintf(what, whatlen, "%s points to a missing blob", path);
+        if (hub_join(path, sizeof path, what, whatlen, "%s/%s", dir, e->d_name) || stat(path, &st) != 0) {
+            hub_set_err(what, whatlen, "%s points to a missing blob", path);
             bad = 1;
         }
     }
     closedir(d);
     if (bad) return 1;
     if (n_entries == 0) {
-        snprintf(what, whatlen, "snapshot folder %s is empty", dir);
+        hub_set_err(what, whatlen, "snapshot folder %s is empty", dir);
         return 1;
     }
     /* The shard list: a sharded model is only usable with all of its shards. */
-    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    if (hub_join(path, sizeof path, what, whatlen, "%s/model.safetensors.index.json", dir)) return 1;
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     char *text = NULL;
@@ -298,7 +297,7 @@ static int snapshot_incomplete(const char *dir, char *what, size_t whatlen) {
     free(text);
     const cJSON *map = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!cJSON_IsObject(map)) {
-        snprintf(what, whatlen, "%s has no \"weight_map\" object", path);
+        hub_set_err(what, whatlen, "%s has no \"weight_map\" object", path);
         cJSON_Delete(root);
         return 1;
     }
@@ -307,9 +306,8 @@ static int snapshot_incomplete(const char *dir, char *what, size_t whatlen) {
         const char *shard = cJSON_GetStringValue(it);
         struct stat st;
         if (!shard || strstr(shard, "..") || shard[0] == '/') continue; /* the loader reports these */
-        snprintf(path, sizeof path, "%s/%s", dir, shard);
-        if (stat(path, &st) != 0) {
-            snprintf(what, whatlen, "shard %s (listed in model.safetensors.index.json) is missing", shard);
+        if (hub_join(path, sizeof path, what, whatlen, "%s/%s", dir, shard) || stat(path, &st) != 0) {
+            hub_set_err(what, whatlen, "shard %s (listed in model.safetensors.index.json) is missing", shard);
             bad = 1;
             break;
         }
@@ -321,14 +319,14 @@ static int snapshot_incomplete(const char *dir, char *what, size_t whatlen) {
 /* Writes the "how to fetch it" part of a resolution error into out. */
 static void fetch_advice(const hub_repo_id *id, const hub_resolve_opts *opts, char *out, size_t len) {
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "phi3vk pull %s/%s%s%s", id->owner, id->name, id->has_revision ? "@" : "",
+    hub_set_err(cmd, sizeof cmd, "phi3vk pull %s/%s%s%s", id->owner, id->name, id->has_revision ? "@" : "",
              id->has_revision ? id->revision : "");
     if (!opts || opts->probe_timeout_s <= 0) {
-        snprintf(out, len, "fetch it with: %s (download size unknown offline)", cmd);
+        hub_set_err(out, len, "fetch it with: %s (download size unknown offline)", cmd);
         return;
     }
     if (hub_env_true("HF_HUB_OFFLINE")) {
-        snprintf(out, len, "fetch it with: %s (download size unknown: HF_HUB_OFFLINE is set)", cmd);
+        hub_set_err(out, len, "fetch it with: %s (download size unknown: HF_HUB_OFFLINE is set)", cmd);
         return;
     }
     hub_pull_opts p = {
@@ -343,10 +341,10 @@ static void fetch_advice(const hub_repo_id *id, const hub_resolve_opts *opts, ch
     if (hub_pull(&p, &r, perr, sizeof perr) == 0) {
         char sz[32];
         hub_format_bytes(r.need_bytes, sz, sizeof sz);
-        snprintf(out, len, "fetch it with: %s (downloads %s in %d file%s)", cmd, sz, r.n_files - r.n_cached,
+        hub_set_err(out, len, "fetch it with: %s (downloads %s in %d file%s)", cmd, sz, r.n_files - r.n_cached,
                  r.n_files - r.n_cached == 1 ? "" : "s");
     } else {
-        snprintf(out, len, "fetch it with: %s (download size unknown: %s)", cmd, perr);
+        hub_set_err(out, len, "fetch it with: %s (download size unknown: %s)", cmd, perr);
     }
 }
 
