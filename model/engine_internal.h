@@ -1,0 +1,78 @@
+/* Private to model/engine*.c and model/forward.c: the structs behind
+ * phi3_model and phi3_ctx. */
+#ifndef PHI3VK_MODEL_ENGINE_INTERNAL_H
+#define PHI3VK_MODEL_ENGINE_INTERNAL_H
+
+#include "model/phi3.h"
+#include "vk/ops.h"
+
+typedef struct phi3_dev_layer {
+    vkr_buffer *attn_norm;   /* fp16 [ld(hidden)] */
+    vkr_buffer *qkv;         /* fp16 [(heads + 2 kv_heads) head_dim, ld(hidden)] */
+    vkr_buffer *o;           /* fp16 [hidden, ld(heads head_dim)] */
+    vkr_buffer *ffn_norm;    /* fp16 [ld(hidden)] */
+    vkr_buffer *gate_up;     /* fp16 [2 intermediate, ld(hidden)] */
+    vkr_buffer *down;        /* fp16 [hidden, ld(intermediate)] */
+} phi3_dev_layer;
+
+struct phi3_model {
+    phi3_config cfg;         /* n_layers reduced when max_layers was given */
+    vkr_ctx *vk;
+    int own_vk;
+    int verbose;
+    vkr_buffer *embd;        /* fp16 [vocab, ld(hidden)] */
+    vkr_buffer *out_norm;    /* fp16 [ld(hidden)] */
+    vkr_buffer *lm_head;     /* fp16 [vocab, ld(hidden)]; == embd when tied */
+    phi3_dev_layer *layers;  /* [n_layers] */
+    uint64_t weight_bytes, params;
+    tok_tokenizer *tok;      /* owned; NULL when none */
+};
+
+/* Scratch for one pass of up to `cap` tokens. */
+typedef struct phi3_scratch {
+    int cap;
+    vkr_buffer *ids;         /* host uint32 [cap] */
+    vkr_buffer *x;           /* fp32 [cap, hidden]: residual stream */
+    vkr_buffer *xn;          /* fp16 [cap, ld(hidden)]: normed input of qkv / gate_up / lm_head */
+    vkr_buffer *qkv;         /* fp32 [cap, qkv_rows] */
+    vkr_buffer *q;           /* fp32 [cap, heads head_dim] */
+    vkr_buffer *attn;        /* fp16 [cap, ld(heads head_dim)] */
+    vkr_buffer *gate_up;     /* fp32 [cap, 2 intermediate] */
+    vkr_buffer *ff;          /* fp16 [cap, ld(intermediate)] */
+    vkr_buffer *att_scratch; /* attention partials */
+    int n_split;             /* attention key splits recorded for this scratch */
+} phi3_scratch;
+
+struct phi3_ctx {
+    phi3_model *m;
+    int n_ctx, n_batch, all_logits;
+    int n_past;
+    vkr_buffer **k_cache;    /* [n_layers] fp16 [n_ctx, kv_heads head_dim] */
+    vkr_buffer **v_cache;
+    vkr_buffer *cos_sin;     /* fp32 [n_ctx, head_dim/2, 2] */
+    int rope_long;           /* LongRoPE: the table holds the long factors */
+    int32_t *history;        /* [n_ctx] ids in the cache (LongRoPE re-evaluation) */
+    vkr_buffer *params;      /* host struct step_params */
+    phi3_scratch pre;        /* prefill: n_batch tokens */
+    phi3_scratch dec;        /* decode: 1 token */
+    vkr_buffer *last_x;      /* fp32 [1, hidden]: last row of a prefill */
+    vkr_buffer *logits;      /* fp32 [logit_rows, vocab] */
+    int logit_rows;          /* capacity of logits */
+    vkr_buffer *next_id;     /* host uint32 [1]: device argmax */
+    vkr_cmd *prefill_cmd;    /* re-recorded per prefill pass */
+    vkr_cmd *decode_cmd;     /* recorded once */
+    vkr_cmd *last_cmd;       /* for profiles */
+    float *host_logits;      /* [logit_rows, vocab] */
+    int host_rows;
+    uint64_t device_bytes;
+};
+
+/* Records the forward pass of n tokens starting at params.n_past into cmd
+ * using scratch s. With logits_all, logits rows 0..n-1 get every position;
+ * otherwise only the last token's logits (row 0) and its argmax. */
+void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, int n, int logits_all);
+
+/* Fills the cos/sin table for the current LongRoPE factor set. */
+int phi3_rope_upload(phi3_ctx *c, int use_long, char *err, size_t errlen);
+
+#endif

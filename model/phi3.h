@@ -1,0 +1,96 @@
+/* phi3vk's public API: run a Phi-3 model on a Vulkan device.
+ *
+ *   phi3_model *m = phi3_model_open("path/to/folder-or.gguf", &opts, err, sizeof err);
+ *   phi3_ctx *c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 4096}, err, sizeof err);
+ *   phi3_ctx_eval(c, ids, n, err, sizeof err);          // prefill: logits of the last token
+ *   const float *logits = phi3_ctx_logits(c, NULL);     // [vocab]
+ *   phi3_ctx_decode_greedy(c, id, &next, err, sizeof err); // one decode step, argmax on device
+ *   phi3_ctx_destroy(c); phi3_model_close(m);
+ *
+ * A model owns its device weights (fp16, converted while streaming from F32,
+ * BF16 or F16 files), the Vulkan runtime (unless one is passed in) and, when
+ * the checkpoint has one, the tokenizer. A context owns one sequence: its fp16
+ * KV cache, scratch buffers and the pre-recorded decode command buffer.
+ * Functions returning int give 0 on success and -1 with a message in err.
+ */
+#ifndef PHI3VK_MODEL_PHI3_H
+#define PHI3VK_MODEL_PHI3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/config.h"
+#include "vk/vkr.h"
+
+typedef struct phi3_model phi3_model;
+typedef struct phi3_ctx phi3_ctx;
+typedef struct tok_tokenizer tok_tokenizer;
+
+typedef struct phi3_model_opts {
+    vkr_ctx *vk;             /* use this runtime (not owned); NULL: create one from the fields below */
+    const char *device;      /* --device: index or name substring; NULL = default rule */
+    int validate;            /* Khronos validation layer on */
+    int verbose;             /* print device, memory use and load progress on stderr */
+    int profile;             /* timestamp queries (phi3_ctx_profile) */
+    const char *cache_dir;   /* pipeline cache folder (NULL: default, "": none) */
+    const char *tokenizer;   /* tokenizer.json or folder overriding the checkpoint's; NULL: the
+                                checkpoint's own (a model without one still runs on ids) */
+    int max_layers;          /* > 0: load only the first N layers (benchmarks) */
+} phi3_model_opts;
+
+/* Opens a Hugging Face folder (config.json + safetensors) or a GGUF file and
+ * uploads every weight to the device as fp16. Values that overflow fp16 are
+ * clamped to +-65504, counted and reported on stderr (name, count, max |x|).
+ * Returns NULL with a message in err (missing/broken files, a tensor of the
+ * wrong shape, too little device memory). */
+phi3_model *phi3_model_open(const char *path, const phi3_model_opts *opts, char *err, size_t errlen);
+void phi3_model_close(phi3_model *m);
+const phi3_config *phi3_model_config(const phi3_model *m);
+/* The tokenizer, or NULL when the checkpoint has none and none was given. */
+const tok_tokenizer *phi3_model_tokenizer(const phi3_model *m);
+vkr_ctx *phi3_model_vk(phi3_model *m);
+/* Bytes of fp16 weights on the device. */
+uint64_t phi3_model_weight_bytes(const phi3_model *m);
+/* Number of parameters (elements of all weights, without padding). */
+uint64_t phi3_model_params(const phi3_model *m);
+
+typedef struct phi3_ctx_opts {
+    int n_ctx;        /* KV cache length in tokens; 0: the model's context capped at 4096 */
+    int n_batch;      /* most tokens per prefill pass (longer inputs are split); 0: 512 */
+    int all_logits;   /* 1: phi3_ctx_eval keeps the logits of every position, not only the last */
+} phi3_ctx_opts;
+
+/* Allocates the KV cache and scratch and records the decode step. */
+phi3_ctx *phi3_ctx_create(phi3_model *m, const phi3_ctx_opts *opts, char *err, size_t errlen);
+void phi3_ctx_destroy(phi3_ctx *c);
+
+/* Appends tokens[0..n) to the sequence (prefill in passes of n_batch) and
+ * computes logits. Fails when the cache would overflow ("context full: N + n >
+ * n_ctx") or an id is outside the vocabulary. */
+int phi3_ctx_eval(phi3_ctx *c, const int32_t *tokens, int n, char *err, size_t errlen);
+/* Logits of the last eval: [rows, vocab] fp32, rows = n (all_logits) or 1.
+ * Valid until the next eval/decode. */
+const float *phi3_ctx_logits(const phi3_ctx *c, int *rows);
+/* Appends one token with the pre-recorded decode step and returns the
+ * argmax of the next-token logits, computed on the device (4 bytes read
+ * back). phi3_ctx_logits is not updated. */
+int phi3_ctx_decode_greedy(phi3_ctx *c, int32_t token, int32_t *next, char *err, size_t errlen);
+/* Tokens currently in the KV cache. */
+int phi3_ctx_n_past(const phi3_ctx *c);
+int phi3_ctx_n_ctx(const phi3_ctx *c);
+/* Forgets every token after the first n (n <= n_past): the KV entries of the
+ * first n stay valid, so a shared prompt prefix is computed once. */
+int phi3_ctx_truncate(phi3_ctx *c, int n);
+/* Bytes of device memory of this context (KV cache + scratch). */
+uint64_t phi3_ctx_device_bytes(const phi3_ctx *c);
+
+/* GPU time per op of the last eval or decode (model opened with profile).
+ * Entries are summed over layers by op label; returns the count or -1. */
+typedef struct phi3_op_profile {
+    const char *op;   /* "matmul", "attention", ... */
+    int calls;
+    double ms;
+} phi3_op_profile;
+int phi3_ctx_profile(phi3_ctx *c, phi3_op_profile *out, int cap);
+
+#endif
