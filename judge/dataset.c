@@ -149,6 +149,10 @@ static int check_ids(builder *b, const char *id_key) {
             rc = fail(b, "%s:%d: empty id in '%s'", b->name, it->line, id_key);
             break;
         }
+        if (!judge_utf8_valid(it->id, strlen(it->id))) {
+            rc = fail(b, "%s:%d: the id in '%s' is not valid UTF-8", b->name, it->line, id_key);
+            break;
+        }
         int added = judge_idset_add(set, it->id, i, &first);
         if (added < 0) rc = fail(b, "%s: out of memory", b->name);
         else if (added == 0)
@@ -455,7 +459,7 @@ static const char *json_field(builder *b, int line, const cJSON *obj, const char
     if (cJSON_IsString(v)) return v->valuestring;
     if (allow_scalar && cJSON_IsNumber(v)) {
         double d = v->valuedouble;
-        if (d == (double)(long long)d && d > -9007199254740992.0 && d < 9007199254740992.0)
+        if (d > -9007199254740992.0 && d < 9007199254740992.0 && d == (double)(long long)d)
             snprintf(num, numlen, "%lld", (long long)d);
         else
             snprintf(num, numlen, "%.17g", d);

@@ -22,8 +22,8 @@
  *
  * Bad input is an error naming file:line: a NUL byte, an unterminated quote,
  * a row with the wrong number of fields, a missing column or field (the
- * message lists the ones present), a non-string text, an empty or repeated
- * id. Invalid UTF-8 in a text is not an error: the bytes are kept (the
+ * message lists the ones present), a non-string text, an empty, repeated
+ * or invalid UTF-8 id. Invalid UTF-8 in a text is not an error: the bytes are kept (the
  * tokenizer encodes them with its byte fallback) and counted in
  * n_invalid_utf8 so the caller can warn. */
 #ifndef PHI3VK_JUDGE_DATASET_H
