@@ -9,6 +9,7 @@
 static const cli_command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their capabilities (--json)"},
     {"pull", cmd_pull, "download a Hugging Face model repo into the HF cache (resumes, verifies)"},
+    {"synth", cmd_synth, "write a random-weight Phi-3 checkpoint (HF folder or GGUF) for tests/benchmarks"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,396 @@
+/* Phi-3 checkpoints (Hugging Face folder or GGUF) as one list of weights,
+ * and the streaming fp16 row converter (see source.h). */
+#include "model/source.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/f16.h"
+#include "model/mapfile.h"
+
+#define N_LAYER_KINDS 6 /* ATTN_NORM .. DOWN */
+#define F16_MAX_BITS 0x7BFFu /* 65504 */
+
+struct phi3_source {
+    char *path;                   /* as given */
+    char *dir;                    /* HF folder; NULL for GGUF */
+    phi3_config cfg;
+    phi3_st_model *st;            /* HF weights */
+    phi3_gguf *gguf;              /* GGUF file */
+    phi3_tensor *all;             /* every tensor; HF: sorted by name */
+    uint64_t n_all;
+    const phi3_tensor *embd, *output_norm, *output;
+    const phi3_tensor **layer;    /* n_layers x N_LAYER_KINDS, kind - PHI3_W_ATTN_NORM */
+    int tied;
+};
+
+static const char *const kind_names[PHI3_W_KIND_COUNT] = {
+    "embd", "attn_norm", "qkv", "o", "ffn_norm", "gate_up", "down", "output_norm", "output",
+};
+
+/* HF and GGUF names per kind; per-layer ones take the layer number. */
+static const char *const hf_names[PHI3_W_KIND_COUNT] = {
+    "model.embed_tokens.weight",
+    "model.layers.%d.input_layernorm.weight",
+    "model.layers.%d.self_attn.qkv_proj.weight",
+    "model.layers.%d.self_attn.o_proj.weight",
+    "model.layers.%d.post_attention_layernorm.weight",
+    "model.layers.%d.mlp.gate_up_proj.weight",
+    "model.layers.%d.mlp.down_proj.weight",
+    "model.norm.weight",
+    "lm_head.weight",
+};
+static const char *const gguf_names[PHI3_W_KIND_COUNT] = {
+    "token_embd.weight", "blk.%d.attn_norm.weight", "blk.%d.attn_qkv.weight", "blk.%d.attn_output.weight",
+    "blk.%d.ffn_norm.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight", "output_norm.weight", "output.weight",
+};
+
+int phi3_weight_is_per_layer(phi3_weight_kind kind) { return kind >= PHI3_W_ATTN_NORM && kind <= PHI3_W_DOWN; }
+
+const char *phi3_weight_kind_name(phi3_weight_kind kind) {
+    return (unsigned)kind < PHI3_W_KIND_COUNT ? kind_names[kind] : "unknown";
+}
+
+static int fail(char *err, size_t errlen, const char *file, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s: %s", file, msg);
+    return -1;
+}
+
+/* ---- the tensor list ---- */
+
+static void set_view(phi3_tensor *t) {
+    t->cols = t->n_dims ? t->shape[t->n_dims - 1] : 1;
+    t->rows = 1;
+    for (int d = 0; d + 1 < t->n_dims; d++) t->rows *= t->shape[d];
+}
+
+static int list_st(phi3_source *s, char *err, size_t errlen) {
+    s->n_all = phi3_st_model_count(s->st);
+    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return fail(err, errlen, s->path, "out of memory");
+    for (uint64_t i = 0; i < s->n_all; i++) {
+        const phi3_st_tensor *st = phi3_st_model_at(s->st, i);
+        phi3_tensor *t = &s->all[i];
+        *t = (phi3_tensor){st->name, st->file, st->dtype, st->dtype_name, st->n_dims, {0}, 0, 0, st->n_bytes, st->data};
+        memcpy(t->shape, st->shape, sizeof t->shape);
+        set_view(t);
+    }
+    return 0;
+}
+
+static int list_gguf(phi3_source *s, char *err, size_t errlen) {
+    s->n_all = phi3_gguf_tensor_count(s->gguf);
+    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return fail(err, errlen, s->path, "out of memory");
+    for (uint64_t i = 0; i < s->n_all; i++) {
+        const phi3_gguf_tensor *g = phi3_gguf_tensor_at(s->gguf, i);
+        phi3_tensor *t = &s->all[i];
+        phi3_dtype dt = g->type == PHI3_GGML_F32    ? PHI3_DTYPE_F32
+                        : g->type == PHI3_GGML_F16  ? PHI3_DTYPE_F16
+                        : g->type == PHI3_GGML_BF16 ? PHI3_DTYPE_BF16
+                                                    : PHI3_DTYPE_OTHER;
+        *t = (phi3_tensor){g->name, s->path, dt, phi3_ggml_type_name(g->type), (int)g->n_dims, {0}, 0, 0, g->n_bytes, g->data};
+        for (uint32_t d = 0; d < g->n_dims; d++) t->shape[d] = g->ne[g->n_dims - 1 - d];
+        set_view(t);
+    }
+    return 0;
+}
+
+static const phi3_tensor *find(const phi3_source *s, const char *name) {
+    if (s->gguf) {
+        const phi3_gguf_tensor *g = phi3_gguf_find_tensor(s->gguf, name);
+        return g ? &s->all[g - phi3_gguf_tensor_at(s->gguf, 0)] : NULL;
+    }
+    uint64_t lo = 0, hi = s->n_all; /* HF list is sorted by name */
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        int r = strcmp(s->all[mid].name, name);
+        if (r == 0) return &s->all[mid];
+        if (r < 0) lo = mid + 1;
+        else hi = mid;
+    }
+    return NULL;
+}
+
+static void shape_str(char *buf, size_t n, const phi3_tensor *t) {
+    int k = snprintf(buf, n, "[");
+    for (int d = 0; d < t->n_dims && k < (int)n - 24; d++) k += snprintf(buf + k, n - (size_t)k, "%s%llu", d ? ", " : "", (unsigned long long)t->shape[d]);
+    snprintf(buf + k, n - (size_t)k, "]");
+}
+
+/* Finds name and checks its shape ([rows, cols], or [cols] when rows == 0)
+ * and dtype. A missing optional tensor gives *out = NULL. */
+static int expect_tensor(phi3_source *s, const char *name, uint64_t rows, uint64_t cols, int optional, const phi3_tensor **out,
+                         char *err, size_t errlen) {
+    char want[64], got[256];
+    if (rows) snprintf(want, sizeof want, "[%llu, %llu]", (unsigned long long)rows, (unsigned long long)cols);
+    else snprintf(want, sizeof want, "[%llu]", (unsigned long long)cols);
+    const phi3_tensor *t = find(s, name);
+    *out = t;
+    if (!t) return optional ? 0 : fail(err, errlen, s->path, "tensor %s: missing (expected %s)", name, want);
+    shape_str(got, sizeof got, t);
+    int ok = rows ? t->n_dims == 2 && t->shape[0] == rows && t->shape[1] == cols : t->n_dims == 1 && t->shape[0] == cols;
+    if (!ok) return fail(err, errlen, t->file, "tensor %s: expected %s, got %s", name, want, got);
+    if (t->dtype == PHI3_DTYPE_OTHER)
+        return fail(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", name, t->dtype_name);
+    return 0;
+}
+
+/* Finds and checks every weight. */
+static int bind_weights(phi3_source *s, const char *const *names, char *err, size_t errlen) {
+    const phi3_config *c = &s->cfg;
+    uint64_t H = (uint64_t)c->hidden, V = (uint64_t)c->vocab, F = (uint64_t)c->intermediate;
+    uint64_t qkv = (uint64_t)(c->n_heads + 2 * c->n_kv_heads) * (uint64_t)c->head_dim;
+    uint64_t q = (uint64_t)c->n_heads * (uint64_t)c->head_dim;
+    /* rows, cols per layer kind (rows 0: 1-D) */
+    const uint64_t shape[N_LAYER_KINDS][2] = {{0, H}, {qkv, H}, {H, q}, {0, H}, {2 * F, H}, {H, F}};
+    if (!(s->layer = calloc((size_t)c->n_layers * N_LAYER_KINDS, sizeof *s->layer))) return fail(err, errlen, s->path, "out of memory");
+    if (expect_tensor(s, names[PHI3_W_EMBD], V, H, 0, &s->embd, err, errlen)) return -1;
+    char name[128];
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = 0; k < N_LAYER_KINDS; k++) {
+            snprintf(name, sizeof name, names[PHI3_W_ATTN_NORM + k], l);
+            if (expect_tensor(s, name, shape[k][0], shape[k][1], 0, &s->layer[l * N_LAYER_KINDS + k], err, errlen)) return -1;
+        }
+    if (expect_tensor(s, names[PHI3_W_OUTPUT_NORM], 0, H, 0, &s->output_norm, err, errlen)) return -1;
+    /* GGUF: output.weight is optional; HF: required unless tied */
+    int optional = s->gguf != NULL || c->tie_word_embeddings;
+    if (expect_tensor(s, names[PHI3_W_OUTPUT], V, H, optional, &s->output, err, errlen)) return -1;
+    if (!s->output || c->tie_word_embeddings) {
+        s->output = s->embd;
+        s->tied = 1;
+        if (s->gguf) s->cfg.tie_word_embeddings = 1;
+    }
+    return 0;
+}
+
+/* ---- GGUF config ---- */
+
+typedef struct gkey {
+    const char *key;
+    int *dst;
+    int required;
+    int def;
+} gkey;
+
+static int gguf_config(phi3_source *s, char *err, size_t errlen) {
+    phi3_gguf *g = s->gguf;
+    phi3_config *c = &s->cfg;
+    const char *arch;
+    memset(c, 0, sizeof *c);
+    if (phi3_gguf_get_str(g, "general.architecture", &arch, NULL, err, errlen)) return -1;
+    if (strcmp(arch, "phi3")) return fail(err, errlen, s->path, "key general.architecture: expected \"phi3\", found \"%.40s\"", arch);
+    const phi3_gguf_tensor *te = phi3_gguf_find_tensor(g, "token_embd.weight");
+    if (!te || te->n_dims != 2 || te->ne[1] > PHI3_MAX_DIM)
+        return fail(err, errlen, s->path, "tensor token_embd.weight: missing or not 2-D (needed for the vocabulary size)");
+    c->vocab = (int)te->ne[1];
+    gkey keys[] = {
+        {"phi3.embedding_length", &c->hidden, 1, 0},
+        {"phi3.feed_forward_length", &c->intermediate, 1, 0},
+        {"phi3.block_count", &c->n_layers, 1, 0},
+        {"phi3.attention.head_count", &c->n_heads, 1, 0},
+        {"phi3.attention.head_count_kv", &c->n_kv_heads, 0, -1},
+        {"phi3.context_length", &c->max_pos, 1, 0},
+        {"phi3.rope.scaling.original_context_length", &c->orig_max_pos, 0, -1},
+        {"phi3.attention.sliding_window", &c->sliding_window, 0, 0},
+        {"tokenizer.ggml.bos_token_id", &c->bos_id, 0, 1},
+        {"tokenizer.ggml.eos_token_id", &c->eos_id, 0, 32000},
+        {"tokenizer.ggml.padding_token_id", &c->pad_id, 0, 32000},
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        uint32_t v;
+        if (!keys[i].required && phi3_gguf_find_key(g, keys[i].key) < 0) {
+            *keys[i].dst = keys[i].def;
+            continue;
+        }
+        if (phi3_gguf_get_u32(g, keys[i].key, &v, err, errlen)) return -1;
+        if (v > PHI3_MAX_DIM) return fail(err, errlen, s->path, "key %s: expected at most %d, found %u", keys[i].key, PHI3_MAX_DIM, v);
+        *keys[i].dst = (int)v;
+    }
+    if (c->n_kv_heads < 0) c->n_kv_heads = c->n_heads;
+    if (c->orig_max_pos < 0) c->orig_max_pos = c->max_pos;
+    int *ids[] = {&c->bos_id, &c->eos_id, &c->pad_id};
+    for (int i = 0; i < 3; i++)
+        if (*ids[i] >= c->vocab) *ids[i] = -1; /* defaults beyond a small vocabulary */
+    float f;
+    if (phi3_gguf_get_f32(g, "phi3.attention.layer_norm_rms_epsilon", &f, err, errlen)) return -1;
+    c->rms_eps = f;
+    c->rope_theta = 10000.0;
+    if (phi3_gguf_find_key(g, "phi3.rope.freq_base") >= 0) {
+        if (phi3_gguf_get_f32(g, "phi3.rope.freq_base", &f, err, errlen)) return -1;
+        c->rope_theta = f;
+    }
+    if (c->n_heads <= 0 || c->hidden % c->n_heads)
+        return fail(err, errlen, s->path, "key phi3.attention.head_count: expected a divisor of phi3.embedding_length (%d), found %d", c->hidden, c->n_heads);
+    c->head_dim = c->hidden / c->n_heads;
+    if (phi3_gguf_find_key(g, "phi3.rope.dimension_count") >= 0) {
+        uint32_t rd;
+        if (phi3_gguf_get_u32(g, "phi3.rope.dimension_count", &rd, err, errlen)) return -1;
+        if ((int)rd != c->head_dim)
+            return fail(err, errlen, s->path, "key phi3.rope.dimension_count: expected head_dim = %d (partial rotary is not supported), found %u", c->head_dim, rd);
+    }
+    phi3_config_default_stops(c);
+    uint32_t eot; /* llama.cpp writes <|end|> (32007) as the end-of-turn token */
+    if (phi3_gguf_find_key(g, "tokenizer.ggml.eot_token_id") >= 0 && !phi3_gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &eot, err, errlen) &&
+        eot < (uint32_t)c->vocab && c->n_stop < PHI3_MAX_STOP_IDS) {
+        int seen = 0;
+        for (int i = 0; i < c->n_stop; i++) seen |= c->stop_ids[i] == (int)eot;
+        if (!seen) c->stop_ids[c->n_stop++] = (int)eot;
+    }
+    return 0;
+}
+
+/* LongRoPE in GGUF: rope_factors_long/short.weight, F32 [head_dim / 2]. */
+static int gguf_rope_factors(phi3_source *s, char *err, size_t errlen) {
+    phi3_config *c = &s->cfg;
+    const phi3_tensor *lf, *sf;
+    if (expect_tensor(s, "rope_factors_long.weight", 0, (uint64_t)c->head_dim / 2, 1, &lf, err, errlen) ||
+        expect_tensor(s, "rope_factors_short.weight", 0, (uint64_t)c->head_dim / 2, 1, &sf, err, errlen))
+        return -1;
+    if (!lf && !sf) return 0;
+    if (!lf || !sf || lf->dtype != PHI3_DTYPE_F32 || sf->dtype != PHI3_DTYPE_F32)
+        return fail(err, errlen, s->path, "tensors rope_factors_long/short.weight: expected both, as F32 [%d]", c->head_dim / 2);
+    memcpy(c->long_factor, lf->data, (size_t)lf->bytes);
+    memcpy(c->short_factor, sf->data, (size_t)sf->bytes);
+    c->rope_scaling = PHI3_ROPE_LONGROPE;
+    if (phi3_gguf_find_key(s->gguf, "phi3.rope.scaling.attn_factor") >= 0) {
+        float f;
+        if (phi3_gguf_get_f32(s->gguf, "phi3.rope.scaling.attn_factor", &f, err, errlen)) return -1;
+        c->rope_attn_factor = f;
+    }
+    return 0;
+}
+
+/* ---- open / close ---- */
+
+static int open_hf(phi3_source *s, char *err, size_t errlen) {
+    if (!(s->dir = strdup(s->path))) return fail(err, errlen, s->path, "out of memory");
+    if (phi3_config_load(&s->cfg, s->dir, err, errlen)) return -1;
+    if (!(s->st = phi3_st_model_open(s->dir, err, errlen))) return -1;
+    return list_st(s, err, errlen) || bind_weights(s, hf_names, err, errlen);
+}
+
+static int open_gguf(phi3_source *s, char *err, size_t errlen) {
+    if (!(s->gguf = phi3_gguf_open(s->path, err, errlen))) return -1;
+    if (list_gguf(s, err, errlen) || gguf_config(s, err, errlen) || gguf_rope_factors(s, err, errlen)) return -1;
+    if (phi3_config_validate(&s->cfg, s->path, err, errlen)) return -1;
+    return bind_weights(s, gguf_names, err, errlen);
+}
+
+phi3_source *phi3_source_open(const char *path, char *err, size_t errlen) {
+    phi3_source *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return NULL;
+    }
+    int rc;
+    if (phi3_is_dir(path)) rc = open_hf(s, err, errlen);
+    else if (phi3_is_file(path)) rc = open_gguf(s, err, errlen);
+    else rc = fail(err, errlen, path, "no such file or folder (expected a Hugging Face folder or a .gguf file)");
+    if (rc) {
+        phi3_source_close(s);
+        return NULL;
+    }
+    return s;
+}
+
+void phi3_source_close(phi3_source *src) {
+    if (!src) return;
+    free(src->layer);
+    free(src->all);
+    phi3_gguf_close(src->gguf);
+    phi3_st_model_close(src->st);
+    free(src->dir);
+    free(src->path);
+    free(src);
+}
+
+const phi3_config *phi3_source_config(const phi3_source *src) { return &src->cfg; }
+
+const phi3_tensor *phi3_source_weight(const phi3_source *src, phi3_weight_kind kind, int layer) {
+    switch (kind) {
+    case PHI3_W_EMBD: return src->embd;
+    case PHI3_W_OUTPUT_NORM: return src->output_norm;
+    case PHI3_W_OUTPUT: return src->output;
+    default:
+        if (!phi3_weight_is_per_layer(kind) || layer < 0 || layer >= src->cfg.n_layers) return NULL;
+        return src->layer[layer * N_LAYER_KINDS + (kind - PHI3_W_ATTN_NORM)];
+    }
+}
+
+int phi3_source_output_is_tied(const phi3_source *src) { return src->tied; }
+uint64_t phi3_source_tensor_count(const phi3_source *src) { return src->n_all; }
+const phi3_tensor *phi3_source_tensor_at(const phi3_source *src, uint64_t i) { return i < src->n_all ? &src->all[i] : NULL; }
+const char *phi3_source_path(const phi3_source *src) { return src->path; }
+const char *phi3_source_dir(const phi3_source *src) { return src->dir; }
+const phi3_gguf *phi3_source_gguf(const phi3_source *src) { return src->gguf; }
+
+/* ---- streaming conversion ---- */
+
+/* Counts and clamps an fp16 result h of the value x (as float). */
+static inline uint16_t check_f16(uint16_t h, float x, phi3_convert_stats *st, const char *name) {
+    if ((h & 0x7C00u) != 0x7C00u) return h;
+    if (h & 0x3FFu) {
+        st->n_nan++;
+    } else {
+        st->n_overflow++;
+        h = (uint16_t)((h & 0x8000u) | F16_MAX_BITS);
+        if (fabs((double)x) > st->max_abs) st->max_abs = fabs((double)x);
+    }
+    if (!st->first_name[0]) snprintf(st->first_name, sizeof st->first_name, "%s", name);
+    return h;
+}
+
+/* One loop per dtype so the per-element work has no dtype branch. */
+static void convert_row(const phi3_tensor *t, const uint8_t *src, uint64_t n, uint16_t *dst, phi3_convert_stats *st) {
+    uint16_t h;
+    float x;
+    if (t->dtype == PHI3_DTYPE_F32) {
+        for (uint64_t i = 0; i < n; i++) {
+            memcpy(&x, src + 4 * i, 4);
+            dst[i] = check_f16(phi3_f32_to_f16(x), x, st, t->name);
+        }
+    } else if (t->dtype == PHI3_DTYPE_BF16) {
+        for (uint64_t i = 0; i < n; i++) {
+            memcpy(&h, src + 2 * i, 2);
+            x = phi3_bf16_to_f32(h);
+            dst[i] = check_f16(phi3_f32_to_f16(x), x, st, t->name);
+        }
+    } else {
+        for (uint64_t i = 0; i < n; i++) {
+            memcpy(&h, src + 2 * i, 2);
+            dst[i] = (h & 0x7C00u) == 0x7C00u ? check_f16(h, phi3_f16_to_f32(h), st, t->name) : h;
+        }
+    }
+}
+
+int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, uint16_t *dst,
+                              uint64_t dst_ld, phi3_convert_stats *stats, char *err, size_t errlen) {
+    (void)src;
+    size_t es = phi3_dtype_size(t->dtype);
+    if (!es) return fail(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", t->name, t->dtype_name);
+    if (row0 > t->rows || nrows > t->rows - row0)
+        return fail(err, errlen, t->file, "tensor %s: rows [%llu, +%llu) requested, it has %llu", t->name, (unsigned long long)row0,
+                    (unsigned long long)nrows, (unsigned long long)t->rows);
+    if (dst_ld < t->cols)
+        return fail(err, errlen, t->file, "tensor %s: destination row stride %llu is less than its %llu columns", t->name,
+                    (unsigned long long)dst_ld, (unsigned long long)t->cols);
+    phi3_convert_stats local = {0};
+    phi3_convert_stats *st = stats ? stats : &local;
+    const uint8_t *base = (const uint8_t *)t->data + row0 * t->cols * es;
+    for (uint64_t r = 0; r < nrows; r++) {
+        uint16_t *out = dst + r * dst_ld;
+        convert_row(t, base + r * t->cols * es, t->cols, out, st);
+        if (dst_ld > t->cols) memset(out + t->cols, 0, (size_t)(dst_ld - t->cols) * sizeof *out);
+    }
+    st->n_values += nrows * t->cols;
+    phi3_map_release(base, nrows * t->cols * es);
+    return 0;
+}

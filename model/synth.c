@@ -1,0 +1,382 @@
+/* Random-weight Phi-3 checkpoint writer (see synth.h). */
+#include "model/synth.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "model/f16.h"
+#include "model/gguf_write.h"
+
+#define CHUNK (1u << 20) /* elements generated per step */
+
+static int fail(char *err, size_t errlen, const char *file, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(err, errlen, "%s: %s", file, msg);
+    return -1;
+}
+
+int phi3_synth_preset(phi3_config *cfg, const char *name, char *err, size_t errlen) {
+    memset(cfg, 0, sizeof *cfg);
+    if (!strcmp(name, "tiny")) {
+        cfg->hidden = 128, cfg->intermediate = 256, cfg->n_layers = 2, cfg->n_heads = 4, cfg->n_kv_heads = 4;
+    } else if (!strcmp(name, "phi3-mini")) {
+        cfg->hidden = 3072, cfg->intermediate = 8192, cfg->n_layers = 32, cfg->n_heads = 32, cfg->n_kv_heads = 32;
+    } else {
+        return fail(err, errlen, "synth", "unknown preset \"%s\" (expected tiny or phi3-mini)", name);
+    }
+    cfg->head_dim = cfg->hidden / cfg->n_heads;
+    cfg->vocab = 32064;
+    cfg->rms_eps = 1e-5;
+    cfg->rope_theta = 10000.0;
+    cfg->max_pos = cfg->orig_max_pos = 4096;
+    cfg->sliding_window = 2047;
+    cfg->bos_id = 1, cfg->eos_id = 32000, cfg->pad_id = 32000;
+    cfg->n_stop = 3, cfg->stop_ids[0] = 32000, cfg->stop_ids[1] = 32001, cfg->stop_ids[2] = 32007;
+    cfg->rope_attn_factor = 1.0;
+    return 0;
+}
+
+void phi3_synth_defaults(phi3_synth_opts *o) {
+    memset(o, 0, sizeof *o);
+    phi3_synth_preset(&o->cfg, "tiny", NULL, 0);
+    o->dtype = PHI3_DTYPE_F32;
+    o->shards = 1;
+    o->seed = 1;
+    o->std = 0.06f;
+    o->embd_std = 1.0f;
+}
+
+void phi3_synth_longrope(phi3_config *cfg, int orig_ctx) {
+    int half = cfg->hidden / cfg->n_heads / 2;
+    cfg->rope_scaling = PHI3_ROPE_LONGROPE;
+    cfg->orig_max_pos = orig_ctx;
+    cfg->rope_attn_factor = 0; /* derived by validate */
+    for (int i = 0; i < half && i < PHI3_MAX_HEAD_DIM / 2; i++) {
+        float t = half > 1 ? (float)i / (float)(half - 1) : 0.0f;
+        cfg->short_factor[i] = 1.0f + 0.05f * t;
+        cfg->long_factor[i] = 1.0f + 3.0f * t;
+    }
+}
+
+/* ---- values ---- */
+
+static uint64_t splitmix64(uint64_t x) {
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+static int is_norm(phi3_weight_kind k) { return k == PHI3_W_ATTN_NORM || k == PHI3_W_FFN_NORM || k == PHI3_W_OUTPUT_NORM; }
+
+void phi3_synth_values(const phi3_synth_opts *o, phi3_weight_kind kind, int layer, uint64_t first, uint64_t n, float *out) {
+    if (kind == PHI3_W_OUTPUT && o->cfg.tie_word_embeddings) kind = PHI3_W_EMBD;
+    if (!phi3_weight_is_per_layer(kind)) layer = 0;
+    uint64_t key = splitmix64(o->seed ^ splitmix64(((uint64_t)kind << 32) | (uint32_t)layer));
+    double scale = kind == PHI3_W_EMBD || kind == PHI3_W_OUTPUT ? o->embd_std : is_norm(kind) ? 0.1 : o->std;
+    double offset = is_norm(kind) ? 1.0 : 0.0;
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t r = splitmix64(key + first + i);
+        /* Irwin-Hall(4): mean 2, variance 4/12; scaled to unit variance */
+        double s = (double)(r & 0xFFFF) + (double)((r >> 16) & 0xFFFF) + (double)((r >> 32) & 0xFFFF) + (double)(r >> 48);
+        double noise = (s / 65536.0 - 2.0) * 1.7320508075688772;
+        out[i] = (float)(offset + scale * noise);
+    }
+}
+
+uint16_t phi3_synth_f32_to_bf16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    if ((u & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((u >> 16) | 0x40u); /* NaN stays NaN */
+    u += 0x7FFFu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* ---- the tensor plan ---- */
+
+typedef struct plan_t {
+    char name[96];
+    phi3_weight_kind kind;
+    int layer;
+    uint64_t rows, cols;    /* rows 0: 1-D of cols elements */
+    phi3_dtype dtype;
+    const float *fixed;     /* LongRoPE factors: constant data instead of noise */
+    uint64_t bytes;
+    int shard;
+} plan_t;
+
+static const char *const hf_fmt[PHI3_W_KIND_COUNT] = {
+    "model.embed_tokens.weight", "model.layers.%d.input_layernorm.weight", "model.layers.%d.self_attn.qkv_proj.weight",
+    "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.post_attention_layernorm.weight",
+    "model.layers.%d.mlp.gate_up_proj.weight", "model.layers.%d.mlp.down_proj.weight", "model.norm.weight", "lm_head.weight",
+};
+static const char *const gguf_fmt[PHI3_W_KIND_COUNT] = {
+    "token_embd.weight", "blk.%d.attn_norm.weight", "blk.%d.attn_qkv.weight", "blk.%d.attn_output.weight",
+    "blk.%d.ffn_norm.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight", "output_norm.weight", "output.weight",
+};
+
+static void plan_add(plan_t *p, int *n, const phi3_synth_opts *o, phi3_weight_kind kind, int layer, uint64_t rows, uint64_t cols) {
+    plan_t *t = &p[(*n)++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, (o->gguf ? gguf_fmt : hf_fmt)[kind], layer);
+    t->kind = kind, t->layer = layer, t->rows = rows, t->cols = cols;
+    t->dtype = o->gguf && is_norm(kind) ? PHI3_DTYPE_F32 : o->dtype;
+    t->bytes = (rows ? rows : 1) * cols * phi3_dtype_size(t->dtype);
+}
+
+/* Every tensor in file order; returns the count. p holds 9 + 6 n_layers. */
+static int make_plan(const phi3_synth_opts *o, plan_t *p) {
+    const phi3_config *c = &o->cfg;
+    uint64_t H = (uint64_t)c->hidden, F = (uint64_t)c->intermediate, V = (uint64_t)c->vocab;
+    uint64_t hd = (uint64_t)(c->hidden / c->n_heads);
+    int n = 0;
+    plan_add(p, &n, o, PHI3_W_EMBD, 0, V, H);
+    for (int l = 0; l < c->n_layers; l++) {
+        plan_add(p, &n, o, PHI3_W_ATTN_NORM, l, 0, H);
+        plan_add(p, &n, o, PHI3_W_QKV, l, (uint64_t)(c->n_heads + 2 * c->n_kv_heads) * hd, H);
+        plan_add(p, &n, o, PHI3_W_O, l, H, (uint64_t)c->n_heads * hd);
+        plan_add(p, &n, o, PHI3_W_FFN_NORM, l, 0, H);
+        plan_add(p, &n, o, PHI3_W_GATE_UP, l, 2 * F, H);
+        plan_add(p, &n, o, PHI3_W_DOWN, l, H, F);
+    }
+    plan_add(p, &n, o, PHI3_W_OUTPUT_NORM, 0, 0, H);
+    if (!c->tie_word_embeddings) plan_add(p, &n, o, PHI3_W_OUTPUT, 0, V, H);
+    if (o->gguf && c->rope_scaling == PHI3_ROPE_LONGROPE) {
+        const float *f[2] = {c->long_factor, c->short_factor};
+        const char *nm[2] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+        for (int i = 0; i < 2; i++) {
+            plan_t *t = &p[n++];
+            memset(t, 0, sizeof *t);
+            snprintf(t->name, sizeof t->name, "%s", nm[i]);
+            t->cols = hd / 2, t->dtype = PHI3_DTYPE_F32, t->fixed = f[i], t->bytes = hd / 2 * 4;
+        }
+    }
+    return n;
+}
+
+/* Streams one tensor's bytes through emit (fwrite or the GGUF writer). */
+typedef int (*emit_fn)(void *ctx, const void *p, size_t n, char *err, size_t errlen);
+
+static int stream_tensor(const phi3_synth_opts *o, const plan_t *t, float *vals, uint8_t *bytes, emit_fn emit, void *ctx,
+                         char *err, size_t errlen) {
+    uint64_t total = (t->rows ? t->rows : 1) * t->cols;
+    for (uint64_t at = 0; at < total; at += CHUNK) {
+        uint64_t n = total - at < CHUNK ? total - at : CHUNK;
+        if (t->fixed) memcpy(vals, t->fixed + at, (size_t)n * 4);
+        else phi3_synth_values(o, t->kind, t->layer, at, n, vals);
+        size_t nb = (size_t)n * phi3_dtype_size(t->dtype);
+        if (t->dtype == PHI3_DTYPE_F32) {
+            memcpy(bytes, vals, nb);
+        } else {
+            uint16_t *h = (uint16_t *)(void *)bytes;
+            for (uint64_t i = 0; i < n; i++) h[i] = t->dtype == PHI3_DTYPE_F16 ? phi3_f32_to_f16(vals[i]) : phi3_synth_f32_to_bf16(vals[i]);
+        }
+        if (emit(ctx, bytes, nb, err, errlen)) return -1;
+    }
+    return 0;
+}
+
+/* ---- Hugging Face folder ---- */
+
+typedef struct file_ctx {
+    FILE *f;
+    const char *path;
+} file_ctx;
+
+static int emit_file(void *ctx, const void *p, size_t n, char *err, size_t errlen) {
+    file_ctx *fc = ctx;
+    if (fwrite(p, 1, n, fc->f) != n) return fail(err, errlen, fc->path, "write failed: %s", strerror(errno));
+    return 0;
+}
+
+static int write_text(const char *path, const char *text, char *err, size_t errlen) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return fail(err, errlen, path, "cannot create: %s", strerror(errno));
+    size_t n = strlen(text);
+    int bad = fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
+    bad |= fclose(f) != 0;
+    return bad ? fail(err, errlen, path, "write failed: %s", strerror(errno)) : 0;
+}
+
+/* Shard of each tensor: contiguous, balanced by bytes, none empty (needs
+ * n >= shards). Shard ids step by at most one, and step whenever as many
+ * tensors are left as shards still empty. */
+static void assign_shards(plan_t *p, int n, int shards) {
+    uint64_t total = 0, start = 0;
+    for (int i = 0; i < n; i++) total += p[i].bytes;
+    int prev = 0;
+    for (int i = 0; i < n; i++) {
+        int s = (int)((double)start * shards / (double)(total ? total : 1));
+        if (s < prev) s = prev;
+        if (s > prev + 1) s = prev + 1;
+        if (i > 0 && n - i <= shards - 1 - prev) s = prev + 1;
+        if (i == 0) s = 0;
+        if (s > shards - 1) s = shards - 1;
+        p[i].shard = prev = s;
+        start += p[i].bytes;
+    }
+}
+
+static char *shard_header(const plan_t *p, int n, int shard, size_t *len) {
+    size_t cap = 256 + (size_t)n * 200;
+    char *h = malloc(cap);
+    if (!h) return NULL;
+    size_t k = (size_t)snprintf(h, cap, "{\"__metadata__\":{\"format\":\"pt\"}");
+    uint64_t off = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i].shard != shard) continue;
+        const char *dt = phi3_dtype_name(p[i].dtype);
+        if (p[i].rows)
+            k += (size_t)snprintf(h + k, cap - k, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu,%llu],\"data_offsets\":[%llu,%llu]}", p[i].name, dt,
+                                  (unsigned long long)p[i].rows, (unsigned long long)p[i].cols, (unsigned long long)off,
+                                  (unsigned long long)(off + p[i].bytes));
+        else
+            k += (size_t)snprintf(h + k, cap - k, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu],\"data_offsets\":[%llu,%llu]}", p[i].name, dt,
+                                  (unsigned long long)p[i].cols, (unsigned long long)off, (unsigned long long)(off + p[i].bytes));
+        off += p[i].bytes;
+    }
+    k += (size_t)snprintf(h + k, cap - k, "}");
+    while (k % 8) h[k++] = ' '; /* the data area starts 8-byte aligned, as HF writes it */
+    h[k] = 0;
+    *len = k;
+    return h;
+}
+
+static int write_shard(const phi3_synth_opts *o, const plan_t *p, int n, int shard, const char *path, float *vals, uint8_t *bytes,
+                       char *err, size_t errlen) {
+    size_t hlen;
+    char *h = shard_header(p, n, shard, &hlen);
+    if (!h) return fail(err, errlen, path, "out of memory");
+    file_ctx fc = {fopen(path, "wb"), path};
+    int rc = -1;
+    uint64_t hl = hlen;
+    if (!fc.f) {
+        fail(err, errlen, path, "cannot create: %s", strerror(errno));
+        goto done;
+    }
+    if (emit_file(&fc, &hl, 8, err, errlen) || emit_file(&fc, h, hlen, err, errlen)) goto done;
+    for (int i = 0; i < n; i++)
+        if (p[i].shard == shard && stream_tensor(o, &p[i], vals, bytes, emit_file, &fc, err, errlen)) goto done;
+    rc = 0;
+done:
+    if (fc.f && fclose(fc.f) && !rc) rc = fail(err, errlen, path, "close failed: %s", strerror(errno));
+    free(h);
+    return rc;
+}
+
+static int write_index(const plan_t *p, int n, int shards, const char *dir, char *err, size_t errlen) {
+    uint64_t total = 0;
+    for (int i = 0; i < n; i++) total += p[i].bytes;
+    size_t cap = 256 + (size_t)n * 160, k;
+    char *s = malloc(cap), path[4096];
+    if (!s) return fail(err, errlen, dir, "out of memory");
+    k = (size_t)snprintf(s, cap, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {", (unsigned long long)total);
+    for (int i = 0; i < n; i++)
+        k += (size_t)snprintf(s + k, cap - k, "%s\n    \"%s\": \"model-%05d-of-%05d.safetensors\"", i ? "," : "", p[i].name, p[i].shard + 1, shards);
+    snprintf(s + k, cap - k, "\n  }\n}");
+    snprintf(path, sizeof path, "%s/model.safetensors.index.json", dir);
+    int rc = write_text(path, s, err, errlen);
+    free(s);
+    return rc;
+}
+
+static int write_hf(const phi3_synth_opts *o, const plan_t *p, int n, const char *dir, float *vals, uint8_t *bytes, char *err, size_t errlen) {
+    char path[4096];
+    if (mkdir(dir, 0755) && errno != EEXIST) return fail(err, errlen, dir, "cannot create folder: %s", strerror(errno));
+    const char *torch = o->dtype == PHI3_DTYPE_F32 ? "float32" : o->dtype == PHI3_DTYPE_F16 ? "float16" : "bfloat16";
+    char *cj = phi3_config_to_json(&o->cfg, torch), *gj = phi3_config_generation_to_json(&o->cfg);
+    int rc = !cj || !gj ? fail(err, errlen, dir, "out of memory") : 0;
+    if (!rc) snprintf(path, sizeof path, "%s/config.json", dir), rc = write_text(path, cj, err, errlen);
+    if (!rc) snprintf(path, sizeof path, "%s/generation_config.json", dir), rc = write_text(path, gj, err, errlen);
+    free(cj);
+    free(gj);
+    for (int s = 0; !rc && s < o->shards; s++) {
+        if (o->shards == 1) snprintf(path, sizeof path, "%s/model.safetensors", dir);
+        else snprintf(path, sizeof path, "%s/model-%05d-of-%05d.safetensors", dir, s + 1, o->shards);
+        rc = write_shard(o, p, n, s, path, vals, bytes, err, errlen);
+    }
+    if (!rc && o->shards > 1) rc = write_index(p, n, o->shards, dir, err, errlen);
+    return rc;
+}
+
+/* ---- GGUF ---- */
+
+static int emit_gguf(void *ctx, const void *p, size_t n, char *err, size_t errlen) { return phi3_gguf_writer_data(ctx, p, n, err, errlen); }
+
+static void gguf_metadata(phi3_gguf_writer *w, const phi3_synth_opts *o) {
+    const phi3_config *c = &o->cfg;
+    phi3_gguf_writer_str(w, "general.architecture", "phi3");
+    phi3_gguf_writer_str(w, "general.name", "phi3vk synthetic");
+    /* llama.cpp file types: 0 all F32, 1 mostly F16, 32 mostly BF16 */
+    phi3_gguf_writer_u32(w, "general.file_type", o->dtype == PHI3_DTYPE_F32 ? 0 : o->dtype == PHI3_DTYPE_F16 ? 1 : 32);
+    phi3_gguf_writer_u32(w, "phi3.context_length", (uint32_t)c->max_pos);
+    phi3_gguf_writer_u32(w, "phi3.rope.scaling.original_context_length", (uint32_t)c->orig_max_pos);
+    phi3_gguf_writer_u32(w, "phi3.embedding_length", (uint32_t)c->hidden);
+    phi3_gguf_writer_u32(w, "phi3.feed_forward_length", (uint32_t)c->intermediate);
+    phi3_gguf_writer_u32(w, "phi3.block_count", (uint32_t)c->n_layers);
+    phi3_gguf_writer_u32(w, "phi3.attention.head_count", (uint32_t)c->n_heads);
+    phi3_gguf_writer_u32(w, "phi3.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    phi3_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", (float)c->rms_eps);
+    phi3_gguf_writer_u32(w, "phi3.rope.dimension_count", (uint32_t)(c->hidden / c->n_heads));
+    phi3_gguf_writer_f32(w, "phi3.rope.freq_base", (float)c->rope_theta);
+    if (c->sliding_window > 0) phi3_gguf_writer_u32(w, "phi3.attention.sliding_window", (uint32_t)c->sliding_window);
+    if (c->rope_scaling == PHI3_ROPE_LONGROPE) phi3_gguf_writer_f32(w, "phi3.rope.scaling.attn_factor", (float)c->rope_attn_factor);
+}
+
+static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const char *path, float *vals, uint8_t *bytes, char *err, size_t errlen) {
+    phi3_gguf_writer *w = phi3_gguf_writer_create();
+    if (!w) return fail(err, errlen, path, "out of memory");
+    gguf_metadata(w, o);
+    for (int i = 0; i < n; i++) {
+        uint64_t ne[2] = {p[i].cols, p[i].rows};
+        uint32_t type = p[i].dtype == PHI3_DTYPE_F32 ? PHI3_GGML_F32 : p[i].dtype == PHI3_DTYPE_F16 ? PHI3_GGML_F16 : PHI3_GGML_BF16;
+        phi3_gguf_writer_tensor(w, p[i].name, type, p[i].rows ? 2 : 1, ne);
+    }
+    int rc = phi3_gguf_writer_begin(w, path, err, errlen);
+    for (int i = 0; !rc && i < n; i++) rc = stream_tensor(o, &p[i], vals, bytes, emit_gguf, w, err, errlen);
+    if (!rc) rc = phi3_gguf_writer_finish(w, err, errlen);
+    phi3_gguf_writer_destroy(w);
+    return rc;
+}
+
+int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_t errlen) {
+    phi3_synth_opts v = *o;
+    if (phi3_config_validate(&v.cfg, "synth", err, errlen)) return -1;
+    if (v.dtype != PHI3_DTYPE_F32 && v.dtype != PHI3_DTYPE_F16 && v.dtype != PHI3_DTYPE_BF16)
+        return fail(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
+    if (!(v.std > 0 && v.std < 100) || !(v.embd_std > 0 && v.embd_std < 1000))
+        return fail(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", v.std, v.embd_std);
+    int cap = 11 + 6 * v.cfg.n_layers;
+    plan_t *p = calloc((size_t)cap, sizeof *p);
+    float *vals = malloc(CHUNK * sizeof *vals);
+    uint8_t *bytes = malloc(CHUNK * 4);
+    int rc = -1;
+    if (!p || !vals || !bytes) {
+        fail(err, errlen, out, "out of memory");
+        goto done;
+    }
+    int n = make_plan(&v, p);
+    if (v.gguf) {
+        rc = write_gguf(&v, p, n, out, vals, bytes, err, errlen);
+        goto done;
+    }
+    if (v.shards < 1 || v.shards > n) {
+        fail(err, errlen, "synth", "--shards: expected 1 .. %d (the number of tensors), found %d", n, v.shards);
+        goto done;
+    }
+    assign_shards(p, n, v.shards);
+    rc = write_hf(&v, p, n, out, vals, bytes, err, errlen);
+done:
+    free(p);
+    free(vals);
+    free(bytes);
+    return rc;
+}
