@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "judge/results.h"
@@ -45,10 +46,10 @@ static void check_line_format(void) {
     judge_result r = {"a\"b", JUDGE_TOXIC, 0.25, "line one\nline \"two\" \xe2\x82", 231, 41.5};
     size_t n = 0;
     char *line = judge_result_line(&r, &n);
-    CHECK(line && n == strlen(line) && line[n - 1] == '\n' && !memchr(line, '\n', n - 1), "one line: %s", line);
+    CHECK(line && n == strlen(line) && line[n - 1] == '\n' && !memchr(line, '\n', n - 1), "one line: %s", line ? line : "(null)");
     CHECK(line && !strcmp(line, "{\"id\":\"a\\\"b\",\"label\":\"toxic\",\"p_toxic\":0.25,\"reason\":\"line "
                                 "one\\nline \\\"two\\\" \xef\xbf\xbd\xef\xbf\xbd\",\"prompt_tokens\":231,\"ms\":41.5}\n"),
-          "exact line: %s", line);
+          "exact line: %s", line ? line : "(null)");
     judge_result back;
     CHECK(line && judge_result_parse(line, n - 1, &back, err, sizeof err) == 0, "parse back: %s", err);
     CHECK(!strcmp(back.id, "a\"b") && back.label == JUDGE_TOXIC && back.p_toxic == 0.25 &&
@@ -61,7 +62,7 @@ static void check_line_format(void) {
 
     judge_result nulls = {"7", JUDGE_UNPARSABLE, NAN, NULL, 0, 0};
     line = judge_result_line(&nulls, &n);
-    CHECK(line && strstr(line, "\"p_toxic\":null,\"reason\":null"), "nulls: %s", line);
+    CHECK(line && strstr(line, "\"p_toxic\":null,\"reason\":null"), "nulls: %s", line ? line : "(null)");
     CHECK(judge_result_parse(line, n - 1, &back, err, sizeof err) == 0 && isnan(back.p_toxic) && !back.reason &&
               back.label == JUDGE_UNPARSABLE,
           "null round trip");
@@ -205,7 +206,7 @@ static void check_sigkill(int round) {
     off_t want = (off_t)(200000 + round * 1234567);
     for (int spin = 0; spin < 20000; spin++) {
         if (stat(path, &st) == 0 && st.st_size > want) break;
-        usleep(100);
+        nanosleep(&(struct timespec){0, 100000}, NULL);
     }
     kill(pid, SIGKILL);
     int status = 0;
