@@ -86,7 +86,7 @@ int cmd_synth(int argc, char **argv) {
             if (num_arg(argc, argv, &i, 0, 100, &v)) return 2;
             o.std = (float)v;
         } else if (!strcmp(a, "--embd-std")) {
-            if (num_arg(argc, argv, &i, 0, 1000, &v)) return 2;
+            if (num_arg(argc, argv, &i, 0, 1e6, &v)) return 2;
             o.embd_std = (float)v;
         } else if (!strcmp(a, "--dtype") && i + 1 < argc) {
             dtype = argv[++i];

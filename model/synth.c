@@ -352,7 +352,7 @@ int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_
     if (phi3_config_validate(&v.cfg, "synth", err, errlen)) return -1;
     if (v.dtype != PHI3_DTYPE_F32 && v.dtype != PHI3_DTYPE_F16 && v.dtype != PHI3_DTYPE_BF16)
         return fail(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
-    if (!(v.std > 0 && v.std < 100) || !(v.embd_std > 0 && v.embd_std < 1000))
+    if (!(v.std > 0 && v.std < 100) || !(v.embd_std > 0 && v.embd_std <= 1e6f))
         return fail(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", v.std, v.embd_std);
     int cap = 11 + 6 * v.cfg.n_layers;
     plan_t *p = calloc((size_t)cap, sizeof *p);
