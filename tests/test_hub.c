@@ -12,7 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "lib/check.h"
 #include "hub/hub.h"
 #include "hub/sha256.h"
 
