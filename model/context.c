@@ -211,6 +211,19 @@ fail:
     return -1;
 }
 
+/* Appends one token with the pre-recorded decode command buffer. */
+static int decode_step(phi3_ctx *c, int32_t token, char *err, size_t errlen) {
+    *(uint32_t *)vkr_buffer_map(c->dec.ids) = (uint32_t)token;
+    set_params(c, 1);
+    if (vkr_cmd_run(c->decode_cmd)) {
+        snprintf(err, errlen, "%s", vkr_ctx_error(c->m->vk));
+        return -1;
+    }
+    c->last_cmd = c->decode_cmd;
+    c->history[c->n_past++] = token;
+    return 0;
+}
+
 /* LongRoPE: once the sequence grows past original_max_position_embeddings
  * every position uses the long factors (as Hugging Face computes a sequence
  * of that length), so the cached keys, rotated with the short ones, are
@@ -235,7 +248,14 @@ int phi3_ctx_eval(phi3_ctx *c, const int32_t *tokens, int n, char *err, size_t e
         snprintf(err, errlen, "all_logits: %d tokens exceed n_batch %d", n, c->logit_rows);
         return -1;
     }
-    for (int done = 0; done < n;) {
+    if (n == 1 && !c->all_logits) { /* one token: the pre-recorded decode step */
+        if (decode_step(c, tokens[0], err, errlen) ||
+            vkr_buffer_read(c->m->vk, c->logits, 0, c->host_logits, (uint64_t)c->m->cfg.vocab * 4)) {
+            snprintf(err, errlen, "%s", vkr_ctx_error(c->m->vk));
+            return -1;
+        }
+    }
+    for (int done = 0; done < n && (n > 1 || c->all_logits);) {
         int k = n - done < c->n_batch ? n - done : c->n_batch;
         if (prefill_pass(c, tokens + done, k, done, err, errlen)) return -1;
         done += k;
@@ -251,15 +271,8 @@ const float *phi3_ctx_logits(const phi3_ctx *c, int *rows) {
 
 int phi3_ctx_decode_greedy(phi3_ctx *c, int32_t token, int32_t *next, char *err, size_t errlen) {
     if (check_tokens(c, &token, 1, err, errlen) || rope_switch(c, 1, err, errlen)) return -1;
-    *(uint32_t *)vkr_buffer_map(c->dec.ids) = (uint32_t)token;
-    set_params(c, 1);
-    if (vkr_cmd_run(c->decode_cmd)) {
-        snprintf(err, errlen, "%s", vkr_ctx_error(c->m->vk));
-        return -1;
-    }
-    c->last_cmd = c->decode_cmd;
+    if (decode_step(c, token, err, errlen)) return -1;
     *next = (int32_t) * (uint32_t *)vkr_buffer_map(c->next_id);
-    c->history[c->n_past++] = token;
     return 0;
 }
 

@@ -118,7 +118,7 @@ static int find_tokenizer(phi3_model *m, const char *path, const phi3_source *sr
         m->tok = tok_load_path(override, err, errlen);
         return m->tok ? 0 : -1;
     }
-    if (phi3_source_gguf(src)) {
+    if (phi3_source_gguf(src) && phi3_gguf_find_key(phi3_source_gguf(src), "tokenizer.ggml.model") >= 0) {
         m->tok = tok_load_gguf(phi3_source_gguf(src), err, errlen);
         return m->tok ? 0 : -1;
     }
@@ -128,7 +128,7 @@ static int find_tokenizer(phi3_model *m, const char *path, const phi3_source *sr
         m->tok = tok_load_json(tp, err, errlen);
         return m->tok ? 0 : -1;
     }
-    return 0; /* no tokenizer: ids only (callers that need text say how to pass --tokenizer) */
+    return 0; /* none: the model runs on ids; commands that need text ask for --tokenizer */
 }
 
 phi3_model *phi3_model_open(const char *path, const phi3_model_opts *opts, char *err, size_t errlen) {

@@ -1,0 +1,170 @@
+/* The whole model on the device against the C reference (tests/lib/ref_*),
+ * on random-weight checkpoints written by model/synth in every layout.
+ *
+ * Bound: logits of every position within normalized MSE 1e-4 of the
+ * reference. The device rounds the matmul inputs (normed x, attention
+ * output, silu*up) and the KV cache to fp16 where the reference keeps fp32;
+ * each rounding is ~2^-11 relative, which after a few layers measures
+ * ~1e-6..1e-5 here, so 1e-4 leaves margin without hiding a wrong op (a
+ * wrong RoPE pair, mask or head mapping gives nmse > 1e-2).
+ * Top-1 must agree wherever the reference's top-2 margin exceeds
+ * MARGIN; greedy continuations must match token for token (stopping the
+ * comparison only at a step whose reference margin is below MARGIN). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/check.h"
+#include "lib/ref_phi3.h"
+#include "model/phi3.h"
+#include "model/synth.h"
+
+#define LOGITS_BOUND 1e-4
+#define MARGIN 0.05f
+#define GREEDY_STEPS 32
+
+typedef struct shape {
+    const char *name;
+    int hidden, ffn, layers, heads, kv_heads, vocab, ctx;
+    int sliding_window;  /* 0 = none */
+    int longrope_orig;   /* 0 = plain RoPE */
+    phi3_dtype dtype;
+    int shards, gguf;
+    int prompt;          /* prompt tokens */
+} shape;
+
+static const shape shapes[] = {
+    {"head_dim 96, F16 single file", 192, 300, 2, 2, 2, 1003, 256, 0, 0, PHI3_DTYPE_F16, 1, 0, 23},
+    {"GQA 4/2, head_dim 64, BF16 in 3 shards", 256, 344, 3, 4, 2, 1000, 256, 0, 0, PHI3_DTYPE_BF16, 3, 0, 17},
+    {"head_dim 128, 1 layer, F32", 256, 512, 1, 2, 1, 900, 256, 0, 0, PHI3_DTYPE_F32, 1, 0, 9},
+    {"sliding window 16 < prompt 40, GGUF", 192, 256, 2, 2, 2, 1000, 256, 16, 0, PHI3_DTYPE_F16, 1, 1, 40},
+    {"LongRoPE, prompt 48 > original 32", 192, 256, 2, 2, 2, 1000, 128, 0, 32, PHI3_DTYPE_F32, 1, 0, 48},
+    {"LongRoPE, decode crosses original 32", 192, 256, 2, 2, 2, 1000, 128, 0, 32, PHI3_DTYPE_F16, 1, 0, 30},
+};
+
+static int top2(const float *v, int n, float *margin) {
+    int a = 0, b = -1;
+    for (int i = 1; i < n; i++) {
+        if (v[i] > v[a]) b = a, a = i;
+        else if (b < 0 || v[i] > v[b]) b = i;
+    }
+    *margin = v[a] - v[b];
+    return a;
+}
+
+static int write_checkpoint(const shape *s, const char *dir, char *path, size_t len) {
+    phi3_synth_opts o;
+    phi3_synth_defaults(&o);
+    phi3_config *c = &o.cfg;
+    c->hidden = s->hidden, c->intermediate = s->ffn, c->n_layers = s->layers;
+    c->n_heads = s->heads, c->n_kv_heads = s->kv_heads, c->vocab = s->vocab;
+    c->max_pos = c->orig_max_pos = s->ctx;
+    c->sliding_window = s->sliding_window;
+    c->rope_scaling = PHI3_ROPE_NONE;
+    c->rope_attn_factor = 0;
+    c->bos_id = 1, c->eos_id = 2, c->pad_id = -1, c->n_stop = 1, c->stop_ids[0] = 2;
+    c->head_dim = s->hidden / s->heads;
+    if (s->longrope_orig) phi3_synth_longrope(c, s->longrope_orig);
+    o.dtype = s->dtype, o.shards = s->shards, o.gguf = s->gguf;
+    o.seed = (uint64_t)(s - shapes) + 7;
+    snprintf(path, len, "%s/%d%s", dir, (int)(s - shapes), s->gguf ? ".gguf" : "");
+    char err[512];
+    if (phi3_synth_write(&o, path, err, sizeof err)) {
+        fprintf(stderr, "synth: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
+    char path[512], err[1024];
+    printf("== %s\n", s->name);
+    if (write_checkpoint(s, dir, path, sizeof path)) {
+        CHECK(0, "%s: could not write the checkpoint", s->name);
+        return;
+    }
+    ref_model ref = {0};
+    phi3_model *m = phi3_model_open(path, &(phi3_model_opts){.vk = vk}, err, sizeof err);
+    CHECK(m != NULL, "%s: open: %s", s->name, err);
+    CHECK(ref_model_load(&ref, path, err, sizeof err) == 0, "%s: ref load: %s", s->name, err);
+    if (!m || !ref.layers) goto done;
+    int V = s->vocab, n = s->prompt, total = n + GREEDY_STEPS;
+    int32_t *toks = malloc((size_t)total * sizeof *toks);
+    float *want = malloc((size_t)total * V * sizeof *want);
+    for (int i = 0; i < n; i++) toks[i] = (int32_t)((i * 7919 + 13) % V);
+
+    /* 1. every position of one prefill */
+    phi3_ctx *c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = s->ctx, .all_logits = 1, .n_batch = 64}, err, sizeof err);
+    CHECK(c != NULL, "%s: ctx: %s", s->name, err);
+    if (!c) goto free_all;
+    CHECK(phi3_ctx_eval(c, toks, n, err, sizeof err) == 0, "%s: eval: %s", s->name, err);
+    ref_forward(&ref, toks, n, want);
+    int rows = 0;
+    const float *got = phi3_ctx_logits(c, &rows);
+    CHECK(rows == n, "%s: %d logit rows, expected %d", s->name, rows, n);
+    double e = test_nmse(got, want, (size_t)n * V);
+    CHECK(e <= LOGITS_BOUND, "%s: prefill logits nmse %.3g > %.0e", s->name, e, LOGITS_BOUND);
+    int top_mismatch = 0;
+    for (int t = 0; t < n; t++) {
+        float mg, mg2;
+        int a = top2(want + (size_t)t * V, V, &mg), b = top2(got + (size_t)t * V, V, &mg2);
+        if (mg > MARGIN && a != b) top_mismatch++;
+    }
+    CHECK(top_mismatch == 0, "%s: top-1 differs at %d positions with a clear margin", s->name, top_mismatch);
+    printf("prefill of %d tokens: logits nmse %.2e\n", n, e);
+    phi3_ctx_destroy(c);
+
+    /* 2. prefill of n-1 tokens then one decode step == the last row above */
+    c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = s->ctx, .n_batch = 64}, err, sizeof err);
+    CHECK(c != NULL, "%s: ctx: %s", s->name, err);
+    if (!c) goto free_all;
+    int ok = phi3_ctx_eval(c, toks, n - 1, err, sizeof err) == 0 && phi3_ctx_eval(c, toks + n - 1, 1, err, sizeof err) == 0;
+    CHECK(ok, "%s: prefill+decode: %s", s->name, err);
+    double e2 = test_nmse(phi3_ctx_logits(c, NULL), want + (size_t)(n - 1) * V, (size_t)V);
+    CHECK(e2 <= LOGITS_BOUND, "%s: decode-step logits nmse %.3g", s->name, e2);
+    printf("prefill %d + decode 1: last logits nmse %.2e\n", n - 1, e2);
+
+    /* 3. greedy continuation of GREEDY_STEPS tokens, argmax on the device */
+    int32_t next = top2(phi3_ctx_logits(c, NULL), V, &(float){0});
+    int same = 0, compared = 0;
+    for (int k = 0; k < GREEDY_STEPS; k++) {
+        float mg;
+        ref_forward(&ref, toks, n + k, want);
+        int r = top2(want + (size_t)(n + k - 1) * V, V, &mg);
+        if (mg < MARGIN) break; /* a near tie: either answer is right */
+        compared++;
+        if (r != next) break;
+        same++;
+        toks[n + k] = next;
+        if (phi3_ctx_decode_greedy(c, next, &next, err, sizeof err)) {
+            CHECK(0, "%s: decode: %s", s->name, err);
+            break;
+        }
+    }
+    CHECK(same == compared && compared > 0, "%s: greedy continuation matched %d of %d steps", s->name, same, compared);
+    printf("greedy continuation: %d/%d tokens identical (of %d)\n", same, compared, GREEDY_STEPS);
+    phi3_ctx_destroy(c);
+free_all:
+    free(toks);
+    free(want);
+done:
+    phi3_model_close(m);
+    ref_model_free(&ref);
+}
+
+int main(void) {
+    char err[512];
+    vkr_ctx *vk = vkr_ctx_create(&(vkr_ctx_opts){.validate = 1, .cache_dir = "", .quiet = 1}, err, sizeof err);
+    if (!vk) test_skip(err);
+    char dir[] = "/tmp/phi3vk-test-model-XXXXXX";
+    if (!mkdtemp(dir)) test_skip("mkdtemp failed");
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(vk, &shapes[i], dir);
+    CHECK(vkr_ctx_validation_messages(vk) == 0, "validation layer messages");
+    vkr_ctx_destroy(vk);
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "cleanup");
+    return test_finish();
+}
