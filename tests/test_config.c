@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "lib/check.h"
 #include "model/config.h"
 #include "model/mapfile.h"
 

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "lib/check.h"
 #include "model/f16.h"
 #include "model/gguf.h"
 #include "model/gguf_write.h"

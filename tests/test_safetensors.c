@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "check.h"
+#include "lib/check.h"
 #include "model/mapfile.h"
 #include "model/safetensors.h"
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "check.h"
+#include "lib/check.h"
 #include "model/f16.h"
 #include "model/mapfile.h"
 #include "model/source.h"
