@@ -7,7 +7,9 @@
 #include <time.h>
 
 #include "model/engine_internal.h"
+#include "model/f16.h"
 #include "model/source.h"
+#include "model/synth.h"
 #include "tokenizer/tok.h"
 #include "tokenizer/tok_gguf.h"
 
@@ -19,34 +21,85 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Streams one tensor into a new weight buffer: rows are converted straight
- * from the file mapping into the staging ring, padded to ld(cols). */
-static vkr_buffer *upload(phi3_model *m, const phi3_source *src, phi3_weight_kind kind, int layer,
-                          phi3_convert_stats *stats, char *err, size_t errlen) {
-    const phi3_tensor *t = phi3_source_weight(src, kind, layer);
-    if (!t) {
-        snprintf(err, errlen, "%s", "internal: weight missing after validation");
-        return NULL;
+/* Where weights come from: a checkpoint file, or a seeded synthetic model
+ * (model/synth.h values, identical to what `phi3vk synth` writes). */
+typedef struct weight_reader {
+    const phi3_source *src;        /* file source, or NULL */
+    const phi3_synth_opts *synth;  /* synthetic weights when src is NULL */
+    float *tmp;                    /* synth: one chunk of f32 values */
+    uint64_t tmp_len;
+    phi3_convert_stats stats;
+} weight_reader;
+
+static const char *const kind_names[] = {"embd", "attn_norm", "qkv", "o", "ffn_norm", "gate_up", "down",
+                                         "output_norm", "output"};
+
+/* rows x cols of a weight; name is set for messages and debug names. */
+static void weight_shape(const weight_reader *r, const phi3_config *c, phi3_weight_kind k, int layer, uint64_t *rows,
+                         uint64_t *cols, char *name, size_t len) {
+    if (r->src) {
+        const phi3_tensor *t = phi3_source_weight(r->src, k, layer);
+        *rows = t->rows, *cols = t->cols;
+        snprintf(name, len, "%s", t->name);
+        return;
     }
-    uint64_t ld = vkr_ld((uint32_t)t->cols), row_bytes = ld * 2;
-    vkr_buffer *b = vkr_buffer_create(m->vk, t->name, t->rows * row_bytes, VKR_BUF_WEIGHT);
+    uint64_t H = (uint64_t)c->hidden, D = (uint64_t)c->head_dim, F = (uint64_t)c->intermediate;
+    uint64_t shapes[][2] = {{(uint64_t)c->vocab, H}, {1, H}, {(uint64_t)(c->n_heads + 2 * c->n_kv_heads) * D, H},
+                            {H, (uint64_t)c->n_heads * D}, {1, H}, {2 * F, H}, {H, F}, {1, H}, {(uint64_t)c->vocab, H}};
+    *rows = shapes[k][0], *cols = shapes[k][1];
+    if (phi3_weight_is_per_layer(k)) snprintf(name, len, "blk.%d.%s", layer, kind_names[k]);
+    else snprintf(name, len, "%s", kind_names[k]);
+}
+
+static int read_rows(weight_reader *r, phi3_weight_kind k, int layer, uint64_t row0, uint64_t n, uint64_t cols,
+                     uint16_t *dst, uint64_t ld, char *err, size_t errlen) {
+    if (r->src)
+        return phi3_source_read_rows_f16(r->src, phi3_source_weight(r->src, k, layer), row0, n, dst, ld, &r->stats,
+                                         err, errlen);
+    if (r->tmp_len < n * cols) {
+        free(r->tmp);
+        r->tmp_len = n * cols;
+        if (!(r->tmp = malloc(r->tmp_len * sizeof *r->tmp))) {
+            r->tmp_len = 0;
+            snprintf(err, errlen, "out of host memory");
+            return -1;
+        }
+    }
+    phi3_synth_values(r->synth, k, layer, row0 * cols, n * cols, r->tmp);
+    for (uint64_t i = 0; i < n; i++) {
+        for (uint64_t j = 0; j < cols; j++) dst[i * ld + j] = phi3_f32_to_f16(r->tmp[i * cols + j]);
+        for (uint64_t j = cols; j < ld; j++) dst[i * ld + j] = 0;
+    }
+    return 0;
+}
+
+/* Streams one weight into a new weight buffer: rows are converted straight
+ * from the file mapping (or generator) into the staging ring, padded to
+ * ld(cols). */
+static vkr_buffer *upload(phi3_model *m, weight_reader *rd, phi3_weight_kind kind, int layer, char *err,
+                          size_t errlen) {
+    uint64_t rows, cols;
+    char name[160];
+    weight_shape(rd, &m->cfg, kind, layer, &rows, &cols, name, sizeof name);
+    uint64_t ld = vkr_ld((uint32_t)cols), row_bytes = ld * 2;
+    vkr_buffer *b = vkr_buffer_create(m->vk, name, rows * row_bytes, VKR_BUF_WEIGHT);
     if (!b) {
         snprintf(err, errlen, "%s", vkr_ctx_error(m->vk));
         return NULL;
     }
     uint64_t chunk_rows = vkr_staging_chunk(m->vk) / row_bytes;
     if (chunk_rows == 0) chunk_rows = 1;
-    for (uint64_t r = 0; r < t->rows; r += chunk_rows) {
-        uint64_t n = t->rows - r < chunk_rows ? t->rows - r : chunk_rows;
+    for (uint64_t r = 0; r < rows; r += chunk_rows) {
+        uint64_t n = rows - r < chunk_rows ? rows - r : chunk_rows;
         uint16_t *dst = vkr_staging_reserve(m->vk, b, r * row_bytes, n * row_bytes);
         if (!dst) {
             snprintf(err, errlen, "%s", vkr_ctx_error(m->vk));
             goto fail;
         }
-        if (phi3_source_read_rows_f16(src, t, r, n, dst, ld, stats, err, errlen)) goto fail;
+        if (read_rows(rd, kind, layer, r, n, cols, dst, ld, err, errlen)) goto fail;
     }
-    m->weight_bytes += t->rows * row_bytes;
-    m->params += t->rows * t->cols;
+    m->weight_bytes += rows * row_bytes;
+    m->params += rows * cols;
     return b;
 fail:
     vkr_staging_flush(m->vk);
@@ -54,26 +107,25 @@ fail:
     return NULL;
 }
 
-static int upload_all(phi3_model *m, const phi3_source *src, char *err, size_t errlen) {
-    phi3_convert_stats st = {0};
+static int upload_all(phi3_model *m, weight_reader *rd, int tied, char *err, size_t errlen) {
     double t0 = now_s();
-    if (!(m->embd = upload(m, src, PHI3_W_EMBD, 0, &st, err, errlen))) return -1;
+    if (!(m->embd = upload(m, rd, PHI3_W_EMBD, 0, err, errlen))) return -1;
     for (int l = 0; l < m->cfg.n_layers; l++) {
         phi3_dev_layer *L = &m->layers[l];
-        if (!(L->attn_norm = upload(m, src, PHI3_W_ATTN_NORM, l, &st, err, errlen)) ||
-            !(L->qkv = upload(m, src, PHI3_W_QKV, l, &st, err, errlen)) ||
-            !(L->o = upload(m, src, PHI3_W_O, l, &st, err, errlen)) ||
-            !(L->ffn_norm = upload(m, src, PHI3_W_FFN_NORM, l, &st, err, errlen)) ||
-            !(L->gate_up = upload(m, src, PHI3_W_GATE_UP, l, &st, err, errlen)) ||
-            !(L->down = upload(m, src, PHI3_W_DOWN, l, &st, err, errlen)))
+        if (!(L->attn_norm = upload(m, rd, PHI3_W_ATTN_NORM, l, err, errlen)) ||
+            !(L->qkv = upload(m, rd, PHI3_W_QKV, l, err, errlen)) ||
+            !(L->o = upload(m, rd, PHI3_W_O, l, err, errlen)) ||
+            !(L->ffn_norm = upload(m, rd, PHI3_W_FFN_NORM, l, err, errlen)) ||
+            !(L->gate_up = upload(m, rd, PHI3_W_GATE_UP, l, err, errlen)) ||
+            !(L->down = upload(m, rd, PHI3_W_DOWN, l, err, errlen)))
             return -1;
         if (m->verbose)
             fprintf(stderr, "\rphi3vk: loading layer %d/%d (%.0f MiB)", l + 1, m->cfg.n_layers, m->weight_bytes / MIB);
     }
-    if (!(m->out_norm = upload(m, src, PHI3_W_OUTPUT_NORM, 0, &st, err, errlen))) return -1;
-    if (phi3_source_output_is_tied(src)) {
+    if (!(m->out_norm = upload(m, rd, PHI3_W_OUTPUT_NORM, 0, err, errlen))) return -1;
+    if (tied) {
         m->lm_head = m->embd; /* tied embeddings */
-    } else if (!(m->lm_head = upload(m, src, PHI3_W_OUTPUT, 0, &st, err, errlen))) {
+    } else if (!(m->lm_head = upload(m, rd, PHI3_W_OUTPUT, 0, err, errlen))) {
         return -1;
     }
     if (vkr_staging_flush(m->vk)) {
@@ -84,25 +136,24 @@ static int upload_all(phi3_model *m, const phi3_source *src, char *err, size_t e
     if (m->verbose)
         fprintf(stderr, "\rphi3vk: loaded %.1f MiB of fp16 weights in %.2f s (%.2f GB/s)\n", m->weight_bytes / MIB,
                 dt, m->weight_bytes / dt / 1e9);
-    if (st.n_overflow)
-        fprintf(stderr, "phi3vk: warning: %llu weight values exceed fp16's range and were clamped to +-65504 "
-                        "(first in %s, max |x| = %g)\n",
-                (unsigned long long)st.n_overflow, st.first_name, st.max_abs);
+    const phi3_convert_stats *st = &rd->stats;
+    if (st->n_overflow || st->n_nan)
+        fprintf(stderr, "phi3vk: warning: %llu weight values exceed fp16's range and were clamped to +-65504, "
+                        "%llu are NaN (first in %s, max |x| = %g)\n",
+                (unsigned long long)st->n_overflow, (unsigned long long)st->n_nan, st->first_name, st->max_abs);
     return 0;
 }
 
-/* Bytes the fp16 weights of the first n_layers layers take on the device. */
-static uint64_t f16_bytes(const phi3_source *src, int n_layers) {
-    static const phi3_weight_kind per_layer[] = {PHI3_W_ATTN_NORM, PHI3_W_QKV, PHI3_W_O,
-                                                 PHI3_W_FFN_NORM, PHI3_W_GATE_UP, PHI3_W_DOWN};
-    uint64_t sum = 0;
-    const phi3_tensor *t;
-    for (int l = 0; l < n_layers; l++)
-        for (size_t i = 0; i < sizeof per_layer / sizeof per_layer[0]; i++)
-            if ((t = phi3_source_weight(src, per_layer[i], l))) sum += t->rows * vkr_ld((uint32_t)t->cols) * 2;
-    const phi3_tensor *e = phi3_source_weight(src, PHI3_W_EMBD, 0), *o = phi3_source_weight(src, PHI3_W_OUTPUT, 0);
-    if (e) sum += e->rows * vkr_ld((uint32_t)e->cols) * 2;
-    if (o && o != e) sum += o->rows * vkr_ld((uint32_t)o->cols) * 2;
+/* Bytes the fp16 weights take on the device (rows padded to ld). */
+static uint64_t f16_bytes(const weight_reader *rd, const phi3_config *c, int tied) {
+    uint64_t sum = 0, rows, cols;
+    char name[160];
+    for (int k = 0; k < PHI3_W_KIND_COUNT; k++)
+        for (int l = 0; l < (phi3_weight_is_per_layer((phi3_weight_kind)k) ? c->n_layers : 1); l++) {
+            if (k == PHI3_W_OUTPUT && tied) continue;
+            weight_shape(rd, c, (phi3_weight_kind)k, l, &rows, &cols, name, sizeof name);
+            sum += rows * vkr_ld((uint32_t)cols) * 2;
+        }
     return sum;
 }
 
@@ -131,6 +182,44 @@ static int find_tokenizer(phi3_model *m, const char *path, const phi3_source *sr
     return 0; /* none: the model runs on ids; commands that need text ask for --tokenizer */
 }
 
+/* The part of opening shared by files and synthetic models: the runtime,
+ * the memory check and the upload. m->cfg is set. */
+static int model_load(phi3_model *m, const phi3_model_opts *o, weight_reader *rd, int tied, char *err,
+                      size_t errlen) {
+    if (o->max_layers > 0 && o->max_layers < m->cfg.n_layers) m->cfg.n_layers = o->max_layers;
+    if (o->vk) {
+        m->vk = o->vk;
+    } else {
+        vkr_ctx_opts vo = {.device = o->device, .validate = o->validate, .verbose = o->verbose,
+                           .profile = o->profile, .cache_dir = o->cache_dir};
+        if (!(m->vk = vkr_ctx_create(&vo, err, errlen))) return -1;
+        m->own_vk = 1;
+    }
+    const vkr_device_info *dev = vkr_ctx_device(m->vk);
+    uint64_t need = f16_bytes(rd, &m->cfg, tied);
+    if (need > dev->device_local_bytes) {
+        if (!dev->is_cpu) {
+            snprintf(err, errlen, "too little device memory: the fp16 weights need %.0f MiB, %s has %.0f MiB "
+                     "(try --layers for a partial model, or a smaller model)", need / MIB, dev->name,
+                     dev->device_local_bytes / MIB);
+            return -1;
+        }
+        /* CPU drivers report a nominal heap; system memory is the real limit. */
+        if (o->verbose)
+            fprintf(stderr, "phi3vk: %.0f MiB of weights exceed %s's nominal heap (%.0f MiB); continuing on a CPU "
+                            "device\n", need / MIB, dev->name, dev->device_local_bytes / MIB);
+    }
+    m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    if (!m->layers) {
+        snprintf(err, errlen, "out of host memory");
+        return -1;
+    }
+    int rc = upload_all(m, rd, tied, err, errlen);
+    free(rd->tmp);
+    rd->tmp = NULL;
+    return rc;
+}
+
 phi3_model *phi3_model_open(const char *path, const phi3_model_opts *opts, char *err, size_t errlen) {
     phi3_model_opts o = opts ? *opts : (phi3_model_opts){0};
     phi3_model *m = calloc(1, sizeof *m);
@@ -143,40 +232,33 @@ phi3_model *phi3_model_open(const char *path, const phi3_model_opts *opts, char 
     src = phi3_source_open(path, err, errlen);
     if (!src) goto fail;
     m->cfg = *phi3_source_config(src);
-    if (o.max_layers > 0 && o.max_layers < m->cfg.n_layers) m->cfg.n_layers = o.max_layers;
-    if (o.vk) {
-        m->vk = o.vk;
-    } else {
-        vkr_ctx_opts vo = {.device = o.device, .validate = o.validate, .verbose = o.verbose, .profile = o.profile,
-                           .cache_dir = o.cache_dir};
-        if (!(m->vk = vkr_ctx_create(&vo, err, errlen))) goto fail;
-        m->own_vk = 1;
-    }
-    const vkr_device_info *dev = vkr_ctx_device(m->vk);
-    uint64_t need = f16_bytes(src, m->cfg.n_layers);
-    if (need > dev->device_local_bytes) {
-        if (!dev->is_cpu) {
-            snprintf(err, errlen, "too little device memory: the fp16 weights need %.0f MiB, %s has %.0f MiB "
-                     "(try --layers for a partial model, or a smaller model)", need / MIB, dev->name,
-                     dev->device_local_bytes / MIB);
-            goto fail;
-        }
-        /* CPU drivers report a nominal heap; system memory is the real limit. */
-        if (o.verbose)
-            fprintf(stderr, "phi3vk: %.0f MiB of weights exceed %s's nominal heap (%.0f MiB); continuing on a CPU "
-                            "device\n", need / MIB, dev->name, dev->device_local_bytes / MIB);
-    }
-    m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
-    if (!m->layers) {
-        snprintf(err, errlen, "out of host memory");
-        goto fail;
-    }
-    if (upload_all(m, src, err, errlen)) goto fail;
+    weight_reader rd = {.src = src};
+    if (model_load(m, &o, &rd, phi3_source_output_is_tied(src), err, errlen)) goto fail;
     if (find_tokenizer(m, path, src, o.tokenizer, err, errlen)) goto fail;
     phi3_source_close(src);
     return m;
 fail:
     phi3_source_close(src);
+    phi3_model_close(m);
+    return NULL;
+}
+
+phi3_model *phi3_model_synthetic(const phi3_synth_opts *synth, const phi3_model_opts *opts, char *err,
+                                 size_t errlen) {
+    phi3_model_opts o = opts ? *opts : (phi3_model_opts){0};
+    phi3_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of host memory");
+        return NULL;
+    }
+    m->verbose = o.verbose;
+    m->cfg = synth->cfg;
+    if (phi3_config_validate(&m->cfg, "synthetic model", err, errlen)) goto fail;
+    weight_reader rd = {.synth = synth};
+    if (model_load(m, &o, &rd, m->cfg.tie_word_embeddings, err, errlen)) goto fail;
+    if (o.tokenizer && *o.tokenizer && !(m->tok = tok_load_path(o.tokenizer, err, errlen))) goto fail;
+    return m;
+fail:
     phi3_model_close(m);
     return NULL;
 }

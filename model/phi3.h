@@ -44,6 +44,13 @@ typedef struct phi3_model_opts {
  * Returns NULL with a message in err (missing/broken files, a tensor of the
  * wrong shape, too little device memory). */
 phi3_model *phi3_model_open(const char *path, const phi3_model_opts *opts, char *err, size_t errlen);
+/* A model with seeded random weights of the shape synth->cfg, generated on
+ * the host in chunks and streamed to the device: the same values
+ * phi3_synth_write puts in a file (model/synth.h), so a C reference can
+ * recompute them. For benchmarks without a download. */
+struct phi3_synth_opts;
+phi3_model *phi3_model_synthetic(const struct phi3_synth_opts *synth, const phi3_model_opts *opts, char *err,
+                                 size_t errlen);
 void phi3_model_close(phi3_model *m);
 const phi3_config *phi3_model_config(const phi3_model *m);
 /* The tokenizer, or NULL when the checkpoint has none and none was given. */
