@@ -10,6 +10,8 @@ static const cli_command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their capabilities (--json)"},
     {"pull", cmd_pull, "download a Hugging Face model repo into the HF cache (resumes, verifies)"},
     {"synth", cmd_synth, "write a random-weight Phi-3 checkpoint (HF folder or GGUF) for tests/benchmarks"},
+    {"tokenize", cmd_tokenize, "text -> Phi-3 token ids or pieces (--chat, --no-bos, --bench FILE)"},
+    {"detokenize", cmd_detokenize, "Phi-3 token ids -> text (--skip-special)"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

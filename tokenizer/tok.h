@@ -240,10 +240,12 @@ enum tok_chat_flag {
 /* Renders msgs and APPENDS the ids of BOS (unless TOK_CHAT_NO_BOS; the
  * April-2024 Phi-3-mini-4k-instruct the toxicity judge was tuned from began
  * with BOS) + the encoded text to out. The encoding is tok_encode's, so the
- * tokenizer's rstrip flags apply: with the current Phi-3 tokenizer.json a
- * single user message "Hi" gives [1, 32010, 15043?...]: <|user|> 32010, the
- * content, <|end|> 32007, <|assistant|> 32001 (the "\n"s are swallowed); with
- * the April-2024 one the "\n"s are kept (29871 13 after <|user|>).
+ * tokenizer's rstrip flags apply. One user message "Hi" gives
+ *   current Phi-3 tokenizer.json (rstrip, the "\n"s are swallowed):
+ *     [1, 32010 <|user|>, 6324 ▁Hi, 32007 <|end|>, 32001 <|assistant|>]
+ *   April-2024 tokenizer.json (no rstrip, each "\n" kept):
+ *     [1, 32010, 29871 ▁, 13 \n, 18567 Hi, 32007, 29871, 13, 32001, 29871, 13]
+ * The GGUF source follows llama.cpp, which sets rstrip like the current file.
  * Returns 0, or -1 with err. */
 int tok_chat_encode(const tok_tokenizer *t, const tok_chat_msg *msgs, size_t n, unsigned flags,
                     tok_ids *out, char *err, size_t errlen);
