@@ -149,6 +149,7 @@ class State:
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # else headers + body in two writes stall on delayed ACKs
     server_version = "hub-test"
 
     def log_message(self, fmt, *args):
