@@ -80,10 +80,21 @@ pull() {
 
 REPO=phi3vk-test/tiny-phi3
 start_server main
-man() { "$PY" -c "import json,sys; m=json.load(open('$TMP/manifest.json'))['$REPO']; print($1)"; }
-SHA=$(man "m['sha']")
-LFS=$(man "m['files']['model.safetensors']['sha256']")
-LFS_SIZE=$(man "m['files']['model.safetensors']['size']")
+# What the server serves, read once from its manifest: "sha SHA" then "file NAME ETAG SHA256 SIZE".
+declare -A ETAG SUM SIZE
+while read -r kind a b c d; do
+    case $kind in
+    sha) SHA=$a ;;
+    file) ETAG[$a]=$b SUM[$a]=$c SIZE[$a]=$d ;;
+    esac
+done < <("$PY" -c "
+import json
+m = json.load(open('$TMP/manifest.json'))['$REPO']
+print('sha', m['sha'])
+for n, f in m['files'].items():
+    print('file', n, f['etag'], f['sha256'], f['size'])")
+LFS=${SUM[model.safetensors]}
+LFS_SIZE=${SIZE[model.safetensors]}
 MODEL_FILES="config.json generation_config.json model.safetensors tokenizer.json tokenizer_config.json special_tokens_map.json"
 rdir() { echo "$1/models--phi3vk-test--tiny-phi3"; }
 
@@ -94,9 +105,7 @@ check_snapshot() {
     local snap
     snap=$(rdir "$cache")/snapshots/$SHA
     for f in "$@"; do
-        local etag want_sha up
-        etag=$(man "m['files']['$f']['etag']")
-        want_sha=$(man "m['files']['$f']['sha256']")
+        local etag=${ETAG[$f]} want_sha=${SUM[$f]} up
         up=../../
         case $f in */*) up=../../../ ;; esac
         ok "$f is a symlink into blobs/" [ -L "$snap/$f" ]
