@@ -596,7 +596,12 @@ float phi3_gguf_arr_f32(const phi3_gguf_arr *a, uint64_t i) {
 int64_t phi3_gguf_arr_i64(const phi3_gguf_arr *a, uint64_t i) {
     if (!a->data || i >= a->n) return 0;
     scalar s = decode(a->type, (const uint8_t *)a->data + i * phi3_gguf_type_size(a->type));
-    return s.is_float ? (int64_t)s.f : s.i;
+    if (!s.is_float) return s.i;
+    /* out-of-range or NaN floats have no int64 value: saturate, NaN -> 0 */
+    if (!(s.f == s.f)) return 0;
+    if (s.f >= 9223372036854775807.0) return INT64_MAX;
+    if (s.f <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)s.f;
 }
 
 int phi3_gguf_arr_str(const phi3_gguf_arr *a, uint64_t i, const char **s, uint64_t *len) {

@@ -145,7 +145,8 @@ int phi3_gguf_get_arr(const phi3_gguf *g, const char *key, phi3_gguf_type want, 
 
 /* Element accessors of an array from phi3_gguf_get_arr. i must be < a->n
  * (else they return 0 / -1). Numeric ones convert from any numeric or bool
- * element type (the tokenizer's float32 scores and int32 token types). */
+ * element type (the tokenizer's float32 scores and int32 token types);
+ * arr_i64 truncates floats toward zero, saturating, NaN -> 0. */
 float phi3_gguf_arr_f32(const phi3_gguf_arr *a, uint64_t i);
 int64_t phi3_gguf_arr_i64(const phi3_gguf_arr *a, uint64_t i);
 /* i-th string of a STRING array: *s points into the mapped file and is NOT
