@@ -34,6 +34,10 @@ static void help(FILE *f) {
             "  --retries N        resumed re-tries per file when a transfer breaks (default 3)\n"
             "  --timeout S        seconds to connect / of no data before giving up (default 30)\n"
             "  --dry-run          say how much would be downloaded; change nothing\n"
+            "  --no-tokenizer     for a model that ships without a tokenizer, do not also fetch\n"
+            "                     the tokenizer files of its base model (the default for\n"
+            "                     grounded-ai/phi3-toxicity-judge-merge: those of\n"
+            "                     microsoft/Phi-3-mini-4k-instruct); only without --include\n"
             "  -v, --verbose      progress on stderr even when it is not a terminal\n"
             "  -q, --quiet        no progress, no summary\n"
             "  -h, --help         this text\n"
@@ -127,14 +131,36 @@ static int add_patterns(char *buf, const char **pats, int *n) {
     return 0;
 }
 
+/* One hub_pull with its summary on stderr; the snapshot folder goes to stdout when print_path. */
+static int pull_one(const hub_pull_opts *o, progress_view *view, int quiet, int print_path) {
+    hub_pull_result res;
+    char err[1024], total[32], need[32], got[32];
+    if (hub_pull(o, &res, err, sizeof err)) {
+        if (view->line_open) fputc('\n', stderr);
+        view->line_open = 0;
+        cli_error("pull", "%s", err);
+        return 1;
+    }
+    hub_format_bytes(res.total_bytes, total, sizeof total);
+    hub_format_bytes(res.need_bytes, need, sizeof need);
+    hub_format_bytes(res.downloaded_bytes, got, sizeof got);
+    if (print_path) printf("%s\n", res.snapshot);
+    if (quiet) return 0;
+    if (o->dry_run)
+        fprintf(stderr, "%s at %.12s: %d files, %s; %d already cached; would download %s\n", o->repo, res.sha,
+                res.n_files, total, res.n_cached, need);
+    else
+        fprintf(stderr, "pulled %s at %.12s: %d files, %s (%d already cached, %s downloaded)%s%s\n", o->repo, res.sha,
+                res.n_files, total, res.n_cached, got, print_path ? "" : " into ", print_path ? "" : res.snapshot);
+    return 0;
+}
+
 int cmd_pull(int argc, char **argv) {
     const char *pats[MAX_PATTERNS + 1] = {0};
     char *bufs[MAX_PATTERNS] = {0};
-    int n_pats = 0, n_bufs = 0, verbose = 0, quiet = 0, rc = 2;
+    int n_pats = 0, n_bufs = 0, verbose = 0, quiet = 0, no_tokenizer = 0, rc = 2;
     hub_pull_opts o = {.retries = -1};
     progress_view view = {.tty = isatty(2)};
-    hub_pull_result res;
-    char err[1024];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
@@ -168,6 +194,7 @@ int cmd_pull(int argc, char **argv) {
                 goto done;
             }
         } else if (!strcmp(a, "--dry-run")) o.dry_run = 1;
+        else if (!strcmp(a, "--no-tokenizer")) no_tokenizer = 1;
         else if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) verbose = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) quiet = 1;
         else if (a[0] == '-') {
@@ -189,28 +216,18 @@ int cmd_pull(int argc, char **argv) {
         o.progress = on_progress;
         o.progress_user = &view;
     }
-    if (hub_pull(&o, &res, err, sizeof err)) {
-        if (view.line_open) fputc('\n', stderr);
-        cli_error("pull", "%s", err);
-        rc = 1;
-        goto done;
+    rc = pull_one(&o, &view, quiet, 1);
+    const char *tok = hub_default_tokenizer_repo(o.repo);
+    if (rc == 0 && tok && !n_pats && !no_tokenizer) {
+        /* The judge ships without a tokenizer: fetch its base model's, so classify works offline. */
+        static const char *const tok_files[] = {"tokenizer.json", "tokenizer_config.json",
+                                                "special_tokens_map.json", NULL};
+        hub_pull_opts t = o;
+        t.repo = tok;
+        t.revision = NULL;
+        t.include = tok_files;
+        rc = pull_one(&t, &view, quiet, 0);
     }
-    char total[32], need[32], got[32];
-    hub_format_bytes(res.total_bytes, total, sizeof total);
-    hub_format_bytes(res.need_bytes, need, sizeof need);
-    hub_format_bytes(res.downloaded_bytes, got, sizeof got);
-    if (o.dry_run) {
-        printf("%s\n", res.snapshot);
-        if (!quiet)
-            fprintf(stderr, "%s at %.12s: %d files, %s; %d already cached; would download %s\n", o.repo, res.sha,
-                    res.n_files, total, res.n_cached, need);
-    } else {
-        printf("%s\n", res.snapshot);
-        if (!quiet)
-            fprintf(stderr, "pulled %s at %.12s: %d files, %s (%d already cached, %s downloaded)\n", o.repo, res.sha,
-                    res.n_files, total, res.n_cached, got);
-    }
-    rc = 0;
 done:
     for (int i = 0; i < n_bufs; i++) free(bufs[i]);
     return rc;

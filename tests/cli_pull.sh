@@ -4,7 +4,7 @@
 # downloads), --include, unknown repo/revision/id, a download cut midway (kept as .incomplete,
 # resumed with Range; also within one run), a server that ignores Range, corrupted bytes caught
 # by sha256 (nothing complete-looking left), a server without ?blobs=true (HEAD fallback),
-# HF_TOKEN and the token file, HF_HUB_OFFLINE, revision by sha.
+# HF_TOKEN and the token file, HF_HUB_OFFLINE, revision by sha, the judge's tokenizer from its base.
 # Env: PHI3VK_BIN = the phi3vk binary. Every server is killed on exit (trap).
 set -u
 BIN=${PHI3VK_BIN:?set PHI3VK_BIN to the phi3vk binary}
@@ -270,6 +270,35 @@ ok "pull by sha: snapshot" eq "$(cat "$TMP/out")" "$(rdir "$TMP/c9")/snapshots/$
 ok "pull by sha: no refs/" [ ! -e "$(rdir "$TMP/c9")/refs" ]
 HF_TOKEN=s3cret-token pull $REPO --revision "$SHA" --cache-dir "$TMP/c9" -q
 ok "--revision overrides: exits 0, quiet" eq "$RC:$(wc -c <"$TMP/err")" "0:0"
+stop_server
+
+# ---- 12. the judge has no tokenizer: pull also fetches its base model's tokenizer files ----
+J=$TMP/judge-src
+B=$TMP/base-src
+mkdir -p "$J" "$B"
+printf '{"model_type": "phi3"}\n' >"$J/config.json"
+head -c 3000 /dev/urandom >"$J/model.safetensors"
+printf '{"model_type": "phi3", "base": true}\n' >"$B/config.json"
+head -c 5000 /dev/urandom >"$B/model.safetensors"
+printf '{"model": {"type": "BPE"}}\n' >"$B/tokenizer.json"
+printf '{"bos_token": "<s>"}\n' >"$B/tokenizer_config.json"
+printf '{"eos_token": "</s>"}\n' >"$B/special_tokens_map.json"
+start_server judge --serve "grounded-ai/phi3-toxicity-judge-merge=$J" --serve "microsoft/Phi-3-mini-4k-instruct=$B"
+C10=$TMP/c10
+pull grounded-ai/phi3-toxicity-judge-merge --cache-dir "$C10"
+ok "judge pull exits 0" eq "$RC" 0
+JS=$(cat "$TMP/out")
+ok "judge pull prints only the judge snapshot" eq "$(wc -l <"$TMP/out"):${JS#"$C10"/models--grounded-ai--phi3-toxicity-judge-merge/snapshots/}" "1:$(cat 2>/dev/null "$C10/models--grounded-ai--phi3-toxicity-judge-merge/refs/main")"
+ok "judge weights pulled" cmp -s "$JS/model.safetensors" "$J/model.safetensors"
+BS=$C10/models--microsoft--Phi-3-mini-4k-instruct/snapshots/$(cat 2>/dev/null "$C10/models--microsoft--Phi-3-mini-4k-instruct/refs/main")
+for f in tokenizer.json tokenizer_config.json special_tokens_map.json; do
+    ok "base tokenizer file $f pulled" cmp -s "$BS/$f" "$B/$f"
+done
+ok "base weights not pulled" [ ! -e "$BS/model.safetensors" -a ! -e "$BS/config.json" ]
+ok "judge pull: reports the tokenizer pull" has "$TMP/err" "pulled microsoft/Phi-3-mini-4k-instruct"
+C11=$TMP/c11
+pull grounded-ai/phi3-toxicity-judge-merge --cache-dir "$C11" --no-tokenizer
+ok "--no-tokenizer: exits 0, no base repo" eq "$RC:$(ls "$C11")" "0:models--grounded-ai--phi3-toxicity-judge-merge"
 stop_server
 
 echo "$checks checks, $fails failed"
