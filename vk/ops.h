@@ -60,6 +60,13 @@ typedef struct vkr_rope_args {
 /* NeoX-style rotary embedding (pairs (i, i + head_dim/2)) of q and k, and the
  * K/V cache write. */
 void vkr_op_rope(vkr_cmd *cmd, const vkr_rope_args *a);
+/* Fills the cos/sin table of vkr_rope_args (host side, computed in double):
+ * out[(p * head_dim/2 + i) * 2 + {0, 1}] = {cos, sin}(p * f_i) * mscale with
+ * f_i = theta^(-2i/head_dim) / divisors[i] (divisors: NULL = all 1, else
+ * head_dim/2 LongRoPE factors), for positions p < max_pos. out holds
+ * max_pos * head_dim floats. */
+void vkr_rope_table(float *out, uint32_t max_pos, uint32_t head_dim, double theta, const float *divisors,
+                    double mscale);
 
 typedef struct vkr_attention_args {
     vkr_buffer *q;        /* fp32 [T, n_heads head_dim] */

@@ -1,0 +1,179 @@
+#version 450
+// Causal attention over the fp16 KV cache, fp32 softmax (online, flash style).
+//
+// Rows: for one kv head, the (query t, head g of its group) pairs in the order
+// r = t * G + g (G = n_heads / n_kv_heads), so the heads that share a kv head
+// also share every K/V load. A workgroup takes QB consecutive rows of one kv
+// head and one key range (split):
+//   gl_WorkGroupID = (row block, kv head, split).
+// Inside a subgroup, lanes are [row][key slot KS][lane-in-key L]: the L lanes
+// of a key slot hold 8-half chunks c = li, li + L, ... of q and of the output
+// accumulator, compute a partial q.k and add it up with shuffles; the KS slots
+// walk keys base + ks, base + KS + ks, ... each with its own online softmax
+// (max m, sum l, acc), and are merged by shuffles at the end. No barrier and
+// no shared memory anywhere: K/V rows are read once per key slot, and rows
+// of the same workgroup re-read them from cache.
+//   GPUs: L = 4, KS = 8 -> a warp load reads 8 rows x 64 contiguous bytes.
+//   lavapipe: L = 1 (no shuffles in the key loop), KS = 8 (decode) or KS = 1
+//   (prefill: the 8 lanes are 8 query rows reading the same key).
+// Query t sits at position pos = n_past + t (n_past from the step buffer) and
+// sees keys lo..pos with lo = pos - window + 1 (window > 0) or 0.
+// n_split > 1: the visible keys of the workgroup's rows are cut into n_split
+// ranges sized from the current key count (a re-submitted decode step at a
+// later position re-balances by itself); each writes a partial
+// (o / l in fp16, m, l) per row to scratch and attn_merge combines them.
+// Otherwise the normalised output goes to out as fp16.
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_shuffle : require
+#include "common.h"
+
+layout(local_size_x_id = 0) in;            // spec 0: QB * KS * L (whole subgroups)
+layout(constant_id = 1) const uint HD = 96; // head_dim, a multiple of 8
+layout(constant_id = 2) const uint L = 1;   // lanes per key, a power of two
+layout(constant_id = 3) const uint KS = 8;  // key slots per row; L * KS a power of two <= subgroup size
+layout(constant_id = 4) const uint SGS = 8; // the subgroup size, when L = KS = 1 (see COOP)
+
+const uint C = HD / 8u;                     // 8-half chunks per head row
+const uint CPL = (C + L - 1u) / L;          // chunks per lane
+const uint R = L * KS;                      // lanes per row
+// L = KS = 1: every lane is a row and the subgroup reads one key at a time,
+// so each lane loads 1/SGS of the key's row and the others get it by shuffle
+// (lavapipe loads storage buffers lane by lane: this cuts loads SGS times).
+const bool COOP = R == 1u;
+const uint NLD = COOP ? (C + SGS - 1u) / SGS : 1u; // chunks loaded per lane
+const float NEG = -3.0e38;                  // "no key yet": finite, so NEG - NEG = 0, never NaN
+const uint MIN_CHUNK = 64u;                 // keys per split at least (few keys: fewer active splits)
+
+layout(binding = 0, std430) readonly buffer Qb { vec4 q[]; };        // fp32 [T, n_heads * HD]
+layout(binding = 1, std430) readonly buffer Kb { uvec4 kc[]; };      // fp16 [ctx, n_kv_heads * HD]
+layout(binding = 2, std430) readonly buffer Vb { uvec4 vc[]; };      // fp16 [ctx, n_kv_heads * HD]
+layout(binding = 3, std430) readonly buffer Pb { step_params sp; };
+// n_split == 1: fp16 out [T, ld_out], 8 halves per uvec4;
+// else partials [T, n_heads, n_split] of (o / l as HD fp16, then one uvec4 of
+// fp32 bits (m, l, 0, 0)): HD / 8 + 1 uvec4 each.
+layout(binding = 4, std430) writeonly buffer Ob { uvec4 dst[]; };
+layout(push_constant) uniform PC { pc_attention p; };
+
+vec4 lo4(uvec4 w) { return vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y)); }
+vec4 hi4(uvec4 w) { return vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)); }
+
+// First visible key of the query at position pos.
+uint first_key(uint pos) { return p.window > 0u && pos + 1u > p.window ? pos + 1u - p.window : 0u; }
+
+void main() {
+    uint G = p.n_heads / p.n_kv_heads;
+    uint rows = p.n_tokens * G;
+    uint rows_per_sg = gl_SubgroupSize / R;
+    uint QB = gl_WorkGroupSize.x / R;
+    uint li = gl_SubgroupInvocationID % L;
+    uint ks = (gl_SubgroupInvocationID / L) % KS;
+    uint rloc = gl_SubgroupID * rows_per_sg + gl_SubgroupInvocationID / R;
+    uint row0 = gl_WorkGroupID.x * QB;
+    uint kvh = gl_WorkGroupID.y;
+    uint split = gl_WorkGroupID.z;
+    bool live = rloc < QB && row0 + rloc < rows;
+    uint row = min(row0 + rloc, rows - 1u);       // dead lanes shadow a real row
+    uint t = row / G;
+    uint h = kvh * G + row % G;
+
+    // Visible keys of this row, and of all rows of the workgroup (the union
+    // is what the splits divide). Keys past the cache's end are never read:
+    // the host keeps n_past + n_tokens <= ctx.
+    uint stride = p.n_kv_heads * C;               // uvec4 per cache row
+    uint last_row = kc.length() / stride - 1u;
+    uint n_past = sp.n_past;
+    uint pos = n_past + t;
+    uint lo = first_key(pos);
+    uint hi = min(pos, last_row);
+    uint ulo = first_key(n_past + row0 / G);
+    uint uhi = min(n_past + (min(row0 + QB, rows) - 1u) / G, last_row);
+    uint n = uhi >= ulo ? uhi + 1u - ulo : 0u;
+    uint chunk = max((n + p.n_split - 1u) / p.n_split, MIN_CHUNK);
+    chunk = (chunk + KS - 1u) / KS * KS;
+    uint kbeg = ulo + min(split * chunk, n);
+    uint kend = ulo + min(split * chunk + chunk, n);
+
+    // q chunks of this lane, pre-scaled by 1/sqrt(head_dim).
+    vec4 qa[CPL], qb[CPL], oa[CPL], ob[CPL];
+    uint qbase = (t * p.n_heads + h) * (HD / 4u);
+    for (uint c = 0u; c < CPL; c++) {
+        uint cc = min(li + c * L, C - 1u);
+        qa[c] = q[qbase + 2u * cc] * p.scale;
+        qb[c] = q[qbase + 2u * cc + 1u] * p.scale;
+        oa[c] = vec4(0.0);
+        ob[c] = vec4(0.0);
+    }
+    float m = NEG, l = 0.0;
+
+    for (uint base = kbeg; base < kend; base += KS) {
+        uint j = base + ks;
+        bool vis = j >= lo && j <= hi && j < kend;
+        uint kr = min(j, kend - 1u) * stride + kvh * C;
+        uvec4 kl[NLD], vl[NLD];
+        if (COOP) {
+            for (uint i = 0u; i < NLD; i++) {
+                uint cc = min(gl_SubgroupInvocationID + i * SGS, C - 1u);
+                kl[i] = kc[kr + cc];
+                vl[i] = vc[kr + cc];
+            }
+        }
+        float s = 0.0;
+        for (uint c = 0u; c < CPL; c++) {
+            uint cc = li + c * L;
+            if (cc < C) {
+                uvec4 w;
+                if (COOP) w = subgroupShuffle(kl[cc / SGS], cc % SGS);
+                else w = kc[kr + cc];
+                s += dot(qa[c], lo4(w)) + dot(qb[c], hi4(w));
+            }
+        }
+        for (uint o = 1u; o < L; o <<= 1) s += subgroupShuffleXor(s, o);
+        // Online softmax; keys a row does not see weigh 0 (no branch around
+        // the loads: the subgroup shares them).
+        float mn = vis ? max(m, s) : m;
+        float f = exp(m - mn);
+        float e = vis ? exp(s - mn) : 0.0;
+        m = mn;
+        l = l * f + e;
+        for (uint c = 0u; c < CPL; c++) {
+            uint cc = li + c * L;
+            if (cc < C) {
+                uvec4 w;
+                if (COOP) w = subgroupShuffle(vl[cc / SGS], cc % SGS);
+                else w = vc[kr + cc];
+                oa[c] = oa[c] * f + e * lo4(w);
+                ob[c] = ob[c] * f + e * hi4(w);
+            }
+        }
+    }
+
+    // Merge the KS key slots of the row: lanes li + L * ks.
+    float mm = m;
+    for (uint o = L; o < R; o <<= 1) mm = max(mm, subgroupShuffleXor(mm, o));
+    float f = exp(m - mm);
+    l *= f;
+    for (uint o = L; o < R; o <<= 1) l += subgroupShuffleXor(l, o);
+    for (uint c = 0u; c < CPL; c++) {
+        oa[c] *= f;
+        ob[c] *= f;
+        for (uint o = L; o < R; o <<= 1) {
+            oa[c] += subgroupShuffleXor(oa[c], o);
+            ob[c] += subgroupShuffleXor(ob[c], o);
+        }
+    }
+    if (!live || ks != 0u) return;
+
+    // Normalised output (or partial, with its m and l) as fp16, one uvec4
+    // per chunk: a single store path keeps lavapipe's JIT time down.
+    float inv = l > 0.0 ? 1.0 / l : 0.0;
+    uint rec = (t * p.n_heads + h) * p.n_split + split;     // partial record (n_split > 1)
+    uint obase = p.n_split == 1u ? (t * p.ld_out + h * HD) / 8u : rec * (C + 1u);
+    for (uint c = 0u; c < CPL; c++) {
+        uint cc = li + c * L;
+        if (cc < C) {
+            vec4 a = oa[c] * inv, b = ob[c] * inv;
+            dst[obase + cc] = uvec4(packHalf2x16(a.xy), packHalf2x16(a.zw), packHalf2x16(b.xy), packHalf2x16(b.zw));
+        }
+    }
+    if (p.n_split > 1u && li == 0u) dst[obase + C] = uvec4(floatBitsToUint(mm), floatBitsToUint(l), 0u, 0u);
+}

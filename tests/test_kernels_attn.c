@@ -1,0 +1,418 @@
+/* RoPE (with the KV cache write) and attention on the device against a
+ * plain-C reference, at Phi-3 sizes and awkward ones.
+ *
+ * Bounds (normalized MSE = sum (gpu - ref)^2 / sum ref^2; references in
+ * double over the same fp16-rounded cache and the same fp32 cos/sin table):
+ * - rope q is fp32: the device does two fp32 products and a sum per element,
+ *   ~1e-7 relative error, so nmse <= 1e-12.
+ * - rope k and v land in the fp16 cache: rounding alone gives nmse ~ 2^-22/3
+ *   ~ 8e-8 (round to nearest; ~3e-7 for a device that truncates), so
+ *   nmse <= 1e-6. Cache rows outside [n_past, n_past + T) must stay zero.
+ * - attention writes fp16: the same rounding on top of fp32 softmax sums
+ *   (~1e-7 relative per element over <= 4096 keys), so nmse <= 1e-6.
+ * The layouts meant for GPUs (lanes per key > 1, several key slots and rows)
+ * run here too, with the subgroup of 8 that lavapipe has.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "lib/check.h"
+#include "lib/vktest.h"
+#include "model/f16.h"
+#include "shaders/common.h"
+#include "vk/ops.h"
+#include "vk/ops_internal.h"
+
+#define ROPE_Q_BOUND 1e-12
+#define F16_BOUND 1e-6
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+static float *randv(test_rng *r, size_t n, float scale, int round16) {
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = test_rng_normal(r) * scale;
+    if (round16) vkt_round_f16(v, n);
+    return v;
+}
+
+static vkr_buffer *params_buffer(vkr_ctx *ctx, uint32_t n_past, uint32_t n_tokens) {
+    vkr_buffer *b = vkr_buffer_create(ctx, "params", sizeof(struct step_params), VKR_BUF_HOST);
+    struct step_params *sp = b ? vkr_buffer_map(b) : NULL;
+    if (sp) *sp = (struct step_params){.n_past = n_past, .n_tokens = n_tokens};
+    return b;
+}
+
+/* ---- attention -------------------------------------------------------- */
+
+typedef struct attn_case {
+    uint32_t n_heads, n_kv_heads, head_dim, n_tokens, n_past, ctx, window, n_split;
+    float q_scale;               /* sd of q: large values test the max subtraction */
+    const vkr_attn_tune *tune;   /* NULL: the device's default layout */
+} attn_case;
+
+/* out [T, H*D] = softmax(q k^T / sqrt(D)) v over the keys visible to each query. */
+static void ref_attention(const attn_case *c, const float *q, const float *k, const float *v, float *out) {
+    uint32_t d = c->head_dim, g = c->n_heads / c->n_kv_heads, kvw = c->n_kv_heads * d;
+    double *s = malloc(((size_t)c->n_past + c->n_tokens) * sizeof *s), *o = malloc(d * sizeof *o);
+    for (uint32_t t = 0; t < c->n_tokens; t++)
+        for (uint32_t h = 0; h < c->n_heads; h++) {
+            uint32_t pos = c->n_past + t, lo = c->window && pos + 1 > c->window ? pos + 1 - c->window : 0;
+            const float *qh = q + ((size_t)t * c->n_heads + h) * d;
+            size_t kvo = (size_t)(h / g) * d;
+            double m = -INFINITY, sum = 0;
+            for (uint32_t j = lo; j <= pos; j++) {
+                double dot = 0;
+                for (uint32_t i = 0; i < d; i++) dot += (double)qh[i] * k[(size_t)j * kvw + kvo + i];
+                s[j] = dot / sqrt((double)d);
+                if (s[j] > m) m = s[j];
+            }
+            memset(o, 0, d * sizeof *o);
+            for (uint32_t j = lo; j <= pos; j++) {
+                double p = exp(s[j] - m);
+                sum += p;
+                for (uint32_t i = 0; i < d; i++) o[i] += p * v[(size_t)j * kvw + kvo + i];
+            }
+            for (uint32_t i = 0; i < d; i++) out[((size_t)t * c->n_heads + h) * d + i] = (float)(o[i] / sum);
+        }
+    free(s);
+    free(o);
+}
+
+static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
+    test_rng r = {seed};
+    uint32_t hd = c->n_heads * c->head_dim, kvw = c->n_kv_heads * c->head_dim;
+    size_t nq = (size_t)c->n_tokens * hd, nkv = (size_t)c->ctx * kvw;
+    /* Every cache row is filled, also the ones after the last query: they
+     * must not be seen. */
+    float *q = randv(&r, nq, c->q_scale, 0), *k = randv(&r, nkv, 1.0f, 1), *v = randv(&r, nkv, 1.0f, 1);
+    float *ref = malloc(nq * sizeof *ref), *got = malloc(nq * sizeof *got);
+    ref_attention(c, q, k, v, ref);
+
+    uint64_t scratch = vkr_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, c->n_split);
+    vkr_buffer *bq = vkt_raw(ctx, "q", q, nq * 4), *bk = vkt_f16(ctx, "k_cache", k, c->ctx, kvw);
+    vkr_buffer *bv = vkt_f16(ctx, "v_cache", v, c->ctx, kvw), *bo = vkt_f16(ctx, "out", NULL, c->n_tokens, hd);
+    vkr_buffer *bp = params_buffer(ctx, c->n_past, c->n_tokens);
+    vkr_buffer *bs = scratch ? vkr_buffer_create(ctx, "scratch", scratch, VKR_BUF_DEVICE) : NULL;
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "attention");
+    int setup = bq && bk && bv && bo && bp && (bs || !scratch) && cmd;
+    CHECK(setup, "setup: %s", vkr_ctx_error(ctx));
+    if (setup) {
+        vkr_attention_args a = {.q = bq, .k_cache = bk, .v_cache = bv, .params = bp, .scratch = bs, .out = bo,
+                                .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
+                                .n_tokens = c->n_tokens, .window = c->window, .n_split = c->n_split};
+        vkr_cmd_begin(cmd);
+        if (c->tune) vkr_op_attention_tuned(cmd, &a, c->tune);
+        else vkr_op_attention(cmd, &a);
+        int ok = vkr_cmd_end(cmd) == 0;
+        /* The first run includes lavapipe's JIT compile of the pipeline. */
+        double t0 = now_ms();
+        ok = ok && vkr_cmd_run(cmd) == 0;
+        double t1 = now_ms();
+        ok = ok && vkr_cmd_run(cmd) == 0;
+        double ms = now_ms() - t1, first = t1 - t0;
+        ok = ok && vkt_read_f16(ctx, bo, got, c->n_tokens, hd) == 0;
+        CHECK(ok, "run: %s", vkr_ctx_error(ctx));
+        double e = ok ? test_nmse(got, ref, nq) : INFINITY;
+        char lay[48] = "default";
+        if (c->tune)
+            snprintf(lay, sizeof lay, "L%u KS%u rows%u", c->tune->lanes_per_key, c->tune->key_slots, c->tune->rows);
+        CHECK(e <= F16_BOUND, "attention H %u/%u D %u T %u n_past %u window %u split %u (%s): nmse %.3g > %.0e",
+              c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, c->n_split, lay, e,
+              F16_BOUND);
+        printf("attention H %2u/%2u D %3u T %3u n_past %4u window %3u split %2u %-16s nmse %.2e %8.2f ms "
+               "(first run %.0f ms)\n",
+               c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, c->n_split, lay, e, ms,
+               first);
+    }
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bs);
+    vkr_buffer_destroy(ctx, bp);
+    vkr_buffer_destroy(ctx, bo);
+    vkr_buffer_destroy(ctx, bv);
+    vkr_buffer_destroy(ctx, bk);
+    vkr_buffer_destroy(ctx, bq);
+    free(q), free(k), free(v), free(ref), free(got);
+}
+
+/* ---- rope ------------------------------------------------------------- */
+
+typedef struct rope_case {
+    uint32_t n_heads, n_kv_heads, head_dim, n_tokens, n_past, ctx;
+    int longrope;                /* divisors and magnitude scale folded into the table */
+} rope_case;
+
+/* Rotates one head of x (head_dim values) at position pos into out. */
+static void ref_rotate(const float *x, const float *table, uint32_t pos, uint32_t d, double *out) {
+    uint32_t half = d / 2;
+    for (uint32_t i = 0; i < half; i++) {
+        double c = table[((size_t)pos * half + i) * 2], s = table[((size_t)pos * half + i) * 2 + 1];
+        out[i] = x[i] * c - x[i + half] * s;
+        out[i + half] = x[i + half] * c + x[i] * s;
+    }
+}
+
+static void check_rope_table(void) {
+    float t[2 * 4 * 8], div[4] = {1, 2, 4, 8};
+    vkr_rope_table(t, 8, 8, 10000.0, NULL, 1.0);
+    CHECK(t[0] == 1.0f && t[1] == 0.0f, "position 0: cos %g sin %g", t[0], t[1]);
+    CHECK(fabs(t[8] - cos(1.0)) < 1e-7 && fabs(t[9] - sin(1.0)) < 1e-7, "pos 1 i 0: %g %g", t[8], t[9]);
+    /* i = 2 of head_dim 8: inv_freq = 10000^(-4/8) = 0.01. */
+    CHECK(fabs(t[(3 * 4 + 2) * 2 + 1] - sin(0.03)) < 1e-7, "pos 3 i 2: sin %g", t[(3 * 4 + 2) * 2 + 1]);
+    vkr_rope_table(t, 8, 8, 10000.0, div, 1.5);
+    CHECK(t[0] == 1.5f, "mscale: cos(0) %g", t[0]);
+    CHECK(fabs(t[(5 * 4 + 3) * 2] - 1.5 * cos(5 * pow(10000.0, -0.75) / 8)) < 1e-6, "longrope pos 5 i 3: %g",
+          t[(5 * 4 + 3) * 2]);
+}
+
+static void check_rope(vkr_ctx *ctx, const rope_case *c, uint64_t seed) {
+    test_rng r = {seed};
+    uint32_t d = c->head_dim, heads = c->n_heads + 2 * c->n_kv_heads, kvw = c->n_kv_heads * d, half = d / 2;
+    uint32_t max_pos = c->ctx;
+    size_t nx = (size_t)c->n_tokens * heads * d, nq = (size_t)c->n_tokens * c->n_heads * d;
+    size_t nkv = (size_t)c->ctx * kvw;
+    float *x = randv(&r, nx, 1.0f, 0), *table = malloc((size_t)max_pos * d * sizeof *table);
+    float *div = malloc(half * sizeof *div);
+    for (uint32_t i = 0; i < half; i++) div[i] = 1.0f + 40.0f * i / half;
+    vkr_rope_table(table, max_pos, d, 10000.0, c->longrope ? div : NULL, c->longrope ? 1.19 : 1.0);
+
+    float *rq = malloc(nq * 4), *rk = calloc(nkv, 4), *rv = calloc(nkv, 4);
+    float *gq = malloc(nq * 4), *gk = malloc(nkv * 4), *gv = malloc(nkv * 4);
+    double *tmp = malloc(d * sizeof *tmp);
+    for (uint32_t t = 0; t < c->n_tokens; t++) {
+        uint32_t pos = c->n_past + t;
+        for (uint32_t u = 0; u < heads; u++) {
+            const float *src = x + ((size_t)t * heads + u) * d;
+            if (u < c->n_heads + c->n_kv_heads) ref_rotate(src, table, pos, d, tmp);
+            else
+                for (uint32_t i = 0; i < d; i++) tmp[i] = src[i];
+            float *dst = u < c->n_heads ? rq + ((size_t)t * c->n_heads + u) * d
+                       : u < c->n_heads + c->n_kv_heads ? rk + (size_t)pos * kvw + (u - c->n_heads) * d
+                                                         : rv + (size_t)pos * kvw + (u - c->n_heads - c->n_kv_heads) * d;
+            for (uint32_t i = 0; i < d; i++) dst[i] = (float)tmp[i];
+        }
+    }
+
+    vkr_buffer *bx = vkt_raw(ctx, "qkv", x, nx * 4), *bt = vkt_raw(ctx, "cos_sin", table, (uint64_t)max_pos * d * 4);
+    vkr_buffer *bp = params_buffer(ctx, c->n_past, c->n_tokens), *bq = vkt_raw(ctx, "q", NULL, nq * 4);
+    vkr_buffer *bk = vkt_f16(ctx, "k_cache", NULL, c->ctx, kvw), *bv = vkt_f16(ctx, "v_cache", NULL, c->ctx, kvw);
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "rope");
+    int setup = bx && bt && bp && bq && bk && bv && cmd;
+    CHECK(setup, "setup: %s", vkr_ctx_error(ctx));
+    if (setup) {
+        vkr_cmd_begin(cmd);
+        vkr_op_rope(cmd, &(vkr_rope_args){.qkv = bx, .cos_sin = bt, .params = bp, .q = bq, .k_cache = bk,
+                                          .v_cache = bv, .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads,
+                                          .head_dim = d, .n_tokens = c->n_tokens, .max_pos = max_pos, .ctx = c->ctx});
+        int ok = vkr_cmd_end(cmd) == 0;
+        double t0 = now_ms();
+        ok = ok && vkr_cmd_run(cmd) == 0;
+        double ms = now_ms() - t0;
+        ok = ok && vkr_buffer_read(ctx, bq, 0, gq, nq * 4) == 0 && vkt_read_f16(ctx, bk, gk, c->ctx, kvw) == 0 &&
+             vkt_read_f16(ctx, bv, gv, c->ctx, kvw) == 0;
+        CHECK(ok, "run: %s", vkr_ctx_error(ctx));
+        double eq = ok ? test_nmse(gq, rq, nq) : INFINITY;
+        double ek = ok ? test_nmse(gk, rk, nkv) : INFINITY, ev = ok ? test_nmse(gv, rv, nkv) : INFINITY;
+        /* Rows outside the step: exactly zero (nothing written there). */
+        size_t stray = 0;
+        for (size_t i = 0; i < nkv; i++) {
+            size_t row = i / kvw;
+            if ((row < c->n_past || row >= c->n_past + c->n_tokens) && (gk[i] != 0 || gv[i] != 0)) stray++;
+        }
+        CHECK(eq <= ROPE_Q_BOUND, "rope q (H %u D %u T %u): nmse %.3g > %.0e", c->n_heads, d, c->n_tokens, eq,
+              ROPE_Q_BOUND);
+        CHECK(ek <= F16_BOUND && ev <= F16_BOUND, "rope k/v cache: nmse %.3g / %.3g > %.0e", ek, ev, F16_BOUND);
+        CHECK(stray == 0, "rope wrote %zu values outside rows %u..%u", stray, c->n_past, c->n_past + c->n_tokens - 1);
+        printf("rope H %2u/%2u D %3u T %3u n_past %4u%s: nmse q %.2e k %.2e v %.2e %7.2f ms\n", c->n_heads,
+               c->n_kv_heads, d, c->n_tokens, c->n_past, c->longrope ? " longrope" : "         ", eq, ek, ev, ms);
+    }
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bv);
+    vkr_buffer_destroy(ctx, bk);
+    vkr_buffer_destroy(ctx, bq);
+    vkr_buffer_destroy(ctx, bp);
+    vkr_buffer_destroy(ctx, bt);
+    vkr_buffer_destroy(ctx, bx);
+    free(x), free(table), free(div), free(rq), free(rk), free(rv), free(gq), free(gk), free(gv), free(tmp);
+}
+
+/* ---- a recorded decode step re-submitted at growing positions --------- */
+
+/* rope + attention recorded once for one token; each step only rewrites the
+ * token's qkv and n_past in the params buffer. The reference keeps its own
+ * fp16 cache: n0 random rows, then one rotated row per step. */
+static void check_decode_loop(vkr_ctx *ctx, uint32_t window, uint32_t n_split, uint64_t seed) {
+    const uint32_t nh = 4, nkv = 2, d = 64, cap = 256, n0 = 150, steps = 8;
+    const uint32_t heads = nh + 2 * nkv, kvw = nkv * d, hd = nh * d;
+    test_rng r = {seed};
+    float *k = randv(&r, (size_t)cap * kvw, 1.0f, 1), *v = randv(&r, (size_t)cap * kvw, 1.0f, 1);
+    float *table = malloc((size_t)cap * d * sizeof *table), *q = malloc(hd * 4);
+    float *ref = malloc(hd * 4), *got = malloc(hd * 4);
+    double *tmp = malloc(d * sizeof *tmp);
+    vkr_rope_table(table, cap, d, 10000.0, NULL, 1.0);
+    /* Rows >= n0 are garbage until a step writes them. */
+    vkr_buffer *bk = vkt_f16(ctx, "k_cache", k, cap, kvw), *bv = vkt_f16(ctx, "v_cache", v, cap, kvw);
+    vkr_buffer *bt = vkt_raw(ctx, "cos_sin", table, (uint64_t)cap * d * 4), *bp = params_buffer(ctx, n0, 1);
+    vkr_buffer *bx = vkt_raw(ctx, "qkv", NULL, (uint64_t)heads * d * 4), *bq = vkt_raw(ctx, "q", NULL, hd * 4);
+    vkr_buffer *bo = vkt_f16(ctx, "out", NULL, 1, hd);
+    uint64_t sbytes = vkr_attention_scratch_bytes(nh, d, 1, n_split);
+    vkr_buffer *bs = sbytes ? vkr_buffer_create(ctx, "scratch", sbytes, VKR_BUF_DEVICE) : NULL;
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "decode");
+    int ok = bk && bv && bt && bp && bx && bq && bo && (bs || !sbytes) && cmd;
+    CHECK(ok, "setup: %s", vkr_ctx_error(ctx));
+    if (ok) {
+        vkr_cmd_begin(cmd);
+        vkr_op_rope(cmd, &(vkr_rope_args){.qkv = bx, .cos_sin = bt, .params = bp, .q = bq, .k_cache = bk,
+                                          .v_cache = bv, .n_heads = nh, .n_kv_heads = nkv, .head_dim = d,
+                                          .n_tokens = 1, .max_pos = cap, .ctx = cap});
+        vkr_op_attention(cmd, &(vkr_attention_args){.q = bq, .k_cache = bk, .v_cache = bv, .params = bp,
+                                                    .scratch = bs, .out = bo, .n_heads = nh, .n_kv_heads = nkv,
+                                                    .head_dim = d, .n_tokens = 1, .window = window,
+                                                    .n_split = n_split});
+        ok = vkr_cmd_end(cmd) == 0;
+        CHECK(ok, "record: %s", vkr_ctx_error(ctx));
+    }
+    double worst = 0;
+    for (uint32_t s = 0; ok && s < steps; s++) {
+        uint32_t pos = n0 + s;
+        float *x = randv(&r, (size_t)heads * d, 1.0f, 0);
+        for (uint32_t u = 0; u < heads; u++) {
+            const float *src = x + (size_t)u * d;
+            if (u < nh + nkv) ref_rotate(src, table, pos, d, tmp);
+            else
+                for (uint32_t i = 0; i < d; i++) tmp[i] = src[i];
+            float *dst = u < nh ? q + u * d : u < nh + nkv ? k + (size_t)pos * kvw + (u - nh) * d
+                                                             : v + (size_t)pos * kvw + (u - nh - nkv) * d;
+            for (uint32_t i = 0; i < d; i++) dst[i] = (float)tmp[i];
+        }
+        vkt_round_f16(k + (size_t)pos * kvw, kvw);
+        vkt_round_f16(v + (size_t)pos * kvw, kvw);
+        ((struct step_params *)vkr_buffer_map(bp))->n_past = pos;
+        ok = vkr_buffer_write(ctx, bx, 0, x, (uint64_t)heads * d * 4) == 0 && vkr_cmd_run(cmd) == 0 &&
+             vkt_read_f16(ctx, bo, got, 1, hd) == 0;
+        free(x);
+        CHECK(ok, "step %u: %s", s, vkr_ctx_error(ctx));
+        attn_case c = {.n_heads = nh, .n_kv_heads = nkv, .head_dim = d, .n_tokens = 1, .n_past = pos, .ctx = cap,
+                       .window = window};
+        ref_attention(&c, q, k, v, ref);
+        double e = ok ? test_nmse(got, ref, hd) : INFINITY;
+        if (e > worst) worst = e;
+    }
+    CHECK(worst <= F16_BOUND, "decode loop window %u split %u: worst nmse %.3g > %.0e", window, n_split, worst,
+          F16_BOUND);
+    printf("decode loop: %u re-submitted steps from n_past %u, window %u, split %u: worst nmse %.2e\n", steps, n0,
+           window, n_split, worst);
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bs);
+    vkr_buffer_destroy(ctx, bo);
+    vkr_buffer_destroy(ctx, bq);
+    vkr_buffer_destroy(ctx, bx);
+    vkr_buffer_destroy(ctx, bp);
+    vkr_buffer_destroy(ctx, bt);
+    vkr_buffer_destroy(ctx, bv);
+    vkr_buffer_destroy(ctx, bk);
+    free(k), free(v), free(table), free(q), free(ref), free(got), free(tmp);
+}
+
+/* ---- bad arguments fail the recording with a message ------------------ */
+
+static void expect_error(vkr_ctx *ctx, vkr_cmd *cmd, const char *want) {
+    int rc = vkr_cmd_end(cmd);
+    CHECK(rc == -1 && strstr(vkr_ctx_error(ctx), want), "expected an error about '%s', got rc %d: %s", want, rc,
+          vkr_ctx_error(ctx));
+}
+
+static void check_errors(vkr_ctx *ctx) {
+    vkr_buffer *b = vkr_buffer_create(ctx, "small", 256, VKR_BUF_DEVICE);
+    vkr_buffer *bp = params_buffer(ctx, 0, 1);
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "errors");
+    CHECK(b && bp && cmd, "setup: %s", vkr_ctx_error(ctx));
+    if (!b || !bp || !cmd) goto done;
+    vkr_attention_args a = {.q = b, .k_cache = b, .v_cache = b, .params = bp, .out = b, .n_heads = 1,
+                            .n_kv_heads = 1, .head_dim = 12, .n_tokens = 1, .n_split = 1};
+    vkr_cmd_begin(cmd);
+    vkr_op_attention(cmd, &a);
+    expect_error(ctx, cmd, "head_dim 12");
+    a.head_dim = 8;
+    a.n_split = 4;
+    vkr_cmd_begin(cmd);
+    vkr_op_attention(cmd, &a);
+    expect_error(ctx, cmd, "scratch buffer missing");
+    a.n_split = 1;
+    a.n_tokens = 100;
+    vkr_cmd_begin(cmd);
+    vkr_op_attention(cmd, &a);
+    expect_error(ctx, cmd, "q buffer small has 256 bytes, needs 3200");
+    a.n_tokens = 1;
+    vkr_cmd_begin(cmd);
+    vkr_op_attention_tuned(cmd, &a, &(vkr_attn_tune){.lanes_per_key = 16, .key_slots = 16, .rows = 1});
+    expect_error(ctx, cmd, "does not fit");
+    vkr_cmd_begin(cmd);
+    vkr_op_rope(cmd, &(vkr_rope_args){.qkv = b, .cos_sin = b, .params = bp, .q = b, .k_cache = b, .v_cache = b,
+                                      .n_heads = 1, .n_kv_heads = 1, .head_dim = 8, .n_tokens = 1, .max_pos = 8,
+                                      .ctx = 100});
+    expect_error(ctx, cmd, "k_cache buffer small has 256 bytes, needs 1600");
+done:
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bp);
+    vkr_buffer_destroy(ctx, b);
+}
+
+int main(void) {
+    vkr_ctx *ctx = vkt_ctx();
+    /* GPU layouts, run on lavapipe's 8-lane subgroups. */
+    static const vkr_attn_tune l4 = {.lanes_per_key = 4, .key_slots = 2, .rows = 4};
+    static const vkr_attn_tune l2 = {.lanes_per_key = 2, .key_slots = 4, .rows = 1};
+    static const vkr_attn_tune l8 = {.lanes_per_key = 8, .key_slots = 1, .rows = 3};
+    static const vkr_attn_tune keys = {.lanes_per_key = 1, .key_slots = 8, .rows = 1};
+    static const vkr_attn_tune rows = {.lanes_per_key = 1, .key_slots = 1, .rows = 8};
+
+    check_rope_table();
+    const rope_case ropes[] = {
+        {32, 32, 96, 1, 0, 4096, 0},    {32, 32, 96, 7, 4000, 4096, 1}, {32, 32, 96, 512, 0, 512, 1},
+        {40, 10, 128, 7, 33, 64, 1},   {8, 8, 64, 3, 5, 16, 0},
+    };
+    for (size_t i = 0; i < sizeof ropes / sizeof ropes[0]; i++) check_rope(ctx, &ropes[i], 100 + i);
+
+    const attn_case cases[] = {
+        /* Phi-3-mini: contexts 1, 7, 512 (prefill) and 4096 (decode). */
+        {32, 32, 96, 1, 0, 16, 0, 1, 1.0f, NULL},
+        {32, 32, 96, 7, 0, 64, 0, 1, 1.0f, NULL},
+        {32, 32, 96, 512, 0, 512, 0, 1, 1.0f, NULL},
+        {32, 32, 96, 1, 4095, 4096, 0, 1, 1.0f, NULL},
+        {32, 32, 96, 1, 4095, 4096, 0, 7, 1.0f, NULL},
+        {32, 32, 96, 1, 4095, 4096, 0, 16, 1.0f, &l4},
+        /* n_past > 0 with several new tokens; splits over many rows. */
+        {32, 32, 96, 7, 300, 512, 0, 1, 1.0f, NULL},
+        {32, 32, 96, 7, 300, 512, 0, 3, 1.0f, &keys},
+        {32, 32, 96, 7, 300, 512, 0, 5, 1.0f, &l8},
+        /* head_dim 64 and 128; Phi-3-medium's 40 heads over 10 kv heads. */
+        {32, 32, 64, 7, 100, 128, 0, 1, 1.0f, NULL},
+        {32, 32, 64, 7, 100, 128, 0, 1, 1.0f, &l2},
+        {40, 10, 128, 7, 33, 64, 0, 1, 1.0f, NULL},
+        {40, 10, 128, 1, 1000, 1024, 0, 5, 1.0f, NULL},
+        {40, 10, 128, 1, 1000, 1024, 0, 5, 1.0f, &rows},
+        {40, 10, 128, 33, 70, 128, 0, 3, 1.0f, &l8},
+        /* Sliding windows shorter than the context. */
+        {32, 32, 96, 7, 200, 256, 64, 1, 1.0f, NULL},
+        {32, 32, 96, 1, 2047, 2048, 512, 4, 1.0f, NULL},
+        {32, 32, 96, 100, 0, 128, 16, 1, 1.0f, &l4},
+        {40, 10, 128, 9, 90, 128, 50, 2, 1.0f, &l2},
+        /* Peaked softmax (scores ~ +-100): needs the max subtraction. */
+        {32, 32, 96, 7, 50, 64, 0, 1, 30.0f, NULL},
+        {32, 32, 96, 1, 500, 512, 0, 3, 30.0f, &l4},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(ctx, &cases[i], 1 + i);
+
+    check_decode_loop(ctx, 0, 3, 7);
+    check_decode_loop(ctx, 64, 2, 8);
+    check_errors(ctx);
+    CHECK(vkt_ctx_done(ctx) == 0, "validation messages");
+    return test_finish();
+}

@@ -1,0 +1,161 @@
+/* RoPE with the KV cache write, and attention over the KV cache. */
+#include <math.h>
+#include <stdint.h>
+
+#include "shaders/common.h"
+#include "vk/ops_internal.h"
+
+_Static_assert(sizeof(struct pc_rope) == 32, "pc_rope layout");
+_Static_assert(sizeof(struct pc_attention) == 32, "pc_attention layout");
+_Static_assert(sizeof(struct step_params) == 16, "step_params layout");
+
+#define ROPE_WG 64u
+#define MERGE_WG 64u
+#define MAX_HEAD_DIM 256u /* q and the accumulator live in registers: 2 x head_dim / L floats per lane */
+
+static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+static int pow2(uint32_t x) { return x && !(x & (x - 1)); }
+
+void vkr_rope_table(float *out, uint32_t max_pos, uint32_t head_dim, double theta, const float *divisors,
+                    double mscale) {
+    uint32_t half = head_dim / 2;
+    for (uint32_t i = 0; i < half; i++) {
+        /* inv_freq_i = theta^(-2i/head_dim), divided by LongRoPE's factor. */
+        double f = pow(theta, -2.0 * i / head_dim) / (divisors ? (double)divisors[i] : 1.0);
+        for (uint32_t p = 0; p < max_pos; p++) {
+            double a = (double)p * f;
+            out[((uint64_t)p * half + i) * 2 + 0] = (float)(cos(a) * mscale);
+            out[((uint64_t)p * half + i) * 2 + 1] = (float)(sin(a) * mscale);
+        }
+    }
+}
+
+void vkr_op_rope(vkr_cmd *cmd, const vkr_rope_args *a) {
+    const char *op = "rope";
+    uint32_t heads = a->n_heads + 2 * a->n_kv_heads;
+    uint64_t hd = a->head_dim, kv_row = (uint64_t)a->n_kv_heads * hd * 2;
+    if (!a->n_heads || !a->n_kv_heads || !a->n_tokens || !hd || hd % 4) {
+        vkr_op_fail(cmd, op, "n_heads %u, n_kv_heads %u, n_tokens %u must be > 0 and head_dim %u a multiple of 4",
+                    a->n_heads, a->n_kv_heads, a->n_tokens, a->head_dim);
+        return;
+    }
+    if (vkr_op_need(cmd, op, "qkv", a->qkv, (uint64_t)a->n_tokens * heads * hd * 4) ||
+        vkr_op_need(cmd, op, "cos_sin", a->cos_sin, (uint64_t)a->max_pos * hd * 4) ||
+        vkr_op_need(cmd, op, "params", a->params, sizeof(struct step_params)) ||
+        vkr_op_need(cmd, op, "q", a->q, (uint64_t)a->n_tokens * a->n_heads * hd * 4) ||
+        vkr_op_need(cmd, op, "k_cache", a->k_cache, a->ctx * kv_row) ||
+        vkr_op_need(cmd, op, "v_cache", a->v_cache, a->ctx * kv_row))
+        return;
+    struct pc_rope pc = {.n_heads = a->n_heads, .n_kv_heads = a->n_kv_heads, .head_dim = a->head_dim,
+                         .n_tokens = a->n_tokens, .max_pos = a->max_pos, .ctx = a->ctx};
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+        .shader = "rope", .bindings = "rrrwww", .push_size = sizeof pc, .spec = {ROPE_WG}, .n_spec = 1});
+    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+        .pipeline = p, .bind = {a->qkv, a->cos_sin, a->params, a->q, a->k_cache, a->v_cache}, .push = &pc,
+        .groups = {ceil_div(heads * a->head_dim / 4, ROPE_WG), a->n_tokens}, .label = op});
+}
+
+uint64_t vkr_attention_scratch_bytes(uint32_t n_heads, uint32_t head_dim, uint32_t n_tokens, uint32_t n_split) {
+    /* Per (token, head, split): head_dim fp16 outputs, then 16 bytes (m, l). */
+    return n_split > 1 ? (uint64_t)n_tokens * n_heads * n_split * (head_dim * 2 + 16) : 0;
+}
+
+/* The subgroup width every subgroup of a pipeline is guaranteed to have. */
+static uint32_t sure_subgroup(const vkr_device_info *d, uint32_t required) {
+    if (required && d->subgroup_size_control && required >= d->min_subgroup_size && required <= d->max_subgroup_size)
+        return required;
+    return d->subgroup_size_control && d->min_subgroup_size ? d->min_subgroup_size : d->subgroup_size;
+}
+
+vkr_attn_tune vkr_attention_tune(const vkr_device_info *d, const vkr_attention_args *a) {
+    uint32_t rows = a->n_tokens * (a->n_kv_heads ? a->n_heads / a->n_kv_heads : 1);
+    if (d->is_cpu) {
+        /* lavapipe runs a subgroup as one SIMD loop and its storage loads
+         * lane by lane: no shuffles in the key loop (L = 1). Many rows: the
+         * lanes are rows reading the same key; few: the lanes are keys. */
+        uint32_t sg = d->subgroup_size;
+        if (rows >= sg) return (vkr_attn_tune){.lanes_per_key = 1, .key_slots = 1, .rows = sg};
+        return (vkr_attn_tune){.lanes_per_key = 1, .key_slots = sg, .rows = 1};
+    }
+    /* GPUs: 4 lanes x 16 bytes per key row segment, 8 keys per 32 lanes;
+     * pin the subgroup to 32 where the device lets us (wave64 AMD, Intel). */
+    uint32_t want = d->subgroup_size_control && d->min_subgroup_size <= 32 && d->max_subgroup_size >= 32 ? 32 : 0;
+    uint32_t sg = sure_subgroup(d, want);
+    uint32_t l = sg >= 4 ? 4 : sg;
+    uint32_t ks = sg / l > 8 ? 8 : sg / l;
+    return (vkr_attn_tune){.lanes_per_key = l, .key_slots = ks, .rows = rows >= 4 ? 4 : rows, .subgroup = want};
+}
+
+static int attention_check(vkr_cmd *cmd, const vkr_attention_args *a) {
+    const char *op = "attention";
+    uint64_t hd = a->head_dim;
+    if (!a->n_heads || !a->n_kv_heads || a->n_heads % a->n_kv_heads || !a->n_tokens || !a->n_split ||
+        !hd || hd % 8 || hd > MAX_HEAD_DIM) {
+        vkr_op_fail(cmd, op,
+                    "n_heads %u must be a multiple of n_kv_heads %u, n_tokens %u and n_split %u > 0, head_dim %u a "
+                    "multiple of 8 up to %u",
+                    a->n_heads, a->n_kv_heads, a->n_tokens, a->n_split, a->head_dim, MAX_HEAD_DIM);
+        return -1;
+    }
+    uint64_t kv_row = (uint64_t)a->n_kv_heads * hd * 2;
+    if (vkr_op_need(cmd, op, "q", a->q, (uint64_t)a->n_tokens * a->n_heads * hd * 4) ||
+        vkr_op_need(cmd, op, "k_cache", a->k_cache, kv_row) || vkr_op_need(cmd, op, "v_cache", a->v_cache, kv_row) ||
+        vkr_op_need(cmd, op, "params", a->params, sizeof(struct step_params)) ||
+        vkr_op_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * vkr_ld(a->n_heads * a->head_dim) * 2))
+        return -1;
+    if (vkr_buffer_size(a->k_cache) % kv_row || vkr_buffer_size(a->v_cache) != vkr_buffer_size(a->k_cache)) {
+        vkr_op_fail(cmd, op, "k_cache %s (%llu bytes) and v_cache %s (%llu bytes) must be equal whole rows of %llu",
+                    vkr_buffer_name(a->k_cache), (unsigned long long)vkr_buffer_size(a->k_cache),
+                    vkr_buffer_name(a->v_cache), (unsigned long long)vkr_buffer_size(a->v_cache),
+                    (unsigned long long)kv_row);
+        return -1;
+    }
+    if (a->n_split > 1 &&
+        vkr_op_need(cmd, op, "scratch", a->scratch,
+                    vkr_attention_scratch_bytes(a->n_heads, a->head_dim, a->n_tokens, a->n_split)))
+        return -1;
+    return 0;
+}
+
+void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr_attn_tune *tn) {
+    vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    const vkr_device_info *d = vkr_ctx_device(ctx);
+    if (attention_check(cmd, a)) return;
+    uint32_t r = tn->lanes_per_key * tn->key_slots, wg = r * tn->rows, sg = sure_subgroup(d, tn->subgroup);
+    if (!pow2(tn->lanes_per_key) || !pow2(r) || r > sg || !tn->rows || wg > d->max_workgroup_invocations) {
+        vkr_op_fail(cmd, "attention", "layout L %u x KS %u x rows %u does not fit subgroups of %u (max %u invocations)",
+                    tn->lanes_per_key, tn->key_slots, tn->rows, sg, d->max_workgroup_invocations);
+        return;
+    }
+    /* One lane per row (r == 1) shares key loads by shuffles, which needs
+     * the exact subgroup size at compile time. */
+    int fixed = !d->subgroup_size_control || d->min_subgroup_size == d->max_subgroup_size || sg == tn->subgroup;
+    if (r == 1 && !fixed) {
+        vkr_op_fail(cmd, "attention", "layout L 1 x KS 1 needs a fixed or required subgroup size on %s", d->name);
+        return;
+    }
+    struct pc_attention pc = {
+        .n_heads = a->n_heads, .n_kv_heads = a->n_kv_heads, .head_dim = a->head_dim, .n_tokens = a->n_tokens,
+        .window = a->window, .n_split = a->n_split, .ld_out = vkr_ld(a->n_heads * a->head_dim),
+        .scale = (float)(1.0 / sqrt((double)a->head_dim))};
+    uint32_t rows = a->n_tokens * (a->n_heads / a->n_kv_heads);
+    vkr_pipeline *p = vkr_pipeline_get(ctx, &(vkr_pipeline_desc){
+        .shader = "attention", .bindings = "rrrrw", .push_size = sizeof pc,
+        .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots, r == 1 ? sg : 1}, .n_spec = 5,
+        .subgroup_size = tn->subgroup});
+    vkr_buffer *dst = a->n_split > 1 ? a->scratch : a->out;
+    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+        .pipeline = p, .bind = {a->q, a->k_cache, a->v_cache, a->params, dst}, .push = &pc,
+        .groups = {ceil_div(rows, tn->rows), a->n_kv_heads, a->n_split}, .label = "attention"});
+    if (a->n_split == 1) return;
+    p = vkr_pipeline_get(ctx, &(vkr_pipeline_desc){
+        .shader = "attn_merge", .bindings = "rw", .push_size = sizeof pc, .spec = {MERGE_WG}, .n_spec = 1});
+    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+        .pipeline = p, .bind = {a->scratch, a->out}, .push = &pc,
+        .groups = {ceil_div(a->n_tokens * a->n_heads * (a->head_dim / 8), MERGE_WG)}, .label = "attn_merge"});
+}
+
+void vkr_op_attention(vkr_cmd *cmd, const vkr_attention_args *a) {
+    vkr_attn_tune tn = vkr_attention_tune(vkr_ctx_device(vkr_cmd_ctx(cmd)), a);
+    vkr_op_attention_tuned(cmd, a, &tn);
+}
