@@ -1,0 +1,258 @@
+/* Shared flags, model opening and memory report of the model-running
+ * commands (see cli/common.h). */
+#include "cli/common.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "model/mapfile.h"
+#include "tokenizer/tok.h"
+
+#define MIB (1024.0 * 1024.0)
+#define MAX_TEXT_BYTES ((size_t)1 << 30) /* prompt and perplexity files: 1 GiB */
+
+double cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int cli_parse_int(const char *cmd, const char *opt, const char *v, long long lo, long long hi, long long *out) {
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (errno || end == v || *end || x < lo || x > hi) {
+        cli_error(cmd, "%s: expected an integer in [%lld, %lld], found '%s'", opt, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int cli_parse_double(const char *cmd, const char *opt, const char *v, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end || !isfinite(x) || x < lo || x > hi) {
+        cli_error(cmd, "%s: expected a number in [%g, %g], found '%s'", opt, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int cli_opt(const char *cmd, int argc, char **argv, int *i, const char *opt, const char **val) {
+    if (strcmp(argv[*i], opt)) return 0;
+    if (*i + 1 >= argc) {
+        cli_error(cmd, "%s needs a value (see --help)", opt);
+        *val = NULL;
+        return 1;
+    }
+    *val = argv[++*i];
+    return 1;
+}
+
+int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int *i) {
+    const char *arg = argv[*i], *v = NULL;
+    long long x;
+    if (!strcmp(arg, "--validate")) a->validate = 1;
+    else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) a->verbose = 1;
+    else if (!strcmp(arg, "--no-bos")) a->no_bos = 1;
+    else if (cli_opt(cmd, argc, argv, i, "-m", &v) || cli_opt(cmd, argc, argv, i, "--model", &v)) {
+        if (!v) return -1;
+        a->model = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--tokenizer", &v)) {
+        if (!v) return -1;
+        a->tokenizer = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--device", &v)) {
+        if (!v) return -1;
+        a->device = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--ctx", &v)) {
+        if (!v || cli_parse_int(cmd, "--ctx", v, 1, 1 << 24, &x)) return -1;
+        a->n_ctx = (int)x;
+    } else if (cli_opt(cmd, argc, argv, i, "--layers", &v)) {
+        if (!v || cli_parse_int(cmd, "--layers", v, 1, 100000, &x)) return -1;
+        a->layers = (int)x;
+    } else return 0;
+    return 1;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer) {
+    const char *path = a->model;
+    if (!path || !*path) path = getenv("PHI3VK_MODEL");
+    if (!path || !*path) {
+        cli_error(cmd, "no model: pass -m MODEL (a Hugging Face folder or a .gguf file) or set PHI3VK_MODEL");
+        return NULL;
+    }
+    /* A folder without tokenizer.json is known to lack one before the
+     * weights are uploaded (a GGUF is only known after parsing it). */
+    char tp[4200];
+    snprintf(tp, sizeof tp, "%s/tokenizer.json", path);
+    struct stat st;
+    if (need_tokenizer && !a->tokenizer && is_dir(path) && stat(tp, &st) != 0) {
+        cli_error(cmd, "%s: the model has no tokenizer (no tokenizer.json in the folder): pass --tokenizer PATH "
+                       "(a tokenizer.json or a folder with one)", path);
+        return NULL;
+    }
+    phi3_model_opts o = {
+        .device = a->device,
+        .validate = a->validate,
+        .verbose = a->verbose,
+        .tokenizer = a->tokenizer,
+        .max_layers = a->layers,
+    };
+    char err[2048];
+    phi3_model *m = phi3_model_open(path, &o, err, sizeof err);
+    if (!m) {
+        cli_error(cmd, "%s", err);
+        return NULL;
+    }
+    if (need_tokenizer && !phi3_model_tokenizer(m)) {
+        cli_error(cmd, "%s: the model has no tokenizer (no tokenizer.ggml.* in the GGUF): pass --tokenizer PATH "
+                       "(a tokenizer.json or a folder with one)", path);
+        phi3_model_close(m);
+        return NULL;
+    }
+    return m;
+}
+
+phi3_ctx *cli_ctx_create(const char *cmd, phi3_model *m, const cli_model_args *a, const phi3_ctx_opts *o) {
+    char err[2048];
+    phi3_ctx *c = phi3_ctx_create(m, o, err, sizeof err);
+    if (!c) {
+        cli_error(cmd, "%s", err);
+        return NULL;
+    }
+    if (a->verbose) {
+        /* The KV cache is fp16 K and V per layer: 2 x layers x n_ctx x
+         * kv_heads x head_dim x 2 bytes; the rest of the context is scratch
+         * (activations, logits, RoPE table). */
+        const phi3_config *cfg = phi3_model_config(m);
+        double w = (double)phi3_model_weight_bytes(m);
+        double kv = 4.0 * cfg->n_layers * phi3_ctx_n_ctx(c) * cfg->n_kv_heads * cfg->head_dim;
+        double ctx = (double)phi3_ctx_device_bytes(c), total = (double)vkr_ctx_allocated(phi3_model_vk(m));
+        fprintf(stderr, "phi3vk: device memory: weights %.1f MiB + KV cache %.1f MiB (%d tokens) + scratch %.1f MiB "
+                        "= %.1f MiB (%.1f MiB allocated from the driver)\n",
+                w / MIB, kv / MIB, phi3_ctx_n_ctx(c), (ctx - kv) / MIB, (w + ctx) / MIB, total / MIB);
+    }
+    return c;
+}
+
+int cli_model_close(phi3_model *m, phi3_ctx *c) {
+    int n = m ? vkr_ctx_validation_messages(phi3_model_vk(m)) : 0;
+    phi3_ctx_destroy(c);
+    phi3_model_close(m);
+    if (n > 0) fprintf(stderr, "phi3vk: the Vulkan validation layer reported %d message%s\n", n, n == 1 ? "" : "s");
+    return n > 0;
+}
+
+char *cli_read_text(const char *cmd, const char *path, size_t *len) {
+    char err[1024];
+    if (strcmp(path, "-")) {
+        char *buf = phi3_read_file(path, MAX_TEXT_BYTES, len, err, sizeof err);
+        if (!buf) cli_error(cmd, "%s", err);
+        return buf;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n, stdin);
+        if (n < cap) break;
+        char *p = cap < MAX_TEXT_BYTES ? realloc(buf, cap * 2 + 1) : NULL;
+        if (!p) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = p;
+        cap *= 2;
+    }
+    if (!buf || ferror(stdin)) {
+        cli_error(cmd, "standard input: %s", buf ? "read error" : "out of memory or more than 1 GiB");
+        free(buf);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+int cli_encode_prompt(const char *cmd, const phi3_model *m, const cli_model_args *a, const char *text, size_t len,
+                      int chat, const char *system, struct tok_ids *out) {
+    const tok_tokenizer *t = phi3_model_tokenizer(m);
+    char err[1024];
+    int rc;
+    if (chat) {
+        if (memchr(text, 0, len)) {
+            cli_error(cmd, "the prompt contains a NUL byte, which a chat message cannot hold");
+            return -1;
+        }
+        tok_chat_msg msgs[2] = {{"system", system}, {"user", text}};
+        unsigned f = a->no_bos ? TOK_CHAT_NO_BOS : 0;
+        rc = system ? tok_chat_encode(t, msgs, 2, f, out, err, sizeof err)
+                    : tok_chat_encode(t, msgs + 1, 1, f, out, err, sizeof err);
+    } else {
+        rc = tok_encode(t, text, len, a->no_bos ? 0 : TOK_ENCODE_BOS, out, err, sizeof err);
+    }
+    if (rc) cli_error(cmd, "%s", err);
+    return rc;
+}
+
+static int push_id(tok_ids *v, int32_t id) {
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? v->cap * 2 : 64;
+        int32_t *p = realloc(v->ids, cap * sizeof *p);
+        if (!p) return -1;
+        v->ids = p;
+        v->cap = cap;
+    }
+    v->ids[v->n++] = id;
+    return 0;
+}
+
+int cli_parse_ids(const char *cmd, const char *s, tok_ids *out) {
+    const char *p = s;
+    for (int item = 1;; item++) {
+        while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+        if (!*p) return 0;
+        const char *start = p;
+        size_t n = strcspn(p, ", \t\n");
+        int ok = n > 0 && n <= 10;
+        long long x = 0;
+        for (size_t k = 0; ok && k < n; k++) {
+            ok = p[k] >= '0' && p[k] <= '9';
+            x = x * 10 + (p[k] - '0');
+        }
+        if (!ok || x > INT32_MAX) {
+            cli_error(cmd, "token list item %d '%.*s' is not a token id (expected non-negative integers separated "
+                           "by commas, e.g. 1,15043,3186)", item, (int)(n > 40 ? 40 : n), start);
+            return -1;
+        }
+        if (push_id(out, (int32_t)x)) {
+            cli_error(cmd, "out of memory");
+            return -1;
+        }
+        p += n;
+        while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+        if (*p == ',') {
+            p++;
+            while (*p == ' ' || *p == '\t' || *p == '\n') p++;
+            if (!*p || *p == ',') {
+                cli_error(cmd, "token list item %d is empty (expected non-negative integers separated by commas)",
+                          item + 1);
+                return -1;
+            }
+        }
+    }
+}
