@@ -82,8 +82,8 @@ static void on_progress(void *user, const hub_progress *p) {
         if (p->event == HUB_EV_FILE_PROGRESS && t - v->last_print < 0.2) return;
         v->last_print = t;
         const char *tag = p->event == HUB_EV_FILE_CACHED ? "cached" : p->event == HUB_EV_FILE_DONE ? "done" : "";
-        fprintf(stderr, "\r\033[K[%d/%d] %s  %s / %s  %s  (total %s / %s) %s", p->file_index + 1, p->n_files,
-                p->file, fd, fs, rate, td, ts, tag);
+        fprintf(stderr, "\r\033[K[%d/%d] %s  %s / %s%s%s  (total %s / %s) %s", p->file_index + 1, p->n_files,
+                p->file, fd, fs, rate[0] ? "  " : "", rate, td, ts, tag);
         v->line_open = 1;
         if (p->event == HUB_EV_FILE_DONE || p->event == HUB_EV_FILE_CACHED) {
             fputc('\n', stderr);
