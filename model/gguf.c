@@ -153,7 +153,7 @@ static uint64_t min_elem_bytes(phi3_gguf_type t) {
 static int skip_value(cursor *c, phi3_gguf_type t, int depth, const char *key);
 
 static int skip_array(cursor *c, int depth, const char *key, phi3_gguf_type *et, uint64_t *n) {
-    uint32_t t32;
+    uint32_t t32 = 0;
     if (depth > GGUF_MAX_NESTING) return fail(c, "%s: arrays nested more than %d deep", key, GGUF_MAX_NESTING);
     if (take_u32(c, &t32, "array element type") || take_u64(c, n, "array length")) return -1;
     if (t32 >= PHI3_GGUF_TYPE_COUNT) return fail(c, "%s: unknown array element type %u", key, t32);
@@ -171,7 +171,7 @@ static int skip_array(cursor *c, int depth, const char *key, phi3_gguf_type *et,
 }
 
 static int skip_value(cursor *c, phi3_gguf_type t, int depth, const char *key) {
-    uint64_t len, at;
+    uint64_t len = 0, at = 0;
     phi3_gguf_type et;
     if (t == PHI3_GGUF_STRING) return take_str(c, &len, &at, UINT64_MAX, key);
     if (t == PHI3_GGUF_ARRAY) return skip_array(c, depth, key, &et, &len);
@@ -181,13 +181,13 @@ static int skip_value(cursor *c, phi3_gguf_type t, int depth, const char *key) {
 /* ---- parsing ---- */
 
 static int parse_kv(cursor *c, kv_entry *e, uint64_t i) {
-    uint64_t len, at;
+    uint64_t len = 0, at = 0;
     char what[256];
     snprintf(what, sizeof what, "key #%llu", (unsigned long long)i);
     if (take_str(c, &len, &at, GGUF_MAX_KEY_LEN, what)) return -1;
     if (!(e->key = dup_bytes(c->base + at, len))) return fail(c, "out of memory");
     snprintf(what, sizeof what, "key %.200s", e->key);
-    uint32_t t32;
+    uint32_t t32 = 0;
     if (take_u32(c, &t32, what)) return -1;
     if (t32 >= PHI3_GGUF_TYPE_COUNT) return fail(c, "%s: unknown value type %u", what, t32);
     e->type = (phi3_gguf_type)t32;
@@ -229,7 +229,7 @@ static int cmp_name(const void *a, const void *b) {
 
 static int parse_tensor(phi3_gguf *g, cursor *c, uint64_t i) {
     phi3_gguf_tensor *t = &g->tensors[i];
-    uint64_t len, at;
+    uint64_t len = 0, at = 0;
     char what[64];
     snprintf(what, sizeof what, "tensor #%llu name", (unsigned long long)i);
     if (take_str(c, &len, &at, GGUF_MAX_NAME_LEN, what)) return -1;
@@ -328,7 +328,7 @@ static int read_alignment(phi3_gguf *g, cursor *c) {
 }
 
 static int parse(phi3_gguf *g, cursor *c) {
-    uint32_t magic, version;
+    uint32_t magic = 0, version = 0;
     if (take_u32(c, &magic, "magic") || take_u32(c, &version, "version")) return -1;
     if (memcmp(&magic, "GGUF", 4)) return fail(c, "not a GGUF file (magic bytes are not \"GGUF\")");
     if (version == 0x02000000u || version == 0x03000000u)
