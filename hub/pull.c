@@ -453,6 +453,11 @@ static int pull_file(pull_state *st, int k, char *err, size_t errlen) {
     if (hub_join(blob, sizeof blob, err, errlen, "%s/blobs/%s", st->repo_dir, f->etag) ||
         hub_join(inc, sizeof inc, err, errlen, "%s.incomplete", blob))
         return -1;
+    struct stat sb;
+    /* Re-checked here: an earlier file of this pull may have had the same contents. */
+    if (!st->cached[k] && stat(blob, &sb) == 0 && S_ISREG(sb.st_mode) && f->size_known &&
+        (uint64_t)sb.st_size == f->size)
+        st->cached[k] = 1;
     if (st->cached[k]) {
         if (link_snapshot(st, f, f->etag, err, errlen)) return -1;
         st->done_files += f->size;

@@ -277,6 +277,7 @@ J=$TMP/judge-src
 B=$TMP/base-src
 mkdir -p "$J" "$B"
 printf '{"model_type": "phi3"}\n' >"$J/config.json"
+cp "$J/config.json" "$J/generation_config.json" # same bytes: one blob, fetched once
 head -c 3000 /dev/urandom >"$J/model.safetensors"
 printf '{"model_type": "phi3", "base": true}\n' >"$B/config.json"
 head -c 5000 /dev/urandom >"$B/model.safetensors"
@@ -290,6 +291,8 @@ ok "judge pull exits 0" eq "$RC" 0
 JS=$(cat "$TMP/out")
 ok "judge pull prints only the judge snapshot" eq "$(wc -l <"$TMP/out"):${JS#"$C10"/models--grounded-ai--phi3-toxicity-judge-merge/snapshots/}" "1:$(cat 2>/dev/null "$C10/models--grounded-ai--phi3-toxicity-judge-merge/refs/main")"
 ok "judge weights pulled" cmp -s "$JS/model.safetensors" "$J/model.safetensors"
+ok "identical files share one blob" eq "$(readlink "$JS/config.json")" "$(readlink "$JS/generation_config.json")"
+ok "identical files: the second is not fetched" eq "$(count "$LOG" /generation_config.json)" 0
 BS=$C10/models--microsoft--Phi-3-mini-4k-instruct/snapshots/$(cat 2>/dev/null "$C10/models--microsoft--Phi-3-mini-4k-instruct/refs/main")
 for f in tokenizer.json tokenizer_config.json special_tokens_map.json; do
     ok "base tokenizer file $f pulled" cmp -s "$BS/$f" "$B/$f"
