@@ -38,4 +38,8 @@ vkr_attn_tune vkr_attention_tune(const vkr_device_info *d, const vkr_attention_a
  * layout does not fit the device (L * KS above the subgroup size). */
 void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr_attn_tune *tune);
 
+/* vkr_op_argmax with an explicit workgroup size (1 .. 32 subgroups): tests
+ * run the GPU's multi-subgroup reduction on lavapipe too. */
+void vkr_op_argmax_wg(vkr_cmd *cmd, const vkr_argmax_args *a, uint32_t wg);
+
 #endif
