@@ -1,5 +1,6 @@
-/* Read-only file mappings shared by the safetensors and GGUF readers, and a
- * small whole-file reader for JSON files (config.json, index.json).
+/* Read-only file mappings shared by the safetensors and GGUF readers, a
+ * small whole-file reader for JSON files (config.json, index.json), and the
+ * "file: message" error formatter of the model/ readers.
  *
  * Weights are streamed straight out of the mapping; after a range has been
  * converted the reader calls phi3_map_release() so the pages leave this
@@ -33,6 +34,14 @@ void phi3_map_release(const void *p, uint64_t n);
  * ("file.json: 300000000 bytes, more than the 100000000 allowed"). Returns
  * NULL with err on failure; the caller frees. */
 char *phi3_read_file(const char *path, size_t max_bytes, size_t *len, char *err, size_t errlen);
+
+/* Formats "file: message" into err (as every model/ reader reports) and
+ * returns -1, so a check reads `return phi3_file_error(err, n, path, ...)`. */
+int phi3_file_error(char *err, size_t errlen, const char *file, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
 
 /* 1 if path exists and is a directory / a regular file. */
 int phi3_is_dir(const char *path);

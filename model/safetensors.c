@@ -3,7 +3,6 @@
 
 #include <cjson/cJSON.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,16 +48,6 @@ static const struct { const char *name; phi3_dtype dt; unsigned bits; } st_dtype
     {"BOOL", PHI3_DTYPE_OTHER, 8},     {"F8_E4M3", PHI3_DTYPE_OTHER, 8},  {"F8_E5M2", PHI3_DTYPE_OTHER, 8},
     {"E8M0", PHI3_DTYPE_OTHER, 8},
 };
-
-static int fail(char *err, size_t errlen, const char *file, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", file, msg);
-    return -1;
-}
 
 static int cmp_tensor_ptr(const void *a, const void *b) {
     return strcmp((*(const phi3_st_tensor *const *)a)->name, (*(const phi3_st_tensor *const *)b)->name);
@@ -107,11 +96,11 @@ static int json_u64(const cJSON *v, uint64_t *out) {
 /* Fills t from its header entry; checks dtype, shape, offsets and size. */
 static int parse_entry(phi3_st_file *f, phi3_st_tensor *t, const cJSON *e, uint64_t data_size, char *err, size_t errlen) {
     const char *nm = t->name;
-    if (!cJSON_IsObject(e)) return fail(err, errlen, f->path, "tensor %s: expected an object with dtype, shape, data_offsets", nm);
+    if (!cJSON_IsObject(e)) return phi3_file_error(err, errlen, f->path, "tensor %s: expected an object with dtype, shape, data_offsets", nm);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(e, "dtype");
     const cJSON *shape = cJSON_GetObjectItemCaseSensitive(e, "shape");
     const cJSON *offs = cJSON_GetObjectItemCaseSensitive(e, "data_offsets");
-    if (!cJSON_IsString(dt)) return fail(err, errlen, f->path, "tensor %s: field dtype: expected a string", nm);
+    if (!cJSON_IsString(dt)) return phi3_file_error(err, errlen, f->path, "tensor %s: field dtype: expected a string", nm);
     unsigned bits = 0;
     for (size_t i = 0; i < sizeof st_dtypes / sizeof st_dtypes[0]; i++)
         if (!strcmp(dt->valuestring, st_dtypes[i].name)) {
@@ -119,34 +108,34 @@ static int parse_entry(phi3_st_file *f, phi3_st_tensor *t, const cJSON *e, uint6
             t->dtype_name = st_dtypes[i].name;
             bits = st_dtypes[i].bits;
         }
-    if (!bits) return fail(err, errlen, f->path, "tensor %s: unsupported dtype \"%.32s\" (expected F32, F16 or BF16)", nm, dt->valuestring);
-    if (!cJSON_IsArray(shape)) return fail(err, errlen, f->path, "tensor %s: field shape: expected an array of integers", nm);
+    if (!bits) return phi3_file_error(err, errlen, f->path, "tensor %s: unsupported dtype \"%.32s\" (expected F32, F16 or BF16)", nm, dt->valuestring);
+    if (!cJSON_IsArray(shape)) return phi3_file_error(err, errlen, f->path, "tensor %s: field shape: expected an array of integers", nm);
     int rank = cJSON_GetArraySize(shape);
-    if (rank > PHI3_ST_MAX_DIMS) return fail(err, errlen, f->path, "tensor %s: field shape: %d dimensions (at most %d supported)", nm, rank, PHI3_ST_MAX_DIMS);
+    if (rank > PHI3_ST_MAX_DIMS) return phi3_file_error(err, errlen, f->path, "tensor %s: field shape: %d dimensions (at most %d supported)", nm, rank, PHI3_ST_MAX_DIMS);
     t->n_dims = rank;
     t->n_elements = 1;
     int d = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, shape) {
         uint64_t x;
-        if (json_u64(v, &x)) return fail(err, errlen, f->path, "tensor %s: field shape[%d]: expected a non-negative integer", nm, d);
+        if (json_u64(v, &x)) return phi3_file_error(err, errlen, f->path, "tensor %s: field shape[%d]: expected a non-negative integer", nm, d);
         if (x && t->n_elements > (UINT64_MAX / 8) / x)
-            return fail(err, errlen, f->path, "tensor %s: field shape: element count overflows", nm);
+            return phi3_file_error(err, errlen, f->path, "tensor %s: field shape: element count overflows", nm);
         t->shape[d++] = x;
         t->n_elements *= x;
     }
     uint64_t b, end;
     if (!cJSON_IsArray(offs) || cJSON_GetArraySize(offs) != 2 || json_u64(offs->child, &b) || json_u64(offs->child->next, &end))
-        return fail(err, errlen, f->path, "tensor %s: field data_offsets: expected [begin, end], two non-negative integers", nm);
+        return phi3_file_error(err, errlen, f->path, "tensor %s: field data_offsets: expected [begin, end], two non-negative integers", nm);
     if (b > end || end > data_size)
-        return fail(err, errlen, f->path, "tensor %s: data_offsets [%llu, %llu) outside the data area of %llu bytes", nm,
+        return phi3_file_error(err, errlen, f->path, "tensor %s: data_offsets [%llu, %llu) outside the data area of %llu bytes", nm,
                     (unsigned long long)b, (unsigned long long)end, (unsigned long long)data_size);
     uint64_t want = t->n_elements * bits / 8;
     if (end - b != want) {
         char shp[160] = "";
         for (int i = 0, k = 0; i < rank && k < (int)sizeof shp - 24; i++)
             k += snprintf(shp + k, sizeof shp - (size_t)k, "%s%llu", i ? ", " : "", (unsigned long long)t->shape[i]);
-        return fail(err, errlen, f->path, "tensor %s: data_offsets [%llu, %llu) hold %llu bytes, expected shape [%s] x %u bytes = %llu (size/shape mismatch)",
+        return phi3_file_error(err, errlen, f->path, "tensor %s: data_offsets [%llu, %llu) hold %llu bytes, expected shape [%s] x %u bytes = %llu (size/shape mismatch)",
                     nm, (unsigned long long)b, (unsigned long long)end, (unsigned long long)(end - b), shp, bits / 8, (unsigned long long)want);
     }
     t->n_bytes = want;
@@ -170,32 +159,32 @@ static int check_layout(phi3_st_file *f, char *err, size_t errlen) {
     for (uint64_t i = 0; i < f->n; i++) {
         if (!v[i]->n_bytes) continue;
         if (prev && prev->offset + prev->n_bytes > v[i]->offset)
-            return fail(err, errlen, f->path, "tensors %s and %s overlap (data_offsets of one start inside the other)", prev->name, v[i]->name);
+            return phi3_file_error(err, errlen, f->path, "tensors %s and %s overlap (data_offsets of one start inside the other)", prev->name, v[i]->name);
         if (!prev || v[i]->offset + v[i]->n_bytes > prev->offset + prev->n_bytes) prev = v[i];
     }
     qsort(v, (size_t)f->n, sizeof *v, cmp_tensor_ptr);
     for (uint64_t i = 0; i + 1 < f->n; i++)
-        if (!strcmp(v[i]->name, v[i + 1]->name)) return fail(err, errlen, f->path, "tensor %s: listed twice in the header", v[i]->name);
+        if (!strcmp(v[i]->name, v[i + 1]->name)) return phi3_file_error(err, errlen, f->path, "tensor %s: listed twice in the header", v[i]->name);
     return 0;
 }
 
 static int parse_header(phi3_st_file *f, char *err, size_t errlen) {
     uint64_t hlen;
-    if (f->size < 8) return fail(err, errlen, f->path, "file of %llu bytes is too short for the 8-byte header length (truncated?)", (unsigned long long)f->size);
+    if (f->size < 8) return phi3_file_error(err, errlen, f->path, "file of %llu bytes is too short for the 8-byte header length (truncated?)", (unsigned long long)f->size);
     memcpy(&hlen, f->base, 8); /* little-endian host assumed (x86-64, arm64) */
     if (hlen > PHI3_ST_MAX_HEADER)
-        return fail(err, errlen, f->path, "header length %llu exceeds the %llu-byte limit", (unsigned long long)hlen, PHI3_ST_MAX_HEADER);
+        return phi3_file_error(err, errlen, f->path, "header length %llu exceeds the %llu-byte limit", (unsigned long long)hlen, PHI3_ST_MAX_HEADER);
     if (hlen > f->size - 8)
-        return fail(err, errlen, f->path, "header length %llu runs past the end of the file (%llu bytes; truncated?)",
+        return phi3_file_error(err, errlen, f->path, "header length %llu runs past the end of the file (%llu bytes; truncated?)",
                     (unsigned long long)hlen, (unsigned long long)f->size);
     const char *text = (const char *)f->base + 8;
     if (count_json_values(text, hlen) > ST_MAX_JSON_VALUES)
-        return fail(err, errlen, f->path, "header holds more than %u JSON values", ST_MAX_JSON_VALUES);
+        return phi3_file_error(err, errlen, f->path, "header holds more than %u JSON values", ST_MAX_JSON_VALUES);
     cJSON *root = cJSON_ParseWithLength(text, (size_t)hlen);
-    if (!root) return fail(err, errlen, f->path, "header is not valid JSON");
+    if (!root) return phi3_file_error(err, errlen, f->path, "header is not valid JSON");
     int rc = -1;
     if (!cJSON_IsObject(root)) {
-        fail(err, errlen, f->path, "header: expected a JSON object");
+        phi3_file_error(err, errlen, f->path, "header: expected a JSON object");
         goto done;
     }
     uint64_t n = 0;
@@ -204,21 +193,21 @@ static int parse_header(phi3_st_file *f, char *err, size_t errlen) {
     f->tensors = calloc((size_t)(n ? n : 1), sizeof *f->tensors);
     f->sorted = calloc((size_t)(n ? n : 1), sizeof *f->sorted);
     if (!f->tensors || !f->sorted) {
-        fail(err, errlen, f->path, "out of memory for %llu tensors", (unsigned long long)n);
+        phi3_file_error(err, errlen, f->path, "out of memory for %llu tensors", (unsigned long long)n);
         goto done;
     }
     uint64_t data_size = f->size - 8 - hlen;
     cJSON_ArrayForEach(e, root) {
         if (!strcmp(e->string, "__metadata__")) {
             if (!cJSON_IsObject(e)) {
-                fail(err, errlen, f->path, "header: __metadata__: expected an object");
+                phi3_file_error(err, errlen, f->path, "header: __metadata__: expected an object");
                 goto done;
             }
             continue;
         }
         phi3_st_tensor *t = &f->tensors[f->n];
         if (!(t->name = strdup(e->string))) {
-            fail(err, errlen, f->path, "out of memory");
+            phi3_file_error(err, errlen, f->path, "out of memory");
             goto done;
         }
         f->n++;
@@ -232,7 +221,7 @@ done:
 
 static phi3_st_file *open_common(phi3_st_file *f, const char *name, char *err, size_t errlen) {
     if (!(f->path = strdup(name))) {
-        fail(err, errlen, name, "out of memory");
+        phi3_file_error(err, errlen, name, "out of memory");
         goto fail;
     }
     if (parse_header(f, err, errlen)) goto fail;
@@ -245,7 +234,7 @@ fail:
 phi3_st_file *phi3_st_open(const char *path, char *err, size_t errlen) {
     phi3_st_file *f = calloc(1, sizeof *f);
     if (!f) {
-        fail(err, errlen, path, "out of memory");
+        phi3_file_error(err, errlen, path, "out of memory");
         return NULL;
     }
     if (phi3_map_open(&f->map, path, err, errlen)) {
@@ -260,7 +249,7 @@ phi3_st_file *phi3_st_open(const char *path, char *err, size_t errlen) {
 phi3_st_file *phi3_st_open_mem(const void *data, size_t size, const char *name, char *err, size_t errlen) {
     phi3_st_file *f = calloc(1, sizeof *f);
     if (!f) {
-        fail(err, errlen, name, "out of memory");
+        phi3_file_error(err, errlen, name, "out of memory");
         return NULL;
     }
     f->base = data;
@@ -289,7 +278,7 @@ const phi3_st_tensor *phi3_st_find(const phi3_st_file *f, const char *name) { re
 
 static int add_file(phi3_st_model *m, const char *path, char *err, size_t errlen) {
     phi3_st_file **nf = realloc(m->files, (size_t)(m->n_files + 1) * sizeof *nf);
-    if (!nf) return fail(err, errlen, path, "out of memory");
+    if (!nf) return phi3_file_error(err, errlen, path, "out of memory");
     m->files = nf;
     if (!(m->files[m->n_files] = phi3_st_open(path, err, errlen))) return -1;
     m->n_files++;
@@ -300,12 +289,12 @@ static int add_file(phi3_st_model *m, const char *path, char *err, size_t errlen
  * on first use; -1 with err. */
 static int shard_of(phi3_st_model *m, const char *dir, const char *index_path, const char *shard, char *err, size_t errlen) {
     if (!*shard || strchr(shard, '/') || !strcmp(shard, ".") || !strcmp(shard, ".."))
-        return fail(err, errlen, index_path, "weight_map: shard name \"%.64s\" is not a plain file name", shard);
+        return phi3_file_error(err, errlen, index_path, "weight_map: shard name \"%.64s\" is not a plain file name", shard);
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, shard);
     for (int i = 0; i < m->n_files; i++)
         if (!strcmp(phi3_st_model_file(m, i), path)) return i;
-    if (m->n_files >= ST_MAX_SHARDS) return fail(err, errlen, index_path, "weight_map names more than %d shards", ST_MAX_SHARDS);
+    if (m->n_files >= ST_MAX_SHARDS) return phi3_file_error(err, errlen, index_path, "weight_map names more than %d shards", ST_MAX_SHARDS);
     if (add_file(m, path, err, errlen)) return -1;
     return m->n_files - 1;
 }
@@ -319,30 +308,30 @@ static int open_index(phi3_st_model *m, const char *dir, const char *index_path,
     int rc = -1;
     const cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     if (!root) {
-        fail(err, errlen, index_path, "not valid JSON");
+        phi3_file_error(err, errlen, index_path, "not valid JSON");
         goto done;
     }
     if (!cJSON_IsObject(wm) || !wm->child) {
-        fail(err, errlen, index_path, "field weight_map: expected a non-empty object of tensor name -> shard file");
+        phi3_file_error(err, errlen, index_path, "field weight_map: expected a non-empty object of tensor name -> shard file");
         goto done;
     }
     uint64_t n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, wm) n++;
     if (!(m->sorted = calloc((size_t)n, sizeof *m->sorted))) {
-        fail(err, errlen, index_path, "out of memory");
+        phi3_file_error(err, errlen, index_path, "out of memory");
         goto done;
     }
     cJSON_ArrayForEach(e, wm) {
         if (!cJSON_IsString(e)) {
-            fail(err, errlen, index_path, "weight_map: %s: expected a shard file name (string)", e->string);
+            phi3_file_error(err, errlen, index_path, "weight_map: %s: expected a shard file name (string)", e->string);
             goto done;
         }
         int s = shard_of(m, dir, index_path, e->valuestring, err, errlen);
         if (s < 0) goto done;
         const phi3_st_tensor *t = phi3_st_find(m->files[s], e->string);
         if (!t) {
-            fail(err, errlen, index_path, "weight_map: tensor %s: missing from its shard %s", e->string, e->valuestring);
+            phi3_file_error(err, errlen, index_path, "weight_map: tensor %s: missing from its shard %s", e->string, e->valuestring);
             goto done;
         }
         m->sorted[m->n++] = t;
@@ -350,7 +339,7 @@ static int open_index(phi3_st_model *m, const char *dir, const char *index_path,
     qsort(m->sorted, (size_t)m->n, sizeof *m->sorted, cmp_tensor_ptr);
     for (uint64_t i = 0; i + 1 < m->n; i++)
         if (!strcmp(m->sorted[i]->name, m->sorted[i + 1]->name)) {
-            fail(err, errlen, index_path, "weight_map: tensor %s listed twice", m->sorted[i]->name);
+            phi3_file_error(err, errlen, index_path, "weight_map: tensor %s listed twice", m->sorted[i]->name);
             goto done;
         }
     rc = 0;
@@ -363,7 +352,7 @@ phi3_st_model *phi3_st_model_open(const char *dir, char *err, size_t errlen) {
     phi3_st_model *m = calloc(1, sizeof *m);
     char index_path[4096], single[4096];
     if (!m) {
-        fail(err, errlen, dir, "out of memory");
+        phi3_file_error(err, errlen, dir, "out of memory");
         return NULL;
     }
     snprintf(index_path, sizeof index_path, "%s/model.safetensors.index.json", dir);
@@ -373,13 +362,13 @@ phi3_st_model *phi3_st_model_open(const char *dir, char *err, size_t errlen) {
         return m;
     }
     if (!phi3_is_file(single)) {
-        fail(err, errlen, dir, "no model.safetensors or model.safetensors.index.json in this folder");
+        phi3_file_error(err, errlen, dir, "no model.safetensors or model.safetensors.index.json in this folder");
         goto fail;
     }
     if (add_file(m, single, err, errlen)) goto fail;
     phi3_st_file *f = m->files[0];
     if (!(m->sorted = calloc((size_t)(f->n ? f->n : 1), sizeof *m->sorted))) {
-        fail(err, errlen, single, "out of memory");
+        phi3_file_error(err, errlen, single, "out of memory");
         goto fail;
     }
     m->n = f->n;

@@ -3,7 +3,6 @@
 #include "model/source.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,16 +53,6 @@ const char *phi3_weight_kind_name(phi3_weight_kind kind) {
     return (unsigned)kind < PHI3_W_KIND_COUNT ? kind_names[kind] : "unknown";
 }
 
-static int fail(char *err, size_t errlen, const char *file, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", file, msg);
-    return -1;
-}
-
 /* ---- the tensor list ---- */
 
 static void set_view(phi3_tensor *t) {
@@ -74,7 +63,7 @@ static void set_view(phi3_tensor *t) {
 
 static int list_st(phi3_source *s, char *err, size_t errlen) {
     s->n_all = phi3_st_model_count(s->st);
-    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return fail(err, errlen, s->path, "out of memory");
+    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return phi3_file_error(err, errlen, s->path, "out of memory");
     for (uint64_t i = 0; i < s->n_all; i++) {
         const phi3_st_tensor *st = phi3_st_model_at(s->st, i);
         phi3_tensor *t = &s->all[i];
@@ -87,7 +76,7 @@ static int list_st(phi3_source *s, char *err, size_t errlen) {
 
 static int list_gguf(phi3_source *s, char *err, size_t errlen) {
     s->n_all = phi3_gguf_tensor_count(s->gguf);
-    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return fail(err, errlen, s->path, "out of memory");
+    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return phi3_file_error(err, errlen, s->path, "out of memory");
     for (uint64_t i = 0; i < s->n_all; i++) {
         const phi3_gguf_tensor *g = phi3_gguf_tensor_at(s->gguf, i);
         phi3_tensor *t = &s->all[i];
@@ -133,12 +122,12 @@ static int expect_tensor(phi3_source *s, const char *name, uint64_t rows, uint64
     else snprintf(want, sizeof want, "[%llu]", (unsigned long long)cols);
     const phi3_tensor *t = find(s, name);
     *out = t;
-    if (!t) return optional ? 0 : fail(err, errlen, s->path, "tensor %s: missing (expected %s)", name, want);
+    if (!t) return optional ? 0 : phi3_file_error(err, errlen, s->path, "tensor %s: missing (expected %s)", name, want);
     shape_str(got, sizeof got, t);
     int ok = rows ? t->n_dims == 2 && t->shape[0] == rows && t->shape[1] == cols : t->n_dims == 1 && t->shape[0] == cols;
-    if (!ok) return fail(err, errlen, t->file, "tensor %s: expected %s, got %s", name, want, got);
+    if (!ok) return phi3_file_error(err, errlen, t->file, "tensor %s: expected %s, got %s", name, want, got);
     if (t->dtype == PHI3_DTYPE_OTHER)
-        return fail(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", name, t->dtype_name);
+        return phi3_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", name, t->dtype_name);
     return 0;
 }
 
@@ -150,7 +139,7 @@ static int bind_weights(phi3_source *s, const char *const *names, char *err, siz
     uint64_t q = (uint64_t)c->n_heads * (uint64_t)c->head_dim;
     /* rows, cols per layer kind (rows 0: 1-D) */
     const uint64_t shape[N_LAYER_KINDS][2] = {{0, H}, {qkv, H}, {H, q}, {0, H}, {2 * F, H}, {H, F}};
-    if (!(s->layer = calloc((size_t)c->n_layers * N_LAYER_KINDS, sizeof *s->layer))) return fail(err, errlen, s->path, "out of memory");
+    if (!(s->layer = calloc((size_t)c->n_layers * N_LAYER_KINDS, sizeof *s->layer))) return phi3_file_error(err, errlen, s->path, "out of memory");
     if (expect_tensor(s, names[PHI3_W_EMBD], V, H, 0, &s->embd, err, errlen)) return -1;
     char name[128];
     for (int l = 0; l < c->n_layers; l++)
@@ -185,10 +174,10 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
     const char *arch;
     memset(c, 0, sizeof *c);
     if (phi3_gguf_get_str(g, "general.architecture", &arch, NULL, err, errlen)) return -1;
-    if (strcmp(arch, "phi3")) return fail(err, errlen, s->path, "key general.architecture: expected \"phi3\", found \"%.40s\"", arch);
+    if (strcmp(arch, "phi3")) return phi3_file_error(err, errlen, s->path, "key general.architecture: expected \"phi3\", found \"%.40s\"", arch);
     const phi3_gguf_tensor *te = phi3_gguf_find_tensor(g, "token_embd.weight");
     if (!te || te->n_dims != 2 || te->ne[1] > PHI3_MAX_DIM)
-        return fail(err, errlen, s->path, "tensor token_embd.weight: missing or not 2-D (needed for the vocabulary size)");
+        return phi3_file_error(err, errlen, s->path, "tensor token_embd.weight: missing or not 2-D (needed for the vocabulary size)");
     c->vocab = (int)te->ne[1];
     gkey keys[] = {
         {"phi3.embedding_length", &c->hidden, 1, 0},
@@ -210,7 +199,7 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
             continue;
         }
         if (phi3_gguf_get_u32(g, keys[i].key, &v, err, errlen)) return -1;
-        if (v > PHI3_MAX_DIM) return fail(err, errlen, s->path, "key %s: expected at most %d, found %u", keys[i].key, PHI3_MAX_DIM, v);
+        if (v > PHI3_MAX_DIM) return phi3_file_error(err, errlen, s->path, "key %s: expected at most %d, found %u", keys[i].key, PHI3_MAX_DIM, v);
         *keys[i].dst = (int)v;
     }
     if (c->n_kv_heads < 0) c->n_kv_heads = c->n_heads;
@@ -227,13 +216,13 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
         c->rope_theta = f;
     }
     if (c->n_heads <= 0 || c->hidden % c->n_heads)
-        return fail(err, errlen, s->path, "key phi3.attention.head_count: expected a divisor of phi3.embedding_length (%d), found %d", c->hidden, c->n_heads);
+        return phi3_file_error(err, errlen, s->path, "key phi3.attention.head_count: expected a divisor of phi3.embedding_length (%d), found %d", c->hidden, c->n_heads);
     c->head_dim = c->hidden / c->n_heads;
     if (phi3_gguf_find_key(g, "phi3.rope.dimension_count") >= 0) {
         uint32_t rd;
         if (phi3_gguf_get_u32(g, "phi3.rope.dimension_count", &rd, err, errlen)) return -1;
         if ((int)rd != c->head_dim)
-            return fail(err, errlen, s->path, "key phi3.rope.dimension_count: expected head_dim = %d (partial rotary is not supported), found %u", c->head_dim, rd);
+            return phi3_file_error(err, errlen, s->path, "key phi3.rope.dimension_count: expected head_dim = %d (partial rotary is not supported), found %u", c->head_dim, rd);
     }
     phi3_config_default_stops(c);
     uint32_t eot; /* llama.cpp writes <|end|> (32007) as the end-of-turn token */
@@ -255,7 +244,7 @@ static int gguf_rope_factors(phi3_source *s, char *err, size_t errlen) {
         return -1;
     if (!lf && !sf) return 0;
     if (!lf || !sf || lf->dtype != PHI3_DTYPE_F32 || sf->dtype != PHI3_DTYPE_F32)
-        return fail(err, errlen, s->path, "tensors rope_factors_long/short.weight: expected both, as F32 [%d]", c->head_dim / 2);
+        return phi3_file_error(err, errlen, s->path, "tensors rope_factors_long/short.weight: expected both, as F32 [%d]", c->head_dim / 2);
     memcpy(c->long_factor, lf->data, (size_t)lf->bytes);
     memcpy(c->short_factor, sf->data, (size_t)sf->bytes);
     c->rope_scaling = PHI3_ROPE_LONGROPE;
@@ -270,7 +259,7 @@ static int gguf_rope_factors(phi3_source *s, char *err, size_t errlen) {
 /* ---- open / close ---- */
 
 static int open_hf(phi3_source *s, char *err, size_t errlen) {
-    if (!(s->dir = strdup(s->path))) return fail(err, errlen, s->path, "out of memory");
+    if (!(s->dir = strdup(s->path))) return phi3_file_error(err, errlen, s->path, "out of memory");
     if (phi3_config_load(&s->cfg, s->dir, err, errlen)) return -1;
     if (!(s->st = phi3_st_model_open(s->dir, err, errlen))) return -1;
     return list_st(s, err, errlen) || bind_weights(s, hf_names, err, errlen);
@@ -293,7 +282,7 @@ phi3_source *phi3_source_open(const char *path, char *err, size_t errlen) {
     int rc;
     if (phi3_is_dir(path)) rc = open_hf(s, err, errlen);
     else if (phi3_is_file(path)) rc = open_gguf(s, err, errlen);
-    else rc = fail(err, errlen, path, "no such file or folder (expected a Hugging Face folder or a .gguf file)");
+    else rc = phi3_file_error(err, errlen, path, "no such file or folder (expected a Hugging Face folder or a .gguf file)");
     if (rc) {
         phi3_source_close(s);
         return NULL;
@@ -375,12 +364,12 @@ int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint
                               uint64_t dst_ld, phi3_convert_stats *stats, char *err, size_t errlen) {
     (void)src;
     size_t es = phi3_dtype_size(t->dtype);
-    if (!es) return fail(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", t->name, t->dtype_name);
+    if (!es) return phi3_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", t->name, t->dtype_name);
     if (row0 > t->rows || nrows > t->rows - row0)
-        return fail(err, errlen, t->file, "tensor %s: rows [%llu, +%llu) requested, it has %llu", t->name, (unsigned long long)row0,
+        return phi3_file_error(err, errlen, t->file, "tensor %s: rows [%llu, +%llu) requested, it has %llu", t->name, (unsigned long long)row0,
                     (unsigned long long)nrows, (unsigned long long)t->rows);
     if (dst_ld < t->cols)
-        return fail(err, errlen, t->file, "tensor %s: destination row stride %llu is less than its %llu columns", t->name,
+        return phi3_file_error(err, errlen, t->file, "tensor %s: destination row stride %llu is less than its %llu columns", t->name,
                     (unsigned long long)dst_ld, (unsigned long long)t->cols);
     phi3_convert_stats local = {0};
     phi3_convert_stats *st = stats ? stats : &local;

@@ -2,26 +2,16 @@
 #include "model/synth.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "model/f16.h"
+#include "model/mapfile.h"
 #include "model/gguf_write.h"
 
 #define CHUNK (1u << 20) /* elements generated per step */
-
-static int fail(char *err, size_t errlen, const char *file, const char *fmt, ...) {
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(err, errlen, "%s: %s", file, msg);
-    return -1;
-}
 
 int phi3_synth_preset(phi3_config *cfg, const char *name, char *err, size_t errlen) {
     memset(cfg, 0, sizeof *cfg);
@@ -30,7 +20,7 @@ int phi3_synth_preset(phi3_config *cfg, const char *name, char *err, size_t errl
     } else if (!strcmp(name, "phi3-mini")) {
         cfg->hidden = 3072, cfg->intermediate = 8192, cfg->n_layers = 32, cfg->n_heads = 32, cfg->n_kv_heads = 32;
     } else {
-        return fail(err, errlen, "synth", "unknown preset \"%s\" (expected tiny or phi3-mini)", name);
+        return phi3_file_error(err, errlen, "synth", "unknown preset \"%s\" (expected tiny or phi3-mini)", name);
     }
     cfg->head_dim = cfg->hidden / cfg->n_heads;
     cfg->vocab = 32064;
@@ -193,17 +183,17 @@ typedef struct file_ctx {
 
 static int emit_file(void *ctx, const void *p, size_t n, char *err, size_t errlen) {
     file_ctx *fc = ctx;
-    if (fwrite(p, 1, n, fc->f) != n) return fail(err, errlen, fc->path, "write failed: %s", strerror(errno));
+    if (fwrite(p, 1, n, fc->f) != n) return phi3_file_error(err, errlen, fc->path, "write failed: %s", strerror(errno));
     return 0;
 }
 
 static int write_text(const char *path, const char *text, char *err, size_t errlen) {
     FILE *f = fopen(path, "wb");
-    if (!f) return fail(err, errlen, path, "cannot create: %s", strerror(errno));
+    if (!f) return phi3_file_error(err, errlen, path, "cannot create: %s", strerror(errno));
     size_t n = strlen(text);
     int bad = fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
     bad |= fclose(f) != 0;
-    return bad ? fail(err, errlen, path, "write failed: %s", strerror(errno)) : 0;
+    return bad ? phi3_file_error(err, errlen, path, "write failed: %s", strerror(errno)) : 0;
 }
 
 /* Shard of each tensor: contiguous, balanced by bytes, none empty (needs
@@ -254,12 +244,12 @@ static int write_shard(const phi3_synth_opts *o, const plan_t *p, int n, int sha
                        char *err, size_t errlen) {
     size_t hlen;
     char *h = shard_header(p, n, shard, &hlen);
-    if (!h) return fail(err, errlen, path, "out of memory");
+    if (!h) return phi3_file_error(err, errlen, path, "out of memory");
     file_ctx fc = {fopen(path, "wb"), path};
     int rc = -1;
     uint64_t hl = hlen;
     if (!fc.f) {
-        fail(err, errlen, path, "cannot create: %s", strerror(errno));
+        phi3_file_error(err, errlen, path, "cannot create: %s", strerror(errno));
         goto done;
     }
     if (emit_file(&fc, &hl, 8, err, errlen) || emit_file(&fc, h, hlen, err, errlen)) goto done;
@@ -267,7 +257,7 @@ static int write_shard(const phi3_synth_opts *o, const plan_t *p, int n, int sha
         if (p[i].shard == shard && stream_tensor(o, &p[i], vals, bytes, emit_file, &fc, err, errlen)) goto done;
     rc = 0;
 done:
-    if (fc.f && fclose(fc.f) && !rc) rc = fail(err, errlen, path, "close failed: %s", strerror(errno));
+    if (fc.f && fclose(fc.f) && !rc) rc = phi3_file_error(err, errlen, path, "close failed: %s", strerror(errno));
     free(h);
     return rc;
 }
@@ -277,7 +267,7 @@ static int write_index(const plan_t *p, int n, int shards, const char *dir, char
     for (int i = 0; i < n; i++) total += p[i].bytes;
     size_t cap = 256 + (size_t)n * 160, k;
     char *s = malloc(cap), path[4096];
-    if (!s) return fail(err, errlen, dir, "out of memory");
+    if (!s) return phi3_file_error(err, errlen, dir, "out of memory");
     k = (size_t)snprintf(s, cap, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {", (unsigned long long)total);
     for (int i = 0; i < n; i++)
         k += (size_t)snprintf(s + k, cap - k, "%s\n    \"%s\": \"model-%05d-of-%05d.safetensors\"", i ? "," : "", p[i].name, p[i].shard + 1, shards);
@@ -290,10 +280,10 @@ static int write_index(const plan_t *p, int n, int shards, const char *dir, char
 
 static int write_hf(const phi3_synth_opts *o, const plan_t *p, int n, const char *dir, float *vals, uint8_t *bytes, char *err, size_t errlen) {
     char path[4096];
-    if (mkdir(dir, 0755) && errno != EEXIST) return fail(err, errlen, dir, "cannot create folder: %s", strerror(errno));
+    if (mkdir(dir, 0755) && errno != EEXIST) return phi3_file_error(err, errlen, dir, "cannot create folder: %s", strerror(errno));
     const char *torch = o->dtype == PHI3_DTYPE_F32 ? "float32" : o->dtype == PHI3_DTYPE_F16 ? "float16" : "bfloat16";
     char *cj = phi3_config_to_json(&o->cfg, torch), *gj = phi3_config_generation_to_json(&o->cfg);
-    int rc = !cj || !gj ? fail(err, errlen, dir, "out of memory") : 0;
+    int rc = !cj || !gj ? phi3_file_error(err, errlen, dir, "out of memory") : 0;
     if (!rc) snprintf(path, sizeof path, "%s/config.json", dir), rc = write_text(path, cj, err, errlen);
     if (!rc) snprintf(path, sizeof path, "%s/generation_config.json", dir), rc = write_text(path, gj, err, errlen);
     free(cj);
@@ -333,7 +323,7 @@ static void gguf_metadata(phi3_gguf_writer *w, const phi3_synth_opts *o) {
 
 static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const char *path, float *vals, uint8_t *bytes, char *err, size_t errlen) {
     phi3_gguf_writer *w = phi3_gguf_writer_create();
-    if (!w) return fail(err, errlen, path, "out of memory");
+    if (!w) return phi3_file_error(err, errlen, path, "out of memory");
     gguf_metadata(w, o);
     for (int i = 0; i < n; i++) {
         uint64_t ne[2] = {p[i].cols, p[i].rows};
@@ -351,16 +341,16 @@ int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_
     phi3_synth_opts v = *o;
     if (phi3_config_validate(&v.cfg, "synth", err, errlen)) return -1;
     if (v.dtype != PHI3_DTYPE_F32 && v.dtype != PHI3_DTYPE_F16 && v.dtype != PHI3_DTYPE_BF16)
-        return fail(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
+        return phi3_file_error(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
     if (!(v.std > 0 && v.std < 100) || !(v.embd_std > 0 && v.embd_std <= 1e6f))
-        return fail(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", v.std, v.embd_std);
+        return phi3_file_error(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", v.std, v.embd_std);
     int cap = 11 + 6 * v.cfg.n_layers;
     plan_t *p = calloc((size_t)cap, sizeof *p);
     float *vals = malloc(CHUNK * sizeof *vals);
     uint8_t *bytes = malloc(CHUNK * 4);
     int rc = -1;
     if (!p || !vals || !bytes) {
-        fail(err, errlen, out, "out of memory");
+        phi3_file_error(err, errlen, out, "out of memory");
         goto done;
     }
     int n = make_plan(&v, p);
@@ -369,7 +359,7 @@ int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_
         goto done;
     }
     if (v.shards < 1 || v.shards > n) {
-        fail(err, errlen, "synth", "--shards: expected 1 .. %d (the number of tensors), found %d", n, v.shards);
+        phi3_file_error(err, errlen, "synth", "--shards: expected 1 .. %d (the number of tensors), found %d", n, v.shards);
         goto done;
     }
     assign_shards(p, n, v.shards);

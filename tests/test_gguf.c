@@ -17,8 +17,8 @@ static char tmpdir[] = "/tmp/phi3vk-test-gguf-XXXXXX";
 
 /* ---- writer -> reader round trip ---- */
 
-static int write_sample(const char *path, char *err, size_t errlen) {
-    phi3_gguf_writer *w = phi3_gguf_writer_create();
+/* Every scalar type, string and numeric arrays; *w collects the first misuse. */
+static void add_sample_kv(phi3_gguf_writer *w) {
     uint8_t u8 = 200; int8_t i8 = -100; uint16_t u16 = 60000; int16_t i16 = -30000;
     uint32_t u32 = 4000000000u; int32_t i32 = -2000000000; float f32 = 0.125f; uint8_t b = 1;
     uint64_t u64 = 18000000000000000000ull; int64_t i64 = -9000000000000000000ll; double f64 = -1.0 / 3.0;
@@ -48,10 +48,21 @@ static int write_sample(const char *path, char *err, size_t errlen) {
     phi3_gguf_writer_arr(w, "a.shorts", PHI3_GGUF_INT16, shorts, 2);
     phi3_gguf_writer_arr(w, "a.f64", PHI3_GGUF_FLOAT64, dbl, 1);
     phi3_gguf_writer_arr(w, "a.none", PHI3_GGUF_UINT64, NULL, 0);
+}
+
+static void add_sample_tensors(phi3_gguf_writer *w) {
     uint64_t ne_a[2] = {5, 3}, ne_b[1] = {7}, ne_c[1] = {1};
     phi3_gguf_writer_tensor(w, "a", PHI3_GGML_F32, 2, ne_a);
     phi3_gguf_writer_tensor(w, "b", PHI3_GGML_F16, 1, ne_b);
     phi3_gguf_writer_tensor(w, "c", PHI3_GGML_BF16, 1, ne_c);
+}
+
+static int write_sample(const char *path, char *err, size_t errlen) {
+    /* a misuse (duplicate key) is reported by begin and leaves no file */
+    phi3_gguf_writer *w = phi3_gguf_writer_create();
+    add_sample_kv(w);
+    add_sample_tensors(w);
+    uint8_t u8 = 1;
     CHECK(phi3_gguf_writer_kv(w, "t.u8", PHI3_GGUF_UINT8, &u8) == -1, "duplicate key accepted");
     int rc = phi3_gguf_writer_begin(w, path, err, errlen);
     CHECK(rc == -1 && strstr(err, "t.u8") && strstr(err, "twice"), "misuse not reported: %s", err);
@@ -61,29 +72,8 @@ static int write_sample(const char *path, char *err, size_t errlen) {
     /* again, correctly, with the data written in odd chunks */
     w = phi3_gguf_writer_create();
     phi3_gguf_writer_str(w, "general.architecture", "test");
-    phi3_gguf_writer_kv(w, "t.u8", PHI3_GGUF_UINT8, &u8);
-    phi3_gguf_writer_kv(w, "t.i8", PHI3_GGUF_INT8, &i8);
-    phi3_gguf_writer_kv(w, "t.u16", PHI3_GGUF_UINT16, &u16);
-    phi3_gguf_writer_kv(w, "t.i16", PHI3_GGUF_INT16, &i16);
-    phi3_gguf_writer_kv(w, "t.u32", PHI3_GGUF_UINT32, &u32);
-    phi3_gguf_writer_kv(w, "t.i32", PHI3_GGUF_INT32, &i32);
-    phi3_gguf_writer_kv(w, "t.f32", PHI3_GGUF_FLOAT32, &f32);
-    phi3_gguf_writer_kv(w, "t.bool", PHI3_GGUF_BOOL, &b);
-    phi3_gguf_writer_kv(w, "t.str", PHI3_GGUF_STRING, "h\xc3\xa9llo");
-    phi3_gguf_writer_kv(w, "t.empty", PHI3_GGUF_STRING, "");
-    phi3_gguf_writer_kv(w, "t.u64", PHI3_GGUF_UINT64, &u64);
-    phi3_gguf_writer_kv(w, "t.i64", PHI3_GGUF_INT64, &i64);
-    phi3_gguf_writer_kv(w, "t.f64", PHI3_GGUF_FLOAT64, &f64);
-    phi3_gguf_writer_arr(w, "a.tokens", PHI3_GGUF_STRING, toks, 4);
-    phi3_gguf_writer_arr(w, "a.scores", PHI3_GGUF_FLOAT32, scores, 4);
-    phi3_gguf_writer_arr(w, "a.types", PHI3_GGUF_INT32, types, 4);
-    phi3_gguf_writer_arr(w, "a.bools", PHI3_GGUF_BOOL, bools, 3);
-    phi3_gguf_writer_arr(w, "a.shorts", PHI3_GGUF_INT16, shorts, 2);
-    phi3_gguf_writer_arr(w, "a.f64", PHI3_GGUF_FLOAT64, dbl, 1);
-    phi3_gguf_writer_arr(w, "a.none", PHI3_GGUF_UINT64, NULL, 0);
-    phi3_gguf_writer_tensor(w, "a", PHI3_GGML_F32, 2, ne_a);
-    phi3_gguf_writer_tensor(w, "b", PHI3_GGML_F16, 1, ne_b);
-    phi3_gguf_writer_tensor(w, "c", PHI3_GGML_BF16, 1, ne_c);
+    add_sample_kv(w);
+    add_sample_tensors(w);
     if (phi3_gguf_writer_begin(w, path, err, errlen)) goto fail;
     uint8_t data[60 + 14 + 2];
     float fa[15];
