@@ -9,12 +9,14 @@
 static const cli_command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their capabilities (--json)"},
     {"pull", cmd_pull, "download a Hugging Face model repo into the HF cache (resumes, verifies)"},
+    {"inspect", cmd_inspect, "show a checkpoint: config, tensors, GGUF metadata, tokenizer, stop ids"},
     {"synth", cmd_synth, "write a random-weight Phi-3 checkpoint (HF folder or GGUF) for tests/benchmarks"},
     {"tokenize", cmd_tokenize, "text -> Phi-3 token ids or pieces (--chat, --no-bos, --bench FILE)"},
     {"detokenize", cmd_detokenize, "Phi-3 token ids -> text (--skip-special)"},
     {"generate", cmd_generate, "continue a prompt, streaming the text (--chat, sampling options, --seed)"},
     {"perplexity", cmd_perplexity, "perplexity over a text file in windows, like llama-perplexity"},
     {"logits", cmd_logits, "logits of every position as a NumPy .npy file [positions, vocab]"},
+    {"bench", cmd_bench, "tokens/s of prefill and generation per device, with an attested correctness check"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
