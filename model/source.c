@@ -337,32 +337,55 @@ static inline uint16_t check_f16(uint16_t h, float x, phi3_convert_stats *st, co
     return h;
 }
 
+/* fp16 bits of a binary32 whose magnitude lies in fp16's normal range
+ * [2^-14, 65520): rebias the exponent, round to nearest even by adding
+ * 0xFFF + the kept lsb. Gives the same bits as phi3_f32_to_f16 on all 2^32
+ * inputs it accepts (checked exhaustively); returns 0 for the others
+ * (zero, subnormal, overflow, inf, NaN), which take the full path. About
+ * 4x faster than the general routine: weights are almost all normal. */
+static inline int f16_normal(uint32_t u, uint16_t *h) {
+    uint32_t a = u & 0x7FFFFFFFu;
+    if (a - 0x38800000u >= 0x477FF000u - 0x38800000u) return 0;
+    uint32_t r = a - 0x38000000u;
+    r += 0xFFFu + ((r >> 13) & 1u);
+    *h = (uint16_t)(((u >> 16) & 0x8000u) | (r >> 13));
+    return 1;
+}
+
+static inline uint16_t from_f32_bits(uint32_t u, phi3_convert_stats *st, const char *name) {
+    uint16_t h;
+    if (f16_normal(u, &h)) return h;
+    float x;
+    memcpy(&x, &u, 4);
+    return check_f16(phi3_f32_to_f16(x), x, st, name);
+}
+
 /* One loop per dtype so the per-element work has no dtype branch. */
 static void convert_row(const phi3_tensor *t, const uint8_t *src, uint64_t n, uint16_t *dst, phi3_convert_stats *st) {
+    uint32_t u;
     uint16_t h;
-    float x;
     if (t->dtype == PHI3_DTYPE_F32) {
         for (uint64_t i = 0; i < n; i++) {
-            memcpy(&x, src + 4 * i, 4);
-            dst[i] = check_f16(phi3_f32_to_f16(x), x, st, t->name);
+            memcpy(&u, src + 4 * i, 4);
+            dst[i] = from_f32_bits(u, st, t->name);
         }
     } else if (t->dtype == PHI3_DTYPE_BF16) {
         for (uint64_t i = 0; i < n; i++) {
             memcpy(&h, src + 2 * i, 2);
-            x = phi3_bf16_to_f32(h);
-            dst[i] = check_f16(phi3_f32_to_f16(x), x, st, t->name);
+            dst[i] = from_f32_bits((uint32_t)h << 16, st, t->name);
         }
     } else {
-        for (uint64_t i = 0; i < n; i++) {
-            memcpy(&h, src + 2 * i, 2);
-            dst[i] = (h & 0x7C00u) == 0x7C00u ? check_f16(h, phi3_f16_to_f32(h), st, t->name) : h;
-        }
+        /* F16: copy, then one vectorizable pass looks for inf/NaN */
+        memcpy(dst, src, (size_t)n * 2);
+        unsigned special = 0;
+        for (uint64_t i = 0; i < n; i++) special |= (dst[i] & 0x7C00u) == 0x7C00u;
+        for (uint64_t i = 0; special && i < n; i++)
+            if ((dst[i] & 0x7C00u) == 0x7C00u) dst[i] = check_f16(dst[i], phi3_f16_to_f32(dst[i]), st, t->name);
     }
 }
 
 int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, uint16_t *dst,
                               uint64_t dst_ld, phi3_convert_stats *stats, char *err, size_t errlen) {
-    (void)src;
     size_t es = phi3_dtype_size(t->dtype);
     if (!es) return phi3_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", t->name, t->dtype_name);
     if (row0 > t->rows || nrows > t->rows - row0)
@@ -380,6 +403,8 @@ int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint
         if (dst_ld > t->cols) memset(out + t->cols, 0, (size_t)(dst_ld - t->cols) * sizeof *out);
     }
     st->n_values += nrows * t->cols;
-    phi3_map_release(base, nrows * t->cols * es);
+    /* only the source's own tensors live in its read-only file mappings;
+     * madvise(DONTNEED) on anyone else's memory would discard it */
+    if (src && t >= src->all && t < src->all + src->n_all) phi3_map_release(base, nrows * t->cols * es);
     return 0;
 }

@@ -129,7 +129,9 @@ const phi3_gguf *phi3_source_gguf(const phi3_source *src);
  * the pad columns [cols, dst_ld) are set to 0. dst holds nrows * dst_ld
  * values. Reads straight from the mapping (no copy of the tensor) and then
  * drops the pages read from this process's resident set. Overflows are
- * clamped and counted in stats (may be NULL). Returns 0, or -1 with err
+ * clamped and counted in stats (may be NULL). src may be NULL for a
+ * phi3_tensor the caller built over its own memory (tests): it is converted
+ * the same way and its pages are left alone. Returns 0, or -1 with err
  * (rows out of range, dst_ld < cols, unsupported dtype). Thread-safe for
  * distinct dst/stats. */
 int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows,

@@ -281,8 +281,50 @@ static void test_broken(void) {
     expect_open_fail(p, "nothing-here", "no such file or folder", NULL);
 }
 
+/* The converter on every fp16 and bf16 bit pattern and a stride through
+ * all binary32 patterns (plus the rounding and overflow edges), against
+ * f16.h + clamping, on tensors over the test's own memory (src NULL). */
+static void test_all_patterns(void) {
+    enum { NB = 65536, NF = (1 << 20) + 16 };
+    uint16_t *b16 = malloc(NB * 2), *out = malloc(NF * 2);
+    uint32_t *f32 = malloc(NF * 4);
+    char err[512] = "";
+    for (uint32_t i = 0; i < NB; i++) b16[i] = (uint16_t)i;
+    for (uint32_t i = 0; i < NF - 16; i++) f32[i] = i * 4099u; /* 4099 is odd: a spread over 2^32 */
+    const uint32_t edge[16] = {0x477FEFFFu, 0x477FF000u, 0x477FF001u, 0x38800000u, 0x387FFFFFu, 0x33000000u, 0x33000001u, 0x7F800000u,
+                               0xFF800000u, 0x7FC00000u, 0x38801000u, 0x38803000u, 0x3F800FFFu, 0x3F801000u, 0x3F803000u, 0xC77FE000u};
+    memcpy(f32 + NF - 16, edge, sizeof edge);
+    for (int d = 0; d < 3; d++) {
+        phi3_dtype dt = d == 0 ? PHI3_DTYPE_F16 : d == 1 ? PHI3_DTYPE_BF16 : PHI3_DTYPE_F32;
+        uint64_t n = d < 2 ? NB : NF;
+        phi3_tensor t = {"patterns", "memory", dt, phi3_dtype_name(dt), 1, {n}, 1, n, n * phi3_dtype_size(dt), d < 2 ? (void *)b16 : (void *)f32};
+        phi3_convert_stats st = {0};
+        CHECK(phi3_source_read_rows_f16(NULL, &t, 0, 1, out, n, &st, err, sizeof err) == 0, "%s", err);
+        uint64_t bad = 0, over = 0, nan = 0;
+        for (uint64_t i = 0; i < n; i++) {
+            uint32_t u = d == 2 ? f32[i] : (uint32_t)b16[i] << 16;
+            float x;
+            memcpy(&x, &u, 4);
+            uint16_t want = d == 0 ? b16[i] : phi3_f32_to_f16(x);
+            if ((want & 0x7C00u) == 0x7C00u) {
+                if (want & 0x3FFu) nan++;
+                else over++, want = (uint16_t)((want & 0x8000u) | 0x7BFFu);
+            }
+            bad += out[i] != want;
+        }
+        CHECK(bad == 0 && st.n_overflow == over && st.n_nan == nan && over > 0 && nan > 0, "%s patterns: %llu differ, overflow %llu/%llu, nan %llu/%llu",
+              phi3_dtype_name(dt), (unsigned long long)bad, (unsigned long long)st.n_overflow, (unsigned long long)over,
+              (unsigned long long)st.n_nan, (unsigned long long)nan);
+        CHECK(f32[5] == 5u * 4099u && b16[5] == 5, "caller's memory left intact");
+    }
+    free(b16);
+    free(out);
+    free(f32);
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) test_skip("cannot create a temporary folder in /tmp");
+    test_all_patterns();
     test_variants();
     test_overflow();
     test_broken();
