@@ -621,8 +621,10 @@ static void test_paths(const char *dir) {
 }
 
 int main(void) {
-    const char *dir = test_data_dir();
-    test_synthetic();
+    test_synthetic(); /* needs no reference data */
+    const char *env = getenv("PHI3VK_DATA");
+    if ((!env || access(env, R_OK) != 0) && test_failures) return test_finish();
+    const char *dir = test_data_dir(); /* skips (77) when ../shared/data is absent */
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer/phi3-mini-4k-instruct/tokenizer.json", dir);
     clock_t c0 = clock();

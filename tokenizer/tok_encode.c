@@ -366,7 +366,12 @@ static int find_added(const tok_matcher *m, const unsigned char *s, size_t n, si
 typedef int (*segment_fn)(enc *e, const char *s, size_t n, const prot *pr);
 
 /* Splits s by the matcher's tokens (HF find_matches): ids are pushed, gaps go
- * to fn. lstrip/rstrip extend a match over neighbouring whitespace. */
+ * to fn. lstrip/rstrip extend a match over neighbouring whitespace. Two
+ * corner cases differ from HF and need overlapping added tokens (Phi-3 has
+ * none): the search resumes after the rstrip-extended end (HF resumes after
+ * the match and could match again inside the swallowed whitespace), and a
+ * protected special token is not a candidate at all (HF matches it, then
+ * drops it, which also hides a shorter non-special token at that place). */
 static int split_added(enc *e, const tok_matcher *m, const char *text, size_t n, const prot *pr, segment_fn fn) {
     const unsigned char *s = (const unsigned char *)text;
     size_t pos = 0, scan = 0, ms;
