@@ -60,24 +60,26 @@ enum tok_added_flag {
  * If a tokenizer_config.json sits in the same folder, bos_token, eos_token,
  * pad_token and add_bos_token are read from it; otherwise bos = "<s>",
  * eos = "<|endoftext|>" (else "</s>"), pad = none, add_bos = 1.
- * Returns NULL and fills err ("path: model.merges[7]: 'x y': 'y' is not in
- * model.vocab") on any failure. */
+ * Returns NULL and fills err on any failure, e.g.
+ * "path: model.merges[7]: \"x\" + \"y\": the right part is not in model.vocab". */
 tok_tokenizer *tok_load_json(const char *path, char *err, size_t errlen);
 
 /* Same for tokenizer.json bytes in memory (not NUL-terminated; copied as
  * needed, so data may be freed afterwards). name is used in messages. No
- * tokenizer_config.json is read. */
+ * tokenizer_config.json is read: bos/eos/pad and add_bos take the defaults. */
 tok_tokenizer *tok_load_json_mem(const char *data, size_t len, const char *name, char *err,
                                  size_t errlen);
 
-/* path is a tokenizer.json file or a folder holding one. A folder without it
- * gives "DIR: no tokenizer.json in this folder (this model ships no
- * tokenizer: pass --tokenizer PATH to a tokenizer.json or a folder with one)". */
+/* path is a tokenizer.json file, a folder holding one, or a GGUF file
+ * (recognized by its "GGUF" magic; see tokenizer/tok_gguf.h). A folder
+ * without tokenizer.json gives "DIR: no tokenizer.json in this folder (this
+ * model ships no tokenizer: pass --tokenizer PATH to a tokenizer.json or a
+ * folder with one, ...)"; a missing path names the path. */
 tok_tokenizer *tok_load_path(const char *path, char *err, size_t errlen);
 
 /* A SentencePiece-BPE vocabulary as GGUF tokenizer.ggml.* supplies it. */
 typedef struct tok_spm_params {
-    int32_t n_vocab;           /* number of pieces, 1 .. 2^21 */
+    int32_t n_vocab;           /* number of pieces, 1 .. 2^21 - 1 */
     const char *const *pieces; /* [n_vocab] piece text, UTF-8, "▁" for space */
     const uint32_t *lens;      /* [n_vocab] byte lengths, or NULL: pieces are NUL-terminated */
     const float *scores;       /* [n_vocab] merge priority (higher merges first) */
