@@ -68,7 +68,7 @@ int phi3_rope_upload(phi3_ctx *c, int use_long, char *err, size_t errlen) {
 
 static int record_decode(phi3_ctx *c) {
     if (vkr_cmd_begin(c->decode_cmd)) return -1;
-    phi3_forward_record(c, c->decode_cmd, &c->dec, 1, 0);
+    phi3_forward_record(c, c->decode_cmd, &c->dec, &(phi3_segment){.seq = 0, .row0 = 0, .n = 1}, 1, 0);
     return vkr_cmd_end(c->decode_cmd);
 }
 
@@ -85,24 +85,28 @@ phi3_ctx *phi3_ctx_create(phi3_model *m, const phi3_ctx_opts *opts, char *err, s
     c->n_batch = o.n_batch > 0 ? o.n_batch : 512;
     if (c->n_batch > c->n_ctx) c->n_batch = c->n_ctx;
     c->all_logits = o.all_logits;
+    c->n_seq = o.n_seq > 0 ? o.n_seq : 1;
     uint64_t kv_row = (uint64_t)cfg->n_kv_heads * cfg->head_dim * 2;
     const vkr_device_info *dev = vkr_ctx_device(m->vk);
     if (c->n_ctx > cfg->max_pos) {
         snprintf(err, errlen, "--ctx %d exceeds the model's context of %d tokens", c->n_ctx, cfg->max_pos);
         goto fail_early;
     }
-    if ((uint64_t)c->n_ctx * kv_row > dev->max_storage_buffer_range) {
-        snprintf(err, errlen, "--ctx %d needs a %.0f MiB KV cache per layer; %s allows %.0f MiB per buffer: use --ctx %llu "
-                 "or less", c->n_ctx, c->n_ctx * kv_row / MIB, dev->name, dev->max_storage_buffer_range / MIB,
+    if ((uint64_t)c->n_seq * c->n_ctx * kv_row > dev->max_storage_buffer_range) {
+        snprintf(err, errlen, "%d sequence%s x --ctx %d need a %.0f MiB KV cache per layer; %s allows %.0f MiB per "
+                 "buffer: use at most %llu tokens of context in all", c->n_seq, c->n_seq > 1 ? "s" : "", c->n_ctx,
+                 (double)c->n_seq * c->n_ctx * kv_row / MIB, dev->name, dev->max_storage_buffer_range / MIB,
                  (unsigned long long)(dev->max_storage_buffer_range / kv_row));
         goto fail_early;
     }
-    c->logit_rows = c->all_logits ? c->n_batch : 1;
+    c->logit_rows = c->all_logits && c->n_batch > c->n_seq ? c->n_batch : c->n_seq;
     c->k_cache = calloc((size_t)cfg->n_layers, sizeof *c->k_cache);
     c->v_cache = calloc((size_t)cfg->n_layers, sizeof *c->v_cache);
     c->host_logits = malloc((size_t)c->logit_rows * cfg->vocab * sizeof(float));
-    c->history = malloc((size_t)c->n_ctx * sizeof *c->history);
-    if (!c->k_cache || !c->v_cache || !c->host_logits || !c->history) {
+    c->history = malloc((size_t)c->n_seq * c->n_ctx * sizeof *c->history);
+    c->seq_logits = malloc((size_t)c->n_seq * cfg->vocab * sizeof(float));
+    c->n_past = calloc((size_t)c->n_seq, sizeof *c->n_past);
+    if (!c->k_cache || !c->v_cache || !c->host_logits || !c->history || !c->seq_logits || !c->n_past) {
         snprintf(err, errlen, "out of host memory");
         goto fail;
     }
@@ -110,15 +114,15 @@ phi3_ctx *phi3_ctx_create(phi3_model *m, const phi3_ctx_opts *opts, char *err, s
     char name[32];
     for (int l = 0; l < cfg->n_layers; l++) {
         snprintf(name, sizeof name, "k_cache.%d", l);
-        c->k_cache[l] = make(c, name, (uint64_t)c->n_ctx * kv_row, VKR_BUF_DEVICE, &fail);
+        c->k_cache[l] = make(c, name, (uint64_t)c->n_seq * c->n_ctx * kv_row, VKR_BUF_DEVICE, &fail);
         snprintf(name, sizeof name, "v_cache.%d", l);
-        c->v_cache[l] = make(c, name, (uint64_t)c->n_ctx * kv_row, VKR_BUF_DEVICE, &fail);
+        c->v_cache[l] = make(c, name, (uint64_t)c->n_seq * c->n_ctx * kv_row, VKR_BUF_DEVICE, &fail);
     }
     c->cos_sin = make(c, "rope.cos_sin", (uint64_t)c->n_ctx * cfg->head_dim * 4, VKR_BUF_DEVICE, &fail);
-    c->params = make(c, "params", sizeof(struct step_params), VKR_BUF_HOST, &fail);
-    c->last_x = make(c, "last_x", (uint64_t)cfg->hidden * 4, VKR_BUF_DEVICE, &fail);
+    c->params = make(c, "params", (uint64_t)c->n_seq * sizeof(struct step_params), VKR_BUF_HOST, &fail);
+    c->last_x = make(c, "last_x", (uint64_t)c->n_seq * cfg->hidden * 4, VKR_BUF_DEVICE, &fail);
     c->logits = make(c, "logits", (uint64_t)c->logit_rows * cfg->vocab * 4, VKR_BUF_DEVICE, &fail);
-    c->next_id = make(c, "next_id", 16, VKR_BUF_HOST, &fail);
+    c->next_id = make(c, "next_id", (uint64_t)c->n_seq * 4, VKR_BUF_HOST, &fail);
     /* Decode attention splits the keys so a long context still spreads over
      * the device: about one range per 256 cached tokens, at most 16. */
     int split = c->n_ctx / 256;
@@ -135,9 +139,9 @@ phi3_ctx *phi3_ctx_create(phi3_model *m, const phi3_ctx_opts *opts, char *err, s
     }
     if (phi3_rope_upload(c, 0, err, errlen)) goto fail;
     if (m->verbose)
-        fprintf(stderr, "phi3vk: context %d tokens: KV cache %.1f MiB, scratch %.1f MiB\n", c->n_ctx,
-                2.0 * cfg->n_layers * c->n_ctx * kv_row / MIB,
-                (c->device_bytes - 2.0 * cfg->n_layers * c->n_ctx * kv_row) / MIB);
+        fprintf(stderr, "phi3vk: context %d x %d tokens: KV cache %.1f MiB, scratch %.1f MiB\n", c->n_seq, c->n_ctx,
+                2.0 * cfg->n_layers * c->n_seq * c->n_ctx * kv_row / MIB,
+                (c->device_bytes - 2.0 * cfg->n_layers * c->n_seq * c->n_ctx * kv_row) / MIB);
     return c;
 fail:
     phi3_ctx_destroy(c);
@@ -162,22 +166,30 @@ void phi3_ctx_destroy(phi3_ctx *c) {
     free(c->v_cache);
     free(c->host_logits);
     free(c->history);
+    free(c->seq_logits);
+    free(c->n_past);
     free(c);
 }
 
-static void set_params(phi3_ctx *c, int n_tokens) {
-    struct step_params *p = vkr_buffer_map(c->params);
-    p->n_past = (uint32_t)c->n_past;
+
+static void set_params(phi3_ctx *c, int seq, int n_tokens) {
+    struct step_params *p = (struct step_params *)vkr_buffer_map(c->params) + seq;
+    p->n_past = (uint32_t)c->n_past[seq];
     p->n_tokens = (uint32_t)n_tokens;
+    p->kv_base = (uint32_t)(seq * c->n_ctx);
 }
 
-static int check_tokens(const phi3_ctx *c, const int32_t *tokens, int n, char *err, size_t errlen) {
+static int check_seq(const phi3_ctx *c, int seq, const int32_t *tokens, int n, char *err, size_t errlen) {
+    if (seq < 0 || seq >= c->n_seq) {
+        snprintf(err, errlen, "sequence %d does not exist (the context has %d)", seq, c->n_seq);
+        return -1;
+    }
     if (n <= 0) {
         snprintf(err, errlen, "no tokens to evaluate");
         return -1;
     }
-    if (c->n_past + n > c->n_ctx) {
-        snprintf(err, errlen, "context full: %d tokens in the cache + %d new > --ctx %d", c->n_past, n, c->n_ctx);
+    if (c->n_past[seq] + n > c->n_ctx) {
+        snprintf(err, errlen, "context full: %d tokens in the cache + %d new > --ctx %d", c->n_past[seq], n, c->n_ctx);
         return -1;
     }
     for (int i = 0; i < n; i++)
@@ -189,78 +201,151 @@ static int check_tokens(const phi3_ctx *c, const int32_t *tokens, int n, char *e
     return 0;
 }
 
-/* One prefill pass of n <= n_batch tokens; logits land in host rows
- * [row0, row0 + n) (all_logits) or row 0. */
-static int prefill_pass(phi3_ctx *c, const int32_t *tokens, int n, int row0, char *err, size_t errlen) {
+/* One pass over the segments' tokens (at most n_batch in all; tokens[i] are
+ * segment i's). Reads back the logits: every row into host_logits + row0
+ * rows (all_logits, one segment), else each segment's last row into
+ * seq_logits[seq] (and host_logits row 0 for a single segment). */
+static int run_pass(phi3_ctx *c, const phi3_segment *seg, const int32_t *const *tokens, int n_seg, int host_row0,
+                    char *err, size_t errlen) {
     vkr_ctx *vk = c->m->vk;
-    int vocab = c->m->cfg.vocab;
-    memcpy(vkr_buffer_map(c->pre.ids), tokens, (size_t)n * 4);
-    set_params(c, n);
+    int vocab = c->m->cfg.vocab, all = c->all_logits && n_seg == 1;
+    uint32_t *ids = vkr_buffer_map(c->pre.ids);
+    for (int i = 0; i < n_seg; i++) {
+        memcpy(ids + seg[i].row0, tokens[i], (size_t)seg[i].n * 4);
+        set_params(c, seg[i].seq, seg[i].n);
+    }
     if (vkr_cmd_begin(c->prefill_cmd)) goto fail;
-    phi3_forward_record(c, c->prefill_cmd, &c->pre, n, c->all_logits);
+    phi3_forward_record(c, c->prefill_cmd, &c->pre, seg, n_seg, all);
     if (vkr_cmd_end(c->prefill_cmd) || vkr_cmd_run(c->prefill_cmd)) goto fail;
     c->last_cmd = c->prefill_cmd;
-    int rows = c->all_logits ? n : 1;
-    float *dst = c->host_logits + (c->all_logits ? (size_t)row0 * vocab : 0);
-    if (vkr_buffer_read(vk, c->logits, 0, dst, (uint64_t)rows * vocab * 4)) goto fail;
-    memmove(c->history + c->n_past, tokens, (size_t)n * sizeof *tokens); /* may be history itself */
-    c->n_past += n;
+    if (all) {
+        if (vkr_buffer_read(vk, c->logits, 0, c->host_logits + (size_t)host_row0 * vocab, (uint64_t)seg[0].n * vocab * 4))
+            goto fail;
+    } else {
+        for (int i = 0; i < n_seg; i++)
+            if (vkr_buffer_read(vk, c->logits, (uint64_t)i * vocab * 4, c->seq_logits + (size_t)seg[i].seq * vocab,
+                                (uint64_t)vocab * 4))
+                goto fail;
+        if (n_seg == 1) memcpy(c->host_logits, c->seq_logits + (size_t)seg[0].seq * vocab, (size_t)vocab * 4);
+    }
+    for (int i = 0; i < n_seg; i++) {
+        int s = seg[i].seq;
+        /* memmove: tokens may be this sequence's own history (LongRoPE) */
+        memmove(c->history + (size_t)s * c->n_ctx + c->n_past[s], tokens[i], (size_t)seg[i].n * sizeof(int32_t));
+        c->n_past[s] += seg[i].n;
+    }
     return 0;
 fail:
     snprintf(err, errlen, "%s", vkr_ctx_error(vk));
     return -1;
 }
 
-/* Appends one token with the pre-recorded decode command buffer. */
+/* Appends n tokens to one sequence in passes of at most n_batch. */
+static int eval_chunks(phi3_ctx *c, int seq, const int32_t *tokens, int n, char *err, size_t errlen) {
+    for (int done = 0; done < n;) {
+        int k = n - done < c->n_batch ? n - done : c->n_batch;
+        phi3_segment sg = {.seq = seq, .row0 = 0, .n = k};
+        const int32_t *t = tokens + done;
+        if (run_pass(c, &sg, &t, 1, done, err, errlen)) return -1;
+        done += k;
+    }
+    return 0;
+}
+
+/* Appends one token to sequence 0 with the pre-recorded decode step. */
 static int decode_step(phi3_ctx *c, int32_t token, char *err, size_t errlen) {
     *(uint32_t *)vkr_buffer_map(c->dec.ids) = (uint32_t)token;
-    set_params(c, 1);
+    set_params(c, 0, 1);
     if (vkr_cmd_run(c->decode_cmd)) {
         snprintf(err, errlen, "%s", vkr_ctx_error(c->m->vk));
         return -1;
     }
     c->last_cmd = c->decode_cmd;
-    c->history[c->n_past++] = token;
+    c->history[c->n_past[0]++] = token;
     return 0;
 }
 
 /* LongRoPE: once the sequence grows past original_max_position_embeddings
  * every position uses the long factors (as Hugging Face computes a sequence
  * of that length), so the cached keys, rotated with the short ones, are
- * recomputed: the table is switched and the history evaluated again. */
-static int rope_switch(phi3_ctx *c, int n_new, char *err, size_t errlen) {
+ * recomputed: the table is switched and the history evaluated again. The
+ * table is shared, so this works for single-sequence contexts only. */
+static int rope_switch(phi3_ctx *c, int seq, int n_new, char *err, size_t errlen) {
     const phi3_config *cfg = &c->m->cfg;
-    if (cfg->rope_scaling != PHI3_ROPE_LONGROPE || c->rope_long || c->n_past + n_new <= cfg->orig_max_pos) return 0;
-    if (phi3_rope_upload(c, 1, err, errlen)) return -1;
-    int old = c->n_past;
-    c->n_past = 0;
-    for (int done = 0; done < old;) {
-        int k = old - done < c->n_batch ? old - done : c->n_batch;
-        if (prefill_pass(c, c->history + done, k, 0, err, errlen)) return -1;
-        done += k;
+    if (cfg->rope_scaling != PHI3_ROPE_LONGROPE || c->rope_long || c->n_past[seq] + n_new <= cfg->orig_max_pos)
+        return 0;
+    if (c->n_seq > 1) {
+        snprintf(err, errlen, "LongRoPE: a sequence crosses original_max_position_embeddings (%d) in a "
+                 "%d-sequence context; use one sequence for long inputs", cfg->orig_max_pos, c->n_seq);
+        return -1;
     }
-    return 0;
+    if (phi3_rope_upload(c, 1, err, errlen)) return -1;
+    int old = c->n_past[0];
+    c->n_past[0] = 0;
+    return eval_chunks(c, 0, c->history, old, err, errlen);
 }
 
-int phi3_ctx_eval(phi3_ctx *c, const int32_t *tokens, int n, char *err, size_t errlen) {
-    if (check_tokens(c, tokens, n, err, errlen) || rope_switch(c, n, err, errlen)) return -1;
+int phi3_ctx_eval_seq(phi3_ctx *c, int seq, const int32_t *tokens, int n, char *err, size_t errlen) {
+    if (check_seq(c, seq, tokens, n, err, errlen) || rope_switch(c, seq, n, err, errlen)) return -1;
     if (c->all_logits && n > c->logit_rows) {
         snprintf(err, errlen, "all_logits: %d tokens exceed n_batch %d", n, c->logit_rows);
         return -1;
     }
-    if (n == 1 && !c->all_logits) { /* one token: the pre-recorded decode step */
-        if (decode_step(c, tokens[0], err, errlen) ||
-            vkr_buffer_read(c->m->vk, c->logits, 0, c->host_logits, (uint64_t)c->m->cfg.vocab * 4)) {
+    if (n == 1 && seq == 0 && !c->all_logits) { /* one token: the pre-recorded decode step */
+        int vocab = c->m->cfg.vocab;
+        if (decode_step(c, tokens[0], err, errlen)) return -1;
+        if (vkr_buffer_read(c->m->vk, c->logits, 0, c->host_logits, (uint64_t)vocab * 4)) {
             snprintf(err, errlen, "%s", vkr_ctx_error(c->m->vk));
             return -1;
         }
-    }
-    for (int done = 0; done < n && (n > 1 || c->all_logits);) {
-        int k = n - done < c->n_batch ? n - done : c->n_batch;
-        if (prefill_pass(c, tokens + done, k, done, err, errlen)) return -1;
-        done += k;
+        memcpy(c->seq_logits, c->host_logits, (size_t)vocab * 4);
+    } else if (eval_chunks(c, seq, tokens, n, err, errlen)) {
+        return -1;
     }
     c->host_rows = c->all_logits ? n : 1;
+    return 0;
+}
+
+int phi3_ctx_eval(phi3_ctx *c, const int32_t *tokens, int n, char *err, size_t errlen) {
+    return phi3_ctx_eval_seq(c, 0, tokens, n, err, errlen);
+}
+
+int phi3_ctx_eval_batch(phi3_ctx *c, const phi3_seq_tokens *items, int n_items, char *err, size_t errlen) {
+    phi3_segment seg[64];
+    const int32_t *toks[64];
+    if (n_items > 64 || n_items > c->n_seq) {
+        snprintf(err, errlen, "%d items in one batch: at most %d (the context's sequences, and 64)", n_items,
+                 c->n_seq < 64 ? c->n_seq : 64);
+        return -1;
+    }
+    for (int i = 0; i < n_items; i++) {
+        if (check_seq(c, items[i].seq, items[i].tokens, items[i].n, err, errlen) ||
+            rope_switch(c, items[i].seq, items[i].n, err, errlen))
+            return -1;
+        for (int j = 0; j < i; j++)
+            if (items[j].seq == items[i].seq) {
+                snprintf(err, errlen, "sequence %d appears twice in one batch", items[i].seq);
+                return -1;
+            }
+    }
+    /* Items too long for one pass put all but their last n_batch tokens
+     * through their own passes first; then whole items share passes. */
+    int n_seg = 0, rows = 0;
+    for (int i = 0; i < n_items; i++) {
+        const phi3_seq_tokens *it = &items[i];
+        int head = it->n > c->n_batch ? it->n - c->n_batch : 0;
+        if (head && eval_chunks(c, it->seq, it->tokens, head, err, errlen)) return -1;
+        int k = it->n - head;
+        if (rows + k > c->n_batch) {
+            if (run_pass(c, seg, toks, n_seg, 0, err, errlen)) return -1;
+            n_seg = rows = 0;
+        }
+        seg[n_seg] = (phi3_segment){.seq = it->seq, .row0 = rows, .n = k};
+        toks[n_seg++] = it->tokens + head;
+        rows += k;
+    }
+    if (n_seg && run_pass(c, seg, toks, n_seg, 0, err, errlen)) return -1;
+    c->host_rows = 1;
     return 0;
 }
 
@@ -269,25 +354,64 @@ const float *phi3_ctx_logits(const phi3_ctx *c, int *rows) {
     return c->host_logits;
 }
 
+const float *phi3_ctx_logits_seq(const phi3_ctx *c, int seq) {
+    if (seq < 0 || seq >= c->n_seq) return NULL;
+    return c->seq_logits + (size_t)seq * c->m->cfg.vocab;
+}
+
 int phi3_ctx_decode_greedy(phi3_ctx *c, int32_t token, int32_t *next, char *err, size_t errlen) {
-    if (check_tokens(c, &token, 1, err, errlen) || rope_switch(c, 1, err, errlen)) return -1;
+    if (check_seq(c, 0, &token, 1, err, errlen) || rope_switch(c, 0, 1, err, errlen)) return -1;
     if (decode_step(c, token, err, errlen)) return -1;
     *next = (int32_t) * (uint32_t *)vkr_buffer_map(c->next_id);
     return 0;
 }
 
-int phi3_ctx_n_past(const phi3_ctx *c) { return c->n_past; }
+int phi3_ctx_n_past(const phi3_ctx *c) { return c->n_past[0]; }
+int phi3_ctx_n_past_seq(const phi3_ctx *c, int seq) { return seq >= 0 && seq < c->n_seq ? c->n_past[seq] : -1; }
 int phi3_ctx_n_ctx(const phi3_ctx *c) { return c->n_ctx; }
+int phi3_ctx_n_seq(const phi3_ctx *c) { return c->n_seq; }
 uint64_t phi3_ctx_device_bytes(const phi3_ctx *c) { return c->device_bytes; }
 
-int phi3_ctx_truncate(phi3_ctx *c, int n) {
-    if (n < 0 || n > c->n_past) return -1;
-    c->n_past = n;
-    if (n == 0 && c->rope_long) {
+int phi3_ctx_truncate_seq(phi3_ctx *c, int seq, int n) {
+    if (seq < 0 || seq >= c->n_seq || n < 0 || n > c->n_past[seq]) return -1;
+    c->n_past[seq] = n;
+    if (n == 0 && c->rope_long && c->n_seq == 1) {
         char err[256];
         if (phi3_rope_upload(c, 0, err, sizeof err)) return -1;
     }
     return 0;
+}
+
+int phi3_ctx_truncate(phi3_ctx *c, int n) { return phi3_ctx_truncate_seq(c, 0, n); }
+
+int phi3_ctx_copy_seq(phi3_ctx *c, int src, int dst, int n, char *err, size_t errlen) {
+    if (src < 0 || src >= c->n_seq || dst < 0 || dst >= c->n_seq || src == dst || n < 0 || n > c->n_past[src]) {
+        snprintf(err, errlen, "copy of %d tokens from sequence %d to %d: invalid (%d sequences, %d cached in %d)", n,
+                 src, dst, c->n_seq, src >= 0 && src < c->n_seq ? c->n_past[src] : 0, src);
+        return -1;
+    }
+    const phi3_config *cfg = &c->m->cfg;
+    uint64_t row = (uint64_t)cfg->n_kv_heads * cfg->head_dim * 2;
+    if (n > 0) {
+        if (vkr_cmd_begin(c->prefill_cmd)) goto fail;
+        for (int l = 0; l < cfg->n_layers; l++) {
+            vkr_cmd_copy(c->prefill_cmd, c->k_cache[l], (uint64_t)src * c->n_ctx * row, c->k_cache[l],
+                         (uint64_t)dst * c->n_ctx * row, (uint64_t)n * row);
+            vkr_cmd_copy(c->prefill_cmd, c->v_cache[l], (uint64_t)src * c->n_ctx * row, c->v_cache[l],
+                         (uint64_t)dst * c->n_ctx * row, (uint64_t)n * row);
+        }
+        if (vkr_cmd_end(c->prefill_cmd) || vkr_cmd_run(c->prefill_cmd)) goto fail;
+    }
+    memcpy(c->history + (size_t)dst * c->n_ctx, c->history + (size_t)src * c->n_ctx, (size_t)n * sizeof(int32_t));
+    c->n_past[dst] = n;
+    return 0;
+fail:
+    snprintf(err, errlen, "%s", vkr_ctx_error(c->m->vk));
+    return -1;
+}
+
+const int32_t *phi3_ctx_tokens_seq(const phi3_ctx *c, int seq) {
+    return seq >= 0 && seq < c->n_seq ? c->history + (size_t)seq * c->n_ctx : NULL;
 }
 
 int phi3_ctx_profile(phi3_ctx *c, phi3_op_profile *out, int cap) {

@@ -43,34 +43,45 @@ typedef struct phi3_scratch {
     int n_split;             /* attention key splits recorded for this scratch */
 } phi3_scratch;
 
+/* The tokens of one sequence within a pass: rows [row0, row0 + n) of the
+ * scratch buffers, at positions n_past[seq].. of that sequence. */
+typedef struct phi3_segment {
+    int seq, row0, n;
+} phi3_segment;
+
 struct phi3_ctx {
     phi3_model *m;
     int n_ctx, n_batch, all_logits;
-    int n_past;
-    vkr_buffer **k_cache;    /* [n_layers] fp16 [n_ctx, kv_heads head_dim] */
+    int n_seq;               /* sequences; each owns rows [seq n_ctx, (seq + 1) n_ctx) of the caches */
+    int *n_past;             /* [n_seq] tokens in each sequence's cache */
+    vkr_buffer **k_cache;    /* [n_layers] fp16 [n_seq n_ctx, kv_heads head_dim] */
     vkr_buffer **v_cache;
     vkr_buffer *cos_sin;     /* fp32 [n_ctx, head_dim/2, 2] */
     int rope_long;           /* LongRoPE: the table holds the long factors */
-    int32_t *history;        /* [n_ctx] ids in the cache (LongRoPE re-evaluation) */
-    vkr_buffer *params;      /* host struct step_params */
+    int32_t *history;        /* [n_seq, n_ctx] ids in the caches (LongRoPE, prefix copies) */
+    vkr_buffer *params;      /* host struct step_params [n_seq] */
     phi3_scratch pre;        /* prefill: n_batch tokens */
     phi3_scratch dec;        /* decode: 1 token */
-    vkr_buffer *last_x;      /* fp32 [1, hidden]: last row of a prefill */
+    vkr_buffer *last_x;      /* fp32 [n_seq, hidden]: last row of each sequence of a pass */
     vkr_buffer *logits;      /* fp32 [logit_rows, vocab] */
-    int logit_rows;          /* capacity of logits */
-    vkr_buffer *next_id;     /* host uint32 [1]: device argmax */
+    int logit_rows;          /* capacity of logits: max(n_seq, n_batch if all_logits) */
+    vkr_buffer *next_id;     /* host uint32 [n_seq]: device argmax */
     vkr_cmd *prefill_cmd;    /* re-recorded per prefill pass */
     vkr_cmd *decode_cmd;     /* recorded once */
     vkr_cmd *last_cmd;       /* for profiles */
-    float *host_logits;      /* [logit_rows, vocab] */
+    float *host_logits;      /* [logit_rows, vocab]: phi3_ctx_logits */
     int host_rows;
+    float *seq_logits;       /* [n_seq, vocab]: last logits of each sequence */
     uint64_t device_bytes;
 };
 
-/* Records the forward pass of n tokens starting at params.n_past into cmd
- * using scratch s. With logits_all, logits rows 0..n-1 get every position;
- * otherwise only the last token's logits (row 0) and its argmax. */
-void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, int n, int logits_all);
+/* Records the forward pass of the segments' tokens (rows 0..T-1 of scratch
+ * s, T = sum of seg[i].n) into cmd; each segment's positions come from
+ * params[seq]. With logits_all (one segment), logits rows 0..T-1 get every
+ * position; otherwise logits row i and next_id[i] get the last token of
+ * segment i. */
+void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, const phi3_segment *seg, int n_seg,
+                         int logits_all);
 
 /* Fills the cos/sin table for the current LongRoPE factor set. */
 int phi3_rope_upload(phi3_ctx *c, int use_long, char *err, size_t errlen);

@@ -5,11 +5,14 @@
  * then the final RMSNorm and lm_head. */
 #include "model/engine_internal.h"
 
-void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, int n, int logits_all) {
+void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, const phi3_segment *seg, int n_seg,
+                         int logits_all) {
     const phi3_model *m = c->m;
     const phi3_config *cfg = &m->cfg;
     const uint32_t H = (uint32_t)cfg->hidden, NH = (uint32_t)cfg->n_heads, NKV = (uint32_t)cfg->n_kv_heads;
-    const uint32_t D = (uint32_t)cfg->head_dim, F = (uint32_t)cfg->intermediate, T = (uint32_t)n;
+    const uint32_t D = (uint32_t)cfg->head_dim, F = (uint32_t)cfg->intermediate;
+    uint32_t T = 0;
+    for (int i = 0; i < n_seg; i++) T += (uint32_t)seg[i].n;
     const uint32_t QKV = (NH + 2 * NKV) * D;
     const float eps = (float)cfg->rms_eps;
 
@@ -23,14 +26,18 @@ void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, int n, int 
             .weight = L->attn_norm, .x = s->x, .out = s->xn, .n = H, .n_tokens = T, .eps = eps});
         vkr_op_matmul(cmd, &(vkr_matmul_args){
             .weight = L->qkv, .x = s->xn, .out = s->qkv, .n_out = QKV, .n_in = H, .n_tokens = T});
-        vkr_op_rope(cmd, &(vkr_rope_args){
-            .qkv = s->qkv, .cos_sin = c->cos_sin, .params = c->params, .q = s->q, .k_cache = c->k_cache[l],
-            .v_cache = c->v_cache[l], .n_heads = NH, .n_kv_heads = NKV, .head_dim = D, .n_tokens = T,
-            .max_pos = (uint32_t)c->n_ctx, .ctx = (uint32_t)c->n_ctx});
-        vkr_op_attention(cmd, &(vkr_attention_args){
-            .q = s->q, .k_cache = c->k_cache[l], .v_cache = c->v_cache[l], .params = c->params,
-            .scratch = s->att_scratch, .out = s->attn, .n_heads = NH, .n_kv_heads = NKV, .head_dim = D,
-            .n_tokens = T, .window = (uint32_t)cfg->sliding_window, .n_split = (uint32_t)s->n_split});
+        for (int i = 0; i < n_seg; i++) { /* each sequence attends to its own cache */
+            const uint32_t row0 = (uint32_t)seg[i].row0, n = (uint32_t)seg[i].n, sq = (uint32_t)seg[i].seq;
+            vkr_op_rope(cmd, &(vkr_rope_args){
+                .qkv = s->qkv, .cos_sin = c->cos_sin, .params = c->params, .q = s->q, .k_cache = c->k_cache[l],
+                .v_cache = c->v_cache[l], .n_heads = NH, .n_kv_heads = NKV, .head_dim = D, .n_tokens = n,
+                .row0 = row0, .seq = sq, .max_pos = (uint32_t)c->n_ctx, .ctx = (uint32_t)(c->n_seq * c->n_ctx)});
+            vkr_op_attention(cmd, &(vkr_attention_args){
+                .q = s->q, .k_cache = c->k_cache[l], .v_cache = c->v_cache[l], .params = c->params,
+                .scratch = s->att_scratch, .out = s->attn, .n_heads = NH, .n_kv_heads = NKV, .head_dim = D,
+                .n_tokens = n, .row0 = row0, .seq = sq, .window = (uint32_t)cfg->sliding_window,
+                .n_split = (uint32_t)s->n_split});
+        }
         vkr_op_matmul(cmd, &(vkr_matmul_args){
             .weight = L->o, .x = s->attn, .out = s->x, .n_out = H, .n_in = NH * D, .n_tokens = T, .accumulate = 1});
         /* feed-forward block */
@@ -44,13 +51,16 @@ void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, int n, int 
     }
 
     /* Only the last position's logits are needed to continue a sequence:
-     * copy that row out so the final norm and lm_head run on one token. */
+     * copy those rows out so the final norm and lm_head run on one token
+     * per sequence. */
     vkr_buffer *xf = s->x;
     uint32_t rows = T;
-    if (!logits_all && T > 1) {
-        vkr_cmd_copy(cmd, s->x, (uint64_t)(T - 1) * H * 4, c->last_x, 0, (uint64_t)H * 4);
+    if (!logits_all && (n_seg > 1 || T > 1)) {
+        for (int i = 0; i < n_seg; i++)
+            vkr_cmd_copy(cmd, s->x, (uint64_t)(seg[i].row0 + seg[i].n - 1) * H * 4, c->last_x,
+                         (uint64_t)i * H * 4, (uint64_t)H * 4);
         xf = c->last_x;
-        rows = 1;
+        rows = (uint32_t)n_seg;
     }
     /* logits = lm_head(rmsnorm(x)), next id = argmax */
     vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){
@@ -58,7 +68,7 @@ void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, int n, int 
     vkr_op_matmul(cmd, &(vkr_matmul_args){
         .weight = m->lm_head, .x = s->xn, .out = c->logits, .n_out = (uint32_t)cfg->vocab, .n_in = H,
         .n_tokens = rows});
-    if (rows == 1)
+    if (!logits_all)
         vkr_op_argmax(cmd, &(vkr_argmax_args){
-            .logits = c->logits, .out = c->next_id, .n_vocab = (uint32_t)cfg->vocab, .n_tokens = 1});
+            .logits = c->logits, .out = c->next_id, .n_vocab = (uint32_t)cfg->vocab, .n_tokens = rows});
 }

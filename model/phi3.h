@@ -65,6 +65,7 @@ typedef struct phi3_ctx_opts {
     int n_ctx;        /* KV cache length in tokens; 0: the model's context capped at 4096 */
     int n_batch;      /* most tokens per prefill pass (longer inputs are split); 0: 512 */
     int all_logits;   /* 1: phi3_ctx_eval keeps the logits of every position, not only the last */
+    int n_seq;        /* independent sequences (batching); each has its own n_ctx cache; 0: 1 */
 } phi3_ctx_opts;
 
 /* Allocates the KV cache and scratch and records the decode step. */
@@ -88,6 +89,33 @@ int phi3_ctx_n_ctx(const phi3_ctx *c);
 /* Forgets every token after the first n (n <= n_past): the KV entries of the
  * first n stay valid, so a shared prompt prefix is computed once. */
 int phi3_ctx_truncate(phi3_ctx *c, int n);
+
+/* ---- several sequences (phi3_ctx_opts.n_seq > 1) -------------------------
+ * The functions above act on sequence 0. Sequences share the weights and
+ * the passes: phi3_ctx_eval_batch runs the tokens of several sequences
+ * through every matrix multiply together, each attending only to its own
+ * cache. */
+typedef struct phi3_seq_tokens {
+    int seq;                 /* 0 .. n_seq-1, each at most once per batch */
+    const int32_t *tokens;   /* appended to that sequence */
+    int n;
+} phi3_seq_tokens;
+int phi3_ctx_n_seq(const phi3_ctx *c);
+/* phi3_ctx_eval for sequence seq (logits: phi3_ctx_logits_seq). */
+int phi3_ctx_eval_seq(phi3_ctx *c, int seq, const int32_t *tokens, int n, char *err, size_t errlen);
+/* Appends each item's tokens to its sequence, packing items into passes of
+ * at most n_batch tokens; afterwards phi3_ctx_logits_seq(c, item.seq) holds
+ * the logits after each item's last token. */
+int phi3_ctx_eval_batch(phi3_ctx *c, const phi3_seq_tokens *items, int n_items, char *err, size_t errlen);
+/* Last logits [vocab] of sequence seq (NULL for a bad seq). */
+const float *phi3_ctx_logits_seq(const phi3_ctx *c, int seq);
+int phi3_ctx_n_past_seq(const phi3_ctx *c, int seq);
+/* The ids in sequence seq's cache [n_past_seq] (for prefix matching). */
+const int32_t *phi3_ctx_tokens_seq(const phi3_ctx *c, int seq);
+int phi3_ctx_truncate_seq(phi3_ctx *c, int seq, int n);
+/* Makes dst hold the first n cached tokens of src (a device copy of their
+ * K/V rows): a shared prompt prefix is computed once for all sequences. */
+int phi3_ctx_copy_seq(phi3_ctx *c, int src, int dst, int n, char *err, size_t errlen);
 /* Bytes of device memory of this context (KV cache + scratch). */
 uint64_t phi3_ctx_device_bytes(const phi3_ctx *c);
 

@@ -16,8 +16,9 @@
 //   GPUs: L = 4, KS = 8 -> a warp load reads 8 rows x 64 contiguous bytes.
 //   lavapipe: L = 1 (no shuffles in the key loop), KS = 8 (decode) or KS = 1
 //   (prefill: the 8 lanes are 8 query rows reading the same key).
-// Query t sits at position pos = n_past + t (n_past from the step buffer) and
-// sees keys lo..pos with lo = pos - window + 1 (window > 0) or 0.
+// Query t (row row0 + t of q and out) sits at position pos = n_past + t of its
+// sequence (step_params[seq]) and sees keys lo..pos with lo = pos - window + 1
+// (window > 0) or 0, stored at cache rows kv_base + key.
 // n_split > 1: the visible keys of the workgroup's rows are cut into n_split
 // ranges sized from the current key count (a re-submitted decode step at a
 // later position re-balances by itself); each writes a partial
@@ -47,7 +48,7 @@ const uint MIN_CHUNK = 64u;                 // keys per split at least (few keys
 layout(binding = 0, std430) readonly buffer Qb { vec4 q[]; };        // fp32 [T, n_heads * HD]
 layout(binding = 1, std430) readonly buffer Kb { uvec4 kc[]; };      // fp16 [ctx, n_kv_heads * HD]
 layout(binding = 2, std430) readonly buffer Vb { uvec4 vc[]; };      // fp16 [ctx, n_kv_heads * HD]
-layout(binding = 3, std430) readonly buffer Pb { step_params sp; };
+layout(binding = 3, std430) readonly buffer Pb { step_params sps[]; };
 // n_split == 1: fp16 out [T, ld_out], 8 halves per uvec4;
 // else partials [T, n_heads, n_split] of (o / l as HD fp16, then one uvec4 of
 // fp32 bits (m, l, 0, 0)): HD / 8 + 1 uvec4 each.
@@ -80,7 +81,8 @@ void main() {
     // is what the splits divide). Keys past the cache's end are never read:
     // the host keeps n_past + n_tokens <= ctx.
     uint stride = p.n_kv_heads * C;               // uvec4 per cache row
-    uint last_row = kc.length() / stride - 1u;
+    step_params sp = sps[p.seq];
+    uint last_row = kc.length() / stride - 1u - sp.kv_base;   // relative to the sequence
     uint n_past = sp.n_past;
     uint pos = n_past + t;
     uint lo = first_key(pos);
@@ -95,7 +97,7 @@ void main() {
 
     // q chunks of this lane, pre-scaled by 1/sqrt(head_dim).
     vec4 qa[CPL], qb[CPL], oa[CPL], ob[CPL];
-    uint qbase = (t * p.n_heads + h) * (HD / 4u);
+    uint qbase = ((p.row0 + t) * p.n_heads + h) * (HD / 4u);
     for (uint c = 0u; c < CPL; c++) {
         uint cc = min(li + c * L, C - 1u);
         qa[c] = q[qbase + 2u * cc] * p.scale;
@@ -108,7 +110,7 @@ void main() {
     for (uint base = kbeg; base < kend; base += KS) {
         uint j = base + ks;
         bool vis = j >= lo && j <= hi && j < kend;
-        uint kr = min(j, kend - 1u) * stride + kvh * C;
+        uint kr = (sp.kv_base + min(j, kend - 1u)) * stride + kvh * C;
         uvec4 kl[NLD], vl[NLD];
         if (COOP) {
             for (uint i = 0u; i < NLD; i++) {
@@ -167,7 +169,7 @@ void main() {
     // per chunk: a single store path keeps lavapipe's JIT time down.
     float inv = l > 0.0 ? 1.0 / l : 0.0;
     uint rec = (t * p.n_heads + h) * p.n_split + split;     // partial record (n_split > 1)
-    uint obase = p.n_split == 1u ? (t * p.ld_out + h * HD) / 8u : rec * (C + 1u);
+    uint obase = p.n_split == 1u ? ((p.row0 + t) * p.ld_out + h * HD) / 8u : rec * (C + 1u);
     for (uint c = 0u; c < CPL; c++) {
         uint cc = li + c * L;
         if (cc < C) {

@@ -36,6 +36,6 @@ void main() {
     a *= inv;
     b *= inv;
     uint t = th / p.n_heads, h = th % p.n_heads;
-    dst[(t * p.ld_out + h * p.head_dim) / 8u + cc] =
+    dst[((p.row0 + t) * p.ld_out + h * p.head_dim) / 8u + cc] =
         uvec4(packHalf2x16(a.xy), packHalf2x16(a.zw), packHalf2x16(b.xy), packHalf2x16(b.zw));
 }

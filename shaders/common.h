@@ -19,10 +19,11 @@ typedef uint32_t uint;
 
 /* Values that change between re-submissions of one recorded command buffer
  * live in a small host-visible buffer, not in push constants. */
-struct step_params {
-    uint n_past;     /* tokens already in the KV cache before this step */
-    uint n_tokens;   /* tokens in this step (<= the recorded capacity) */
-    uint pad0, pad1;
+struct step_params {      /* one per sequence of a context */
+    uint n_past;     /* tokens already in the sequence's KV cache before this step */
+    uint n_tokens;   /* tokens of the sequence in this step */
+    uint kv_base;    /* cache row of the sequence's position 0 */
+    uint pad0;
 };
 
 struct pc_embed {         /* x[t, :] = W[ids[t], :] */
@@ -47,7 +48,8 @@ struct pc_rope {          /* q = rope(qkv.q); kcache[pos] = rope(qkv.k); vcache[
     uint n_heads, n_kv_heads, head_dim, n_tokens;
     uint max_pos;         /* rows of the cos/sin table */
     uint ctx;             /* rows of the KV cache */
-    uint pad0, pad1;
+    uint row0;            /* first row of this sequence's tokens in qkv and q */
+    uint seq;             /* index into the step_params array */
 };
 
 struct pc_attention {     /* out[t, h, :] = softmax(q k^T * scale) v over visible keys */
@@ -56,6 +58,9 @@ struct pc_attention {     /* out[t, h, :] = softmax(q k^T * scale) v over visibl
     uint n_split;         /* key ranges per (query, head); > 1 writes partials for attn_merge */
     uint ld_out;          /* fp16 output row stride */
     float scale;
+    uint row0;            /* first row of this sequence's queries in q and out */
+    uint seq;             /* index into the step_params array */
+    uint pad0, pad1;
 };
 
 struct pc_silu_mul {      /* y[t, i] = silu(g[t, i]) * u[t, i], g|u = gate_up[t, :] */

@@ -154,6 +154,70 @@ done:
     ref_model_free(&ref);
 }
 
+/* Several sequences in one context: one batched pass of three prompts of
+ * different lengths, then a copied prefix continued in another sequence, then
+ * a batched single-token step; each sequence must match the reference run
+ * alone. */
+static void check_batch(vkr_ctx *vk, const char *dir) {
+    const shape *s = &shapes[1]; /* GQA, BF16 shards */
+    char path[512], err[1024];
+    printf("== batch of 3 sequences (%s)\n", s->name);
+    if (write_checkpoint(s, dir, path, sizeof path)) {
+        CHECK(0, "batch: could not write the checkpoint");
+        return;
+    }
+    ref_model ref = {0};
+    phi3_model *m = phi3_model_open(path, &(phi3_model_opts){.vk = vk}, err, sizeof err);
+    phi3_ctx *c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 64, .n_seq = 3, .n_batch = 32}, err, sizeof err)
+                    : NULL;
+    CHECK(c && ref_model_load(&ref, path, err, sizeof err) == 0, "batch setup: %s", err);
+    if (!c || !ref.layers) goto done;
+    int V = s->vocab, lens[3] = {11, 5, 20}; /* 36 tokens > n_batch 32: two passes */
+    int32_t toks[3][40];
+    float *want = malloc((size_t)40 * V * sizeof *want);
+    for (int q = 0; q < 3; q++)
+        for (int i = 0; i < 40; i++) toks[q][i] = (int32_t)((i * 31 + q * 101 + 7) % V);
+    phi3_seq_tokens items[3];
+    for (int q = 0; q < 3; q++) items[q] = (phi3_seq_tokens){.seq = q, .tokens = toks[q], .n = lens[q]};
+    CHECK(phi3_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "eval_batch: %s", err);
+    for (int q = 0; q < 3; q++) {
+        ref_forward(&ref, toks[q], lens[q], want);
+        double e = test_nmse(phi3_ctx_logits_seq(c, q), want + (size_t)(lens[q] - 1) * V, (size_t)V);
+        CHECK(e <= LOGITS_BOUND && phi3_ctx_n_past_seq(c, q) == lens[q], "batch seq %d: nmse %.3g", q, e);
+        printf("batched prefill, sequence %d (%d tokens): nmse %.2e\n", q, lens[q], e);
+    }
+    /* sequence 1 := the first 8 tokens of sequence 2, then its own 3 tokens */
+    CHECK(phi3_ctx_copy_seq(c, 2, 1, 8, err, sizeof err) == 0, "copy_seq: %s", err);
+    int32_t mix[11];
+    memcpy(mix, toks[2], 8 * sizeof *mix);
+    memcpy(mix + 8, toks[0], 3 * sizeof *mix);
+    CHECK(phi3_ctx_eval_seq(c, 1, toks[0], 3, err, sizeof err) == 0, "eval after copy: %s", err);
+    ref_forward(&ref, mix, 11, want);
+    double e = test_nmse(phi3_ctx_logits_seq(c, 1), want + (size_t)10 * V, (size_t)V);
+    CHECK(e <= LOGITS_BOUND, "copied prefix + 3 tokens: nmse %.3g", e);
+    printf("copied 8-token prefix + 3 tokens: nmse %.2e\n", e);
+    /* one more token for every sequence in a single pass */
+    int32_t one[3] = {5, 6, 7};
+    for (int q = 0; q < 3; q++) items[q] = (phi3_seq_tokens){.seq = q, .tokens = &one[q], .n = 1};
+    CHECK(phi3_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "batched step: %s", err);
+    int32_t *seqs[3] = {toks[0], mix, toks[2]};
+    int now[3] = {lens[0], 11, lens[2]};
+    for (int q = 0; q < 3; q++) {
+        seqs[q][now[q]] = one[q];
+        ref_forward(&ref, seqs[q], now[q] + 1, want);
+        double e2 = test_nmse(phi3_ctx_logits_seq(c, q), want + (size_t)now[q] * V, (size_t)V);
+        CHECK(e2 <= LOGITS_BOUND, "batched step, sequence %d: nmse %.3g", q, e2);
+    }
+    CHECK(phi3_ctx_eval_batch(c, (phi3_seq_tokens[]){{.seq = 0, .tokens = one, .n = 1}, {.seq = 0, .tokens = one, .n = 1}},
+                              2, err, sizeof err) == -1 && strstr(err, "twice"),
+          "a sequence twice in one batch is refused: %s", err);
+    free(want);
+done:
+    phi3_ctx_destroy(c);
+    phi3_model_close(m);
+    ref_model_free(&ref);
+}
+
 int main(void) {
     char err[512];
     vkr_ctx *vk = vkr_ctx_create(&(vkr_ctx_opts){.validate = 1, .cache_dir = "", .quiet = 1}, err, sizeof err);
@@ -161,6 +225,7 @@ int main(void) {
     char dir[] = "/tmp/phi3vk-test-model-XXXXXX";
     if (!mkdtemp(dir)) test_skip("mkdtemp failed");
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) check_shape(vk, &shapes[i], dir);
+    check_batch(vk, dir);
     CHECK(vkr_ctx_validation_messages(vk) == 0, "validation layer messages");
     vkr_ctx_destroy(vk);
     char cmd[600];

@@ -51,11 +51,13 @@ void vkr_op_matmul(vkr_cmd *cmd, const vkr_matmul_args *a);
 typedef struct vkr_rope_args {
     vkr_buffer *qkv;      /* fp32 [T, (n_heads + 2 n_kv_heads) head_dim] */
     vkr_buffer *cos_sin;  /* fp32 [max_pos, head_dim/2, 2]: cos, sin (LongRoPE scale folded in) */
-    vkr_buffer *params;   /* struct step_params: token t is at position n_past + t */
+    vkr_buffer *params;   /* struct step_params [seq + 1]: token t is at position n_past + t */
     vkr_buffer *q;        /* fp32 [T, n_heads head_dim] out */
-    vkr_buffer *k_cache;  /* fp16 [ctx, n_kv_heads head_dim] out at rows n_past.. */
+    vkr_buffer *k_cache;  /* fp16 [ctx, n_kv_heads head_dim] out at rows kv_base + n_past.. */
     vkr_buffer *v_cache;  /* fp16 [ctx, n_kv_heads head_dim] out */
     uint32_t n_heads, n_kv_heads, head_dim, n_tokens, max_pos, ctx;
+    uint32_t row0;        /* the n_tokens tokens are rows row0.. of qkv and q (batched sequences) */
+    uint32_t seq;         /* which step_params entry (sequence) they belong to */
 } vkr_rope_args;
 /* NeoX-style rotary embedding (pairs (i, i + head_dim/2)) of q and k, and the
  * K/V cache write. */
@@ -72,12 +74,14 @@ typedef struct vkr_attention_args {
     vkr_buffer *q;        /* fp32 [T, n_heads head_dim] */
     vkr_buffer *k_cache;  /* fp16 [ctx, n_kv_heads head_dim] */
     vkr_buffer *v_cache;
-    vkr_buffer *params;   /* query t is at position n_past + t and sees keys <= it */
+    vkr_buffer *params;   /* step_params[seq]: query t is at position n_past + t and sees keys <= it */
     vkr_buffer *scratch;  /* fp32, vkr_attention_scratch_bytes(); used when n_split > 1 */
     vkr_buffer *out;      /* fp16 [T, ld(n_heads head_dim)] */
     uint32_t n_heads, n_kv_heads, head_dim, n_tokens;
     uint32_t window;      /* sliding window (0 = none) */
     uint32_t n_split;     /* key ranges per query and head (1 = no split) */
+    uint32_t row0;        /* the queries are rows row0.. of q and out (batched sequences) */
+    uint32_t seq;         /* which step_params entry (sequence) they belong to */
 } vkr_attention_args;
 /* Causal (optionally windowed, grouped-query) attention with fp32 softmax and
  * scale 1/sqrt(head_dim); with n_split > 1 the keys are split into ranges

@@ -6,7 +6,7 @@
 #include "vk/ops_internal.h"
 
 _Static_assert(sizeof(struct pc_rope) == 32, "pc_rope layout");
-_Static_assert(sizeof(struct pc_attention) == 32, "pc_attention layout");
+_Static_assert(sizeof(struct pc_attention) == 48, "pc_attention layout");
 _Static_assert(sizeof(struct step_params) == 16, "step_params layout");
 
 #define ROPE_WG 64u
@@ -39,15 +39,17 @@ void vkr_op_rope(vkr_cmd *cmd, const vkr_rope_args *a) {
                     a->n_heads, a->n_kv_heads, a->n_tokens, a->head_dim);
         return;
     }
-    if (vkr_op_need(cmd, op, "qkv", a->qkv, (uint64_t)a->n_tokens * heads * hd * 4) ||
+    uint64_t rows = (uint64_t)a->row0 + a->n_tokens;
+    if (vkr_op_need(cmd, op, "qkv", a->qkv, rows * heads * hd * 4) ||
         vkr_op_need(cmd, op, "cos_sin", a->cos_sin, (uint64_t)a->max_pos * hd * 4) ||
-        vkr_op_need(cmd, op, "params", a->params, sizeof(struct step_params)) ||
-        vkr_op_need(cmd, op, "q", a->q, (uint64_t)a->n_tokens * a->n_heads * hd * 4) ||
+        vkr_op_need(cmd, op, "params", a->params, (a->seq + 1ull) * sizeof(struct step_params)) ||
+        vkr_op_need(cmd, op, "q", a->q, rows * a->n_heads * hd * 4) ||
         vkr_op_need(cmd, op, "k_cache", a->k_cache, a->ctx * kv_row) ||
         vkr_op_need(cmd, op, "v_cache", a->v_cache, a->ctx * kv_row))
         return;
     struct pc_rope pc = {.n_heads = a->n_heads, .n_kv_heads = a->n_kv_heads, .head_dim = a->head_dim,
-                         .n_tokens = a->n_tokens, .max_pos = a->max_pos, .ctx = a->ctx};
+                         .n_tokens = a->n_tokens, .max_pos = a->max_pos, .ctx = a->ctx, .row0 = a->row0,
+                         .seq = a->seq};
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
         .shader = "rope", .bindings = "rrrwww", .push_size = sizeof pc, .spec = {ROPE_WG}, .n_spec = 1});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
@@ -98,10 +100,11 @@ static int attention_check(vkr_cmd *cmd, const vkr_attention_args *a) {
         return -1;
     }
     uint64_t kv_row = (uint64_t)a->n_kv_heads * hd * 2;
-    if (vkr_op_need(cmd, op, "q", a->q, (uint64_t)a->n_tokens * a->n_heads * hd * 4) ||
+    uint64_t rows = (uint64_t)a->row0 + a->n_tokens;
+    if (vkr_op_need(cmd, op, "q", a->q, rows * a->n_heads * hd * 4) ||
         vkr_op_need(cmd, op, "k_cache", a->k_cache, kv_row) || vkr_op_need(cmd, op, "v_cache", a->v_cache, kv_row) ||
-        vkr_op_need(cmd, op, "params", a->params, sizeof(struct step_params)) ||
-        vkr_op_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * vkr_ld(a->n_heads * a->head_dim) * 2))
+        vkr_op_need(cmd, op, "params", a->params, (a->seq + 1ull) * sizeof(struct step_params)) ||
+        vkr_op_need(cmd, op, "out", a->out, rows * vkr_ld(a->n_heads * a->head_dim) * 2))
         return -1;
     if (vkr_buffer_size(a->k_cache) % kv_row || vkr_buffer_size(a->v_cache) != vkr_buffer_size(a->k_cache)) {
         vkr_op_fail(cmd, op, "k_cache %s (%llu bytes) and v_cache %s (%llu bytes) must be equal whole rows of %llu",
@@ -137,7 +140,7 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
     struct pc_attention pc = {
         .n_heads = a->n_heads, .n_kv_heads = a->n_kv_heads, .head_dim = a->head_dim, .n_tokens = a->n_tokens,
         .window = a->window, .n_split = a->n_split, .ld_out = vkr_ld(a->n_heads * a->head_dim),
-        .scale = (float)(1.0 / sqrt((double)a->head_dim))};
+        .scale = (float)(1.0 / sqrt((double)a->head_dim)), .row0 = a->row0, .seq = a->seq};
     uint32_t rows = a->n_tokens * (a->n_heads / a->n_kv_heads);
     vkr_pipeline *p = vkr_pipeline_get(ctx, &(vkr_pipeline_desc){
         .shader = "attention", .bindings = "rrrrw", .push_size = sizeof pc,
