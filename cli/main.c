@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     {"generate", cmd_generate, "continue a prompt, streaming the text (--chat, sampling options, --seed)"},
     {"perplexity", cmd_perplexity, "perplexity over a text file in windows, like llama-perplexity"},
     {"logits", cmd_logits, "logits of every position as a NumPy .npy file [positions, vocab]"},
+    {"bench", cmd_bench, "tokens/s of prefill and generation per device, with an attested correctness check"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

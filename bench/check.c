@@ -1,0 +1,141 @@
+/* The bench's correctness check (see check.h). */
+#include "bench/check.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bench/ref.h"
+#include "model/phi3.h"
+#include "model/synth.h"
+
+#define CHECK_SEED 39u  /* chosen so the reference's smallest greedy margin is large (1.65) */
+#define CHECK_CTX 64
+
+static const int32_t check_prompt[] = {1, 17, 423, 88, 999, 5, 640, 301, 77, 512, 250, 36};
+#define PROMPT_LEN ((int)(sizeof check_prompt / sizeof check_prompt[0]))
+
+static int corrupt_for_test;
+
+void bench_check_corrupt_for_test(int on) { corrupt_for_test = on; }
+
+static void check_model(phi3_synth_opts *o) {
+    phi3_synth_defaults(o);
+    phi3_config *c = &o->cfg;
+    c->hidden = 384, c->intermediate = 1024, c->n_layers = 2, c->n_heads = 4, c->n_kv_heads = 4;
+    c->head_dim = 96, c->vocab = 1000, c->sliding_window = 16;
+    c->bos_id = 1, c->eos_id = 2, c->pad_id = -1, c->n_stop = 1, c->stop_ids[0] = 2;
+    o->seed = CHECK_SEED;
+}
+
+static int argmax(const float *v, int n, double *margin) {
+    int a = 0, b = 1;
+    if (v[b] > v[a]) a = 1, b = 0;
+    for (int i = 2; i < n; i++) {
+        if (v[i] > v[a]) b = a, a = i;
+        else if (v[i] > v[b]) b = i;
+    }
+    if (margin) *margin = (double)v[a] - v[b];
+    return a;
+}
+
+/* Accumulates the squared error of one logits row against the reference. */
+static void nmse_add(const float *dev, const float *ref, int n, double *num, double *den) {
+    for (int i = 0; i < n; i++) {
+        double d = (double)dev[i] - ref[i];
+        *num += d * d, *den += (double)ref[i] * ref[i];
+    }
+}
+
+/* The reference side: prompt logits [PROMPT_LEN, vocab], greedy ids and the
+ * logits of the last id. */
+static int run_ref(const phi3_synth_opts *o, float *prompt_logits, int32_t *ids, float *last_logits, double *margin,
+                   char *err, size_t errlen) {
+    bench_ref *r = bench_ref_create(o, CHECK_CTX, err, errlen);
+    if (!r) return -1;
+    int V = o->cfg.vocab;
+    *margin = INFINITY;
+    for (int t = 0; t < PROMPT_LEN; t++) bench_ref_step(r, check_prompt[t], prompt_logits + (size_t)t * V);
+    double m;
+    ids[0] = argmax(prompt_logits + (size_t)(PROMPT_LEN - 1) * V, V, &m);
+    *margin = m;
+    for (int i = 1; i <= BENCH_CHECK_IDS; i++) {
+        bench_ref_step(r, ids[i - 1], last_logits);
+        if (i == BENCH_CHECK_IDS) break; /* the logits of the last id are compared, not decoded */
+        ids[i] = argmax(last_logits, V, &m);
+        if (m < *margin) *margin = m;
+    }
+    bench_ref_destroy(r);
+    return 0;
+}
+
+/* The device side, same steps on vk. */
+static int run_dev(vkr_ctx *vk, const phi3_synth_opts *o, float *prompt_logits, int32_t *ids, float *last_logits,
+                   char *err, size_t errlen) {
+    int rc = -1, V = o->cfg.vocab, rows = 0;
+    phi3_ctx *c = NULL;
+    phi3_model *m = phi3_model_synthetic(o, &(phi3_model_opts){.vk = vk}, err, errlen);
+    if (!m) return -1;
+    c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = CHECK_CTX, .all_logits = 1}, err, errlen);
+    if (!c || phi3_ctx_eval(c, check_prompt, PROMPT_LEN, err, errlen)) goto done;
+    const float *lg = phi3_ctx_logits(c, &rows);
+    if (rows != PROMPT_LEN) {
+        snprintf(err, errlen, "prompt logits: expected %d rows, got %d", PROMPT_LEN, rows);
+        goto done;
+    }
+    memcpy(prompt_logits, lg, (size_t)PROMPT_LEN * V * sizeof *lg);
+    ids[0] = argmax(prompt_logits + (size_t)(PROMPT_LEN - 1) * V, V, NULL);
+    for (int i = 1; i < BENCH_CHECK_IDS; i++)
+        if (phi3_ctx_decode_greedy(c, ids[i - 1], &ids[i], err, errlen)) goto done;
+    if (phi3_ctx_eval(c, &ids[BENCH_CHECK_IDS - 1], 1, err, errlen)) goto done;
+    memcpy(last_logits, phi3_ctx_logits(c, NULL), (size_t)V * sizeof *lg);
+    rc = 0;
+done:
+    phi3_ctx_destroy(c);
+    phi3_model_close(m);
+    return rc;
+}
+
+int bench_check_run(vkr_ctx *vk, bench_check_result *out) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    memset(out, 0, sizeof *out);
+    out->nmse = NAN;
+    phi3_synth_opts o;
+    check_model(&o);
+    phi3_synth_opts ref_o = o;
+    if (corrupt_for_test) ref_o.seed = CHECK_SEED + 1;
+    int V = o.cfg.vocab;
+    int32_t dev_ids[BENCH_CHECK_IDS], ref_ids[BENCH_CHECK_IDS];
+    float *buf = malloc((size_t)2 * (PROMPT_LEN + 1) * V * sizeof *buf);
+    float *dev_p = buf, *ref_p = buf + (size_t)PROMPT_LEN * V;
+    float *dev_l = buf + (size_t)2 * PROMPT_LEN * V, *ref_l = dev_l + V;
+    char err[512] = "";
+    if (!buf) {
+        snprintf(out->message, sizeof out->message, "out of host memory");
+        return -1;
+    }
+    if (run_ref(&ref_o, ref_p, ref_ids, ref_l, &out->ref_margin, err, sizeof err) ||
+        run_dev(vk, &o, dev_p, dev_ids, dev_l, err, sizeof err)) {
+        snprintf(out->message, sizeof out->message, "check could not run: %s", err);
+        free(buf);
+        return -1;
+    }
+    while (out->ids_match < BENCH_CHECK_IDS && dev_ids[out->ids_match] == ref_ids[out->ids_match]) out->ids_match++;
+    double num = 0, den = 0;
+    nmse_add(dev_p, ref_p, PROMPT_LEN * V, &num, &den);
+    if (out->ids_match == BENCH_CHECK_IDS) nmse_add(dev_l, ref_l, V, &num, &den); /* same inputs only */
+    out->nmse = den > 0 ? num / den : num;
+    out->pass = out->ids_match == BENCH_CHECK_IDS && out->nmse <= BENCH_CHECK_NMSE; /* false for NaN */
+    if (out->ids_match < BENCH_CHECK_IDS)
+        snprintf(out->message, sizeof out->message, "greedy id %d: device %d, reference %d", out->ids_match,
+                 dev_ids[out->ids_match], ref_ids[out->ids_match]);
+    else if (!out->pass)
+        snprintf(out->message, sizeof out->message, "logits nmse %.3g > %.0e", out->nmse, BENCH_CHECK_NMSE);
+    free(buf);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    out->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    return out->pass ? 0 : -1;
+}

@@ -1,0 +1,44 @@
+/* Attested correctness: a fixed check that every bench run does on the
+ * device it measures, so a fast but wrong driver shows up in the table.
+ *
+ * A small synthetic Phi-3 (hidden 384, 4 heads of 96 like Phi-3-mini, ffn
+ * 1024, 2 layers, vocab 1000, sliding window 16, fixed seed) is built with
+ * phi3_model_synthetic on the measured device. The device prefills a fixed
+ * 12-token prompt (all logits kept), greedy-decodes 16 ids (the first from
+ * the prompt's logits, then phi3_ctx_decode_greedy: argmax on the device)
+ * and evaluates the last id once more for its logits. A CPU reference
+ * (bench/ref.h) computes the same from the same seed at run time. The check
+ * passes when all 16 ids agree and the logits (12 prompt rows + the last
+ * row) are within normalized MSE BENCH_CHECK_NMSE of the reference.
+ *
+ * Why 1e-4: the device rounds matmul inputs and the KV cache to fp16 where
+ * the reference keeps fp32, about 1e-6 .. 1e-5 after two layers; a wrong
+ * kernel (RoPE pair, mask, head mapping, a dropped residual) gives > 1e-2. */
+#ifndef PHI3VK_BENCH_CHECK_H
+#define PHI3VK_BENCH_CHECK_H
+#include "vk/vkr.h"
+
+#define BENCH_CHECK_NMSE 1e-4  /* largest normalized MSE that passes */
+#define BENCH_CHECK_IDS 16     /* greedy ids compared */
+
+typedef struct bench_check_result {
+    int pass;             /* 1: ids equal and nmse <= BENCH_CHECK_NMSE */
+    double nmse;          /* sum (dev - ref)^2 / sum ref^2 over the compared logits; NaN if none */
+    int ids_match;        /* leading greedy ids equal to the reference's, 0 .. BENCH_CHECK_IDS */
+    double ref_margin;    /* smallest top-1 minus top-2 reference logit along the greedy path
+                             (how far a correct device is from flipping an id) */
+    double ms;            /* wall time of the whole check */
+    char message[256];    /* why it failed ("" when it passed) */
+} bench_check_result;
+
+/* Runs the check on vk (not owned; its profile and validation settings are
+ * kept). Fills *out and returns 0 when it passed, -1 when it failed or could
+ * not run (out->message says which). */
+int bench_check_run(vkr_ctx *vk, bench_check_result *out);
+
+/* Test hook, not a user option: with on = 1 the CPU reference is computed
+ * from a different seed, so every later check must fail. Used by
+ * tests/test_bench.c to prove the attestation can fail. */
+void bench_check_corrupt_for_test(int on);
+
+#endif
