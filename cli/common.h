@@ -22,7 +22,8 @@
     "                     default: the first discrete GPU, else integrated, ..., else CPU\n"          \
     "  --ctx N            context (KV cache) length in tokens\n"                                      \
     "  --no-bos           do not put BOS (<s>) before the text\n"                                       \
-    "  --validate         run with the Khronos validation layer (slow; for debugging)\n"               \
+    "  --validate         run with the Khronos validation layer (slow; for debugging); the exit\n"    \
+    "                     code is 1 if it reported anything\n"                                         \
     "  -v, --verbose      print the device, load progress, device memory (weights, KV cache,\n"       \
     "                     scratch) and speeds on stderr\n"                                              \
     "  --layers N         run only the first N layers (benchmarks; the output is not meaningful)\n"
