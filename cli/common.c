@@ -135,16 +135,17 @@ phi3_ctx *cli_ctx_create(const char *cmd, phi3_model *m, const cli_model_args *a
         return NULL;
     }
     if (a->verbose) {
-        /* The KV cache is fp16 K and V per layer: 2 x layers x n_ctx x
-         * kv_heads x head_dim x 2 bytes; the rest of the context is scratch
-         * (activations, logits, RoPE table). */
+        /* The KV cache is fp16 K and V per layer and sequence: 2 x layers x
+         * n_seq x n_ctx x kv_heads x head_dim x 2 bytes; the rest of the
+         * context is scratch (activations, logits, RoPE table). */
         const phi3_config *cfg = phi3_model_config(m);
         double w = (double)phi3_model_weight_bytes(m);
-        double kv = 4.0 * cfg->n_layers * phi3_ctx_n_ctx(c) * cfg->n_kv_heads * cfg->head_dim;
+        double kv = 4.0 * cfg->n_layers * phi3_ctx_n_seq(c) * phi3_ctx_n_ctx(c) * cfg->n_kv_heads * cfg->head_dim;
         double ctx = (double)phi3_ctx_device_bytes(c), total = (double)vkr_ctx_allocated(phi3_model_vk(m));
-        fprintf(stderr, "phi3vk: device memory: weights %.1f MiB + KV cache %.1f MiB (%d tokens) + scratch %.1f MiB "
-                        "= %.1f MiB (%.1f MiB allocated from the driver)\n",
-                w / MIB, kv / MIB, phi3_ctx_n_ctx(c), (ctx - kv) / MIB, (w + ctx) / MIB, total / MIB);
+        fprintf(stderr, "phi3vk: device memory: weights %.1f MiB + KV cache %.1f MiB (%d x %d tokens) + scratch "
+                        "%.1f MiB = %.1f MiB (%.1f MiB allocated from the driver)\n",
+                w / MIB, kv / MIB, phi3_ctx_n_seq(c), phi3_ctx_n_ctx(c), (ctx - kv) / MIB, (w + ctx) / MIB,
+                total / MIB);
     }
     return c;
 }
