@@ -16,6 +16,8 @@ static const cli_command commands[] = {
     {"generate", cmd_generate, "continue a prompt, streaming the text (--chat, sampling options, --seed)"},
     {"perplexity", cmd_perplexity, "perplexity over a text file in windows, like llama-perplexity"},
     {"logits", cmd_logits, "logits of every position as a NumPy .npy file [positions, vocab]"},
+    {"classify", cmd_classify, "the toxicity judge: label, P(toxic) and reason per text, file or stdin (resumable)"},
+    {"eval", cmd_eval, "the judge over a labelled file: scikit-learn report, confusion matrix, ROC-AUC"},
     {"bench", cmd_bench, "tokens/s of prefill and generation per device, with an attested correctness check"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);

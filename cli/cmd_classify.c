@@ -1,0 +1,158 @@
+/* phi3vk classify: the toxicity judge over texts, a file or standard input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/judge_common.h"
+
+static const char *classify_usage =
+    "usage: phi3vk classify [TEXT...] [-f FILE] [--jsonl | --table] [--out FILE] [options]\n"
+    "\n"
+    "Asks the toxicity judge whether each text is toxic: for each item a label (toxic, non-toxic,\n"
+    "or unparsable with --reason), P(toxic) from the model's probabilities at the answer position,\n"
+    "and with --reason the model's own explanation. Items are the TEXT arguments (ids 1, 2, ...),\n"
+    "else -f FILE, else standard input (one text per line).\n"
+    "\n"
+    "Without -m (and $PHI3VK_MODEL) the model is " CLI_JUDGE_MODEL " from the\n"
+    "Hugging Face cache ($HF_HUB_CACHE, $HF_HOME/hub or ~/.cache/huggingface/hub) with the tokenizer\n"
+    "of microsoft/Phi-3-mini-4k-instruct; when it is missing the first run downloads it (about\n"
+    "15.3 GB; phi3vk pull " CLI_JUDGE_MODEL " does the same). -m also takes\n"
+    "a repo id owner/name[@revision] found in that cache.\n"
+    "\n"
+    "output (standard output):\n"
+    "  (default)             a table: id, label, P(toxic), the start of the text (and the reason)\n"
+    "  --jsonl               one JSON object per item: id, label, p_toxic, reason, prompt_tokens, ms\n"
+    "  --table               the table even with --out (which otherwise keeps standard output quiet)\n"
+    "A progress bar (on a terminal) and a summary go to standard error.\n"
+    "\n";
+static const char *classify_tail =
+    "\n"
+    "Exit codes: 0 done, 1 error, 2 usage error, 130 stopped by Ctrl-C (rerun with --out to resume).\n";
+
+typedef struct classify_args {
+    cli_judge_args j;
+    int jsonl, table;
+    char **texts;   /* the TEXT arguments */
+    int n_texts;
+} classify_args;
+
+/* Parses argv; returns 0, 1 when --help was printed, or 2 for a usage error. */
+static int parse_args(classify_args *c, int argc, char **argv) {
+    const char *cmd = "classify";
+    c->texts = calloc((size_t)argc, sizeof *c->texts);
+    if (!c->texts) return 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int r = cli_judge_arg(&c->j, cmd, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (cli_is_help(a)) {
+            cli_judge_help(classify_usage, classify_tail);
+            return 1;
+        } else if (!strcmp(a, "--jsonl")) c->jsonl = 1;
+        else if (!strcmp(a, "--table")) c->table = 1;
+        else if (!strcmp(a, "--")) {
+            while (++i < argc) c->texts[c->n_texts++] = argv[i];
+        } else if (a[0] == '-' && a[1]) {
+            cli_error(cmd, "unknown option '%s' (see phi3vk classify --help; a text starting with '-' goes after --)",
+                      a);
+            return 2;
+        } else c->texts[c->n_texts++] = argv[i];
+    }
+    if (cli_judge_check_args(cmd, &c->j)) return 2;
+    if (c->jsonl && c->table) {
+        cli_error(cmd, "--jsonl and --table both given: choose one");
+        return 2;
+    }
+    if (c->n_texts && c->j.file) {
+        cli_error(cmd, "TEXT arguments and -f both given: pass the items one way");
+        return 2;
+    }
+    if (!c->n_texts && !c->j.file && isatty(0)) {
+        cli_error(cmd, "nothing to classify: pass TEXT arguments, -f FILE, or texts on standard input (see --help)");
+        return 2;
+    }
+    return 0;
+}
+
+/* The TEXT arguments as a dataset with ids 1, 2, ... */
+static judge_dataset *texts_dataset(const classify_args *c) {
+    judge_dataset *ds = calloc(1, sizeof *ds);
+    if (!ds || !(ds->items = calloc((size_t)c->n_texts, sizeof *ds->items))) {
+        free(ds);
+        return NULL;
+    }
+    snprintf(ds->source, sizeof ds->source, "<arguments>");
+    ds->format = JUDGE_FORMAT_TEXT;
+    for (int i = 0; i < c->n_texts; i++) {
+        judge_item *it = &ds->items[i];
+        ds->n = i + 1;
+        it->text_len = strlen(c->texts[i]);
+        it->text = malloc(it->text_len + 1);
+        it->id = malloc(16);
+        if (!it->text || !it->id) {
+            judge_dataset_destroy(ds);
+            return NULL;
+        }
+        memcpy(it->text, c->texts[i], it->text_len + 1);
+        snprintf(it->id, 16, "%d", i + 1);
+        it->line = i + 1;
+        if (!judge_utf8_valid(it->text, it->text_len)) {
+            if (!ds->n_invalid_utf8++) ds->first_invalid_utf8_line = i + 1;
+        }
+    }
+    return ds;
+}
+
+int cmd_classify(int argc, char **argv) {
+    const char *cmd = "classify";
+    classify_args c = {0};
+    int r = parse_args(&c, argc, argv);
+    if (r) {
+        free(c.texts);
+        return r == 1 ? 0 : r;
+    }
+    judge_dataset *ds = NULL;
+    cli_judge_session s = {0};
+    judge_run_result *results = NULL;
+    int *idx = NULL, rc = 1, n = 0;
+    if (c.n_texts) {
+        if (!(ds = texts_dataset(&c))) {
+            cli_error(cmd, "out of memory");
+            goto done;
+        }
+    } else if (!(ds = cli_judge_load(cmd, &c.j, NULL))) {
+        goto done;
+    }
+    n = c.j.limit > 0 && c.j.limit < ds->n ? c.j.limit : ds->n;
+    idx = malloc(sizeof *idx * (size_t)(n > 0 ? n : 1));
+    results = calloc((size_t)(n > 0 ? n : 1), sizeof *results);
+    if (!idx || !results) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    n = judge_select(ds->n, NULL, n, 0, JUDGE_SELECT_SEED, idx);
+    if (n == 0) {
+        cli_error(cmd, "%s holds no items", ds->source);
+        goto done;
+    }
+    if (cli_judge_open(cmd, &c.j, &s)) goto done;
+    FILE *jsonl = c.jsonl ? stdout : NULL;
+    FILE *table = (c.table || (!c.jsonl && !c.j.out)) ? stdout : NULL;
+    int run = cli_judge_run(cmd, &c.j, &s, ds, idx, n, jsonl, table, results);
+    rc = run == 0 ? 0 : run == 1 ? 130 : 1;
+    if (fflush(stdout) || ferror(stdout)) {
+        cli_error(cmd, "writing standard output failed");
+        rc = 1;
+    }
+done:
+    judge_run_results_free(results, results ? n : 0);
+    free(results);
+    free(idx);
+    if (cli_judge_close(&s) && rc == 0) rc = 1;
+    judge_dataset_destroy(ds);
+    free(c.texts);
+    return rc;
+}

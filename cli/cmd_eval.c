@@ -1,0 +1,196 @@
+/* phi3vk eval: the toxicity judge over a labelled file, reported the way the
+ * model card reports it (scikit-learn's classification_report). */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/judge_common.h"
+#include "judge/report.h"
+
+static const char *eval_usage =
+    "usage: phi3vk eval -f LABELLED [--label-col label] [--text-col text] [--positive toxic]\n"
+    "                   [--limit N] [--balance] [--seed S] [--digits D] [--json] [options]\n"
+    "\n"
+    "Classifies every item of a labelled file (see phi3vk classify) and prints the classification\n"
+    "report in scikit-learn's layout (precision, recall, f1-score and support per class; accuracy;\n"
+    "macro and weighted averages), the confusion matrix, ROC-AUC of P(toxic) and the number of\n"
+    "unparsable answers, which count as wrong. Class 1 is the label given by --positive, class 0\n"
+    "the one other label in the file (a third value is an error).\n"
+    "\n"
+    "  --label-col NAME      column/field of the label (default label)\n"
+    "  --positive LABEL      the toxic class's label (default toxic; compared case-insensitively)\n"
+    "  --limit N             the first N items; with --balance N/2 of each class\n"
+    "  --balance             the same number of items of each class (the smaller class's size, or\n"
+    "                        N/2 with --limit), drawn with a fixed seed: --limit 350 --balance\n"
+    "                        gives a 175/175 set like the model card's\n"
+    "  --seed S              the seed of --balance (default 42)\n"
+    "  --digits D            decimals of the report (default 2, as scikit-learn)\n"
+    "  --json                the report as JSON (scikit-learn's output_dict keys, the confusion\n"
+    "                        matrix, roc_auc, the unparsable ids)\n"
+    "  -v                    also list the ids of unparsable answers (and the model's details)\n"
+    "\n";
+static const char *eval_tail =
+    "\n"
+    "Exit codes: 0 done, 1 error, 2 usage error, 130 stopped by Ctrl-C (rerun with --out to resume).\n";
+
+typedef struct eval_args {
+    cli_judge_args j;
+    const char *label_col, *positive;
+    int balance, json;
+    long long seed, digits;
+} eval_args;
+
+/* Parses argv; returns 0, 1 when --help was printed, or 2 for a usage error. */
+static int parse_args(eval_args *e, int argc, char **argv) {
+    const char *cmd = "eval";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int r = cli_judge_arg(&e->j, cmd, argc, argv, &i);
+        if (r < 0) return 2;
+        if (r > 0) continue;
+        if (cli_is_help(a)) {
+            cli_judge_help(eval_usage, eval_tail);
+            return 1;
+        } else if (!strcmp(a, "--balance")) e->balance = 1;
+        else if (!strcmp(a, "--json")) e->json = 1;
+        else if (cli_opt(cmd, argc, argv, &i, "--label-col", &v) || cli_opt(cmd, argc, argv, &i, "--label-field", &v)) {
+            if (!v) return 2;
+            e->label_col = v;
+        } else if (cli_opt(cmd, argc, argv, &i, "--positive", &v)) {
+            if (!v) return 2;
+            e->positive = v;
+        } else if (cli_opt(cmd, argc, argv, &i, "--seed", &v)) {
+            if (!v || cli_parse_int(cmd, "--seed", v, 0, 1LL << 62, &e->seed)) return 2;
+        } else if (cli_opt(cmd, argc, argv, &i, "--digits", &v)) {
+            if (!v || cli_parse_int(cmd, "--digits", v, 0, 12, &e->digits)) return 2;
+        } else {
+            cli_error(cmd, "unexpected argument '%s' (see phi3vk eval --help)", a);
+            return 2;
+        }
+    }
+    if (cli_judge_check_args(cmd, &e->j)) return 2;
+    if (!e->j.file) {
+        cli_error(cmd, "missing -f LABELLED (a labelled TSV, CSV or JSONL file)");
+        return 2;
+    }
+    return 0;
+}
+
+/* Prints the report (text or JSON) of the run's results. */
+static int report(const eval_args *e, const judge_dataset *ds, const int *cls, const int *idx, int n,
+                  const judge_run_result *res) {
+    int *y_true = malloc(sizeof *y_true * (size_t)n);
+    judge_label *y_pred = malloc(sizeof *y_pred * (size_t)n);
+    double *score = malloc(sizeof *score * (size_t)n);
+    char err[512];
+    judge_report r;
+    int rc = 1;
+    if (!y_true || !y_pred || !score) {
+        cli_error("eval", "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        y_true[i] = cls[idx[i]];
+        y_pred[i] = res[i].r.label;
+        score[i] = res[i].r.p_toxic;
+    }
+    if (judge_report_compute(y_true, y_pred, score, n, &r, err, sizeof err)) {
+        cli_error("eval", "%s", err);
+        goto done;
+    }
+    if (e->json) {
+        cJSON *j = judge_report_json(&r, NULL);
+        cJSON *ids = cJSON_CreateArray();
+        for (int i = 0; j && ids && i < n; i++)
+            if (y_pred[i] == JUDGE_UNPARSABLE) cJSON_AddItemToArray(ids, cJSON_CreateString(ds->items[idx[i]].id));
+        if (j && ids) cJSON_AddItemToObject(j, "unparsable_ids", ids);
+        else cJSON_Delete(ids);
+        char *s = j ? cJSON_Print(j) : NULL;
+        if (s) printf("%s\n", s);
+        free(s);
+        cJSON_Delete(j);
+        if (!s) {
+            cli_error("eval", "out of memory");
+            goto done;
+        }
+    } else {
+        char *s = judge_report_format(&r, NULL, (int)e->digits);
+        if (!s) {
+            cli_error("eval", "out of memory");
+            goto done;
+        }
+        fputs(s, stdout);
+        free(s);
+        if (e->j.model.verbose && r.n_unparsable) {
+            printf("\nunparsable answers (id: answer):\n");
+            for (int i = 0; i < n; i++)
+                if (y_pred[i] == JUDGE_UNPARSABLE)
+                    printf("  %s: %.120s\n", ds->items[idx[i]].id, res[i].r.reason ? res[i].r.reason : "(no answer)");
+        }
+    }
+    rc = 0;
+done:
+    free(y_true);
+    free(y_pred);
+    free(score);
+    return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+    const char *cmd = "eval";
+    eval_args e = {.label_col = "label", .positive = "toxic", .seed = JUDGE_SELECT_SEED, .digits = 2};
+    int r = parse_args(&e, argc, argv);
+    if (r) return r == 1 ? 0 : r;
+    judge_dataset *ds = cli_judge_load(cmd, &e.j, e.label_col);
+    cli_judge_session s = {0};
+    judge_run_result *results = NULL;
+    int *cls = NULL, *idx = NULL, rc = 1, n = 0;
+    char err[2048];
+    if (!ds) goto done;
+    cls = malloc(sizeof *cls * (size_t)(ds->n > 0 ? ds->n : 1));
+    idx = malloc(sizeof *idx * (size_t)(ds->n > 0 ? ds->n : 1));
+    if (!cls || !idx) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    if (judge_dataset_classes(ds, e.positive, cls, err, sizeof err)) {
+        cli_error(cmd, "%s", err);
+        goto done;
+    }
+    n = judge_select(ds->n, cls, e.j.limit, e.balance, (uint64_t)e.seed, idx);
+    if (e.balance) {
+        int want = e.j.limit > 0 ? e.j.limit / 2 * 2 : n;
+        if (n < want)
+            fprintf(stderr, "phi3vk eval: warning: --balance: only %d items per class available, %d asked\n", n / 2,
+                    want / 2);
+    }
+    if (n == 0) {
+        cli_error(cmd, "%s: no items selected", ds->source);
+        goto done;
+    }
+    if (!(results = calloc((size_t)n, sizeof *results))) {
+        cli_error(cmd, "out of memory");
+        goto done;
+    }
+    if (cli_judge_open(cmd, &e.j, &s)) goto done;
+    int run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, results);
+    if (run != 0) {
+        rc = run == 1 ? 130 : 1;
+        goto done;
+    }
+    rc = report(&e, ds, cls, idx, n, results);
+    if (fflush(stdout) || ferror(stdout)) {
+        cli_error(cmd, "writing standard output failed");
+        rc = 1;
+    }
+done:
+    judge_run_results_free(results, results ? n : 0);
+    free(results);
+    free(idx);
+    free(cls);
+    if (cli_judge_close(&s) && rc == 0) rc = 1;
+    judge_dataset_destroy(ds);
+    return rc;
+}

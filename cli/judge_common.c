@@ -1,0 +1,333 @@
+/* Flags, model lookup and the run shared by classify and eval; see
+ * cli/judge_common.h. */
+#include "cli/judge_common.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "hub/hub.h"
+#include "tokenizer/tok.h"
+
+/* What `phi3vk pull` of the judge downloads (its repo at the time of
+ * writing: config, generation config, index and 4 F32 safetensors shards),
+ * and the base model's tokenizer files it adds. */
+#define JUDGE_DOWNLOAD "about 15.3 GB: 4 F32 safetensors shards"
+#define TOKENIZER_DOWNLOAD "about 2 MB"
+#define TOKENIZER_FILES "tokenizer.json,tokenizer_config.json,special_tokens_map.json"
+
+void cli_judge_help(const char *head, const char *tail) {
+    fputs(head, stdout);
+    fputs(CLI_JUDGE_HELP "\n", stdout);
+    fputs(CLI_MODEL_HELP, stdout);
+    fputs(tail, stdout);
+}
+
+int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int *i) {
+    int r = cli_model_arg(&a->model, cmd, argc, argv, i);
+    if (r) return r;
+    const char *arg = argv[*i], *v = NULL;
+    long long x;
+    if (!strcmp(arg, "--reason")) a->reason = 1;
+    else if (!strcmp(arg, "--no-prefix-cache")) a->no_prefix_cache = 1;
+    else if (!strcmp(arg, "--no-download")) a->no_download = 1;
+    else if (!strcmp(arg, "--no-header")) a->ds.no_header = 1;
+    else if (cli_opt(cmd, argc, argv, i, "-f", &v) || cli_opt(cmd, argc, argv, i, "--file", &v)) {
+        if (!v) return -1;
+        a->file = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--format", &v)) {
+        judge_format f;
+        if (!v) return -1;
+        if (judge_format_parse(v, &f) || f == JUDGE_FORMAT_AUTO) {
+            cli_error(cmd, "--format: expected text, tsv, tsv-quoted, csv or jsonl, found '%s'", v);
+            return -1;
+        }
+        a->format = v;
+        a->ds.format = f;
+    } else if (cli_opt(cmd, argc, argv, i, "--text-col", &v) || cli_opt(cmd, argc, argv, i, "--text-field", &v)) {
+        if (!v) return -1;
+        a->ds.text_key = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--id-col", &v) || cli_opt(cmd, argc, argv, i, "--id-field", &v)) {
+        if (!v) return -1;
+        a->ds.id_key = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--limit", &v)) {
+        if (!v || cli_parse_int(cmd, "--limit", v, 1, 1 << 30, &x)) return -1;
+        a->limit = (int)x;
+    } else if (cli_opt(cmd, argc, argv, i, "--prompt", &v)) {
+        if (!v) return -1;
+        a->prompt_name = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--prompt-file", &v)) {
+        if (!v) return -1;
+        a->prompt_file = v;
+    } else if (cli_opt(cmd, argc, argv, i, "-n", &v) || cli_opt(cmd, argc, argv, i, "--max-tokens", &v)) {
+        if (!v || cli_parse_int(cmd, arg, v, 1, 4096, &x)) return -1;
+        a->max_new = (int)x;
+    } else if (cli_opt(cmd, argc, argv, i, "--out", &v)) {
+        if (!v) return -1;
+        a->out = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--batch", &v)) {
+        if (!v || cli_parse_int(cmd, "--batch", v, 1, 4096, &x)) return -1;
+        a->batch = (int)x;
+    } else return 0;
+    return 1;
+}
+
+int cli_judge_check_args(const char *cmd, const cli_judge_args *a) {
+    if (a->prompt_name && a->prompt_file) {
+        cli_error(cmd, "--prompt and --prompt-file both given: choose one");
+        return -1;
+    }
+    if (a->max_new && !a->reason) {
+        cli_error(cmd, "-n/--max-tokens needs --reason (without it nothing is generated)");
+        return -1;
+    }
+    if (a->ds.format == JUDGE_FORMAT_TEXT && (a->ds.text_key || a->ds.id_key)) {
+        cli_error(cmd, "--text-col/--id-col do not apply to --format text (one item per line)");
+        return -1;
+    }
+    return 0;
+}
+
+judge_dataset *cli_judge_load(const char *cmd, const cli_judge_args *a, const char *label_key) {
+    judge_dataset_opts o = a->ds;
+    o.label_key = label_key;
+    const char *path = a->file ? a->file : "-";
+    judge_format f = o.format != JUDGE_FORMAT_AUTO ? o.format : judge_format_guess(path);
+    if (f == JUDGE_FORMAT_TEXT && !label_key) {
+        o.text_key = NULL; /* plain text has no columns: the defaults mean nothing there */
+        o.id_key = NULL;
+    }
+    char err[2048];
+    judge_dataset *ds = judge_dataset_load(path, &o, err, sizeof err);
+    if (!ds) {
+        cli_error(cmd, "%s", err);
+        return NULL;
+    }
+    if (ds->n_invalid_utf8)
+        fprintf(stderr, "phi3vk %s: warning: %d text%s not valid UTF-8 (first at %s:%d); the bytes are kept\n", cmd,
+                ds->n_invalid_utf8, ds->n_invalid_utf8 == 1 ? " is" : "s are", ds->source,
+                ds->first_invalid_utf8_line);
+    return ds;
+}
+
+/* ---- finding the model ----------------------------------------------------- */
+
+static int path_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int offline(const cli_judge_args *a) {
+    const char *v = getenv("HF_HUB_OFFLINE");
+    return a->no_download || (v && *v && strcmp(v, "0") && strcmp(v, "false"));
+}
+
+typedef struct dl_view {
+    int tty;
+    double last;
+} dl_view;
+
+/* Download progress on stderr: a line per file, a live total on a terminal. */
+static void on_download(void *user, const hub_progress *p) {
+    dl_view *v = user;
+    char done[32], total[32];
+    if (p->event == HUB_EV_FILE_PROGRESS) {
+        double now = cli_now();
+        if (!v->tty || now - v->last < 0.2) return;
+        v->last = now;
+        hub_format_bytes(p->total_done, done, sizeof done);
+        hub_format_bytes(p->total_size, total, sizeof total);
+        fprintf(stderr, "\r  %s (%d/%d): %s of %s\033[K", p->file, p->file_index + 1, p->n_files, done, total);
+        return;
+    }
+    if (p->event == HUB_EV_FILE_RETRY) {
+        fprintf(stderr, "%s  %s: %s; retrying\n", v->tty ? "\r\033[K" : "", p->file, p->message ? p->message : "");
+        return;
+    }
+    if (p->event == HUB_EV_FILE_DONE || p->event == HUB_EV_FILE_CACHED) {
+        hub_format_bytes(p->file_size, total, sizeof total);
+        fprintf(stderr, "%s  %s (%s)%s\n", v->tty ? "\r\033[K" : "", p->file, total,
+                p->event == HUB_EV_FILE_CACHED ? " already cached" : "");
+    }
+}
+
+/* Downloads repo (only files when not NULL) into the cache like `phi3vk pull`. */
+static int download(const char *cmd, const char *repo, const char *const *files, char *err, size_t errlen) {
+    dl_view v = {.tty = isatty(2)};
+    hub_pull_opts o = {.repo = repo, .include = files, .retries = -1, .progress = on_download, .progress_user = &v};
+    hub_pull_result r;
+    fprintf(stderr, "phi3vk %s: downloading %s into the Hugging Face cache\n", cmd, repo);
+    if (hub_pull(&o, &r, err, errlen)) {
+        if (v.tty) fputs("\r\033[K", stderr);
+        return -1;
+    }
+    char got[32];
+    hub_format_bytes(r.downloaded_bytes, got, sizeof got);
+    fprintf(stderr, "phi3vk %s: %s: %d files, %s downloaded, in %s\n", cmd, repo, r.n_files, got, r.snapshot);
+    return 0;
+}
+
+/* Finds repo id spec in the cache (downloading it when allowed); writes the
+ * snapshot folder to out. what_size says what a pull fetches, for the
+ * error. Prints the error. */
+static int resolve_repo(const char *cmd, const cli_judge_args *a, const char *spec, const char *const *files,
+                        int may_download, const char *fetch_cmd, const char *what_size, char *out, size_t len) {
+    char err[2048], derr[1024];
+    if (hub_resolve(spec, out, len, err, sizeof err) == 0) return 0;
+    if (may_download && !offline(a)) {
+        if (download(cmd, spec, files, derr, sizeof derr) == 0 && hub_resolve(spec, out, len, err, sizeof err) == 0)
+            return 0;
+        cli_error(cmd, "%s is not in the Hugging Face cache and downloading it failed: %s\nfetch it with:\n  %s\n(%s), "
+                       "or pass -m MODEL",
+                  spec, derr, fetch_cmd, what_size);
+        return -1;
+    }
+    char *advice = strstr(err, "; fetch it with");
+    if (advice) *advice = 0; /* hub's own advice does not know the size: ours follows */
+    cli_error(cmd, "%s\nfetch it with:\n  %s\n(%s)%s", err, fetch_cmd, what_size,
+              may_download ? ", or pass -m MODEL" : "");
+    return -1;
+}
+
+/* Resolves the model and tokenizer paths of a run into m (the model args
+ * with the paths filled in). Prints the error. */
+static int resolve_model(const char *cmd, const cli_judge_args *a, cli_model_args *m, char *mpath, char *tpath,
+                         size_t len) {
+    *m = a->model;
+    const char *spec = a->model.model;
+    if (!spec || !*spec) spec = getenv("PHI3VK_MODEL");
+    int is_default = !spec || !*spec;
+    if (is_default) spec = CLI_JUDGE_MODEL;
+    if (!is_default && path_exists(spec)) {
+        snprintf(mpath, len, "%s", spec);
+        m->model = mpath;
+        return 0;
+    }
+    hub_repo_id id;
+    char err[1024], fetch[512];
+    if (hub_parse_repo_id(spec, &id, err, sizeof err)) {
+        cli_error(cmd, "%s: no such file or folder, and not a Hugging Face repo id (owner/name[@revision]): %s", spec,
+                  err);
+        return -1;
+    }
+    snprintf(fetch, sizeof fetch, "phi3vk pull %s", spec);
+    const char *tok_repo = a->model.tokenizer ? NULL : hub_default_tokenizer_repo(spec);
+    char size[256];
+    if (tok_repo)
+        snprintf(size, sizeof size, "%s; it also fetches the tokenizer of %s, %s, which the judge ships without",
+                 !strcmp(id.owner, "grounded-ai") ? JUDGE_DOWNLOAD : "size unknown offline", tok_repo,
+                 TOKENIZER_DOWNLOAD);
+    else
+        snprintf(size, sizeof size, "download size unknown offline");
+    if (resolve_repo(cmd, a, spec, NULL, is_default, fetch, size, mpath, len)) return -1;
+    m->model = mpath;
+    if (tok_repo) {
+        static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                                            NULL};
+        snprintf(fetch, sizeof fetch, "phi3vk pull %s --include %s", tok_repo, TOKENIZER_FILES);
+        snprintf(size, sizeof size, "%s; the model %s ships no tokenizer and uses its base model's; or pass "
+                                    "--tokenizer PATH",
+                 TOKENIZER_DOWNLOAD, spec);
+        if (resolve_repo(cmd, a, tok_repo, files, is_default, fetch, size, tpath, len)) return -1;
+        m->tokenizer = tpath;
+    }
+    return 0;
+}
+
+/* ---- the run ----------------------------------------------------------------- */
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_signal(int sig) {
+    stop_flag = 1;
+    signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
+}
+
+int cli_judge_open(const char *cmd, const cli_judge_args *a, cli_judge_session *s) {
+    char err[2048];
+    s->prompt = a->prompt_file ? judge_prompt_from_file(a->prompt_file, err, sizeof err)
+                               : judge_prompt_builtin(a->prompt_name, err, sizeof err);
+    if (!s->prompt) {
+        cli_error(cmd, "%s", err);
+        return -1;
+    }
+    if (a->reason && s->prompt->asks_reason == 0)
+        fprintf(stderr, "phi3vk %s: note: the prompt '%s' asks for the label only; --reason generates what the "
+                        "model adds anyway\n", cmd, s->prompt->name);
+    if (a->out && !(s->out = judge_results_open(a->out, err, sizeof err))) {
+        cli_error(cmd, "%s", err);
+        return -1;
+    }
+    if (s->out && judge_results_dropped_bytes(s->out))
+        fprintf(stderr, "phi3vk %s: %s: removed a torn last line (%zu bytes) left by an interrupted run\n", cmd,
+                a->out, judge_results_dropped_bytes(s->out));
+    static char mpath[4096], tpath[4096];
+    cli_model_args m;
+    if (resolve_model(cmd, a, &m, mpath, tpath, sizeof mpath)) return -1;
+    snprintf(s->model_desc, sizeof s->model_desc, "%s%s%s", m.model, m.tokenizer ? ", tokenizer " : "",
+             m.tokenizer ? m.tokenizer : "");
+    if (a->model.verbose) fprintf(stderr, "phi3vk %s: model %s\n", cmd, s->model_desc);
+    if (!(s->m = cli_model_open(cmd, &m, 1))) return -1;
+    if (!(s->c = cli_ctx_create(cmd, s->m, &m, &(phi3_ctx_opts){.n_ctx = m.n_ctx}))) return -1;
+    judge_classifier_opts co = {
+        .reason = a->reason,
+        .max_new = a->max_new,
+        .no_prefix_cache = a->no_prefix_cache,
+        .no_bos = a->model.no_bos,
+    };
+    if (!(s->cl = judge_classifier_create(s->m, s->c, s->prompt, &co, err, sizeof err))) {
+        cli_error(cmd, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
+                  const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results) {
+    judge_run_opts o = {
+        .batch = a->batch > 0 ? a->batch : 1,
+        .out = s->out,
+        .jsonl = jsonl,
+        .table = table,
+        .progress = isatty(2) ? stderr : NULL,
+        .stop = &stop_flag,
+    };
+    judge_progress prog;
+    char err[2048];
+    stop_flag = 0;
+    void (*old_int)(int) = signal(SIGINT, on_signal);
+    void (*old_term)(int) = signal(SIGTERM, on_signal);
+    int rc = judge_run(ds, idx, n, judge_classify_batch, s->cl, &o, results, &prog, err, sizeof err);
+    signal(SIGINT, old_int);
+    signal(SIGTERM, old_term);
+    char line[256];
+    judge_summary_format(&prog, judge_now(), line, sizeof line);
+    if (rc < 0) cli_error(cmd, "%s", err);
+    fprintf(stderr, "%s\n", line);
+    if (a->model.verbose) {
+        judge_classifier_stats st = judge_classifier_get_stats(s->cl);
+        fprintf(stderr, "phi3vk %s: %lld prompt tokens, %lld computed, %lld reused from the KV cache; %lld decode "
+                        "steps\n", cmd, st.prompt_tokens, st.eval_tokens, st.reused_tokens, st.decode_steps);
+    }
+    if (rc == 1)
+        fprintf(stderr, "phi3vk %s: stopped after %d of %d items%s\n", cmd, prog.done, prog.total,
+                s->out ? "; run the same command again to resume" : " (with --out FILE a rerun resumes)");
+    return rc;
+}
+
+int cli_judge_close(cli_judge_session *s) {
+    char err[1024];
+    int rc = 0;
+    if (judge_results_close(s->out, err, sizeof err)) {
+        fprintf(stderr, "phi3vk: %s\n", err);
+        rc = 1;
+    }
+    judge_classifier_destroy(s->cl);
+    if (cli_model_close(s->m, s->c)) rc = 1;
+    judge_prompt_destroy(s->prompt);
+    *s = (cli_judge_session){0};
+    return rc;
+}

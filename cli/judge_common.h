@@ -1,0 +1,111 @@
+/* What `phi3vk classify` and `phi3vk eval` share: their common flags (on top
+ * of cli/common.h's model flags), finding the model (the judge by default,
+ * from the Hugging Face cache, downloaded on first use), and one judge run
+ * with its progress bar, Ctrl-C handling and summary. Everything here
+ * prints; only cli/ includes it. */
+#ifndef PHI3VK_CLI_JUDGE_COMMON_H
+#define PHI3VK_CLI_JUDGE_COMMON_H
+
+#include <stdio.h>
+
+#include "cli/common.h"
+#include "judge/classifier.h"
+#include "judge/dataset.h"
+#include "judge/prompt.h"
+#include "judge/results.h"
+#include "judge/run.h"
+
+#define CLI_JUDGE_MODEL "grounded-ai/phi3-toxicity-judge-merge"
+
+/* Help lines of the flags cli_judge_arg accepts. */
+#define CLI_JUDGE_HELP                                                                                      \
+    "input (TSV/CSV have a header row; JSONL is one object per line):\n"                                  \
+    "  -f, --file FILE       items from FILE ('-' = standard input): plain text (one per line), .tsv,\n"    \
+    "                        .csv or .jsonl/.ndjson (by extension, or --format)\n"                          \
+    "  --format F            text, tsv (backslash escapes), tsv-quoted, csv or jsonl\n"                    \
+    "  --text-col NAME       column (TSV/CSV) or field (JSONL) of the text (default text);\n"              \
+    "  --text-field NAME     the same\n"                                                                     \
+    "  --id-col NAME         column/field of the id (default: the row or line number);\n"                  \
+    "  --id-field NAME       the same\n"                                                                     \
+    "  --no-header           TSV/CSV without a header row: columns are named 1, 2, ...\n"                   \
+    "  --limit N             only the first N items (eval: see --balance)\n"                               \
+    "prompt and answer:\n"                                                                                   \
+    "  --prompt NAME         judge-card (default: the model card's prompt), judge-noreason,\n"             \
+    "                        judge-reason (the judge library's) or phoenix (Arize Phoenix's)\n"            \
+    "  --prompt-file FILE    a custom template; {text} is replaced by the item's text\n"                   \
+    "  --reason              generate the model's answer and reason (greedy decoding) and take\n"         \
+    "                        the label from it; slow. Default: label and P(toxic) from the\n"             \
+    "                        answer position's probabilities, no generation\n"                            \
+    "  -n, --max-tokens N    with --reason: most new tokens (default 56, the judge library's)\n"          \
+    "run:\n"                                                                                                 \
+    "  --out FILE            also write one JSON line per item to FILE, flushed per item; a rerun\n"       \
+    "                        with the same FILE skips the ids it already has (resume)\n"                    \
+    "  --batch N             items per engine pass (default 1; the engine runs one sequence per\n"         \
+    "                        pass for now, so items of a batch run one after another)\n"                   \
+    "  --no-prefix-cache     compute every prompt from its first token (for measurements; the\n"          \
+    "                        default reuses the KV cache of the tokens a prompt shares with the\n"        \
+    "                        previous one)\n"                                                               \
+    "  --no-download         never download the default model (also: HF_HUB_OFFLINE=1)\n"
+
+/* Prints head, the judge and model flags' help, then tail on stdout. */
+void cli_judge_help(const char *head, const char *tail);
+
+typedef struct cli_judge_args {
+    cli_model_args model;        /* -m, --tokenizer, --device, --ctx, --validate, -v, ... */
+    const char *file;            /* -f; NULL: none given */
+    const char *format;          /* --format; NULL: by extension */
+    judge_dataset_opts ds;       /* keys and header option (format is set from `format`) */
+    int limit;                   /* --limit; 0: all */
+    const char *prompt_name;     /* --prompt */
+    const char *prompt_file;     /* --prompt-file */
+    int reason;                  /* --reason */
+    int max_new;                 /* -n; 0: the prompt's default */
+    const char *out;             /* --out */
+    int batch;                   /* --batch; 0: default */
+    int no_prefix_cache;         /* --no-prefix-cache */
+    int no_download;             /* --no-download */
+} cli_judge_args;
+
+/* Like cli_model_arg: stores argv[*i] when it is a shared flag (model or
+ * judge) and returns 1, 0 when it is not one, -1 after printing a usage
+ * error. */
+int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int *i);
+
+/* Checks the combination of flags (after parsing); prints and returns -1
+ * for a usage error. */
+int cli_judge_check_args(const char *cmd, const cli_judge_args *a);
+
+/* Loads the dataset of -f (or stdin when allow_stdin and no -f was given)
+ * with the dataset flags; label_key is read when not NULL. Prints the error
+ * and returns NULL. Warns about texts that are not valid UTF-8. */
+judge_dataset *cli_judge_load(const char *cmd, const cli_judge_args *a, const char *label_key);
+
+/* Everything a judge run holds. Zero-initialise. */
+typedef struct cli_judge_session {
+    judge_prompt *prompt;
+    judge_results *out;          /* --out, or NULL */
+    phi3_model *m;
+    phi3_ctx *c;
+    judge_classifier *cl;
+    char model_desc[8300];       /* what was loaded, for -v and reports */
+} cli_judge_session;
+
+/* Opens the prompt, the --out file, the model (see the file comment: -m is
+ * a folder, a .gguf or a repo id owner/name[@rev] from the Hugging Face
+ * cache; without -m and $PHI3VK_MODEL the judge, with the tokenizer of its
+ * base model unless --tokenizer is given), a context and the classifier.
+ * Prints the error and returns -1; call cli_judge_close in any case. */
+int cli_judge_open(const char *cmd, const cli_judge_args *a, cli_judge_session *s);
+
+/* Runs the classifier over ds->items[idx[0..n)] with judge_run: progress
+ * bar on stderr when it is a terminal, Ctrl-C stops after the current batch,
+ * the summary line on stderr at the end (and with -v the token counts).
+ * Returns judge_run's 0 / 1 (stopped) / -1 (error printed). */
+int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
+                  const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results);
+
+/* Frees the session. Returns 1 when closing the --out file failed or the
+ * validation layer reported messages (both printed), else 0. */
+int cli_judge_close(cli_judge_session *s);
+
+#endif

@@ -1,0 +1,120 @@
+/* judge classifier: the engine glue of classify and eval. It turns an item's
+ * text into the chat-wrapped prompt tokens, runs them through a phi3_ctx and
+ * reads the label, P(toxic) and, on request, the model's reason.
+ *
+ * Tokens of an item: BOS (the April-2024 Phi-3 template the judge was tuned
+ * from starts with it), then tok_chat_encode of one user message whose
+ * content is judge_prompt_render(prompt, text), ending in the assistant
+ * prompt; the message content is encoded as text (TOK_CHAT_CONTENT_AS_TEXT),
+ * so a text holding "<|end|><|assistant|>" cannot forge the conversation.
+ * Then the answer tokens every spelling shares (judge_answer_tokens.shared,
+ * usually none) are appended and teacher-forced.
+ *
+ * Answer paths (judge/score.h) are found once: the chat text P of a sample
+ * item and P + spelling are encoded with the same tok_encode call; the
+ * spelling's path is what follows their common prefix. Creation fails when
+ * appending a spelling changes P's own tokens (the split would be ambiguous).
+ *
+ * Prefix reuse: the KV cache keeps the previous item's tokens; the next item
+ * truncates the cache to the longest common token prefix (capped one short
+ * of its length, so the last position is always computed and yields logits)
+ * and evaluates only the rest. The part of the prompt before the text is the
+ * same for every item, so it is computed once per run.
+ *
+ * Modes:
+ * - label only (default, no decode step): P(toxic) from the logits of the
+ *   prefill's last position; label = toxic when P(toxic) >= 0.5, else
+ *   non-toxic, so label and score agree by construction (unparsable only when
+ *   the score is NaN). This is a forced choice between the two classes; the
+ *   greedy answer could differ in the split case score.h describes, and
+ *   judge_item_detail.argmax_class says what greedy decoding would start with.
+ * - reason: the same P(toxic), then greedy decoding (the device's argmax) of
+ *   up to max_new tokens, stopping at one of the model's stop ids or a full
+ *   context; the text (stop token left out, special tokens skipped) is the
+ *   reason and is snapped with the prompt's rule to give the label. */
+#ifndef PHI3VK_JUDGE_CLASSIFIER_H
+#define PHI3VK_JUDGE_CLASSIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "judge/dataset.h"
+#include "judge/prompt.h"
+#include "judge/results.h"
+#include "judge/score.h"
+
+typedef struct phi3_model phi3_model;
+typedef struct phi3_ctx phi3_ctx;
+struct tok_ids;
+
+typedef struct judge_classifier judge_classifier;
+
+typedef struct judge_classifier_opts {
+    int reason;           /* 1: generate the reason (slow path); 0: label and score only */
+    int max_new;          /* with reason: most new tokens, stop token included;
+                             <= 0: the prompt's max_new_reason (56) */
+    int no_prefix_cache;  /* 1: every item starts from an empty KV cache
+                             (measurements and tests of the reuse) */
+    int no_bos;           /* 1: no BOS before the chat template */
+} judge_classifier_opts;
+
+/* Counters over the classifier's lifetime. */
+typedef struct judge_classifier_stats {
+    long long items;          /* items classified */
+    long long prompt_tokens;  /* chat-wrapped prompt tokens of those items */
+    long long eval_tokens;    /* tokens computed by prefill (forced answer tokens included) */
+    long long reused_tokens;  /* prompt tokens whose KV entries were reused */
+    long long decode_steps;   /* single-token decode steps (reason mode) */
+} judge_classifier_stats;
+
+/* What happened inside one item, for tests and -v. */
+typedef struct judge_item_detail {
+    int argmax_class;     /* judge_answer_argmax_class at the answer position (-1: undefined) */
+    int32_t first_token;  /* reason mode: the first generated token; -1 otherwise */
+    int n_generated;      /* reason mode: tokens generated, a final stop token included */
+    int reused;           /* prompt tokens taken from the KV cache */
+    int evaluated;        /* tokens computed by prefill */
+} judge_item_detail;
+
+/* Creates a classifier over model m and context c (neither owned; c must be
+ * a fresh or reusable single-sequence context of m, and is truncated to 0)
+ * for prompt p (not copied: it must outlive the classifier). The model must
+ * have a tokenizer. Fails with a message when it has none, when the answer
+ * paths cannot be built (see the file comment and judge_answer_tokens_build)
+ * or when out of memory. */
+judge_classifier *judge_classifier_create(phi3_model *m, phi3_ctx *c, const judge_prompt *p,
+                                          const judge_classifier_opts *o, char *err, size_t errlen);
+
+/* Frees the classifier (not the model, context or prompt). NULL is fine. */
+void judge_classifier_destroy(judge_classifier *cl);
+
+/* The answer tokens built at creation (P(toxic)'s bookkeeping). */
+const judge_answer_tokens *judge_classifier_answer(const judge_classifier *cl);
+
+/* APPENDS the chat-wrapped prompt tokens of text[0, len) (BOS included unless
+ * no_bos; the shared answer tokens not included) to out. Fails for a text
+ * holding a NUL byte (a chat message cannot) or when out of memory. */
+int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t len, struct tok_ids *out, char *err,
+                            size_t errlen);
+
+/* Classifies one text: fills out->label, p_toxic, reason (malloc'ed, caller
+ * frees; NULL unless reason mode), prompt_tokens and ms (this item's wall
+ * time); not out->id. d may be NULL. Fails when the prompt does not fit the
+ * context ("the prompt has N tokens, more than the context's C"), on an
+ * engine error, or for a text encode rejects; the KV cache is then dropped
+ * and the next item starts from an empty cache. */
+int judge_classifier_run_one(judge_classifier *cl, const char *text, size_t len, judge_result *out,
+                             judge_item_detail *d, char *err, size_t errlen);
+
+/* judge_classify_fn for judge_run (user = the classifier): the items of one
+ * batch in order, each with judge_classifier_run_one; a failure names the
+ * item's id. The engine runs one sequence per pass, so a batch's items are
+ * computed one after another (the prefix reuse makes the shared prompt
+ * part free for all but the first item of a run). */
+int judge_classify_batch(void *cl, const judge_item *const *items, int n, judge_result *out, char *err,
+                         size_t errlen);
+
+/* Counters since creation. */
+judge_classifier_stats judge_classifier_get_stats(const judge_classifier *cl);
+
+#endif
