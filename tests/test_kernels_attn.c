@@ -11,7 +11,9 @@
  * - attention writes fp16: the same rounding on top of fp32 softmax sums
  *   (~1e-7 relative per element over <= 4096 keys), so nmse <= 1e-6.
  * The layouts meant for GPUs (lanes per key > 1, several key slots and rows)
- * run here too, with the subgroup of 8 that lavapipe has.
+ * run here too, with the subgroup of 8 that lavapipe has. Each layout and
+ * head_dim is a pipeline that lavapipe JIT-compiles on first use (~1-3 s of
+ * CPU, cached on disk by Mesa afterwards), so the list of layouts is short.
  */
 #include <math.h>
 #include <stdio.h>
@@ -42,10 +44,23 @@ static float *randv(test_rng *r, size_t n, float scale, int round16) {
     return v;
 }
 
-static vkr_buffer *params_buffer(vkr_ctx *ctx, uint32_t n_past, uint32_t n_tokens) {
-    vkr_buffer *b = vkr_buffer_create(ctx, "params", sizeof(struct step_params), VKR_BUF_HOST);
+/* Where one sequence of a batched step sits (vkr_*_args.row0 / .seq and its
+ * step_params.kv_base); all zero for a single sequence. */
+typedef struct placement {
+    uint32_t row0;     /* first row of the sequence's tokens in q / qkv / out */
+    uint32_t seq;      /* its entry in the step_params array */
+    uint32_t kv_base;  /* cache row of its position 0 */
+} placement;
+
+/* step_params[seq + 1]: the sequence's entry, and absurd values in the
+ * others so that reading the wrong one shows. */
+static vkr_buffer *params_buffer(vkr_ctx *ctx, uint32_t n_past, uint32_t n_tokens, const placement *pl) {
+    uint32_t n = pl->seq + 1;
+    vkr_buffer *b = vkr_buffer_create(ctx, "params", n * sizeof(struct step_params), VKR_BUF_HOST);
     struct step_params *sp = b ? vkr_buffer_map(b) : NULL;
-    if (sp) *sp = (struct step_params){.n_past = n_past, .n_tokens = n_tokens};
+    for (uint32_t i = 0; sp && i < n; i++)
+        sp[i] = i == pl->seq ? (struct step_params){.n_past = n_past, .n_tokens = n_tokens, .kv_base = pl->kv_base}
+                             : (struct step_params){.n_past = 1u << 30, .n_tokens = 1u << 30, .kv_base = 1u << 30};
     return b;
 }
 
@@ -55,6 +70,7 @@ typedef struct attn_case {
     uint32_t n_heads, n_kv_heads, head_dim, n_tokens, n_past, ctx, window, n_split;
     float q_scale;               /* sd of q: large values test the max subtraction */
     const vkr_attn_tune *tune;   /* NULL: the device's default layout */
+    placement at;                /* batched sequence placement */
 } attn_case;
 
 /* out [T, H*D] = softmax(q k^T / sqrt(D)) v over the keys visible to each query. */
@@ -87,18 +103,21 @@ static void ref_attention(const attn_case *c, const float *q, const float *k, co
 
 static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
     test_rng r = {seed};
+    const placement *pl = &c->at;
     uint32_t hd = c->n_heads * c->head_dim, kvw = c->n_kv_heads * c->head_dim;
-    size_t nq = (size_t)c->n_tokens * hd, nkv = (size_t)c->ctx * kvw;
-    /* Every cache row is filled, also the ones after the last query: they
-     * must not be seen. */
-    float *q = randv(&r, nq, c->q_scale, 0), *k = randv(&r, nkv, 1.0f, 1), *v = randv(&r, nkv, 1.0f, 1);
-    float *ref = malloc(nq * sizeof *ref), *got = malloc(nq * sizeof *got);
-    ref_attention(c, q, k, v, ref);
+    uint32_t qrows = pl->row0 + c->n_tokens, kvrows = pl->kv_base + c->ctx;
+    size_t nq = (size_t)c->n_tokens * hd;
+    /* Every cache row is filled, also the ones after the last query and
+     * before kv_base: they must not be seen. So must q rows before row0. */
+    float *q = randv(&r, (size_t)qrows * hd, c->q_scale, 0);
+    float *k = randv(&r, (size_t)kvrows * kvw, 1.0f, 1), *v = randv(&r, (size_t)kvrows * kvw, 1.0f, 1);
+    float *ref = malloc(nq * sizeof *ref), *got = malloc((size_t)qrows * hd * sizeof *got);
+    ref_attention(c, q + (size_t)pl->row0 * hd, k + (size_t)pl->kv_base * kvw, v + (size_t)pl->kv_base * kvw, ref);
 
     uint64_t scratch = vkr_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, c->n_split);
-    vkr_buffer *bq = vkt_raw(ctx, "q", q, nq * 4), *bk = vkt_f16(ctx, "k_cache", k, c->ctx, kvw);
-    vkr_buffer *bv = vkt_f16(ctx, "v_cache", v, c->ctx, kvw), *bo = vkt_f16(ctx, "out", NULL, c->n_tokens, hd);
-    vkr_buffer *bp = params_buffer(ctx, c->n_past, c->n_tokens);
+    vkr_buffer *bq = vkt_raw(ctx, "q", q, (uint64_t)qrows * hd * 4), *bk = vkt_f16(ctx, "k_cache", k, kvrows, kvw);
+    vkr_buffer *bv = vkt_f16(ctx, "v_cache", v, kvrows, kvw), *bo = vkt_f16(ctx, "out", NULL, qrows, hd);
+    vkr_buffer *bp = params_buffer(ctx, c->n_past, c->n_tokens, pl);
     vkr_buffer *bs = scratch ? vkr_buffer_create(ctx, "scratch", scratch, VKR_BUF_DEVICE) : NULL;
     vkr_cmd *cmd = vkr_cmd_create(ctx, "attention");
     int setup = bq && bk && bv && bo && bp && (bs || !scratch) && cmd;
@@ -106,7 +125,8 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
     if (setup) {
         vkr_attention_args a = {.q = bq, .k_cache = bk, .v_cache = bv, .params = bp, .scratch = bs, .out = bo,
                                 .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
-                                .n_tokens = c->n_tokens, .window = c->window, .n_split = c->n_split};
+                                .n_tokens = c->n_tokens, .window = c->window, .n_split = c->n_split,
+                                .row0 = pl->row0, .seq = pl->seq};
         vkr_cmd_begin(cmd);
         if (c->tune) vkr_op_attention_tuned(cmd, &a, c->tune);
         else vkr_op_attention(cmd, &a);
@@ -117,19 +137,22 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
         double t1 = now_ms();
         ok = ok && vkr_cmd_run(cmd) == 0;
         double ms = now_ms() - t1, first = t1 - t0;
-        ok = ok && vkt_read_f16(ctx, bo, got, c->n_tokens, hd) == 0;
+        ok = ok && vkt_read_f16(ctx, bo, got, qrows, hd) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
-        double e = ok ? test_nmse(got, ref, nq) : INFINITY;
+        size_t stray = 0; /* rows of other sequences stay untouched (zero) */
+        for (size_t i = 0; ok && i < (size_t)pl->row0 * hd; i++) stray += got[i] != 0;
+        double e = ok ? test_nmse(got + (size_t)pl->row0 * hd, ref, nq) : INFINITY;
         char lay[48] = "default";
         if (c->tune)
             snprintf(lay, sizeof lay, "L%u KS%u rows%u", c->tune->lanes_per_key, c->tune->key_slots, c->tune->rows);
         CHECK(e <= F16_BOUND, "attention H %u/%u D %u T %u n_past %u window %u split %u (%s): nmse %.3g > %.0e",
               c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, c->n_split, lay, e,
               F16_BOUND);
+        CHECK(stray == 0, "attention wrote %zu values in rows before row0 %u", stray, pl->row0);
         printf("attention H %2u/%2u D %3u T %3u n_past %4u window %3u split %2u %-16s nmse %.2e %8.2f ms "
-               "(first run %.0f ms)\n",
+               "(first run %.0f ms)%s\n",
                c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, c->n_split, lay, e, ms,
-               first);
+               first, pl->row0 || pl->seq || pl->kv_base ? " batched" : "");
     }
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bs);
@@ -146,6 +169,7 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
 typedef struct rope_case {
     uint32_t n_heads, n_kv_heads, head_dim, n_tokens, n_past, ctx;
     int longrope;                /* divisors and magnitude scale folded into the table */
+    placement at;                /* batched sequence placement */
 } rope_case;
 
 /* Rotates one head of x (head_dim values) at position pos into out. */
@@ -171,37 +195,41 @@ static void check_rope_table(void) {
           t[(5 * 4 + 3) * 2]);
 }
 
+/* rope of the sequence's T tokens (qkv rows row0..) at positions n_past..;
+ * the cache holds kv_base + ctx rows, the table ctx positions. */
 static void check_rope(vkr_ctx *ctx, const rope_case *c, uint64_t seed) {
     test_rng r = {seed};
+    const placement *pl = &c->at;
     uint32_t d = c->head_dim, heads = c->n_heads + 2 * c->n_kv_heads, kvw = c->n_kv_heads * d, half = d / 2;
-    uint32_t max_pos = c->ctx;
-    size_t nx = (size_t)c->n_tokens * heads * d, nq = (size_t)c->n_tokens * c->n_heads * d;
-    size_t nkv = (size_t)c->ctx * kvw;
+    uint32_t max_pos = c->ctx, rows = pl->row0 + c->n_tokens, kvrows = pl->kv_base + c->ctx;
+    size_t nx = (size_t)rows * heads * d, nq = (size_t)rows * c->n_heads * d, nkv = (size_t)kvrows * kvw;
     float *x = randv(&r, nx, 1.0f, 0), *table = malloc((size_t)max_pos * d * sizeof *table);
     float *div = malloc(half * sizeof *div);
     for (uint32_t i = 0; i < half; i++) div[i] = 1.0f + 40.0f * i / half;
     vkr_rope_table(table, max_pos, d, 10000.0, c->longrope ? div : NULL, c->longrope ? 1.19 : 1.0);
 
-    float *rq = malloc(nq * 4), *rk = calloc(nkv, 4), *rv = calloc(nkv, 4);
+    /* References: zero wherever the step must not write. */
+    float *rq = calloc(nq, 4), *rk = calloc(nkv, 4), *rv = calloc(nkv, 4);
     float *gq = malloc(nq * 4), *gk = malloc(nkv * 4), *gv = malloc(nkv * 4);
     double *tmp = malloc(d * sizeof *tmp);
     for (uint32_t t = 0; t < c->n_tokens; t++) {
-        uint32_t pos = c->n_past + t;
+        uint32_t pos = c->n_past + t, row = pl->row0 + t;
+        size_t kvr = (size_t)(pl->kv_base + pos) * kvw;
         for (uint32_t u = 0; u < heads; u++) {
-            const float *src = x + ((size_t)t * heads + u) * d;
+            const float *src = x + ((size_t)row * heads + u) * d;
             if (u < c->n_heads + c->n_kv_heads) ref_rotate(src, table, pos, d, tmp);
             else
                 for (uint32_t i = 0; i < d; i++) tmp[i] = src[i];
-            float *dst = u < c->n_heads ? rq + ((size_t)t * c->n_heads + u) * d
-                       : u < c->n_heads + c->n_kv_heads ? rk + (size_t)pos * kvw + (u - c->n_heads) * d
-                                                         : rv + (size_t)pos * kvw + (u - c->n_heads - c->n_kv_heads) * d;
+            float *dst = u < c->n_heads                  ? rq + ((size_t)row * c->n_heads + u) * d
+                       : u < c->n_heads + c->n_kv_heads ? rk + kvr + (u - c->n_heads) * d
+                                                         : rv + kvr + (u - c->n_heads - c->n_kv_heads) * d;
             for (uint32_t i = 0; i < d; i++) dst[i] = (float)tmp[i];
         }
     }
 
     vkr_buffer *bx = vkt_raw(ctx, "qkv", x, nx * 4), *bt = vkt_raw(ctx, "cos_sin", table, (uint64_t)max_pos * d * 4);
-    vkr_buffer *bp = params_buffer(ctx, c->n_past, c->n_tokens), *bq = vkt_raw(ctx, "q", NULL, nq * 4);
-    vkr_buffer *bk = vkt_f16(ctx, "k_cache", NULL, c->ctx, kvw), *bv = vkt_f16(ctx, "v_cache", NULL, c->ctx, kvw);
+    vkr_buffer *bp = params_buffer(ctx, c->n_past, c->n_tokens, pl), *bq = vkt_raw(ctx, "q", NULL, nq * 4);
+    vkr_buffer *bk = vkt_f16(ctx, "k_cache", NULL, kvrows, kvw), *bv = vkt_f16(ctx, "v_cache", NULL, kvrows, kvw);
     vkr_cmd *cmd = vkr_cmd_create(ctx, "rope");
     int setup = bx && bt && bp && bq && bk && bv && cmd;
     CHECK(setup, "setup: %s", vkr_ctx_error(ctx));
@@ -209,28 +237,32 @@ static void check_rope(vkr_ctx *ctx, const rope_case *c, uint64_t seed) {
         vkr_cmd_begin(cmd);
         vkr_op_rope(cmd, &(vkr_rope_args){.qkv = bx, .cos_sin = bt, .params = bp, .q = bq, .k_cache = bk,
                                           .v_cache = bv, .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads,
-                                          .head_dim = d, .n_tokens = c->n_tokens, .max_pos = max_pos, .ctx = c->ctx});
+                                          .head_dim = d, .n_tokens = c->n_tokens, .max_pos = max_pos,
+                                          .ctx = kvrows, .row0 = pl->row0, .seq = pl->seq});
         int ok = vkr_cmd_end(cmd) == 0;
         double t0 = now_ms();
         ok = ok && vkr_cmd_run(cmd) == 0;
         double ms = now_ms() - t0;
-        ok = ok && vkr_buffer_read(ctx, bq, 0, gq, nq * 4) == 0 && vkt_read_f16(ctx, bk, gk, c->ctx, kvw) == 0 &&
-             vkt_read_f16(ctx, bv, gv, c->ctx, kvw) == 0;
+        ok = ok && vkr_buffer_read(ctx, bq, 0, gq, nq * 4) == 0 && vkt_read_f16(ctx, bk, gk, kvrows, kvw) == 0 &&
+             vkt_read_f16(ctx, bv, gv, kvrows, kvw) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
         double eq = ok ? test_nmse(gq, rq, nq) : INFINITY;
         double ek = ok ? test_nmse(gk, rk, nkv) : INFINITY, ev = ok ? test_nmse(gv, rv, nkv) : INFINITY;
         /* Rows outside the step: exactly zero (nothing written there). */
-        size_t stray = 0;
-        for (size_t i = 0; i < nkv; i++) {
+        size_t stray = 0, first = pl->kv_base + c->n_past;
+        for (size_t i = 0; ok && i < nkv; i++) {
             size_t row = i / kvw;
-            if ((row < c->n_past || row >= c->n_past + c->n_tokens) && (gk[i] != 0 || gv[i] != 0)) stray++;
+            if ((row < first || row >= first + c->n_tokens) && (gk[i] != 0 || gv[i] != 0)) stray++;
         }
+        for (size_t i = 0; ok && i < (size_t)pl->row0 * c->n_heads * d; i++) stray += gq[i] != 0;
         CHECK(eq <= ROPE_Q_BOUND, "rope q (H %u D %u T %u): nmse %.3g > %.0e", c->n_heads, d, c->n_tokens, eq,
               ROPE_Q_BOUND);
         CHECK(ek <= F16_BOUND && ev <= F16_BOUND, "rope k/v cache: nmse %.3g / %.3g > %.0e", ek, ev, F16_BOUND);
-        CHECK(stray == 0, "rope wrote %zu values outside rows %u..%u", stray, c->n_past, c->n_past + c->n_tokens - 1);
-        printf("rope H %2u/%2u D %3u T %3u n_past %4u%s: nmse q %.2e k %.2e v %.2e %7.2f ms\n", c->n_heads,
-               c->n_kv_heads, d, c->n_tokens, c->n_past, c->longrope ? " longrope" : "         ", eq, ek, ev, ms);
+        CHECK(stray == 0, "rope wrote %zu values outside cache rows %zu..%zu and q rows %u..", stray, first,
+              first + c->n_tokens - 1, pl->row0);
+        printf("rope H %2u/%2u D %3u T %3u n_past %4u%s%s: nmse q %.2e k %.2e v %.2e %7.2f ms\n", c->n_heads,
+               c->n_kv_heads, d, c->n_tokens, c->n_past, c->longrope ? " longrope" : "         ",
+               pl->row0 || pl->seq || pl->kv_base ? " batched" : "        ", eq, ek, ev, ms);
     }
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bv);
@@ -258,7 +290,7 @@ static void check_decode_loop(vkr_ctx *ctx, uint32_t window, uint32_t n_split, u
     vkr_rope_table(table, cap, d, 10000.0, NULL, 1.0);
     /* Rows >= n0 are garbage until a step writes them. */
     vkr_buffer *bk = vkt_f16(ctx, "k_cache", k, cap, kvw), *bv = vkt_f16(ctx, "v_cache", v, cap, kvw);
-    vkr_buffer *bt = vkt_raw(ctx, "cos_sin", table, (uint64_t)cap * d * 4), *bp = params_buffer(ctx, n0, 1);
+    vkr_buffer *bt = vkt_raw(ctx, "cos_sin", table, (uint64_t)cap * d * 4), *bp = params_buffer(ctx, n0, 1, &(placement){0});
     vkr_buffer *bx = vkt_raw(ctx, "qkv", NULL, (uint64_t)heads * d * 4), *bq = vkt_raw(ctx, "q", NULL, hd * 4);
     vkr_buffer *bo = vkt_f16(ctx, "out", NULL, 1, hd);
     uint64_t sbytes = vkr_attention_scratch_bytes(nh, d, 1, n_split);
@@ -330,7 +362,7 @@ static void expect_error(vkr_ctx *ctx, vkr_cmd *cmd, const char *want) {
 
 static void check_errors(vkr_ctx *ctx) {
     vkr_buffer *b = vkr_buffer_create(ctx, "small", 256, VKR_BUF_DEVICE);
-    vkr_buffer *bp = params_buffer(ctx, 0, 1);
+    vkr_buffer *bp = params_buffer(ctx, 0, 1, &(placement){0});
     vkr_cmd *cmd = vkr_cmd_create(ctx, "errors");
     CHECK(b && bp && cmd, "setup: %s", vkr_ctx_error(ctx));
     if (!b || !bp || !cmd) goto done;
@@ -377,6 +409,8 @@ int main(void) {
     const rope_case ropes[] = {
         {32, 32, 96, 1, 0, 4096, 0},    {32, 32, 96, 7, 4000, 4096, 1}, {32, 32, 96, 512, 0, 512, 1},
         {40, 10, 128, 7, 33, 64, 1},   {8, 8, 64, 3, 5, 16, 0},
+        /* A second sequence of a batch: rows 5.., step_params[2], cache rows 300... */
+        {32, 32, 96, 7, 40, 64, 1, {.row0 = 5, .seq = 2, .kv_base = 300}},
     };
     for (size_t i = 0; i < sizeof ropes / sizeof ropes[0]; i++) check_rope(ctx, &ropes[i], 100 + i);
 
@@ -396,7 +430,7 @@ int main(void) {
         {32, 32, 64, 7, 100, 128, 0, 1, 1.0f, NULL},
         {32, 32, 64, 7, 100, 128, 0, 1, 1.0f, &l2},
         {40, 10, 128, 7, 33, 64, 0, 1, 1.0f, NULL},
-        {40, 10, 128, 1, 1000, 1024, 0, 5, 1.0f, NULL},
+        {40, 10, 128, 1, 1000, 1024, 0, 5, 1.0f, &l4},
         {40, 10, 128, 1, 1000, 1024, 0, 5, 1.0f, &rows},
         {40, 10, 128, 33, 70, 128, 0, 3, 1.0f, &l8},
         /* Sliding windows shorter than the context. */
@@ -407,6 +441,10 @@ int main(void) {
         /* Peaked softmax (scores ~ +-100): needs the max subtraction. */
         {32, 32, 96, 7, 50, 64, 0, 1, 30.0f, NULL},
         {32, 32, 96, 1, 500, 512, 0, 3, 30.0f, &l4},
+        /* A later sequence of a batch: q/out rows 5.., step_params[2], cache rows 300... */
+        {32, 32, 96, 7, 40, 64, 0, 1, 1.0f, NULL, {.row0 = 5, .seq = 2, .kv_base = 300}},
+        {40, 10, 128, 1, 200, 256, 0, 3, 1.0f, &l2, {.row0 = 3, .seq = 1, .kv_base = 77}},
+        {32, 32, 96, 9, 100, 128, 32, 2, 1.0f, &keys, {.row0 = 1, .seq = 3, .kv_base = 64}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(ctx, &cases[i], 1 + i);
 
