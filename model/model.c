@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "model/engine_internal.h"
 #include "model/f16.h"
@@ -119,7 +120,7 @@ static int upload_all(phi3_model *m, weight_reader *rd, int tied, char *err, siz
             !(L->gate_up = upload(m, rd, PHI3_W_GATE_UP, l, err, errlen)) ||
             !(L->down = upload(m, rd, PHI3_W_DOWN, l, err, errlen)))
             return -1;
-        if (m->verbose)
+        if (m->verbose && isatty(2)) /* a progress line only on a terminal */
             fprintf(stderr, "\rphi3vk: loading layer %d/%d (%.0f MiB)", l + 1, m->cfg.n_layers, m->weight_bytes / MIB);
     }
     if (!(m->out_norm = upload(m, rd, PHI3_W_OUTPUT_NORM, 0, err, errlen))) return -1;
@@ -134,7 +135,7 @@ static int upload_all(phi3_model *m, weight_reader *rd, int tied, char *err, siz
     }
     double dt = now_s() - t0;
     if (m->verbose)
-        fprintf(stderr, "\rphi3vk: loaded %.1f MiB of fp16 weights in %.2f s (%.2f GB/s)\n", m->weight_bytes / MIB,
+        fprintf(stderr, "%sphi3vk: loaded %.1f MiB of fp16 weights in %.2f s (%.2f GB/s)\n", isatty(2) ? "\r" : "", m->weight_bytes / MIB,
                 dt, m->weight_bytes / dt / 1e9);
     const phi3_convert_stats *st = &rd->stats;
     if (st->n_overflow || st->n_nan)
