@@ -4,6 +4,7 @@
 
 #include "shaders/common.h"
 #include "vk/ops_internal.h"
+#include "vk/vkr_internal.h"
 
 _Static_assert(sizeof(struct pc_rope) == 32, "pc_rope layout");
 _Static_assert(sizeof(struct pc_attention) == 48, "pc_attention layout");
@@ -124,6 +125,10 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
     vkr_ctx *ctx = vkr_cmd_ctx(cmd);
     const vkr_device_info *d = vkr_ctx_device(ctx);
     if (attention_check(cmd, a)) return;
+    if (!(d->subgroup_ops & VK_SUBGROUP_FEATURE_SHUFFLE_BIT)) {
+        vkr_op_fail(cmd, "attention", "needs subgroup shuffles in compute shaders, which %s lacks", d->name);
+        return;
+    }
     uint32_t r = tn->lanes_per_key * tn->key_slots, wg = r * tn->rows, sg = sure_subgroup(d, tn->subgroup);
     if (!pow2(tn->lanes_per_key) || !pow2(r) || r > sg || !tn->rows || wg > d->max_workgroup_invocations) {
         vkr_op_fail(cmd, "attention", "layout L %u x KS %u x rows %u does not fit subgroups of %u (max %u invocations)",
