@@ -106,7 +106,7 @@ typedef struct bench_report {
     bench_row *rows;               /* [n_rows], malloc'd */
     int n_rows;
     const char *version;           /* PHI3VK_VERSION */
-    const char *commit;            /* PHI3VK_COMMIT (git commit at configure time) */
+    const char *commit;            /* PHI3VK_COMMIT (git commit at build time) */
 } bench_report;
 
 /* Runs every test on every device: opens the runtime, loads the model,
