@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "model/convert.h"
 #include "model/gguf.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
@@ -87,6 +88,30 @@ static void print_gguf_metadata(const phi3_gguf *g) {
     }
 }
 
+/* s on one line, newlines shown as \n. */
+static void print_escaped(const char *s) {
+    for (const char *p = s; *p; p++) {
+        if (*p == '\n') fputs("\\n", stdout);
+        else putchar(*p);
+    }
+}
+
+/* The chat template of a Hugging Face tokenizer (tokenizer_config.json), when it has one. */
+static void print_hf_template(const char *tok_path) {
+    char err[1024];
+    phi3_tokcfg tc;
+    if (phi3_tokcfg_load(tok_path, &tc, err, sizeof err)) {
+        printf("chat template (tokenizer_config.json): unreadable (%s)\n", err);
+        return;
+    }
+    if (tc.chat_template) {
+        printf("chat template (%s): ", tc.path);
+        print_escaped(tc.chat_template);
+        printf("\n");
+    }
+    phi3_tokcfg_free(&tc);
+}
+
 static void print_tokenizer(const phi3_source *src, const phi3_gguf *g, const char *override) {
     char err[1024] = "";
     tok_tokenizer *t = NULL;
@@ -106,12 +131,10 @@ static void print_tokenizer(const phi3_source *src, const phi3_gguf *g, const ch
     tok_ids ids = {0};
     if (text && !tok_chat_encode(t, &m, 1, TOK_CHAT_CONTENT_AS_TEXT, &ids, err, sizeof err)) {
         printf("chat template (built in, BOS first): ");
-        for (const char *p = text; *p; p++) {
-            if (*p == '\n') fputs("\\n", stdout);
-            else putchar(*p);
-        }
+        print_escaped(text);
         printf(" -> %zu ids\n", ids.n);
     }
+    if (override || !g) print_hf_template(from);
     tok_ids_free(&ids);
     free(text);
     tok_destroy(t);

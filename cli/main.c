@@ -10,6 +10,7 @@ static const cli_command commands[] = {
     {"devices", cmd_devices, "list Vulkan devices and their capabilities (--json)"},
     {"pull", cmd_pull, "download a Hugging Face model repo into the HF cache (resumes, verifies)"},
     {"inspect", cmd_inspect, "show a checkpoint: config, tensors, GGUF metadata, tokenizer, stop ids"},
+    {"convert", cmd_convert, "write a Hugging Face Phi-3 folder as an F16 GGUF that llama.cpp loads (--tokenizer)"},
     {"synth", cmd_synth, "write a random-weight Phi-3 checkpoint (HF folder or GGUF) for tests/benchmarks"},
     {"tokenize", cmd_tokenize, "text -> Phi-3 token ids or pieces (--chat, --no-bos, --bench FILE)"},
     {"detokenize", cmd_detokenize, "Phi-3 token ids -> text (--skip-special)"},

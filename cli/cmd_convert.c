@@ -1,0 +1,128 @@
+/* phi3vk convert: a Hugging Face Phi-3 folder -> an F16 GGUF that llama.cpp
+ * and phi3vk load (model/convert.h). */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "model/convert.h"
+#include "model/source.h"
+#include "tokenizer/tok.h"
+
+static void convert_usage(FILE *f) {
+    fprintf(f,
+            "usage: phi3vk convert IN_DIR OUT.gguf [--tokenizer PATH] [--name NAME]\n"
+            "Writes the Hugging Face Phi-3 checkpoint IN_DIR (config.json + safetensors, F32, BF16\n"
+            "or F16, single or sharded) as one F16 GGUF file with the tensor names, types and\n"
+            "metadata llama.cpp's convert_hf_to_gguf.py writes for phi3, so llama.cpp loads it too.\n"
+            "Matrices become F16 (nearest even; values beyond +-65504 are clamped and reported),\n"
+            "norms and LongRoPE factors stay F32. The tokenizer is embedded as tokenizer.ggml.*,\n"
+            "padded to the model's vocab_size with [PAD<id>] entries, with the special ids,\n"
+            "add_bos_token and the chat template of its tokenizer_config.json.\n"
+            "The file is written as OUT.gguf.tmp and renamed when complete.\n\n"
+            "  --tokenizer PATH  a tokenizer.json, a folder with one, or a GGUF holding a tokenizer\n"
+            "                    (default: IN_DIR). Models that ship no tokenizer (the toxicity\n"
+            "                    judge) need their base model's: microsoft/Phi-3-mini-4k-instruct\n"
+            "  --name NAME       general.name (default: IN_DIR's folder name)\n");
+}
+
+typedef struct progress_view {
+    int tty;          /* redraw one line with '\r' */
+    int next_tenth;   /* non-TTY: print at each 10% */
+    double t0;
+} progress_view;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void on_progress(void *ctx, int index, int count, const char *name, uint64_t done, uint64_t total) {
+    progress_view *v = ctx;
+    double pct = total ? 100.0 * (double)done / (double)total : 100.0;
+    if (v->tty) {
+        fprintf(stderr, "\r\033[K  [%d/%d] %-28s %.2f / %.2f GB (%.0f%%)", index + 1, count, name, (double)done / 1e9,
+                (double)total / 1e9, pct);
+        if (index + 1 == count) fputc('\n', stderr);
+    } else if (pct >= v->next_tenth * 10.0 || index + 1 == count) {
+        fprintf(stderr, "  %.0f%%: %d/%d tensors, %.2f / %.2f GB\n", pct, index + 1, count, (double)done / 1e9, (double)total / 1e9);
+        while (v->next_tenth * 10.0 <= pct) v->next_tenth++;
+    }
+}
+
+int cmd_convert(int argc, char **argv) {
+    const char *in = NULL, *out = NULL, *tok_path = NULL, *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            convert_usage(stdout);
+            return 0;
+        } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
+            tok_path = argv[++i];
+        } else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
+            name = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            cli_error("convert", "unexpected argument '%s'%s (see phi3vk convert --help)", argv[i],
+                      !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--name") ? " without a value" : "");
+            return 2;
+        } else if (!in) {
+            in = argv[i];
+        } else if (!out) {
+            out = argv[i];
+        } else {
+            cli_error("convert", "unexpected argument '%s' (see phi3vk convert --help)", argv[i]);
+            return 2;
+        }
+    }
+    if (!in || !out) {
+        convert_usage(stderr);
+        return 2;
+    }
+    char err[1024];
+    phi3_tokcfg tc = {0};
+    tok_tokenizer *tok = NULL;
+    progress_view view = {.tty = isatty(2), .next_tenth = 1};
+    phi3_convert_opts o = {.name = name, .tokcfg = &tc, .progress = on_progress, .progress_ctx = &view};
+    phi3_convert_result res;
+    phi3_source *src = phi3_source_open(in, err, sizeof err);
+    int rc = 1;
+    if (!src) {
+        cli_error("convert", "%s", err);
+        goto done;
+    }
+    if (phi3_source_gguf(src)) {
+        cli_error("convert", "%s: already a GGUF file (convert takes a Hugging Face folder)", in);
+        goto done;
+    }
+    if (!tok_path) tok_path = in;
+    if (!(tok = tok_load_path(tok_path, err, sizeof err))) {
+        cli_error("convert", "%s", err);
+        goto done;
+    }
+    if (phi3_tokcfg_load(tok_path, &tc, err, sizeof err)) {
+        cli_error("convert", "%s", err);
+        goto done;
+    }
+    fprintf(stderr, "converting %s (tokenizer %s%s%s) -> %s\n", in, tok_path, tc.path[0] ? ", " : "", tc.path[0] ? tc.path : "", out);
+    view.t0 = now_s();
+    if (phi3_convert_gguf(src, tok, &o, out, &res, err, sizeof err)) {
+        if (view.tty) fputc('\n', stderr);
+        cli_error("convert", "%s", err);
+        goto done;
+    }
+    const phi3_convert_stats *st = &res.stats;
+    if (st->n_overflow || st->n_nan)
+        fprintf(stderr, "warning: %llu values beyond fp16's range were clamped to +-65504 (max |x| %g) and %llu are NaN; first in %s\n",
+                (unsigned long long)st->n_overflow, st->max_abs, (unsigned long long)st->n_nan, st->first_name);
+    double dt = now_s() - view.t0;
+    fprintf(stderr, "wrote %s: %d tensors, %.3f GB of tensor data, %d vocabulary entries padded, %.1f s (%.0f MB/s)%s\n", out,
+            res.n_tensors, (double)res.tensor_bytes / 1e9, (int)res.n_pad, dt, dt > 0 ? (double)res.tensor_bytes / 1e6 / dt : 0.0,
+            tc.chat_template ? "" : "; no chat template (no tokenizer_config.json chat_template)");
+    rc = 0;
+done:
+    phi3_tokcfg_free(&tc);
+    tok_destroy(tok);
+    phi3_source_close(src);
+    return rc;
+}

@@ -1,0 +1,108 @@
+/* Hugging Face Phi-3 folder -> F16 GGUF, laid out the way llama.cpp's own
+ * converter (convert_hf_to_gguf.py, class Phi3MiniModel, with --outtype f16)
+ * writes the phi3 architecture, so that llama.cpp and phi3vk both load it.
+ *
+ * Tensors (shapes as GGUF ne[], fastest dimension first; H hidden, F
+ * intermediate, V vocab_size, Q = (heads + 2 kv_heads) head_dim):
+ *   rope_factors_long.weight, rope_factors_short.weight  F32 [head_dim/2]  (LongRoPE only)
+ *   token_embd.weight             F16 [H, V]
+ *   blk.N.attn_norm.weight        F32 [H]
+ *   blk.N.attn_qkv.weight         F16 [H, Q]        rows q|k|v as in qkv_proj
+ *   blk.N.attn_output.weight      F16 [heads head_dim, H]
+ *   blk.N.ffn_norm.weight         F32 [H]
+ *   blk.N.ffn_up.weight           F16 [H, 2F]       rows gate|up as in gate_up_proj
+ *   blk.N.ffn_down.weight         F16 [F, H]
+ *   output_norm.weight            F32 [H]
+ *   output.weight                 F16 [H, V]        (absent when tie_word_embeddings)
+ * Norms and other 1-D tensors stay F32 because the converter forces every
+ * tensor with n_dims <= 1 or a name ending in "_norm.weight" to F32.
+ *
+ * Metadata, in the converter's order: general.architecture "phi3",
+ * phi3.rope.scaling.attn_factor (LongRoPE only: the converter adds it while
+ * generating the factor tensors, before the other keys), general.type
+ * "model", general.name, phi3.context_length,
+ * phi3.rope.scaling.original_context_length, phi3.embedding_length,
+ * phi3.feed_forward_length, phi3.block_count, phi3.attention.head_count,
+ * phi3.attention.head_count_kv, phi3.attention.layer_norm_rms_epsilon,
+ * phi3.rope.dimension_count, phi3.rope.freq_base, general.file_type (1 =
+ * MOSTLY_F16), phi3.attention.sliding_window (0 when the config has none),
+ * tokenizer.ggml.model
+ * "llama", tokenizer.ggml.pre "default", tokenizer.ggml.tokens / scores /
+ * token_type (vocab_size entries), tokenizer.ggml.bos / eos / unknown /
+ * padding_token_id, tokenizer.ggml.add_bos_token, add_eos_token,
+ * tokenizer.chat_template (when known), general.quantization_version 2.
+ * (model/gguf_write.h also writes general.alignment = 32, the default.)
+ *
+ * Everything streams: weights go through phi3_source_read_rows_f16 a few MB
+ * at a time, so memory stays far below the model size. */
+#ifndef PHI3VK_MODEL_CONVERT_H
+#define PHI3VK_MODEL_CONVERT_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/source.h"
+#include "tokenizer/tok.h"
+
+/* What a tokenizer's tokenizer_config.json adds to the tokenizer itself, for
+ * GGUF's tokenizer.* keys (and `phi3vk inspect`). */
+typedef struct phi3_tokcfg {
+    char *chat_template;  /* chat_template (a Jinja string), malloc'd; NULL when absent */
+    int add_bos;          /* add_bos_token: 0 / 1, -1 when absent */
+    int add_eos;          /* add_eos_token: 0 / 1, -1 when absent */
+    char path[4096];      /* the file these came from; "" when none was found */
+} phi3_tokcfg;
+
+/* Fills *c for a tokenizer path as tok_load_path takes it: a tokenizer.json
+ * (reads the tokenizer_config.json beside it), a folder (its
+ * tokenizer_config.json), or a GGUF file (its tokenizer.chat_template,
+ * tokenizer.ggml.add_bos_token / add_eos_token). A missing
+ * tokenizer_config.json is not an error: *c is then empty (NULL, -1, -1, "").
+ * A chat_template given as a list of {name, template} uses the one named
+ * "default". Returns 0, or -1 with err naming the file and field (bad JSON,
+ * wrong type). Free with phi3_tokcfg_free. */
+int phi3_tokcfg_load(const char *tok_path, phi3_tokcfg *c, char *err, size_t errlen);
+
+/* Frees c->chat_template and empties *c. Accepts NULL. */
+void phi3_tokcfg_free(phi3_tokcfg *c);
+
+/* Called after each tensor is written: tensor index (0-based) of count,
+ * its GGUF name, and the tensor bytes written so far of the total. */
+typedef void (*phi3_convert_progress_fn)(void *ctx, int index, int count, const char *name, uint64_t bytes_done,
+                                         uint64_t bytes_total);
+
+typedef struct phi3_convert_opts {
+    const char *name;           /* general.name; NULL or "": the source folder's last path component */
+    const phi3_tokcfg *tokcfg;  /* chat template and add_bos/add_eos; NULL: no template, add_bos from
+                                   the tokenizer, add_eos false */
+    phi3_convert_progress_fn progress; /* may be NULL */
+    void *progress_ctx;
+} phi3_convert_opts;
+
+typedef struct phi3_convert_result {
+    phi3_convert_stats stats;   /* fp16 clamping / NaN counts over the F16 tensors */
+    int n_tensors;              /* tensors written */
+    uint64_t tensor_bytes;      /* bytes of tensor data (without padding) */
+    int32_t n_pad;              /* vocabulary entries added as "[PAD<id>]" */
+} phi3_convert_result;
+
+/* Writes src (a Hugging Face folder opened with phi3_source_open) and tok as
+ * an F16 GGUF at out_path. The file is written to "<out_path>.tmp", flushed
+ * to disk and renamed to out_path only when complete; on failure no file is
+ * left at either path (an existing out_path stays untouched).
+ *
+ * Vocabulary: tok's ids 0 .. tok_n_vocab-1 with tok_vocab_get's text, score
+ * and type; ids beyond them up to the model's vocab_size (Phi-3: 32011 ->
+ * 32064), and holes, become "[PAD<id>]", score -10000, type UNUSED, as
+ * Phi3MiniModel.set_vocab fills them. A tokenizer with more ids than
+ * vocab_size is an error. Special ids: the tokenizer's (from its
+ * tokenizer_config.json), else config.json's, as gguf-py's SpecialVocab
+ * does; tok_unk_id for unknown_token_id.
+ *
+ * res (may be NULL) receives counts; values beyond fp16's range are clamped
+ * to +-65504 and counted there (llama.cpp's numpy cast would store inf).
+ * Returns 0, or -1 with err: a GGUF source, a NULL tokenizer, vocabulary
+ * mismatch, out_path a folder, or an I/O error naming the path. */
+int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const phi3_convert_opts *o, const char *out_path,
+                      phi3_convert_result *res, char *err, size_t errlen);
+
+#endif
