@@ -124,8 +124,9 @@ phi3_ctx *phi3_ctx_create(phi3_model *m, const phi3_ctx_opts *opts, char *err, s
     c->logits = make(c, "logits", (uint64_t)c->logit_rows * cfg->vocab * 4, VKR_BUF_DEVICE, &fail);
     c->next_id = make(c, "next_id", (uint64_t)c->n_seq * 4, VKR_BUF_HOST, &fail);
     /* Decode attention splits the keys so a long context still spreads over
-     * the device: about one range per 256 cached tokens, at most 16. */
-    int split = c->n_ctx / 256;
+     * a GPU: about one range per 256 cached tokens, at most 16. CPU drivers
+     * already keep every thread busy with the heads; splits cost 1.5x there. */
+    int split = dev->is_cpu ? 1 : c->n_ctx / 256;
     split = split < 1 ? 1 : split > 16 ? 16 : split;
     if (fail || scratch_init(c, &c->pre, c->n_batch, 1) || scratch_init(c, &c->dec, 1, split)) {
         snprintf(err, errlen, "%s", vkr_ctx_error(m->vk));

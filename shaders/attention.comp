@@ -46,8 +46,8 @@ const float NEG = -3.0e38;                  // "no key yet": finite, so NEG - NE
 const uint MIN_CHUNK = 64u;                 // keys per split at least (few keys: fewer active splits)
 
 layout(binding = 0, std430) readonly buffer Qb { vec4 q[]; };        // fp32 [T, n_heads * HD]
-layout(binding = 1, std430) readonly buffer Kb { uvec4 kc[]; };      // fp16 [ctx, n_kv_heads * HD]
-layout(binding = 2, std430) readonly buffer Vb { uvec4 vc[]; };      // fp16 [ctx, n_kv_heads * HD]
+layout(binding = 1) uniform usamplerBuffer KT;
+layout(binding = 2) uniform usamplerBuffer VT;
 layout(binding = 3, std430) readonly buffer Pb { step_params sps[]; };
 // n_split == 1: fp16 out [T, ld_out], 8 halves per uvec4;
 // else partials [T, n_heads, n_split] of (o / l as HD fp16, then one uvec4 of
@@ -82,7 +82,7 @@ void main() {
     // the host keeps n_past + n_tokens <= ctx.
     uint stride = p.n_kv_heads * C;               // uvec4 per cache row
     step_params sp = sps[p.seq];
-    uint last_row = kc.length() / stride - 1u - sp.kv_base;   // relative to the sequence
+    uint last_row = uint(textureSize(KT)) / stride - 1u - sp.kv_base;   // relative to the sequence
     uint n_past = sp.n_past;
     uint pos = n_past + t;
     uint lo = first_key(pos);
@@ -115,8 +115,8 @@ void main() {
         if (COOP) {
             for (uint i = 0u; i < NLD; i++) {
                 uint cc = min(gl_SubgroupInvocationID + i * SGS, C - 1u);
-                kl[i] = kc[kr + cc];
-                vl[i] = vc[kr + cc];
+                kl[i] = texelFetch(KT, int(kr + cc));
+                vl[i] = texelFetch(VT, int(kr + cc));
             }
         }
         float s = 0.0;
@@ -125,7 +125,7 @@ void main() {
             if (cc < C) {
                 uvec4 w;
                 if (COOP) w = subgroupShuffle(kl[cc / SGS], cc % SGS);
-                else w = kc[kr + cc];
+                else w = texelFetch(KT, int(kr + cc));
                 s += dot(qa[c], lo4(w)) + dot(qb[c], hi4(w));
             }
         }
@@ -142,7 +142,7 @@ void main() {
             if (cc < C) {
                 uvec4 w;
                 if (COOP) w = subgroupShuffle(vl[cc / SGS], cc % SGS);
-                else w = vc[kr + cc];
+                else w = texelFetch(VT, int(kr + cc));
                 oa[c] = oa[c] * f + e * lo4(w);
                 ob[c] = ob[c] * f + e * hi4(w);
             }

@@ -120,7 +120,8 @@ vkr_buffer *vkr_buffer_create(vkr_ctx *ctx, const char *name, uint64_t size, vkr
     bi.size = size;
     bi.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT |
                (kind == VKR_BUF_WEIGHT ? VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT
-                                         : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT);
+                                         : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT |
+                                               VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT);
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VKR_TRY(ctx, vkCreateBuffer(ctx->device, &bi, NULL, &b->buffer));
     vkr_object_name(ctx, VK_OBJECT_TYPE_BUFFER, (uint64_t)b->buffer, name);
@@ -156,6 +157,16 @@ vkr_buffer *vkr_buffer_create(vkr_ctx *ctx, const char *name, uint64_t size, vkr
         b->alloc_size = req.size;
         VKR_TRY(ctx, vkBindBufferMemory(ctx->device, b->buffer, b->own_mem, 0));
         if (zero_fill(ctx, b)) goto fail;
+        /* Device buffers also get a texel view ('x' bindings): CPU drivers
+         * load texels far faster than storage buffers (the KV cache). */
+        if (kind == VKR_BUF_DEVICE && size % 16 == 0 && size / 16 <= ctx->info.max_texel_elements) {
+            VkBufferViewCreateInfo vi = {VK_STRUCTURE_TYPE_BUFFER_VIEW_CREATE_INFO};
+            vi.buffer = b->buffer;
+            vi.format = VK_FORMAT_R32G32B32A32_UINT;
+            vi.range = size;
+            VKR_TRY(ctx, vkCreateBufferView(ctx->device, &vi, NULL, &b->view));
+            vkr_object_name(ctx, VK_OBJECT_TYPE_BUFFER_VIEW, (uint64_t)b->view, name);
+        }
     }
     return b;
 fail:

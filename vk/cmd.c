@@ -140,6 +140,21 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     for (int i = 0; i < nb; i++) {
         vkr_buffer *b = d->bind[i];
         int texel = kinds[i] == 't';
+        if (kinds[i] == 'x') { /* a device buffer read through its texel view */
+            if (!b || b->kind != VKR_BUF_DEVICE || !b->view) {
+                vkr_set_error(ctx, "%s: %s binding %d: expected a device buffer with a texel view (size a multiple "
+                              "of 16), got %s", c->name, p->desc.shader, i, b ? b->name : "none");
+                c->failed = 1;
+                return;
+            }
+            w[i] = (VkWriteDescriptorSet){VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+            w[i].dstBinding = (uint32_t)i;
+            w[i].descriptorCount = 1;
+            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[i].pTexelBufferView = &b->view;
+            rd[nr++] = b->buffer;
+            continue;
+        }
         if (!b || texel != (b->kind == VKR_BUF_WEIGHT)) {
             vkr_set_error(ctx, "%s: %s binding %d: expected %s buffer, got %s", c->name, p->desc.shader, i,
                           texel ? "a weight" : "a storage", b ? b->name : "none");

@@ -156,8 +156,10 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
         vkr_set_error(ctx, "unsupported device: missing VK_KHR_push_descriptor on %s", d->name);
         return -1;
     }
-    if (!(d->subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT)) {
-        vkr_set_error(ctx, "unsupported device: missing subgroup arithmetic in compute shaders on %s", d->name);
+    const uint32_t need_ops = VK_SUBGROUP_FEATURE_ARITHMETIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+    if ((d->subgroup_ops & need_ops) != need_ops) {
+        vkr_set_error(ctx, "unsupported device: %s lacks subgroup %s in compute shaders", d->name,
+                      !(d->subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) ? "arithmetic" : "shuffles");
         return -1;
     }
     ctx->fp16 = d->fp16_arith;

@@ -75,7 +75,7 @@ typedef struct vkr_attention_args {
     vkr_buffer *k_cache;  /* fp16 [ctx, n_kv_heads head_dim] */
     vkr_buffer *v_cache;
     vkr_buffer *params;   /* step_params[seq]: query t is at position n_past + t and sees keys <= it */
-    vkr_buffer *scratch;  /* fp32, vkr_attention_scratch_bytes(); used when n_split > 1 */
+    vkr_buffer *scratch;  /* partials (fp16 o, fp32 m and l), vkr_attention_scratch_bytes(); n_split > 1 */
     vkr_buffer *out;      /* fp16 [T, ld(n_heads head_dim)] */
     uint32_t n_heads, n_kv_heads, head_dim, n_tokens;
     uint32_t window;      /* sliding window (0 = none) */

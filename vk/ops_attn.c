@@ -148,7 +148,7 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
         .scale = (float)(1.0 / sqrt((double)a->head_dim)), .row0 = a->row0, .seq = a->seq};
     uint32_t rows = a->n_tokens * (a->n_heads / a->n_kv_heads);
     vkr_pipeline *p = vkr_pipeline_get(ctx, &(vkr_pipeline_desc){
-        .shader = "attention", .bindings = "rrrrw", .push_size = sizeof pc,
+        .shader = "attention", .bindings = "rxxrw", .push_size = sizeof pc,
         .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots, r == 1 ? sg : 1}, .n_spec = 5,
         .subgroup_size = tn->subgroup});
     vkr_buffer *dst = a->n_split > 1 ? a->scratch : a->out;

@@ -117,7 +117,8 @@ uint64_t vkr_ctx_allocated(const vkr_ctx *ctx);
 /* ---- buffers ---------------------------------------------------------- */
 
 typedef enum vkr_buffer_kind {
-    VKR_BUF_DEVICE,  /* device-local storage buffer (activations, KV cache) */
+    VKR_BUF_DEVICE,  /* device-local storage buffer (activations, KV cache); with
+                        a texel view too when size % 16 == 0 */
     VKR_BUF_WEIGHT,  /* device-local, read through an RGBA32UI texel view; may
                         exceed maxStorageBufferRange; size a multiple of 16 */
     VKR_BUF_HOST,    /* host-visible, coherent, persistently mapped storage
@@ -161,7 +162,9 @@ typedef struct vkr_pipeline_desc {
                                       'r' storage buffer read by the shader,
                                       'w' storage buffer written (and maybe read),
                                       'u' uniform buffer: the first min(size,
-                                          maxUniformBufferRange) bytes, read */
+                                          maxUniformBufferRange) bytes, read,
+                                      'x' VKR_BUF_DEVICE buffer read through its
+                                          RGBA32UI texel view (size % 16 == 0) */
     uint32_t push_size;            /* bytes of push constants (<= 128) */
     uint32_t spec[VKR_MAX_SPEC];   /* specialization constants, constant_id 0.. */
     uint32_t n_spec;
