@@ -210,18 +210,6 @@ int cli_encode_prompt(const char *cmd, const phi3_model *m, const cli_model_args
     return rc;
 }
 
-static int push_id(tok_ids *v, int32_t id) {
-    if (v->n == v->cap) {
-        size_t cap = v->cap ? v->cap * 2 : 64;
-        int32_t *p = realloc(v->ids, cap * sizeof *p);
-        if (!p) return -1;
-        v->ids = p;
-        v->cap = cap;
-    }
-    v->ids[v->n++] = id;
-    return 0;
-}
-
 int cli_parse_ids(const char *cmd, const char *s, tok_ids *out) {
     const char *p = s;
     for (int item = 1;; item++) {
@@ -240,7 +228,7 @@ int cli_parse_ids(const char *cmd, const char *s, tok_ids *out) {
                            "by commas, e.g. 1,15043,3186)", item, (int)(n > 40 ? 40 : n), start);
             return -1;
         }
-        if (push_id(out, (int32_t)x)) {
+        if (tok_ids_push(out, (int32_t)x)) {
             cli_error(cmd, "out of memory");
             return -1;
         }

@@ -160,6 +160,8 @@ typedef struct tok_ids {
 
 /* Frees v->ids and zeroes *v. Accepts NULL. */
 void tok_ids_free(tok_ids *v);
+/* Appends id, growing the vector. Returns 0, or -1 when out of memory. */
+int tok_ids_push(tok_ids *v, int32_t id);
 
 enum tok_encode_flag {
     TOK_ENCODE_BOS = 1,             /* prepend the BOS id (error if there is none) */

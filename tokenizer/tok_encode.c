@@ -34,7 +34,7 @@ typedef struct enc {
     size_t heap_cap;
 } enc;
 
-static int push(tok_ids *v, int32_t id) {
+int tok_ids_push(tok_ids *v, int32_t id) {
     if (v->n == v->cap) {
         size_t cap = v->cap ? v->cap * 2 : 64;
         int32_t *p = realloc(v->ids, cap * sizeof *p);
@@ -181,7 +181,7 @@ static int bpe_word(enc *e, const unsigned char *w, size_t n) {
         }
     }
     for (int32_t i = 0; i >= 0; i = s[i].next)
-        if (push(e->out, s[i].id) != 0) return -1;
+        if (tok_ids_push(e->out, s[i].id) != 0) return -1;
     return 0;
 }
 
@@ -392,7 +392,7 @@ static int split_added(enc *e, const tok_matcher *m, const char *text, size_t n,
         if (a->flags & TOK_ADDED_LSTRIP) start = space_run_before(s, start, pos);
         if (a->flags & TOK_ADDED_RSTRIP) stop = space_run_after(s, n, stop);
         if (start > pos && fn(e, text + pos, start - pos, pr) != 0) return -1;
-        if (push(e->out, a->id) != 0) return -1;
+        if (tok_ids_push(e->out, a->id) != 0) return -1;
         pos = scan = stop;
     }
     if (pos < n && fn(e, text + pos, n - pos, pr) != 0) return -1;
@@ -422,7 +422,7 @@ int tok_encode_prot(const tok_tokenizer *t, const char *text, size_t len, unsign
                     size_t n_prot, tok_ids *out, char *err, size_t errlen) {
     if (flags & TOK_ENCODE_BOS) {
         if (t->bos_id < 0) return tok_fail(err, errlen, "tokenizer has no BOS token (bos_token not set)");
-        if (push(out, t->bos_id) != 0) return tok_fail(err, errlen, "out of memory encoding %zu bytes", len);
+        if (tok_ids_push(out, t->bos_id) != 0) return tok_fail(err, errlen, "out of memory encoding %zu bytes", len);
     }
     enc e = {0};
     e.t = t;
