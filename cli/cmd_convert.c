@@ -24,7 +24,10 @@ static void convert_usage(FILE *f) {
             "  --tokenizer PATH  a tokenizer.json, a folder with one, or a GGUF holding a tokenizer\n"
             "                    (default: IN_DIR). Models that ship no tokenizer (the toxicity\n"
             "                    judge) need their base model's: microsoft/Phi-3-mini-4k-instruct\n"
-            "  --name NAME       general.name (default: IN_DIR's folder name)\n");
+            "  --name NAME       general.name (default: IN_DIR's folder name, or the repo name for a\n"
+            "                    Hugging Face cache snapshot, prefixed with \"Phi-3 \" unless it has\n"
+            "                    \"phi3\" or \"phi-3\": llama.cpp gives Phi-3's special tokens their\n"
+            "                    whitespace-stripping only for such a name)\n");
 }
 
 typedef struct progress_view {
@@ -95,6 +98,9 @@ int cmd_convert(int argc, char **argv) {
         cli_error("convert", "%s: already a GGUF file (convert takes a Hugging Face folder)", in);
         goto done;
     }
+    if (name && name[0] && !phi3_convert_name_marks_phi3(name))
+        fprintf(stderr, "warning: --name \"%s\" has no \"phi3\" or \"phi-3\": llama.cpp will then keep the whitespace after\n"
+                        "  <|user|>, <|end|>, ... and tokenize chat prompts differently from Hugging Face and phi3vk\n", name);
     if (!tok_path) tok_path = in;
     if (!(tok = tok_load_path(tok_path, err, sizeof err))) {
         cli_error("convert", "%s", err);

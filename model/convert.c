@@ -17,7 +17,10 @@
  *     config.json's *_token_id; add_bos/add_eos_token and chat_template from
  *     tokenizer_config.json;
  *   - prepare_metadata: general.type "model", general.name (the folder name
- *     by default), general.quantization_version = GGML_QUANT_VERSION (2).
+ *     by default), general.quantization_version = GGML_QUANT_VERSION (2);
+ *   - llama-vocab.cpp gives Phi-3's added tokens rstrip (all special ones but
+ *     <unk>, <s>, <|endoftext|>; and </s>) only when general.name contains
+ *     "phi3" or "phi-3", case-insensitively: hence the default name.
  * ../shared/data/tokenizer/ggml-vocab-phi-3.gguf, which llama.cpp wrote,
  * shows the same keys and types (an older converter: its [PAD] entries are
  * type UNKNOWN and it has no sliding_window / general.type). */
@@ -194,13 +197,42 @@ static uint64_t plan_bytes(const plan_t *t) { return (t->rows ? t->rows : 1) * t
 
 /* ---- metadata ---- */
 
-/* The folder name of path (trailing slashes ignored) into out. */
-static void base_name(const char *path, char *out, size_t n) {
-    size_t len = strlen(path);
-    while (len > 1 && path[len - 1] == '/') len--;
-    size_t start = len;
-    while (start > 0 && path[start - 1] != '/') start--;
-    snprintf(out, n, "%.*s", (int)(len - start), path + start);
+/* Path component k from the end of path (0 = last; trailing slashes
+ * ignored) into out; "" when there is none. */
+static void path_component(const char *path, int k, char *out, size_t n) {
+    size_t end = strlen(path);
+    out[0] = 0;
+    for (int i = 0;; i++) {
+        while (end > 1 && path[end - 1] == '/') end--;
+        size_t start = end;
+        while (start > 0 && path[start - 1] != '/') start--;
+        if (i == k) {
+            snprintf(out, n, "%.*s", (int)(end - start), path + start);
+            return;
+        }
+        if (start == 0) return;
+        end = start;
+    }
+}
+
+int phi3_convert_name_marks_phi3(const char *name) {
+    char low[256];
+    size_t i = 0;
+    for (; name[i] && i + 1 < sizeof low; i++) low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    low[i] = 0;
+    return strstr(low, "phi3") || strstr(low, "phi-3");
+}
+
+void phi3_convert_default_name(const char *src_path, char *out, size_t n) {
+    char last[256], up[256], repo[256];
+    path_component(src_path, 0, last, sizeof last);
+    path_component(src_path, 1, up, sizeof up);
+    path_component(src_path, 2, repo, sizeof repo);
+    /* Hugging Face cache: models--<org>--<name>/snapshots/<commit> */
+    const char *sep = NULL, *name = last;
+    for (const char *q = strstr(repo, "--"); q; q = strstr(q + 2, "--")) sep = q;
+    if (!strcmp(up, "snapshots") && !strncmp(repo, "models--", 8) && sep > repo + 6 && sep[2]) name = sep + 2;
+    snprintf(out, n, "%s%s", phi3_convert_name_marks_phi3(name) ? "" : "Phi-3 ", name);
 }
 
 static void model_keys(phi3_gguf_writer *w, const phi3_source *src, const phi3_convert_opts *o) {
@@ -211,7 +243,7 @@ static void model_keys(phi3_gguf_writer *w, const phi3_source *src, const phi3_c
         phi3_gguf_writer_f32(w, "phi3.rope.scaling.attn_factor", (float)c->rope_attn_factor);
     phi3_gguf_writer_str(w, "general.type", "model");
     if (o && o->name && o->name[0]) snprintf(name, sizeof name, "%s", o->name);
-    else base_name(phi3_source_path(src), name, sizeof name);
+    else phi3_convert_default_name(phi3_source_path(src), name, sizeof name);
     phi3_gguf_writer_str(w, "general.name", name);
     phi3_gguf_writer_u32(w, "phi3.context_length", (uint32_t)c->max_pos);
     phi3_gguf_writer_u32(w, "phi3.rope.scaling.original_context_length", (uint32_t)c->orig_max_pos);

@@ -70,8 +70,21 @@ void phi3_tokcfg_free(phi3_tokcfg *c);
 typedef void (*phi3_convert_progress_fn)(void *ctx, int index, int count, const char *name, uint64_t bytes_done,
                                          uint64_t bytes_total);
 
+/* 1 when name contains "phi3" or "phi-3" in any case. llama.cpp gives the
+ * Phi-3 added tokens their rstrip flags (as the current tokenizer.json has
+ * them: "<|user|>\nHi" -> [<|user|>, ▁Hi]) only for such a general.name;
+ * otherwise it keeps the whitespace after them and tokenizes chat prompts
+ * differently from Hugging Face and phi3vk. */
+int phi3_convert_name_marks_phi3(const char *name);
+
+/* The general.name used without one: the folder's name, or <name> for a
+ * Hugging Face cache snapshot .../models--<org>--<name>/snapshots/<commit>,
+ * prefixed with "Phi-3 " unless phi3_convert_name_marks_phi3 already holds.
+ * Writes at most n bytes (NUL included) to out. */
+void phi3_convert_default_name(const char *src_path, char *out, size_t n);
+
 typedef struct phi3_convert_opts {
-    const char *name;           /* general.name; NULL or "": the source folder's last path component */
+    const char *name;           /* general.name, as given; NULL or "": phi3_convert_default_name */
     const phi3_tokcfg *tokcfg;  /* chat template and add_bos/add_eos; NULL: no template, add_bos from
                                    the tokenizer, add_eos false */
     phi3_convert_progress_fn progress; /* may be NULL */

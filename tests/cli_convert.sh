@@ -33,18 +33,23 @@ expect_out "convert" "$BIN" --help
 # the judge's situation: no tokenizer in the folder
 expect_err 1 "--tokenizer" "$BIN" convert "$TMP/judge" "$TMP/j.gguf"
 [ ! -e "$TMP/j.gguf" ] && [ ! -e "$TMP/j.gguf.tmp" ] || fail "a failed conversion left a file"
-expect_out "wrote $TMP/j.gguf" "$BIN" convert "$TMP/judge" "$TMP/j.gguf" --tokenizer "$TOK" --name "phi3 judge"
+expect_out "wrote $TMP/j.gguf" "$BIN" convert "$TMP/judge" "$TMP/j.gguf" --tokenizer "$TOK" --name "Phi3 judge"
 [ ! -e "$TMP/j.gguf.tmp" ] || fail "j.gguf.tmp left behind"
 expect_out "hidden 32, intermediate 48, layers 2, heads 4, kv heads 2, head_dim 8, vocab 32064" "$BIN" inspect "$TMP/j.gguf"
-expect_out 'general.name: string = "phi3 judge"' "$BIN" inspect "$TMP/j.gguf"
+expect_out 'general.name: string = "Phi3 judge"' "$BIN" inspect "$TMP/j.gguf"
 expect_out "tokenizer.ggml.token_type: array of 32064 int32" "$BIN" inspect "$TMP/j.gguf"
 expect_out "tokenizer.chat_template: string" "$BIN" inspect "$TMP/j.gguf"
 expect_out "blk.1.ffn_up.weight                                  F16   [96, 32]" "$BIN" inspect "$TMP/j.gguf"
 expect_out "blk.1.ffn_norm.weight                                F32   [32]" "$BIN" inspect "$TMP/j.gguf"
 expect_out "spm from GGUF tokenizer.ggml.*: 32064 ids, bos 1, eos 32000, unk 0, pad 32000" "$BIN" inspect "$TMP/j.gguf"
 
+# default name: llama.cpp needs "phi3"/"phi-3" in it; a --name without one is warned about
+"$BIN" convert "$TMP/judge" "$TMP/d.gguf" --tokenizer "$TOK" 2>/dev/null || fail "convert without --name"
+expect_out 'general.name: string = "Phi-3 judge"' "$BIN" inspect "$TMP/d.gguf" --no-tensors
+expect_out "warning: --name \"judge\" has no" "$BIN" convert "$TMP/judge" "$TMP/d.gguf" --tokenizer "$TOK" --name judge
+
 # deterministic: same input, same bytes
-"$BIN" convert "$TMP/judge" "$TMP/j2.gguf" --tokenizer "$TOK/tokenizer.json" --name "phi3 judge" 2>/dev/null &&
+"$BIN" convert "$TMP/judge" "$TMP/j2.gguf" --tokenizer "$TOK/tokenizer.json" --name "Phi3 judge" 2>/dev/null &&
     cmp -s "$TMP/j.gguf" "$TMP/j2.gguf" || fail "two conversions differ"
 
 # the embedded tokenizer tokenizes like tokenizer.json

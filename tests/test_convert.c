@@ -152,7 +152,8 @@ static int same_ids(const tok_tokenizer *a, const tok_tokenizer *b, const char *
 }
 
 /* Converts hf_dir with tok into out and checks everything against the folder. */
-static void check_convert(const char *label, const char *hf_dir, const tok_tokenizer *tok, const phi3_tokcfg *tc, const char *out) {
+static void check_convert(const char *label, const char *hf_dir, const tok_tokenizer *tok, const phi3_tokcfg *tc, const char *out,
+                          const char *expect_name) {
     char err[1024] = "";
     phi3_source *hf = phi3_source_open(hf_dir, err, sizeof err);
     CHECK(hf, "%s: %s", label, err);
@@ -175,8 +176,7 @@ static void check_convert(const char *label, const char *hf_dir, const tok_token
         CHECK(res.n_tensors == (int)phi3_gguf_tensor_count(phi3_source_gguf(gg)), "%s: %d tensors reported", label, res.n_tensors);
         const char *name;
         phi3_gguf_get_str(phi3_source_gguf(gg), "general.name", &name, NULL, err, sizeof err);
-        const char *base = strrchr(hf_dir, '/');
-        CHECK(!strcmp(name, base ? base + 1 : hf_dir), "%s: general.name \"%s\"", label, name);
+        CHECK(!strcmp(name, expect_name), "%s: general.name \"%s\", expected \"%s\"", label, name, expect_name);
         tok_tokenizer *back = tok_load_gguf(phi3_source_gguf(gg), err, sizeof err);
         CHECK(back, "%s: tokenizer from the GGUF: %s", label, err);
         if (back) {
@@ -264,7 +264,7 @@ static void part_synthetic(void) {
     tok_tokenizer *tok = small_tokenizer(280);
     if (!tok) return;
     snprintf(out, sizeof out, "%s/small.gguf", tmpdir);
-    check_convert("small F32", dir, tok, NULL, out);
+    check_convert("small F32", dir, tok, NULL, out, "Phi-3 small");
 
     /* failures: nothing left behind, an existing output untouched */
     phi3_source *hf = phi3_source_open(dir, err, sizeof err);
@@ -302,6 +302,25 @@ static void part_synthetic(void) {
     CHECK(!none && strstr(err, "--tokenizer"), "folder without tokenizer: %s", err);
     phi3_source_close(hf);
     tok_destroy(tok);
+}
+
+/* general.name must make llama.cpp treat the vocabulary as Phi-3's. */
+static void part_names(void) {
+    static const char *cases[][2] = {
+        {"/a/b/small", "Phi-3 small"},
+        {"judge/", "Phi-3 judge"},
+        {"/c/models--grounded-ai--phi3-toxicity-judge-merge/snapshots/0123abcd/", "phi3-toxicity-judge-merge"},
+        {"/c/models--microsoft--Phi-3-mini-4k-instruct/snapshots/0123abcd", "Phi-3-mini-4k-instruct"},
+        {"/c/models--org--my-model/snapshots/0123abcd", "Phi-3 my-model"},
+        {"/c/snapshots/0123abcd", "Phi-3 0123abcd"},
+        {"/c/PHI3-tuned", "PHI3-tuned"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char name[256];
+        phi3_convert_default_name(cases[i][0], name, sizeof name);
+        CHECK(!strcmp(name, cases[i][1]), "default name of %s: \"%s\", expected \"%s\"", cases[i][0], name, cases[i][1]);
+    }
+    CHECK(phi3_convert_name_marks_phi3("my PHI-3 model") && !phi3_convert_name_marks_phi3("Phi 3 mini"), "phi3 name test");
 }
 
 /* tokenizer_config.json fields: bool and template types, lists, absence. */
@@ -431,12 +450,17 @@ static void part_real(const char *data) {
     CHECK(phi3_tokcfg_load(tok_dir, &tc, err, sizeof err) == 0 && tc.chat_template && tc.add_bos == 0 && tc.add_eos == 0,
           "phi3-mini-4k-instruct tokenizer_config.json: %s", err);
     if (!tok) return;
-    struct { const char *label, *dir; phi3_dtype dtype; int shards, longrope; } v[] = {
-        {"F32 single", "f32", PHI3_DTYPE_F32, 1, 0},
-        {"BF16 sharded", "bf16", PHI3_DTYPE_BF16, 3, 0},
-        {"F16 LongRoPE tied", "longrope", PHI3_DTYPE_F16, 2, 1},
+    /* the BF16 one sits where `phi3vk pull` puts the judge */
+    struct { const char *label, *dir, *name; phi3_dtype dtype; int shards, longrope; } v[] = {
+        {"F32 single", "f32", "Phi-3 f32", PHI3_DTYPE_F32, 1, 0},
+        {"BF16 sharded", "models--grounded-ai--phi3-toxicity-judge-merge/snapshots/5f3e", "phi3-toxicity-judge-merge", PHI3_DTYPE_BF16, 3, 0},
+        {"F16 LongRoPE tied", "longrope", "Phi-3 longrope", PHI3_DTYPE_F16, 2, 1},
     };
     char dir[300], out[320], first[320] = "";
+    snprintf(dir, sizeof dir, "%s/models--grounded-ai--phi3-toxicity-judge-merge", tmpdir);
+    mkdir(dir, 0755);
+    snprintf(dir, sizeof dir, "%s/models--grounded-ai--phi3-toxicity-judge-merge/snapshots", tmpdir);
+    mkdir(dir, 0755);
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         phi3_synth_opts o;
         phi3_synth_defaults(&o); /* tiny: hidden 128, 2 layers, vocab 32064 */
@@ -447,8 +471,8 @@ static void part_real(const char *data) {
         }
         snprintf(dir, sizeof dir, "%s/%s", tmpdir, v[i].dir);
         CHECK(phi3_synth_write(&o, dir, err, sizeof err) == 0, "%s: %s", v[i].label, err);
-        snprintf(out, sizeof out, "%s/%s.gguf", tmpdir, v[i].dir);
-        check_convert(v[i].label, dir, tok, &tc, out);
+        snprintf(out, sizeof out, "%s/%d.gguf", tmpdir, (int)i);
+        check_convert(v[i].label, dir, tok, &tc, out, v[i].name);
         if (!first[0]) snprintf(first, sizeof first, "%s", out);
     }
     char ref[1024];
@@ -465,6 +489,7 @@ int main(void) {
         return 1;
     }
     part_synthetic();
+    part_names();
     part_tokcfg();
     const char *data = getenv("PHI3VK_DATA");
     char probe[1024];
