@@ -138,7 +138,7 @@ int cmd_classify(int argc, char **argv) {
         cli_error(cmd, "%s holds no items", ds->source);
         goto done;
     }
-    if (cli_judge_open(cmd, &c.j, &s)) goto done;
+    if (cli_judge_open(cmd, &c.j, ds, idx, n, &s)) goto done;
     FILE *jsonl = c.jsonl ? stdout : NULL;
     FILE *table = (c.table || (!c.jsonl && !c.j.out)) ? stdout : NULL;
     int run = cli_judge_run(cmd, &c.j, &s, ds, idx, n, jsonl, table, results);

@@ -174,7 +174,7 @@ int cmd_eval(int argc, char **argv) {
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (cli_judge_open(cmd, &e.j, &s)) goto done;
+    if (cli_judge_open(cmd, &e.j, ds, idx, n, &s)) goto done;
     int run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, results);
     if (run != 0) {
         rc = run == 1 ? 130 : 1;

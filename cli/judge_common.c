@@ -69,7 +69,7 @@ int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int
         if (!v) return -1;
         a->out = v;
     } else if (cli_opt(cmd, argc, argv, i, "--batch", &v)) {
-        if (!v || cli_parse_int(cmd, "--batch", v, 1, 4096, &x)) return -1;
+        if (!v || cli_parse_int(cmd, "--batch", v, 1, 64, &x)) return -1;
         a->batch = (int)x;
     } else return 0;
     return 1;
@@ -246,7 +246,50 @@ static void on_signal(int sig) {
     signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
 }
 
-int cli_judge_open(const char *cmd, const cli_judge_args *a, cli_judge_session *s) {
+/* Sizes the context of a run: n_ctx = --ctx, else the longest prompt of the
+ * items still to run plus the answer tokens (and --max-tokens with
+ * --reason), rounded up to 64 and capped at the model's context; n_seq =
+ * --batch, else as many sequences as half the device memory left after the
+ * weights holds (at most 16, at most the items to run). */
+static void size_context(const cli_judge_args *a, const cli_judge_session *s, const judge_dataset *ds, const int *idx,
+                         int n, phi3_ctx_opts *o) {
+    const phi3_config *cfg = phi3_model_config(s->m);
+    int cap = cfg->max_pos, todo = 0;
+    if (a->model.n_ctx) {
+        o->n_ctx = a->model.n_ctx;
+    } else {
+        tok_ids ids = {0};
+        char err[256];
+        int longest = 0;
+        for (int i = 0; i < n; i++) {
+            const judge_item *it = &ds->items[idx[i]];
+            if (s->out && judge_results_get(s->out, it->id)) continue;
+            ids.n = 0;
+            if (judge_prompt_encode(phi3_model_tokenizer(s->m), s->prompt, a->model.no_bos, it->text, it->text_len,
+                                    &ids, err, sizeof err) == 0 && (int)ids.n > longest)
+                longest = (int)ids.n;
+        }
+        tok_ids_free(&ids);
+        int need = longest + JUDGE_MAX_SHARED + (a->reason ? (a->max_new ? a->max_new : s->prompt->max_new_reason) : 0);
+        need = (need + 63) / 64 * 64;
+        o->n_ctx = need < cap ? need : cap;
+    }
+    for (int i = 0; i < n; i++) todo += !(s->out && judge_results_get(s->out, ds->items[idx[i]].id));
+    if (a->batch) {
+        o->n_seq = a->batch;
+        return;
+    }
+    vkr_ctx *vk = phi3_model_vk(s->m);
+    double kv = 4.0 * cfg->n_layers * o->n_ctx * cfg->n_kv_heads * cfg->head_dim; /* fp16 K and V per sequence */
+    double left = (double)vkr_ctx_device(vk)->device_local_bytes - (double)vkr_ctx_allocated(vk);
+    int k = left > 0 ? (int)(left / 2 / kv) : 1;
+    if (k > 16) k = 16;
+    if (k > todo) k = todo;
+    o->n_seq = k < 1 ? 1 : k;
+}
+
+int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset *ds, const int *idx, int n,
+                   cli_judge_session *s) {
     char err[2048];
     s->prompt = a->prompt_file ? judge_prompt_from_file(a->prompt_file, err, sizeof err)
                                : judge_prompt_builtin(a->prompt_name, err, sizeof err);
@@ -271,7 +314,12 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, cli_judge_session *
              m.tokenizer ? m.tokenizer : "");
     if (a->model.verbose) fprintf(stderr, "phi3vk %s: model %s\n", cmd, s->model_desc);
     if (!(s->m = cli_model_open(cmd, &m, 1))) return -1;
-    if (!(s->c = cli_ctx_create(cmd, s->m, &m, &(phi3_ctx_opts){.n_ctx = m.n_ctx}))) return -1;
+    phi3_ctx_opts co_ctx = {0};
+    size_context(a, s, ds, idx, n, &co_ctx);
+    if (a->model.verbose)
+        fprintf(stderr, "phi3vk %s: context: %d sequence%s (items per engine pass) x %d tokens\n", cmd, co_ctx.n_seq,
+                co_ctx.n_seq == 1 ? "" : "s", co_ctx.n_ctx);
+    if (!(s->c = cli_ctx_create(cmd, s->m, &m, &co_ctx))) return -1;
     judge_classifier_opts co = {
         .reason = a->reason,
         .max_new = a->max_new,
@@ -288,7 +336,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, cli_judge_session *
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
                   const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results) {
     judge_run_opts o = {
-        .batch = a->batch > 0 ? a->batch : 1,
+        .batch = phi3_ctx_n_seq(s->c),
         .out = s->out,
         .jsonl = jsonl,
         .table = table,

@@ -40,8 +40,11 @@
     "run:\n"                                                                                                 \
     "  --out FILE            also write one JSON line per item to FILE, flushed per item; a rerun\n"       \
     "                        with the same FILE skips the ids it already has (resume)\n"                    \
-    "  --batch N             items per engine pass (default 1; the engine runs one sequence per\n"         \
-    "                        pass for now, so items of a batch run one after another)\n"                   \
+    "  --batch N             items per engine pass, 1..64: their prompts go through each weight\n"         \
+    "                        matrix together, and with --reason they decode in lockstep (default:\n"        \
+    "                        what half the device memory left after the weights holds, at most 16)\n"      \
+    "  --ctx N               (model option) tokens per item's KV cache; default: the run's longest\n"      \
+    "                        prompt (+ --max-tokens with --reason)\n"                                       \
     "  --no-prefix-cache     compute every prompt from its first token (for measurements; the\n"          \
     "                        default reuses the KV cache of the tokens a prompt shares with the\n"        \
     "                        previous one)\n"                                                               \
@@ -93,9 +96,12 @@ typedef struct cli_judge_session {
 /* Opens the prompt, the --out file, the model (see the file comment: -m is
  * a folder, a .gguf or a repo id owner/name[@rev] from the Hugging Face
  * cache; without -m and $PHI3VK_MODEL the judge, with the tokenizer of its
- * base model unless --tokenizer is given), a context and the classifier.
- * Prints the error and returns -1; call cli_judge_close in any case. */
-int cli_judge_open(const char *cmd, const cli_judge_args *a, cli_judge_session *s);
+ * base model unless --tokenizer is given), a context sized for the run's
+ * items ds->items[idx[0..n)] (--ctx and --batch, else the longest prompt and
+ * the device memory left) and the classifier. Prints the error and returns
+ * -1; call cli_judge_close in any case. */
+int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset *ds, const int *idx, int n,
+                   cli_judge_session *s);
 
 /* Runs the classifier over ds->items[idx[0..n)] with judge_run: progress
  * bar on stderr when it is a terminal, Ctrl-C stops after the current batch,

@@ -16,6 +16,15 @@
  * paths, since the chat template's special tokens split the encoding. */
 #define SAMPLE_TEXT "example"
 
+/* One sequence of the context: the item it holds in the current batch. */
+typedef struct seq_state {
+    tok_ids ids;        /* the item's tokens: prompt, then the shared answer tokens */
+    int n_prompt;       /* tokens of the chat-wrapped prompt */
+    int32_t *gen;       /* (max_new + 1) generated tokens */
+    int n_gen;
+    int active;         /* still generating */
+} seq_state;
+
 struct judge_classifier {
     phi3_model *m;                /* not owned */
     phi3_ctx *c;                  /* not owned */
@@ -24,13 +33,11 @@ struct judge_classifier {
     judge_classifier_opts o;
     judge_answer_tokens ans;
     int n_vocab;
-    int n_ctx;
-    int32_t *cached;              /* (n_cached) tokens whose KV entries the context holds */
-    int n_cached;
-    int cap_cached;
-    tok_ids ids;                  /* the current item's tokens (scratch) */
-    int32_t *gen;                 /* (max_new) generated tokens (scratch) */
+    int n_ctx;                    /* tokens per sequence */
+    int n_seq;                    /* sequences of the context: items per engine pass */
     int max_new;
+    seq_state *seq;               /* (n_seq) */
+    phi3_seq_tokens *items;       /* (n_seq) scratch for phi3_ctx_eval_batch */
     judge_classifier_stats stats;
 };
 
@@ -116,13 +123,17 @@ judge_classifier *judge_classifier_create(phi3_model *m, phi3_ctx *c, const judg
         goto fail;
     }
     if (build_answer(cl, err, errlen)) goto fail;
-    cl->gen = malloc(sizeof *cl->gen * (size_t)cl->max_new);
-    if (!cl->gen) {
-        snprintf(err, errlen, "out of memory");
-        goto fail;
+    cl->n_seq = phi3_ctx_n_seq(c);
+    cl->seq = calloc((size_t)cl->n_seq, sizeof *cl->seq);
+    cl->items = calloc((size_t)cl->n_seq, sizeof *cl->items);
+    if (!cl->seq || !cl->items) goto oom;
+    for (int j = 0; j < cl->n_seq; j++) {
+        if (!(cl->seq[j].gen = malloc(sizeof *cl->seq[j].gen * (size_t)(cl->max_new + 1)))) goto oom;
+        phi3_ctx_truncate_seq(c, j, 0);
     }
-    phi3_ctx_truncate(c, 0);
     return cl;
+oom:
+    snprintf(err, errlen, "out of memory");
 fail:
     judge_classifier_destroy(cl);
     return NULL;
@@ -130,9 +141,12 @@ fail:
 
 void judge_classifier_destroy(judge_classifier *cl) {
     if (!cl) return;
-    tok_ids_free(&cl->ids);
-    free(cl->cached);
-    free(cl->gen);
+    for (int j = 0; cl->seq && j < cl->n_seq; j++) {
+        tok_ids_free(&cl->seq[j].ids);
+        free(cl->seq[j].gen);
+    }
+    free(cl->seq);
+    free(cl->items);
     free(cl);
 }
 
@@ -140,23 +154,28 @@ const judge_answer_tokens *judge_classifier_answer(const judge_classifier *cl) {
 
 judge_classifier_stats judge_classifier_get_stats(const judge_classifier *cl) { return cl->stats; }
 
-int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t len, tok_ids *out, char *err,
-                            size_t errlen) {
+int judge_prompt_encode(const tok_tokenizer *t, const judge_prompt *p, int no_bos, const char *text, size_t len,
+                        tok_ids *out, char *err, size_t errlen) {
     if (len && memchr(text, 0, len)) {
         snprintf(err, errlen, "the text contains a NUL byte, which a chat message cannot hold");
         return -1;
     }
     size_t clen;
-    char *content = judge_prompt_render(cl->prompt, text ? text : "", len, &clen);
+    char *content = judge_prompt_render(p, text ? text : "", len, &clen);
     if (!content) {
         snprintf(err, errlen, "out of memory rendering the prompt (%zu bytes of text)", len);
         return -1;
     }
     tok_chat_msg msg = {"user", content};
-    unsigned flags = TOK_CHAT_CONTENT_AS_TEXT | (cl->o.no_bos ? TOK_CHAT_NO_BOS : 0);
-    int rc = tok_chat_encode(cl->tok, &msg, 1, flags, out, err, errlen);
+    unsigned flags = TOK_CHAT_CONTENT_AS_TEXT | (no_bos ? TOK_CHAT_NO_BOS : 0);
+    int rc = tok_chat_encode(t, &msg, 1, flags, out, err, errlen);
     free(content);
     return rc;
+}
+
+int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t len, tok_ids *out, char *err,
+                            size_t errlen) {
+    return judge_prompt_encode(cl->tok, cl->prompt, cl->o.no_bos, text, len, out, err, errlen);
 }
 
 /* Appends ids[0, n) to v. */
@@ -174,58 +193,10 @@ static int push_ids(tok_ids *v, const int32_t *ids, int n) {
     return 0;
 }
 
-/* Forgets the KV cache (after an error its content is unknown). */
+/* Forgets every sequence's KV cache (after an engine error its content is
+ * unknown). */
 static void drop_cache(judge_classifier *cl) {
-    cl->n_cached = 0;
-    phi3_ctx_truncate(cl->c, 0);
-}
-
-/* Makes room for n tokens in cl->cached. */
-static int reserve_cached(judge_classifier *cl, int n, char *err, size_t errlen) {
-    if (n <= cl->cap_cached) return 0;
-    int cap = n > 2 * cl->cap_cached ? n : 2 * cl->cap_cached;
-    int32_t *p = realloc(cl->cached, sizeof *p * (size_t)cap);
-    if (!p) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    cl->cached = p;
-    cl->cap_cached = cap;
-    return 0;
-}
-
-/* Records that the context now holds tokens[0, n) (not cl->cached itself). */
-static int set_cached(judge_classifier *cl, const int32_t *tokens, int n, char *err, size_t errlen) {
-    if (reserve_cached(cl, n, err, errlen)) return -1;
-    memcpy(cl->cached, tokens, sizeof *tokens * (size_t)n);
-    cl->n_cached = n;
-    return 0;
-}
-
-static int append_cached(judge_classifier *cl, int32_t token, char *err, size_t errlen) {
-    if (reserve_cached(cl, cl->n_cached + 1, err, errlen)) return -1;
-    cl->cached[cl->n_cached++] = token;
-    return 0;
-}
-
-/* Evaluates cl->ids[0, n) reusing the longest common prefix with the
- * cache; the logits of the last position are then in the context. */
-static int prefill(judge_classifier *cl, int n, judge_item_detail *d, char *err, size_t errlen) {
-    const int32_t *ids = cl->ids.ids;
-    int reuse = cl->o.no_prefix_cache ? 0 : judge_common_prefix(cl->cached, cl->n_cached, ids, n);
-    if (reuse > n - 1) reuse = n - 1;
-    if (phi3_ctx_truncate(cl->c, reuse)) {
-        snprintf(err, errlen, "KV cache: cannot keep %d tokens of %d", reuse, phi3_ctx_n_past(cl->c));
-        return -1;
-    }
-    cl->n_cached = reuse;
-    if (phi3_ctx_eval(cl->c, ids + reuse, n - reuse, err, errlen)) return -1;
-    if (set_cached(cl, ids, n, err, errlen)) return -1;
-    d->reused = reuse;
-    d->evaluated = n - reuse;
-    cl->stats.reused_tokens += reuse;
-    cl->stats.eval_tokens += n - reuse;
-    return 0;
+    for (int j = 0; j < cl->n_seq; j++) phi3_ctx_truncate_seq(cl->c, j, 0);
 }
 
 static int is_stop(const phi3_config *cfg, int32_t id) {
@@ -241,102 +212,214 @@ static int32_t argmax(const float *x, int n) {
     return best;
 }
 
-/* Greedy decoding after the prefill of a prompt of n_prompt tokens; fills
- * cl->gen and returns how many tokens were generated, or -1. */
-static int generate(judge_classifier *cl, int n_prompt, const float *logits, judge_item_detail *d, char *err,
-                    size_t errlen) {
-    const phi3_config *cfg = phi3_model_config(cl->m);
-    int32_t next;
-    if (cl->ans.n_shared == 0) {
-        next = argmax(logits, cl->n_vocab);
-    } else {
-        /* The scored position came after teacher-forced answer tokens: the
-         * answer itself starts right after the prompt. */
-        if (phi3_ctx_truncate(cl->c, n_prompt - 1)) {
-            snprintf(err, errlen, "KV cache: cannot keep %d tokens", n_prompt - 1);
-            return -1;
-        }
-        cl->n_cached = n_prompt - 1;
-        if (phi3_ctx_decode_greedy(cl->c, cl->ids.ids[n_prompt - 1], &next, err, errlen)) return -1;
-        if (append_cached(cl, cl->ids.ids[n_prompt - 1], err, errlen)) return -1;
-        cl->stats.decode_steps++;
-    }
-    int k = 0;
-    cl->gen[k++] = next;
-    d->first_token = next;
-    while (!is_stop(cfg, next) && k < cl->max_new && phi3_ctx_n_past(cl->c) < cl->n_ctx) {
-        if (phi3_ctx_decode_greedy(cl->c, next, &next, err, errlen)) return -1;
-        if (append_cached(cl, cl->gen[k - 1], err, errlen)) return -1;
-        cl->stats.decode_steps++;
-        cl->gen[k++] = next;
-    }
-    d->n_generated = k;
-    return k;
-}
-
-/* The reason text of the generated tokens (a final stop token left out). */
-static char *reason_text(judge_classifier *cl, int k, char *err, size_t errlen) {
-    const phi3_config *cfg = phi3_model_config(cl->m);
-    if (k > 0 && is_stop(cfg, cl->gen[k - 1])) k--;
-    char *s = NULL;
-    size_t len;
-    if (tok_decode(cl->tok, cl->gen, (size_t)k, TOK_DECODE_SKIP_SPECIAL, &s, &len, err, errlen)) return NULL;
-    return s;
-}
-
-int judge_classifier_run_one(judge_classifier *cl, const char *text, size_t len, judge_result *out,
-                             judge_item_detail *d, char *err, size_t errlen) {
-    judge_item_detail local;
-    if (!d) d = &local;
-    *d = (judge_item_detail){.argmax_class = -1, .first_token = -1};
-    out->reason = NULL;
-    out->p_toxic = NAN;
-    out->label = JUDGE_UNPARSABLE;
-    double t0 = now_s();
-    cl->ids.n = 0;
-    if (judge_classifier_encode(cl, text, len, &cl->ids, err, errlen)) return -1;
-    int n_prompt = (int)cl->ids.n;
-    if (push_ids(&cl->ids, cl->ans.shared, cl->ans.n_shared)) {
+/* Encodes text into sequence j's state; checks that it fits the context. */
+static int encode_item(judge_classifier *cl, int j, const char *text, size_t len, char *err, size_t errlen) {
+    seq_state *q = &cl->seq[j];
+    q->ids.n = 0;
+    q->n_gen = 0;
+    q->active = 0;
+    if (judge_classifier_encode(cl, text, len, &q->ids, err, errlen)) return -1;
+    q->n_prompt = (int)q->ids.n;
+    if (push_ids(&q->ids, cl->ans.shared, cl->ans.n_shared)) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    int n = (int)cl->ids.n;
-    if (n < 1 || n > cl->n_ctx) {
+    int n = (int)q->ids.n;
+    if (n > cl->n_ctx) {
         snprintf(err, errlen, "the prompt has %d tokens, more than the context's %d (a larger --ctx holds it, up to "
                               "the model's %d)", n, cl->n_ctx, phi3_model_config(cl->m)->max_pos);
         return -1;
     }
-    if (prefill(cl, n, d, err, errlen)) goto fail;
-    const float *logits = phi3_ctx_logits(cl->c, NULL);
-    out->p_toxic = judge_p_toxic(logits, cl->n_vocab, &cl->ans);
-    d->argmax_class = judge_answer_argmax_class(logits, cl->n_vocab, &cl->ans);
-    out->prompt_tokens = n_prompt;
-    if (!cl->o.reason) {
-        out->label = isnan(out->p_toxic) ? JUDGE_UNPARSABLE : out->p_toxic >= 0.5 ? JUDGE_TOXIC : JUDGE_NON_TOXIC;
-    } else {
-        int k = generate(cl, n_prompt, logits, d, err, errlen);
-        if (k < 0) goto fail;
-        char *reason = reason_text(cl, k, err, errlen);
-        if (!reason) goto fail;
-        out->reason = reason;
-        out->label = judge_label_snap(reason, strlen(reason), cl->prompt->snap);
+    return 0;
+}
+
+/* Prefill of sequences 0..k-1 in one batched evaluation, each reusing the
+ * longest common prefix with what its own cache holds. */
+static int prefill(judge_classifier *cl, int k, judge_item_detail *d, char *err, size_t errlen) {
+    for (int j = 0; j < k; j++) {
+        const int32_t *ids = cl->seq[j].ids.ids;
+        int n = (int)cl->seq[j].ids.n, past = phi3_ctx_n_past_seq(cl->c, j);
+        int reuse = cl->o.no_prefix_cache ? 0 : judge_common_prefix(phi3_ctx_tokens_seq(cl->c, j), past, ids, n);
+        if (reuse > n - 1) reuse = n - 1;
+        if (phi3_ctx_truncate_seq(cl->c, j, reuse)) {
+            snprintf(err, errlen, "KV cache: cannot keep %d tokens of %d", reuse, past);
+            return -1;
+        }
+        cl->items[j] = (phi3_seq_tokens){.seq = j, .tokens = ids + reuse, .n = n - reuse};
+        d[j].reused = reuse;
+        d[j].evaluated = n - reuse;
+        cl->stats.reused_tokens += reuse;
+        cl->stats.eval_tokens += n - reuse;
     }
-    cl->stats.items++;
-    cl->stats.prompt_tokens += n_prompt;
-    out->ms = (now_s() - t0) * 1000.0;
+    return phi3_ctx_eval_batch(cl->c, cl->items, k, err, errlen);
+}
+
+/* Appends one token to each active sequence (of 0..k-1) and stores the
+ * greedy next token: the device's pre-recorded step when sequence 0 is the
+ * only one, else one batched pass with the arg-max over each row here. */
+static int decode_step(judge_classifier *cl, int k, char *err, size_t errlen) {
+    int n = 0;
+    for (int j = 0; j < k; j++) {
+        seq_state *q = &cl->seq[j];
+        if (q->active) cl->items[n++] = (phi3_seq_tokens){.seq = j, .tokens = &q->gen[q->n_gen - 1], .n = 1};
+    }
+    if (n == 0) return 0;
+    cl->stats.decode_steps += n;
+    if (n == 1 && cl->items[0].seq == 0) {
+        seq_state *q = &cl->seq[0];
+        return phi3_ctx_decode_greedy(cl->c, q->gen[q->n_gen - 1], &q->gen[q->n_gen], err, errlen);
+    }
+    if (phi3_ctx_eval_batch(cl->c, cl->items, n, err, errlen)) return -1;
+    for (int i = 0; i < n; i++) {
+        seq_state *q = &cl->seq[cl->items[i].seq];
+        q->gen[q->n_gen] = argmax(phi3_ctx_logits_seq(cl->c, cl->items[i].seq), cl->n_vocab);
+    }
+    return 0;
+}
+
+/* Greedy decoding of sequences 0..k-1 after their prefill, in lockstep;
+ * each stops at a stop id, after max_new tokens or with a full context. */
+static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err, size_t errlen) {
+    const phi3_config *cfg = phi3_model_config(cl->m);
+    if (cl->ans.n_shared > 0) {
+        /* The scored position came after teacher-forced answer tokens: the
+         * answer itself starts right after the prompt, so its last token is
+         * fed again (as the "generated" token of step 0). */
+        for (int j = 0; j < k; j++) {
+            seq_state *q = &cl->seq[j];
+            if (phi3_ctx_truncate_seq(cl->c, j, q->n_prompt - 1)) {
+                snprintf(err, errlen, "KV cache: cannot keep %d tokens", q->n_prompt - 1);
+                return -1;
+            }
+            q->gen[0] = q->ids.ids[q->n_prompt - 1];
+            q->n_gen = 1;
+            q->active = 1;
+        }
+        if (decode_step(cl, k, err, errlen)) return -1;
+        for (int j = 0; j < k; j++) {
+            seq_state *q = &cl->seq[j];
+            q->gen[0] = q->gen[1];
+        }
+    } else {
+        for (int j = 0; j < k; j++) cl->seq[j].gen[0] = argmax(phi3_ctx_logits_seq(cl->c, j), cl->n_vocab);
+    }
+    for (int j = 0; j < k; j++) {
+        seq_state *q = &cl->seq[j];
+        q->n_gen = 1;
+        d[j].first_token = q->gen[0];
+    }
+    for (;;) {
+        int any = 0;
+        for (int j = 0; j < k; j++) {
+            seq_state *q = &cl->seq[j];
+            q->active = !is_stop(cfg, q->gen[q->n_gen - 1]) && q->n_gen < cl->max_new &&
+                        phi3_ctx_n_past_seq(cl->c, j) < cl->n_ctx;
+            any |= q->active;
+        }
+        if (!any) break;
+        if (decode_step(cl, k, err, errlen)) return -1;
+        for (int j = 0; j < k; j++)
+            if (cl->seq[j].active) cl->seq[j].n_gen++;
+    }
+    for (int j = 0; j < k; j++) d[j].n_generated = cl->seq[j].n_gen;
+    return 0;
+}
+
+/* The reason text of sequence j's generated tokens (a final stop token left out). */
+static char *reason_text(judge_classifier *cl, int j, char *err, size_t errlen) {
+    const phi3_config *cfg = phi3_model_config(cl->m);
+    seq_state *q = &cl->seq[j];
+    int k = q->n_gen;
+    if (k > 0 && is_stop(cfg, q->gen[k - 1])) k--;
+    char *s = NULL;
+    size_t len;
+    if (tok_decode(cl->tok, q->gen, (size_t)k, TOK_DECODE_SKIP_SPECIAL, &s, &len, err, errlen)) return NULL;
+    return s;
+}
+
+/* Classifies k <= n_seq texts in one batch (item j in sequence j). A text
+ * that cannot be encoded or does not fit fails before the engine runs, with
+ * its index in *bad (else -1). out[j] and d[j] are filled as in
+ * judge_classifier_run_one; ms is the batch's wall time / k. */
+static int classify_chunk(judge_classifier *cl, const char *const *texts, const size_t *lens, int k,
+                          judge_result *out, judge_item_detail *d, int *bad, char *err, size_t errlen) {
+    double t0 = now_s();
+    *bad = -1;
+    for (int j = 0; j < k; j++) {
+        d[j] = (judge_item_detail){.argmax_class = -1, .first_token = -1};
+        out[j].reason = NULL;
+        out[j].p_toxic = NAN;
+        out[j].label = JUDGE_UNPARSABLE;
+        if (encode_item(cl, j, texts[j], lens[j], err, errlen)) {
+            *bad = j;
+            return -1;
+        }
+        out[j].prompt_tokens = cl->seq[j].n_prompt;
+    }
+    if (prefill(cl, k, d, err, errlen)) goto fail;
+    for (int j = 0; j < k; j++) {
+        const float *logits = phi3_ctx_logits_seq(cl->c, j);
+        out[j].p_toxic = judge_p_toxic(logits, cl->n_vocab, &cl->ans);
+        d[j].argmax_class = judge_answer_argmax_class(logits, cl->n_vocab, &cl->ans);
+        if (!cl->o.reason)
+            out[j].label = isnan(out[j].p_toxic) ? JUDGE_UNPARSABLE
+                           : out[j].p_toxic >= 0.5 ? JUDGE_TOXIC
+                                                   : JUDGE_NON_TOXIC;
+    }
+    if (cl->o.reason) {
+        if (generate(cl, k, d, err, errlen)) goto fail;
+        for (int j = 0; j < k; j++) {
+            char *reason = reason_text(cl, j, err, errlen);
+            if (!reason) {
+                for (int i = 0; i < j; i++) {
+                    free((char *)out[i].reason);
+                    out[i].reason = NULL;
+                }
+                goto fail;
+            }
+            out[j].reason = reason;
+            out[j].label = judge_label_snap(reason, strlen(reason), cl->prompt->snap);
+        }
+    }
+    double ms = (now_s() - t0) * 1000.0 / k;
+    for (int j = 0; j < k; j++) {
+        out[j].ms = ms;
+        cl->stats.items++;
+        cl->stats.prompt_tokens += cl->seq[j].n_prompt;
+    }
     return 0;
 fail:
     drop_cache(cl);
     return -1;
 }
 
+int judge_classifier_run_one(judge_classifier *cl, const char *text, size_t len, judge_result *out,
+                             judge_item_detail *d, char *err, size_t errlen) {
+    judge_item_detail local;
+    int bad;
+    const char *texts[1] = {text ? text : ""};
+    return classify_chunk(cl, texts, &len, 1, out, d ? d : &local, &bad, err, errlen);
+}
+
 int judge_classify_batch(void *user, const judge_item *const *items, int n, judge_result *out, char *err,
                          size_t errlen) {
     judge_classifier *cl = user;
-    for (int i = 0; i < n; i++) {
+    const char *texts[64];
+    size_t lens[64];
+    judge_item_detail d[64];
+    int step = cl->n_seq < 64 ? cl->n_seq : 64;
+    for (int i = 0; i < n; i += step) {
+        int k = n - i < step ? n - i : step, bad;
         char e[1024];
-        if (judge_classifier_run_one(cl, items[i]->text, items[i]->text_len, &out[i], NULL, e, sizeof e)) {
-            snprintf(err, errlen, "item %s (line %d): %s", items[i]->id, items[i]->line, e);
+        for (int j = 0; j < k; j++) {
+            texts[j] = items[i + j]->text;
+            lens[j] = items[i + j]->text_len;
+        }
+        if (classify_chunk(cl, texts, lens, k, out + i, d, &bad, e, sizeof e)) {
+            if (bad >= 0)
+                snprintf(err, errlen, "item %s (line %d): %s", items[i + bad]->id, items[i + bad]->line, e);
+            else
+                snprintf(err, errlen, "items %s..%s: %s", items[i]->id, items[i + k - 1]->id, e);
             for (int j = 0; j < i; j++) {
                 free((char *)out[j].reason);
                 out[j].reason = NULL;

@@ -91,9 +91,16 @@ void judge_classifier_destroy(judge_classifier *cl);
 /* The answer tokens built at creation (P(toxic)'s bookkeeping). */
 const judge_answer_tokens *judge_classifier_answer(const judge_classifier *cl);
 
-/* APPENDS the chat-wrapped prompt tokens of text[0, len) (BOS included unless
- * no_bos; the shared answer tokens not included) to out. Fails for a text
- * holding a NUL byte (a chat message cannot) or when out of memory. */
+/* APPENDS the chat-wrapped prompt tokens of text[0, len) with prompt p and
+ * tokenizer t (BOS first unless no_bos; the shared answer tokens not
+ * included) to out: what a classifier evaluates, available before a
+ * context exists (to size one). Fails for a text holding a NUL byte (a chat
+ * message cannot) or when out of memory. */
+typedef struct tok_tokenizer tok_tokenizer;
+int judge_prompt_encode(const tok_tokenizer *t, const judge_prompt *p, int no_bos, const char *text, size_t len,
+                        struct tok_ids *out, char *err, size_t errlen);
+
+/* judge_prompt_encode with the classifier's tokenizer, prompt and no_bos. */
 int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t len, struct tok_ids *out, char *err,
                             size_t errlen);
 

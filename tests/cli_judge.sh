@@ -4,7 +4,7 @@
 # tokenizer; model runs under the Vulkan validation layer. Labels are random
 # with such a model: this checks the plumbing, never accuracy.
 #   - table and --jsonl output; label-only labels equal P(toxic) >= 0.5;
-#     --no-prefix-cache gives the same labels and scores; --reason labels are
+#     --no-prefix-cache and --batch 3 give the same labels and scores; --reason labels are
 #     the snapped reasons;
 #   - --out resume: a run killed with SIGKILL midway, a torn last line, a rerun:
 #     every id exactly once; Ctrl-C (SIGINT) stops with exit 130 and resumes;
@@ -80,7 +80,9 @@ printf 'first text\n\nsecond, with "quotes" and <|end|> tokens\n\xff\xfe not UTF
 run "--jsonl from stdin" 0 classify "${MT[@]}" --jsonl <"$W/in.txt"
 cp "$W/out" "$W/reuse.jsonl"
 contains "invalid UTF-8 warning" "$W/err" "not valid UTF-8"
-run "--jsonl --no-prefix-cache" 0 classify "${MT[@]}" --jsonl --no-prefix-cache -f "$W/in.txt" --format text
+run "--jsonl --batch 3" 0 classify "${MT[@]}" --jsonl --batch 3 -f "$W/in.txt"
+cp "$W/out" "$W/batch.jsonl"
+run "--jsonl --no-prefix-cache" 0 classify "${MT[@]}" --jsonl --batch 1 --no-prefix-cache -f "$W/in.txt" --format text
 pycheck "JSONL fields; label == (p >= 0.5); prefix reuse == no reuse within 1e-3" '
 import json, sys
 a = [json.loads(l) for l in open(sys.argv[1])]
@@ -90,8 +92,10 @@ for r, s in zip(a, b):
     assert set(r) == {"id", "label", "p_toxic", "reason", "prompt_tokens", "ms"}, r
     assert 0 <= r["p_toxic"] <= 1 and r["reason"] is None and r["prompt_tokens"] > 200 and r["ms"] > 0, r
     assert r["label"] == ("toxic" if r["p_toxic"] >= 0.5 else "non-toxic"), r
-    assert r["label"] == s["label"] and abs(r["p_toxic"] - s["p_toxic"]) <= 1e-3 and r["prompt_tokens"] == s["prompt_tokens"], (r, s)' \
-    "$W/reuse.jsonl" "$W/out"
+    assert r["label"] == s["label"] and abs(r["p_toxic"] - s["p_toxic"]) <= 1e-3 and r["prompt_tokens"] == s["prompt_tokens"], (r, s)
+for r, s in zip(a, map(json.loads, open(sys.argv[3]))):
+    assert r["label"] == s["label"] and abs(r["p_toxic"] - s["p_toxic"]) <= 1e-3, ("--batch 3", r, s)' \
+    "$W/reuse.jsonl" "$W/out" "$W/batch.jsonl"
 
 run "--reason" 0 classify "${MT[@]}" --jsonl --reason -n 5 "I could strangle him" -- "-starts with a dash"
 pycheck "--reason: reasons present, label is the snapped reason" '
@@ -105,7 +109,7 @@ for r in rows:
 
 # --- resume after SIGKILL, a torn line, and Ctrl-C
 RES=$W/res.jsonl
-CL=(classify -m "$M" --tokenizer "$TOKDIR/tokenizer.json" -f "$TSV" --limit 40 --out "$RES")
+CL=(classify -m "$M" --tokenizer "$TOKDIR/tokenizer.json" -f "$TSV" --limit 40 --out "$RES" --batch 2)
 "$BIN" "${CL[@]}" 2>"$W/kill.err" &
 pid=$!
 for _ in $(seq 400); do

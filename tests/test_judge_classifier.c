@@ -5,7 +5,8 @@
  *   - the chat-wrapped prompt ids of a known text, for the April-2024 and the
  *     current Phi-3 tokenizer, against ids computed independently;
  *   - the answer tokens P(toxic) is read from;
- *   - prefix reuse gives the labels, scores and reasons of runs without it;
+ *   - prefix reuse gives the labels, scores and reasons of runs without it,
+ *     and batches of several sequences those of one item at a time;
  *   - label-only mode: label and score agree by construction;
  *   - greedy answers: lm_head rows of the model file are permuted so that the
  *     greedy answer of one text is "toxic" and of another "non-toxic"; the
@@ -235,6 +236,57 @@ done:
     phi3_model_close(m);
 }
 
+/* Several items per engine pass (3 sequences, 7 items: passes of 3, 3, 1)
+ * give what one item at a time gives, label-only and with reasons. */
+static void check_batch(void) {
+    printf("== batches of 3 sequences\n");
+    phi3_model *m = open_synthetic(tok_april);
+    phi3_ctx *c1 = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+    phi3_ctx *c3 = c1 ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512, .n_seq = 3}, err, sizeof err) : NULL;
+    judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
+    CHECK(c3 && p, "setup: %s", err);
+    judge_item items[N_TEXTS];
+    const judge_item *ptrs[N_TEXTS];
+    for (int i = 0; i < N_TEXTS; i++) {
+        items[i] = (judge_item){.id = (char *)texts[i], .text = (char *)texts[i], .text_len = strlen(texts[i])};
+        ptrs[i] = &items[i];
+    }
+    for (int reason = 0; c3 && p && reason < 2; reason++) {
+        judge_classifier_opts o = {.reason = reason, .max_new = 6};
+        run_out one = {0};
+        judge_result many[N_TEXTS] = {{0}};
+        judge_classifier *cl = judge_classifier_create(m, c3, p, &o, err, sizeof err);
+        /* twice: the second round reuses each sequence's cached prefix */
+        for (int round = 0; cl && round < 2; round++) {
+            for (int i = 0; i < N_TEXTS; i++) free((char *)many[i].reason);
+            CHECK(judge_classify_batch(cl, ptrs, N_TEXTS, many, err, sizeof err) == 0, "batch: %s", err);
+        }
+        judge_classifier_stats st = cl ? judge_classifier_get_stats(cl) : (judge_classifier_stats){0};
+        CHECK(st.items == 2 * N_TEXTS && st.reused_tokens > 0, "batch stats: %lld items, %lld reused", st.items,
+              st.reused_tokens);
+        judge_classifier_destroy(cl);
+        if (run_all(m, c1, p, &o, &one) == 0) {
+            for (int i = 0; i < N_TEXTS; i++) {
+                CHECK(many[i].label == one.r[i].label && fabs(many[i].p_toxic - one.r[i].p_toxic) <= 1e-3 &&
+                          many[i].prompt_tokens == one.r[i].prompt_tokens,
+                      "text %d (reason %d): batch %s %.6f vs one at a time %s %.6f", i, reason,
+                      judge_label_name(many[i].label), many[i].p_toxic, judge_label_name(one.r[i].label),
+                      one.r[i].p_toxic);
+                if (reason)
+                    CHECK(many[i].reason && one.r[i].reason && !strcmp(many[i].reason, one.r[i].reason),
+                          "text %d: batch reason [%s] vs [%s]", i, many[i].reason ? many[i].reason : "(null)",
+                          one.r[i].reason ? one.r[i].reason : "(null)");
+            }
+        }
+        for (int i = 0; i < N_TEXTS; i++) free((char *)many[i].reason);
+        free_out(&one);
+    }
+    judge_prompt_destroy(p);
+    phi3_ctx_destroy(c3);
+    phi3_ctx_destroy(c1);
+    phi3_model_close(m);
+}
+
 /* Errors do not poison the classifier. */
 static void check_errors(void) {
     printf("== errors\n");
@@ -420,6 +472,7 @@ int main(void) {
     check_ids(tok_april, want_april, (int)(sizeof want_april / sizeof *want_april), first_april);
     check_ids(tok_current, want_current, (int)(sizeof want_current / sizeof *want_current), first_current);
     check_reuse();
+    check_batch();
     check_errors();
     check_forced(dir);
 
