@@ -235,15 +235,11 @@ void phi3_convert_default_name(const char *src_path, char *out, size_t n) {
     snprintf(out, n, "%s%s", phi3_convert_name_marks_phi3(name) ? "" : "Phi-3 ", name);
 }
 
-static void model_keys(phi3_gguf_writer *w, const phi3_source *src, const phi3_convert_opts *o) {
-    const phi3_config *c = phi3_source_config(src);
-    char name[256];
+void phi3_convert_model_keys(phi3_gguf_writer *w, const phi3_config *c, const char *name, uint32_t file_type) {
     phi3_gguf_writer_str(w, "general.architecture", "phi3");
     if (c->rope_scaling == PHI3_ROPE_LONGROPE)
         phi3_gguf_writer_f32(w, "phi3.rope.scaling.attn_factor", (float)c->rope_attn_factor);
     phi3_gguf_writer_str(w, "general.type", "model");
-    if (o && o->name && o->name[0]) snprintf(name, sizeof name, "%s", o->name);
-    else phi3_convert_default_name(phi3_source_path(src), name, sizeof name);
     phi3_gguf_writer_str(w, "general.name", name);
     phi3_gguf_writer_u32(w, "phi3.context_length", (uint32_t)c->max_pos);
     phi3_gguf_writer_u32(w, "phi3.rope.scaling.original_context_length", (uint32_t)c->orig_max_pos);
@@ -255,8 +251,15 @@ static void model_keys(phi3_gguf_writer *w, const phi3_source *src, const phi3_c
     phi3_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", (float)c->rms_eps);
     phi3_gguf_writer_u32(w, "phi3.rope.dimension_count", (uint32_t)c->head_dim);
     phi3_gguf_writer_f32(w, "phi3.rope.freq_base", (float)c->rope_theta);
-    phi3_gguf_writer_u32(w, "general.file_type", FILE_TYPE_MOSTLY_F16);
+    phi3_gguf_writer_u32(w, "general.file_type", file_type);
     phi3_gguf_writer_u32(w, "phi3.attention.sliding_window", (uint32_t)c->sliding_window);
+}
+
+static void model_keys(phi3_gguf_writer *w, const phi3_source *src, const phi3_convert_opts *o) {
+    char name[256];
+    if (o && o->name && o->name[0]) snprintf(name, sizeof name, "%s", o->name);
+    else phi3_convert_default_name(phi3_source_path(src), name, sizeof name);
+    phi3_convert_model_keys(w, phi3_source_config(src), name, FILE_TYPE_MOSTLY_F16);
 }
 
 /* The vocabulary arrays: tokens (pointers into tok or pad_text), scores, types. */

@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "model/gguf_write.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
 
@@ -82,6 +83,11 @@ int phi3_convert_name_marks_phi3(const char *name);
  * prefixed with "Phi-3 " unless phi3_convert_name_marks_phi3 already holds.
  * Writes at most n bytes (NUL included) to out. */
 void phi3_convert_default_name(const char *src_path, char *out, size_t n);
+
+/* Writes the phi3.* model keys and general.architecture / type / name /
+ * file_type (llama.cpp: 0 all F32, 1 mostly F16, 32 mostly BF16) in the
+ * order llama.cpp's converter does. Shared by convert and model/synth. */
+void phi3_convert_model_keys(phi3_gguf_writer *w, const phi3_config *c, const char *name, uint32_t file_type);
 
 typedef struct phi3_convert_opts {
     const char *name;           /* general.name, as given; NULL or "": phi3_convert_default_name */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "model/convert.h"
 #include "model/f16.h"
 #include "model/mapfile.h"
 #include "model/gguf_write.h"
@@ -302,23 +303,9 @@ static int write_hf(const phi3_synth_opts *o, const plan_t *p, int n, const char
 static int emit_gguf(void *ctx, const void *p, size_t n, char *err, size_t errlen) { return phi3_gguf_writer_data(ctx, p, n, err, errlen); }
 
 static void gguf_metadata(phi3_gguf_writer *w, const phi3_synth_opts *o) {
-    const phi3_config *c = &o->cfg;
-    phi3_gguf_writer_str(w, "general.architecture", "phi3");
-    phi3_gguf_writer_str(w, "general.name", "phi3vk synthetic");
-    /* llama.cpp file types: 0 all F32, 1 mostly F16, 32 mostly BF16 */
-    phi3_gguf_writer_u32(w, "general.file_type", o->dtype == PHI3_DTYPE_F32 ? 0 : o->dtype == PHI3_DTYPE_F16 ? 1 : 32);
-    phi3_gguf_writer_u32(w, "phi3.context_length", (uint32_t)c->max_pos);
-    phi3_gguf_writer_u32(w, "phi3.rope.scaling.original_context_length", (uint32_t)c->orig_max_pos);
-    phi3_gguf_writer_u32(w, "phi3.embedding_length", (uint32_t)c->hidden);
-    phi3_gguf_writer_u32(w, "phi3.feed_forward_length", (uint32_t)c->intermediate);
-    phi3_gguf_writer_u32(w, "phi3.block_count", (uint32_t)c->n_layers);
-    phi3_gguf_writer_u32(w, "phi3.attention.head_count", (uint32_t)c->n_heads);
-    phi3_gguf_writer_u32(w, "phi3.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-    phi3_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", (float)c->rms_eps);
-    phi3_gguf_writer_u32(w, "phi3.rope.dimension_count", (uint32_t)(c->hidden / c->n_heads));
-    phi3_gguf_writer_f32(w, "phi3.rope.freq_base", (float)c->rope_theta);
-    if (c->sliding_window > 0) phi3_gguf_writer_u32(w, "phi3.attention.sliding_window", (uint32_t)c->sliding_window);
-    if (c->rope_scaling == PHI3_ROPE_LONGROPE) phi3_gguf_writer_f32(w, "phi3.rope.scaling.attn_factor", (float)c->rope_attn_factor);
+    /* "Phi-3" in the name: llama.cpp keys its Phi-3 tokenizer handling on it */
+    phi3_convert_model_keys(w, &o->cfg, "Phi-3 synthetic (phi3vk)",
+                            o->dtype == PHI3_DTYPE_F32 ? 0 : o->dtype == PHI3_DTYPE_F16 ? 1 : 32);
 }
 
 static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const char *path, float *vals, uint8_t *bytes, char *err, size_t errlen) {
