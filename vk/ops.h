@@ -22,7 +22,8 @@ static inline uint32_t vkr_ld(uint32_t n) { return (n + 7u) & ~7u; }
 
 typedef struct vkr_embed_args {
     vkr_buffer *weight;   /* fp16 [vocab, ld(dim)] */
-    vkr_buffer *ids;      /* uint32 [T] token ids */
+    vkr_buffer *ids;      /* uint32 [T] token ids; the host validates them (an id >= vocab
+                             gives a NaN row, never an out-of-bounds read) */
     vkr_buffer *out;      /* fp32 [T, dim] */
     uint32_t dim, n_tokens;
 } vkr_embed_args;
