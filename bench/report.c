@@ -246,7 +246,7 @@ static void md_profile(sbuf *b, const bench_row *w) {
     for (int i = 0; i < p->n_ops; i++) {
         const bench_op *op = &p->ops[i];
         sb_printf(b, "| %s | %d | %.3f | %.1f%% | ", op->op, op->calls, op->ms, op->share);
-        if (op->gbps > 0) sb_printf(b, "%.1f | %.1f |\n", op->gbps, op->gflops);
+        if (op->gbps > 0) sb_printf(b, "%.3g | %.3g |\n", op->gbps, op->gflops); /* prefill GB/s can be 0.02 */
         else sb_printf(b, "- | - |\n");
     }
 }
