@@ -96,9 +96,10 @@ judge_dataset *cli_judge_load(const char *cmd, const cli_judge_args *a, const ch
     o.label_key = label_key;
     const char *path = a->file ? a->file : "-";
     judge_format f = o.format != JUDGE_FORMAT_AUTO ? o.format : judge_format_guess(path);
-    if (f == JUDGE_FORMAT_TEXT && !label_key) {
-        o.text_key = NULL; /* plain text has no columns: the defaults mean nothing there */
-        o.id_key = NULL;
+    if (f == JUDGE_FORMAT_TEXT && (o.text_key || o.id_key)) {
+        cli_error(cmd, "%s is read as plain text (one item per line), which has no columns: pass --format tsv, csv "
+                       "or jsonl to use --text-col/--id-col", a->file ? a->file : "standard input");
+        return NULL;
     }
     char err[2048];
     judge_dataset *ds = judge_dataset_load(path, &o, err, sizeof err);
@@ -252,9 +253,9 @@ static void on_signal(int sig) {
  * --batch, else as many sequences as half the device memory left after the
  * weights holds (at most 16, at most the items to run). */
 static void size_context(const cli_judge_args *a, const cli_judge_session *s, const judge_dataset *ds, const int *idx,
-                         int n, phi3_ctx_opts *o) {
+                         int n, int todo, phi3_ctx_opts *o) {
     const phi3_config *cfg = phi3_model_config(s->m);
-    int cap = cfg->max_pos, todo = 0;
+    int cap = cfg->max_pos;
     if (a->model.n_ctx) {
         o->n_ctx = a->model.n_ctx;
     } else {
@@ -274,7 +275,6 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
         need = (need + 63) / 64 * 64;
         o->n_ctx = need < cap ? need : cap;
     }
-    for (int i = 0; i < n; i++) todo += !(s->out && judge_results_get(s->out, ds->items[idx[i]].id));
     if (a->batch) {
         o->n_seq = a->batch;
         return;
@@ -307,6 +307,9 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
     if (s->out && judge_results_dropped_bytes(s->out))
         fprintf(stderr, "phi3vk %s: %s: removed a torn last line (%zu bytes) left by an interrupted run\n", cmd,
                 a->out, judge_results_dropped_bytes(s->out));
+    int todo = 0;
+    for (int i = 0; i < n; i++) todo += !(s->out && judge_results_get(s->out, ds->items[idx[i]].id));
+    if (todo == 0) return 0; /* everything is in --out already: no model needed */
     static char mpath[4096], tpath[4096];
     cli_model_args m;
     if (resolve_model(cmd, a, &m, mpath, tpath, sizeof mpath)) return -1;
@@ -315,7 +318,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
     if (a->model.verbose) fprintf(stderr, "phi3vk %s: model %s\n", cmd, s->model_desc);
     if (!(s->m = cli_model_open(cmd, &m, 1))) return -1;
     phi3_ctx_opts co_ctx = {0};
-    size_context(a, s, ds, idx, n, &co_ctx);
+    size_context(a, s, ds, idx, n, todo, &co_ctx);
     if (a->model.verbose)
         fprintf(stderr, "phi3vk %s: context: %d sequence%s (items per engine pass) x %d tokens\n", cmd, co_ctx.n_seq,
                 co_ctx.n_seq == 1 ? "" : "s", co_ctx.n_ctx);
@@ -336,7 +339,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
                   const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results) {
     judge_run_opts o = {
-        .batch = phi3_ctx_n_seq(s->c),
+        .batch = s->c ? phi3_ctx_n_seq(s->c) : 1,
         .out = s->out,
         .jsonl = jsonl,
         .table = table,
@@ -355,7 +358,7 @@ int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s
     judge_summary_format(&prog, judge_now(), line, sizeof line);
     if (rc < 0) cli_error(cmd, "%s", err);
     fprintf(stderr, "%s\n", line);
-    if (a->model.verbose) {
+    if (a->model.verbose && s->cl) {
         judge_classifier_stats st = judge_classifier_get_stats(s->cl);
         fprintf(stderr, "phi3vk %s: %lld prompt tokens, %lld computed, %lld reused from the KV cache; %lld decode "
                         "steps\n", cmd, st.prompt_tokens, st.eval_tokens, st.reused_tokens, st.decode_steps);

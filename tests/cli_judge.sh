@@ -142,6 +142,9 @@ rows = [json.loads(l) for l in open(sys.argv[1])]
 ids = [r["id"] for r in rows]
 assert sorted(ids, key=int) == [str(i) for i in range(1, 41)], ids' "$RES"
 
+run "all ids done: no model needed" 0 classify -m "$W/no-such-model" -f "$TSV" --limit 40 --out "$RES"
+contains "all done: summary" "$W/err" "40 more already done"
+
 # --- eval
 printf 'label\ttext\ntoxic\tyou are an idiot\nnon-toxic\thave a nice day\ntoxic\tI will hurt you\nnon-toxic\tthanks for the edit\ntoxic\tshut up, moron\nnon-toxic\tsee the talk page\\nfor details\n' >"$W/lab.tsv"
 run "eval (text report)" 0 eval "${MT[@]}" -f "$W/lab.tsv" --digits 3
@@ -171,6 +174,9 @@ assert j["roc_auc"] is None or 0 <= j["roc_auc"] <= 1, j
 for k in ("non-toxic", "toxic", "macro avg", "weighted avg"):
     assert set(j["report"][k]) == {"precision", "recall", "f1-score", "support"}, j["report"][k]' \
     "$W/out" "$W/eval.jsonl" "$W/lab.tsv"
+cp "$W/out" "$W/eval1.json"
+run "eval again from --out alone" 0 eval -m "$W/no-such-model" -f "$W/lab.tsv" --json --out "$W/eval.jsonl"
+if cmp -s "$W/out" "$W/eval1.json"; then ok "eval from --out: the same report"; else bad "eval from --out differs"; fi
 run "eval --balance --limit 4" 0 eval -m "$M" --tokenizer "$TOKDIR/tokenizer.json" -f "$TSV" --balance --limit 4 --json
 pycheck "eval --balance: 2 + 2 items" '
 import json, sys
