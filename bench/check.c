@@ -119,7 +119,7 @@ int bench_check_run(vkr_ctx *vk, bench_check_result *out) {
     }
     if (run_ref(&ref_o, ref_p, ref_ids, ref_l, &out->ref_margin, err, sizeof err) ||
         run_dev(vk, &o, dev_p, dev_ids, dev_l, err, sizeof err)) {
-        snprintf(out->message, sizeof out->message, "check could not run: %s", err);
+        snprintf(out->message, sizeof out->message, "check could not run: %.200s", err);
         free(buf);
         return -1;
     }
