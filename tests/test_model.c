@@ -188,7 +188,7 @@ static void check_batch(vkr_ctx *vk, const char *dir) {
     }
     /* sequence 1 := the first 8 tokens of sequence 2, then its own 3 tokens */
     CHECK(phi3_ctx_copy_seq(c, 2, 1, 8, err, sizeof err) == 0, "copy_seq: %s", err);
-    int32_t mix[11];
+    int32_t mix[12]; /* 8 copied + 3 own + 1 batched step */
     memcpy(mix, toks[2], 8 * sizeof *mix);
     memcpy(mix + 8, toks[0], 3 * sizeof *mix);
     CHECK(phi3_ctx_eval_seq(c, 1, toks[0], 3, err, sizeof err) == 0, "eval after copy: %s", err);
