@@ -331,10 +331,22 @@ static char *reason_text(judge_classifier *cl, int j, char *err, size_t errlen) 
     seq_state *q = &cl->seq[j];
     int k = q->n_gen;
     if (k > 0 && is_stop(cfg, q->gen[k - 1])) k--;
+    /* The model's vocabulary is padded beyond the tokenizer's (Phi-3: 32064
+     * rows, 32011 ids): such ids have no text, and are skipped as Hugging
+     * Face's decode skips ids it does not know. */
+    int32_t *ids = malloc(sizeof *ids * (size_t)(k > 0 ? k : 1));
+    if (!ids) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    int n = 0, n_vocab = tok_n_vocab(cl->tok);
+    for (int i = 0; i < k; i++)
+        if (q->gen[i] >= 0 && q->gen[i] < n_vocab) ids[n++] = q->gen[i];
     char *s = NULL;
     size_t len;
-    if (tok_decode(cl->tok, q->gen, (size_t)k, TOK_DECODE_SKIP_SPECIAL, &s, &len, err, errlen)) return NULL;
-    return s;
+    int rc = tok_decode(cl->tok, ids, (size_t)n, TOK_DECODE_SKIP_SPECIAL, &s, &len, err, errlen);
+    free(ids);
+    return rc ? NULL : s;
 }
 
 /* Classifies k <= n_seq texts in one batch (item j in sequence j). A text

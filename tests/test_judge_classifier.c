@@ -12,7 +12,8 @@
  *     greedy answer of one text is "toxic" and of another "non-toxic"; the
  *     snapped label must then equal the class whose answer token has the
  *     largest logit (judge_answer_argmax_class), the agreement score.h
- *     promises;
+ *     promises; an answer starting with an id of the vocabulary padding
+ *     (no text in the tokenizer) still gives a reason;
  *   - errors: a prompt longer than the context, a NUL byte; the next item
  *     still works. Every model runs under the Vulkan validation layer. */
 #include <fcntl.h>
@@ -362,10 +363,14 @@ static void check_forced(const char *dir) {
     snprintf(path, sizeof path, "%s/model", dir);
     snprintf(file, sizeof file, "%s/model.safetensors", path);
     const int V = s.cfg.vocab, H = s.cfg.hidden;
-    forced f[2] = {
+    /* The third answer starts with an id of the model's vocabulary padding
+     * (32011 .. 32063 have no piece in the tokenizer): skipped in the text. */
+    static const int32_t path_padding[] = {32050};
+    forced f[3] = {
         {"You are a worthless idiot and everyone here hates you.", path_toxic, 2, JUDGE_TOXIC, NULL},
         {"Thanks for fixing the citation, the article reads much better now.", path_non_toxic, 4,
          JUDGE_NON_TOXIC, NULL},
+        {"I could strangle him", path_padding, 1, JUDGE_UNPARSABLE, NULL},
     };
     float *orig = NULL;
     int32_t *perm = malloc(sizeof *perm * (size_t)V);
@@ -385,7 +390,7 @@ static void check_forced(const char *dir) {
     phi3_ctx *c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512, .all_logits = 1}, err, sizeof err) : NULL;
     judge_classifier *cl = c ? judge_classifier_create(m, c, p, NULL, err, sizeof err) : NULL;
     CHECK(cl, "original model: %s", err);
-    for (int k = 0; cl && k < 2; k++) {
+    for (int k = 0; cl && k < 3; k++) {
         tok_ids ids = {0};
         judge_classifier_encode(cl, f[k].text, strlen(f[k].text), &ids, err, sizeof err);
         int np = (int)ids.n;
@@ -407,7 +412,7 @@ static void check_forced(const char *dir) {
     phi3_ctx_destroy(c);
     phi3_model_close(m);
 
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         if (!f[k].logits) continue;
         /* Swap rows so that each position's arg-max is the path's token; a
          * swap permutes other tokens' logits only, so earlier positions keep
@@ -436,12 +441,16 @@ static void check_forced(const char *dir) {
         if (cl) {
             printf("  text %d: greedy answer [%s] -> %s, p_toxic %.4f, arg-max class %d\n", k,
                    r.reason ? r.reason : "", judge_label_name(r.label), r.p_toxic, d.argmax_class);
-            const char *sp = f[k].label == JUDGE_TOXIC ? "toxic" : "non-toxic";
-            CHECK(r.reason && !strncmp(r.reason, sp, strlen(sp)) && d.first_token == f[k].path[0],
-                  "text %d: the greedy answer starts with '%s': [%s]", k, sp, r.reason ? r.reason : "(null)");
-            CHECK(r.label == f[k].label && d.argmax_class == (int)f[k].label,
-                  "text %d: label %s, arg-max class %d: they must agree", k, judge_label_name(r.label),
-                  d.argmax_class);
+            CHECK(r.reason && d.first_token == f[k].path[0], "text %d: first token %d, wanted %d", k, d.first_token,
+                  f[k].path[0]);
+            if (f[k].label != JUDGE_UNPARSABLE) {
+                const char *sp = f[k].label == JUDGE_TOXIC ? "toxic" : "non-toxic";
+                CHECK(r.reason && !strncmp(r.reason, sp, strlen(sp)),
+                      "text %d: the greedy answer starts with '%s': [%s]", k, sp, r.reason ? r.reason : "(null)");
+                CHECK(r.label == f[k].label && d.argmax_class == (int)f[k].label,
+                      "text %d: label %s, arg-max class %d: they must agree", k, judge_label_name(r.label),
+                      d.argmax_class);
+            }
         }
         free((char *)r.reason);
         judge_classifier_destroy(cl);
@@ -449,7 +458,7 @@ static void check_forced(const char *dir) {
         phi3_model_close(m);
     }
 done:
-    for (int k = 0; k < 2; k++) free(f[k].logits);
+    for (int k = 0; k < 3; k++) free(f[k].logits);
     phi3_st_close(st);
     judge_prompt_destroy(p);
     free(orig);
