@@ -1,5 +1,7 @@
 /* Device memory, buffers, and the staging ring for uploads and readback. */
+#define _DEFAULT_SOURCE /* madvise(MADV_HUGEPAGE) */
 #include <stdio.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +86,16 @@ static int weight_block(vkr_ctx *ctx, const char *name, uint64_t size, uint64_t 
     memset(b, 0, sizeof *b);
     if (vkr_memory_alloc(ctx, name, bsize, type_bits, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, 0, &b->mem, &b->map))
         return -1;
+#ifdef MADV_HUGEPAGE
+    /* Host-visible weight memory (CPU drivers, unified memory) is written
+     * once, page by page: 2 MiB pages cut the page faults of a 7 GB upload
+     * 512-fold where the kernel allows them. Advice only: errors ignored. */
+    if (b->map) {
+        uintptr_t lo = ((uintptr_t)b->map + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t hi = ((uintptr_t)b->map + bsize) & ~(uintptr_t)((2u << 20) - 1);
+        if (hi > lo) madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+    }
+#endif
     b->size = bsize;
     b->used = size;
     *offset = 0;
