@@ -250,8 +250,9 @@ static void on_signal(int sig) {
 /* Sizes the context of a run: n_ctx = --ctx, else the longest prompt of the
  * items still to run plus the answer tokens (and --max-tokens with
  * --reason), rounded up to 64 and capped at the model's context; n_seq =
- * --batch, else as many sequences as half the device memory left after the
- * weights holds (at most 16, at most the items to run). */
+ * --batch, else 1 on a CPU device, else as many sequences as half the device
+ * memory left after the weights holds (at most 16, at most the items to
+ * run). */
 static void size_context(const cli_judge_args *a, const cli_judge_session *s, const judge_dataset *ds, const int *idx,
                          int n, int todo, phi3_ctx_opts *o) {
     const phi3_config *cfg = phi3_model_config(s->m);
@@ -280,6 +281,10 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
         return;
     }
     vkr_ctx *vk = phi3_model_vk(s->m);
+    if (vkr_ctx_device(vk)->is_cpu) { /* compute-bound: batches gain nothing there (bench/RESULTS.md) */
+        o->n_seq = 1;
+        return;
+    }
     double kv = 4.0 * cfg->n_layers * o->n_ctx * cfg->n_kv_heads * cfg->head_dim; /* fp16 K and V per sequence */
     double left = (double)vkr_ctx_device(vk)->device_local_bytes - (double)vkr_ctx_allocated(vk);
     int k = left > 0 ? (int)(left / 2 / kv) : 1;

@@ -15,11 +15,18 @@
  * spelling's path is what follows their common prefix. Creation fails when
  * appending a spelling changes P's own tokens (the split would be ambiguous).
  *
- * Prefix reuse: the KV cache keeps the previous item's tokens; the next item
- * truncates the cache to the longest common token prefix (capped one short
- * of its length, so the last position is always computed and yields logits)
- * and evaluates only the rest. The part of the prompt before the text is the
- * same for every item, so it is computed once per run.
+ * Batches: item j of a batch goes to sequence j of the context (n_seq
+ * sequences = items per engine pass); the prompts are evaluated together
+ * (phi3_ctx_eval_batch) and, with reasons, decoded in lockstep, one pass per
+ * step for every sequence still generating (sequence 0 alone uses the
+ * pre-recorded decode step with the arg-max on the device).
+ *
+ * Prefix reuse: each sequence's KV cache keeps its previous item's tokens;
+ * the next item truncates it to the longest common token prefix (capped one
+ * short of its length, so the last position is always computed and yields
+ * logits) and evaluates only the rest. The part of the prompt before the
+ * text is the same for every item, so each sequence computes it once per
+ * run.
  *
  * Modes:
  * - label only (default, no decode step): P(toxic) from the logits of the
@@ -76,8 +83,8 @@ typedef struct judge_item_detail {
     int evaluated;        /* tokens computed by prefill */
 } judge_item_detail;
 
-/* Creates a classifier over model m and context c (neither owned; c must be
- * a fresh or reusable single-sequence context of m, and is truncated to 0)
+/* Creates a classifier over model m and context c (neither owned; every
+ * sequence of c is truncated to 0 and then used by the classifier alone)
  * for prompt p (not copied: it must outlive the classifier). The model must
  * have a tokenizer. Fails with a message when it has none, when the answer
  * paths cannot be built (see the file comment and judge_answer_tokens_build)
@@ -104,20 +111,20 @@ int judge_prompt_encode(const tok_tokenizer *t, const judge_prompt *p, int no_bo
 int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t len, struct tok_ids *out, char *err,
                             size_t errlen);
 
-/* Classifies one text: fills out->label, p_toxic, reason (malloc'ed, caller
- * frees; NULL unless reason mode), prompt_tokens and ms (this item's wall
- * time); not out->id. d may be NULL. Fails when the prompt does not fit the
- * context ("the prompt has N tokens, more than the context's C"), on an
- * engine error, or for a text encode rejects; the KV cache is then dropped
- * and the next item starts from an empty cache. */
+/* Classifies one text in sequence 0: fills out->label, p_toxic, reason
+ * (malloc'ed, caller frees; NULL unless reason mode), prompt_tokens and ms
+ * (this item's wall time); not out->id. d may be NULL. Fails, before the
+ * engine runs and with the caches kept, for a text encode rejects or a
+ * prompt that does not fit ("the prompt has N tokens, more than the
+ * context's C"); on an engine error every cache is dropped and the next item
+ * starts from an empty one. */
 int judge_classifier_run_one(judge_classifier *cl, const char *text, size_t len, judge_result *out,
                              judge_item_detail *d, char *err, size_t errlen);
 
-/* judge_classify_fn for judge_run (user = the classifier): the items of one
- * batch in order, each with judge_classifier_run_one; a failure names the
- * item's id. The engine runs one sequence per pass, so a batch's items are
- * computed one after another (the prefix reuse makes the shared prompt
- * part free for all but the first item of a run). */
+/* judge_classify_fn for judge_run (user = the classifier): the n items in
+ * engine passes of n_seq items (see the file comment); ms of each item is
+ * its pass's wall time / items in it. A failure names the item (a text that
+ * cannot be encoded or does not fit) or the items of the failed pass. */
 int judge_classify_batch(void *cl, const judge_item *const *items, int n, judge_result *out, char *err,
                          size_t errlen);
 
