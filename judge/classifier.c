@@ -178,21 +178,6 @@ int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t
     return judge_prompt_encode(cl->tok, cl->prompt, cl->o.no_bos, text, len, out, err, errlen);
 }
 
-/* Appends ids[0, n) to v. */
-static int push_ids(tok_ids *v, const int32_t *ids, int n) {
-    if (n <= 0) return 0;
-    if (v->n + (size_t)n > v->cap) {
-        size_t cap = v->n + (size_t)n + 64;
-        int32_t *p = realloc(v->ids, sizeof *p * cap);
-        if (!p) return -1;
-        v->ids = p;
-        v->cap = cap;
-    }
-    memcpy(v->ids + v->n, ids, sizeof *ids * (size_t)n);
-    v->n += (size_t)n;
-    return 0;
-}
-
 /* Forgets every sequence's KV cache (after an engine error its content is
  * unknown). */
 static void drop_cache(judge_classifier *cl) {
@@ -220,10 +205,11 @@ static int encode_item(judge_classifier *cl, int j, const char *text, size_t len
     q->active = 0;
     if (judge_classifier_encode(cl, text, len, &q->ids, err, errlen)) return -1;
     q->n_prompt = (int)q->ids.n;
-    if (push_ids(&q->ids, cl->ans.shared, cl->ans.n_shared)) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
+    for (int i = 0; i < cl->ans.n_shared; i++)
+        if (tok_ids_push(&q->ids, cl->ans.shared[i])) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
     int n = (int)q->ids.n;
     if (n > cl->n_ctx) {
         snprintf(err, errlen, "the prompt has %d tokens, more than the context's %d (a larger --ctx holds it, up to "

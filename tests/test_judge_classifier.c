@@ -8,6 +8,9 @@
  *   - prefix reuse gives the labels, scores and reasons of runs without it,
  *     and batches of several sequences those of one item at a time;
  *   - label-only mode: label and score agree by construction;
+ *   - a tokenizer whose answer spellings share a leading token: the score is
+ *     read after that token, the reason generated from the prompt alone,
+ *     one at a time and in a batch;
  *   - greedy answers: lm_head rows of the model file are permuted so that the
  *     greedy answer of one text is "toxic" and of another "non-toxic"; the
  *     snapped label must then equal the class whose answer token has the
@@ -288,6 +291,112 @@ static void check_batch(void) {
     phi3_model_close(m);
 }
 
+/* A tokenizer whose answer spellings share a leading token: no merges, so
+ * "<|assistant|>" (rstrip swallows the "\n") followed by "toxic" encodes as
+ * "▁" "t" "o" ... and every spelling starts with "▁". The classifier must
+ * teacher-force "▁" before scoring, and generate the reason from the prompt
+ * alone. Written as tokenizer.json into dir. */
+static int write_shared_tokenizer(const char *dir, char *path, size_t len) {
+    snprintf(path, len, "%s/shared-tokenizer.json", dir);
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    fputs("{\"version\": \"1.0\", \"added_tokens\": [", f);
+    static const struct { int id; const char *s; int rstrip; } added[] = {
+        {0, "<unk>", 0}, {1, "<s>", 0}, {2, "</s>", 0}, {32000, "<|endoftext|>", 0},
+        {32001, "<|assistant|>", 1}, {32007, "<|end|>", 1}, {32010, "<|user|>", 1},
+    };
+    for (int i = 0; i < 7; i++)
+        fprintf(f, "%s{\"id\": %d, \"content\": \"%s\", \"single_word\": false, \"lstrip\": false, \"rstrip\": %s, "
+                   "\"normalized\": false, \"special\": true}",
+                i ? ", " : "", added[i].id, added[i].s, added[i].rstrip ? "true" : "false");
+    fputs("], \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"Prepend\", \"prepend\": "
+          "\"\u2581\"}, {\"type\": \"Replace\", \"pattern\": {\"String\": \" \"}, \"content\": \"\u2581\"}]}, "
+          "\"pre_tokenizer\": null, \"model\": {\"type\": \"BPE\", \"unk_token\": \"<unk>\", \"fuse_unk\": true, "
+          "\"byte_fallback\": false, \"vocab\": {\"<unk>\": 0, \"<s>\": 1, \"</s>\": 2, \"\u2581\": 3, \"\\n\": 4",
+          f);
+    for (int c = 33; c < 127; c++)
+        fprintf(f, ", \"%s%c\": %d", c == '"' || c == '\\' ? "\\" : "", c, c - 33 + 5);
+    fputs("}, \"merges\": []}}", f);
+    return fclose(f) ? -1 : 0;
+}
+
+static int32_t argmax_row(const float *x, int n) {
+    int32_t best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static void check_shared(const char *dir) {
+    printf("== answer spellings sharing a leading token\n");
+    char tok[1024];
+    CHECK(write_shared_tokenizer(dir, tok, sizeof tok) == 0, "write %s", tok);
+    phi3_model *m = open_synthetic(tok);
+    phi3_ctx *c1 = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
+    phi3_ctx *c3 = c1 ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 1280, .n_seq = 3}, err, sizeof err) : NULL;
+    phi3_ctx *ref = c3 ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
+    judge_prompt *p = judge_prompt_builtin("judge-noreason", err, sizeof err);
+    CHECK(ref && p, "setup: %s", err);
+    if (!ref || !p) goto done;
+    judge_classifier_opts o = {.reason = 1, .max_new = 5};
+    judge_classifier *cl = judge_classifier_create(m, c1, p, &o, err, sizeof err);
+    CHECK(cl, "classifier: %s", err);
+    if (!cl) goto done;
+    const judge_answer_tokens *a = judge_classifier_answer(cl);
+    CHECK(a->n_shared == 1 && a->shared[0] == 3, "shared answer tokens: %d (first %d), want [3 = \u2581]",
+          a->n_shared, a->n_shared ? a->shared[0] : -1);
+    /* Reference: the prompt's logits (the reason's first token), then those
+     * after the forced "▁" (the score). */
+    const int V = phi3_model_config(m)->vocab;
+    int32_t want_first[3];
+    double want_p[3];
+    for (int i = 0; i < 3; i++) {
+        tok_ids ids = {0};
+        const int32_t space = 3;
+        judge_classifier_encode(cl, texts[i], strlen(texts[i]), &ids, err, sizeof err);
+        phi3_ctx_truncate(ref, 0);
+        CHECK(phi3_ctx_eval(ref, ids.ids, (int)ids.n, err, sizeof err) == 0, "ref eval: %s", err);
+        want_first[i] = argmax_row(phi3_ctx_logits(ref, NULL), V);
+        CHECK(phi3_ctx_eval(ref, &space, 1, err, sizeof err) == 0, "ref eval: %s", err);
+        want_p[i] = judge_p_toxic(phi3_ctx_logits(ref, NULL), V, a);
+        tok_ids_free(&ids);
+    }
+    judge_item items[3];
+    const judge_item *ptrs[3];
+    for (int i = 0; i < 3; i++) {
+        items[i] = (judge_item){.id = (char *)texts[i], .text = (char *)texts[i], .text_len = strlen(texts[i])};
+        ptrs[i] = &items[i];
+    }
+    judge_classifier *cl3 = judge_classifier_create(m, c3, p, &o, err, sizeof err);
+    judge_result many[3] = {{0}};
+    CHECK(cl3 && judge_classify_batch(cl3, ptrs, 3, many, err, sizeof err) == 0, "batch: %s", err);
+    for (int i = 0; i < 3; i++) {
+        judge_result r;
+        judge_item_detail d;
+        CHECK(judge_classifier_run_one(cl, texts[i], strlen(texts[i]), &r, &d, err, sizeof err) == 0, "%s", err);
+        /* compared as log-odds: the scores of a random model sit near 0 or 1 */
+        double lo = log(r.p_toxic / (1 - r.p_toxic)), want_lo = log(want_p[i] / (1 - want_p[i]));
+        printf("  text %d: p_toxic %.6g, reference %.6g\n", i, r.p_toxic, want_p[i]);
+        CHECK(fabs(lo - want_lo) <= 0.05 && d.first_token == want_first[i],
+              "text %d: p_toxic %.6g (want %.6g), first token %d (want %d)", i, r.p_toxic, want_p[i], d.first_token,
+              want_first[i]);
+        CHECK(fabs(many[i].p_toxic - r.p_toxic) <= 1e-3 && many[i].reason && r.reason &&
+                  !strcmp(many[i].reason, r.reason),
+              "text %d: batch of 3 [%s] %.6f vs one [%s] %.6f", i, many[i].reason ? many[i].reason : "(null)",
+              many[i].p_toxic, r.reason ? r.reason : "(null)", r.p_toxic);
+        free((char *)r.reason);
+        free((char *)many[i].reason);
+    }
+    judge_classifier_destroy(cl3);
+    judge_classifier_destroy(cl);
+done:
+    judge_prompt_destroy(p);
+    phi3_ctx_destroy(ref);
+    phi3_ctx_destroy(c3);
+    phi3_ctx_destroy(c1);
+    phi3_model_close(m);
+}
+
 /* Errors do not poison the classifier. */
 static void check_errors(void) {
     printf("== errors\n");
@@ -482,6 +591,7 @@ int main(void) {
     check_ids(tok_current, want_current, (int)(sizeof want_current / sizeof *want_current), first_current);
     check_reuse();
     check_batch();
+    check_shared(dir);
     check_errors();
     check_forced(dir);
 
