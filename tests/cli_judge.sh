@@ -14,6 +14,7 @@
 #   - the default model (no -m) from a Hugging Face cache, downloaded on first
 #     use from a local fake Hub (tests/hub_server.py, never the internet), and
 #     the errors naming `phi3vk pull` when it is missing offline;
+#   - the progress bar on a pseudo-terminal (script(1));
 #   - bad input: a missing column, an unknown prompt, eval without -f.
 # Env: PHI3VK_BIN = the phi3vk binary, PHI3VK_DATA = ../shared/data, PHI3VK_SRC.
 set -u
@@ -144,6 +145,14 @@ assert sorted(ids, key=int) == [str(i) for i in range(1, 41)], ids' "$RES"
 
 run "all ids done: no model needed" 0 classify -m "$W/no-such-model" -f "$TSV" --limit 40 --out "$RES"
 contains "all done: summary" "$W/err" "40 more already done"
+
+# progress bar on a terminal (script(1) gives the run a pseudo-terminal)
+if command -v script >/dev/null; then
+    script -qec "'$BIN' classify -m '$M' --tokenizer '$TOKDIR' -f '$W/in.txt' --out '$W/tty.jsonl'" /dev/null >"$W/tty" 2>&1
+    contains "progress bar on a terminal" "$W/tty" "4/4 100% [####################]"
+else
+    echo "skip progress bar: no script(1)"
+fi
 
 # --- eval
 printf 'label\ttext\ntoxic\tyou are an idiot\nnon-toxic\thave a nice day\ntoxic\tI will hurt you\nnon-toxic\tthanks for the edit\ntoxic\tshut up, moron\nnon-toxic\tsee the talk page\\nfor details\n' >"$W/lab.tsv"
