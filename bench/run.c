@@ -298,8 +298,7 @@ static int run_device(bench_state *s, char *err, size_t errlen) {
     memset(p, 0, sizeof *p);
     p->dev = *d;
     vkr_driver_version_str(d, p->driver_version, sizeof p->driver_version);
-    snprintf(p->vulkan_api, sizeof p->vulkan_api, "%u.%u.%u", d->api_version >> 22, (d->api_version >> 12) & 0x3FF,
-             d->api_version & 0xFFF);
+    vkr_api_version_str(d, p->vulkan_api, sizeof p->vulkan_api);
     p->fp16 = vkr_ctx_fp16(s->vk);
     if (load_model(s, err, errlen)) return -1;
     progress(o, "%s: correctness check", d->name);

@@ -31,8 +31,7 @@ static void subgroup_ops_str(uint32_t ops, char *buf, size_t len) {
 static cJSON *device_json(const vkr_device_info *d, int is_default) {
     char ver[32], api[32], ops[128];
     vkr_driver_version_str(d, ver, sizeof ver);
-    snprintf(api, sizeof api, "%u.%u.%u", d->api_version >> 22, (d->api_version >> 12) & 0x3FF,
-             d->api_version & 0xFFF);
+    vkr_api_version_str(d, api, sizeof api);
     subgroup_ops_str(d->subgroup_ops, ops, sizeof ops);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "index", d->index);
@@ -72,11 +71,13 @@ static cJSON *device_json(const vkr_device_info *d, int is_default) {
 static void device_text(const vkr_device_info *d, int is_default) {
     char ver[32], ops[128];
     vkr_driver_version_str(d, ver, sizeof ver);
+    char api[32];
+    vkr_api_version_str(d, api, sizeof api);
     subgroup_ops_str(d->subgroup_ops, ops, sizeof ops);
     printf("%c[%d] %s\n", is_default ? '*' : ' ', d->index, d->name);
     printf("    vendor        %s (0x%04x), device 0x%04x, type %s\n", d->vendor, d->vendor_id, d->device_id, d->type);
     printf("    driver        %s %s (%s)\n", d->driver_name, ver, d->driver_info);
-    printf("    vulkan        %u.%u.%u\n", d->api_version >> 22, (d->api_version >> 12) & 0x3FF, d->api_version & 0xFFF);
+    printf("    vulkan        %s\n", api);
     for (int i = 0; i < d->n_heaps; i++)
         printf("    heap %d        %.2f GiB%s\n", i, d->heap_size[i] / 1073741824.0,
                d->heap_device_local[i] ? " device-local" : "");

@@ -124,6 +124,11 @@ void vkr_driver_version_str(const vkr_device_info *d, char *buf, size_t len) {
         snprintf(buf, len, "%u.%u.%u", VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v), VK_API_VERSION_PATCH(v));
 }
 
+void vkr_api_version_str(const vkr_device_info *d, char *buf, size_t len) {
+    uint32_t v = d->api_version;
+    snprintf(buf, len, "%u.%u.%u", v >> 22, (v >> 12) & 0x3FF, v & 0xFFF);
+}
+
 static int type_rank(const vkr_device_info *d) {
     if (!strcmp(d->type, "discrete")) return 4;
     if (!strcmp(d->type, "integrated")) return 3;

@@ -76,6 +76,9 @@ int vkr_devices_list(vkr_device_info **out, int *n, char *err, size_t errlen);
  * 14.18, Mesa and others major.minor.patch). buf: >= 32 bytes. */
 void vkr_driver_version_str(const vkr_device_info *d, char *buf, size_t len);
 
+/* The device's Vulkan API version as "major.minor.patch". */
+void vkr_api_version_str(const vkr_device_info *d, char *buf, size_t len);
+
 /* Index of the device the default rule picks: discrete > integrated >
  * virtual > other > cpu. -1 when n == 0. */
 int vkr_devices_pick(const vkr_device_info *devs, int n);
