@@ -12,10 +12,12 @@
 // walk keys base + ks, base + KS + ks, ... each with its own online softmax
 // (max m, sum l, acc), and are merged by shuffles at the end. No barrier and
 // no shared memory anywhere: K/V rows are read once per key slot, and rows
-// of the same workgroup re-read them from cache.
+// of the same workgroup re-read them from cache. The cache comes through
+// read-only storage texel buffers (lavapipe inlines imageLoad).
 //   GPUs: L = 4, KS = 8 -> a warp load reads 8 rows x 64 contiguous bytes.
 //   lavapipe: L = 1 (no shuffles in the key loop), KS = 8 (decode) or KS = 1
-//   (prefill: the 8 lanes are 8 query rows reading the same key).
+//   (prefill: the 8 lanes are 8 query rows, each loading the same key; that
+//   measured faster there than one load per lane shared by shuffles).
 // Query t (row row0 + t of q and out) sits at position pos = n_past + t of its
 // sequence (step_params[seq]) and sees keys lo..pos with lo = pos - window + 1
 // (window > 0) or 0, stored at cache rows kv_base + key.
@@ -32,22 +34,16 @@ layout(local_size_x_id = 0) in;            // spec 0: QB * KS * L (whole subgrou
 layout(constant_id = 1) const uint HD = 96; // head_dim, a multiple of 8
 layout(constant_id = 2) const uint L = 1;   // lanes per key, a power of two
 layout(constant_id = 3) const uint KS = 8;  // key slots per row; L * KS a power of two <= subgroup size
-layout(constant_id = 4) const uint SGS = 8; // the subgroup size, when L = KS = 1 (see COOP)
 
 const uint C = HD / 8u;                     // 8-half chunks per head row
 const uint CPL = (C + L - 1u) / L;          // chunks per lane
 const uint R = L * KS;                      // lanes per row
-// L = KS = 1: every lane is a row and the subgroup reads one key at a time,
-// so each lane loads 1/SGS of the key's row and the others get it by shuffle
-// (lavapipe loads storage buffers lane by lane: this cuts loads SGS times).
-const bool COOP = R == 1u;
-const uint NLD = COOP ? (C + SGS - 1u) / SGS : 1u; // chunks loaded per lane
 const float NEG = -3.0e38;                  // "no key yet": finite, so NEG - NEG = 0, never NaN
 const uint MIN_CHUNK = 64u;                 // keys per split at least (few keys: fewer active splits)
 
 layout(binding = 0, std430) readonly buffer Qb { vec4 q[]; };        // fp32 [T, n_heads * HD]
-layout(binding = 1) uniform usamplerBuffer KT;
-layout(binding = 2) uniform usamplerBuffer VT;
+layout(binding = 1, rgba32ui) uniform readonly uimageBuffer KT;
+layout(binding = 2, rgba32ui) uniform readonly uimageBuffer VT;
 layout(binding = 3, std430) readonly buffer Pb { step_params sps[]; };
 // n_split == 1: fp16 out [T, ld_out], 8 halves per uvec4;
 // else partials [T, n_heads, n_split] of (o / l as HD fp16, then one uvec4 of
@@ -82,7 +78,7 @@ void main() {
     // the host keeps n_past + n_tokens <= ctx.
     uint stride = p.n_kv_heads * C;               // uvec4 per cache row
     step_params sp = sps[p.seq];
-    uint last_row = uint(textureSize(KT)) / stride - 1u - sp.kv_base;   // relative to the sequence
+    uint last_row = uint(imageSize(KT)) / stride - 1u - sp.kv_base;   // relative to the sequence
     uint n_past = sp.n_past;
     uint pos = n_past + t;
     uint lo = first_key(pos);
@@ -111,21 +107,11 @@ void main() {
         uint j = base + ks;
         bool vis = j >= lo && j <= hi && j < kend;
         uint kr = (sp.kv_base + min(j, kend - 1u)) * stride + kvh * C;
-        uvec4 kl[NLD], vl[NLD];
-        if (COOP) {
-            for (uint i = 0u; i < NLD; i++) {
-                uint cc = min(gl_SubgroupInvocationID + i * SGS, C - 1u);
-                kl[i] = texelFetch(KT, int(kr + cc));
-                vl[i] = texelFetch(VT, int(kr + cc));
-            }
-        }
         float s = 0.0;
         for (uint c = 0u; c < CPL; c++) {
             uint cc = li + c * L;
             if (cc < C) {
-                uvec4 w;
-                if (COOP) w = subgroupShuffle(kl[cc / SGS], cc % SGS);
-                else w = texelFetch(KT, int(kr + cc));
+                uvec4 w = imageLoad(KT, int(kr + cc));
                 s += dot(qa[c], lo4(w)) + dot(qb[c], hi4(w));
             }
         }
@@ -140,9 +126,7 @@ void main() {
         for (uint c = 0u; c < CPL; c++) {
             uint cc = li + c * L;
             if (cc < C) {
-                uvec4 w;
-                if (COOP) w = subgroupShuffle(vl[cc / SGS], cc % SGS);
-                else w = texelFetch(VT, int(kr + cc));
+                uvec4 w = imageLoad(VT, int(kr + cc));
                 oa[c] = oa[c] * f + e * lo4(w);
                 ob[c] = ob[c] * f + e * hi4(w);
             }

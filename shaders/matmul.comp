@@ -1,6 +1,6 @@
 #version 450
-// y[t, n] (+)= sum_k W[n, k] x[t, k] for many tokens (prefill): W fp16 [N, ld] read as
-// RGBA32UI texels, x fp16 [T, ld] as uvec4, y fp32 [T, N].
+// y[t, n] (+)= sum_k W[n, k] x[t, k] for many tokens (prefill): W fp16 [N, ld] and
+// x fp16 [T, ld] read as RGBA32UI texels (8 halves each), y fp32 [T, N].
 // Register blocking: each invocation computes a TM x TN tile (TM rows, TN tokens), so
 // every unpacked weight texel feeds TN tokens and every input texel TM rows.
 #include "common.h"
@@ -9,8 +9,11 @@ layout(local_size_x_id = 0) in;                 // spec 0: invocations per workg
 layout(constant_id = 1) const uint TM = 4u;     // rows per invocation
 layout(constant_id = 2) const uint TN = 4u;     // tokens per invocation
 
-layout(binding = 0) uniform usamplerBuffer W;
-layout(binding = 1, std430) readonly buffer X { uvec4 x[]; };
+// W and x come through read-only storage texel buffers: lavapipe inlines imageLoad
+// (texelFetch on a uniform texel buffer is a call that spills every live register,
+// a storage-buffer load a per-lane loop); GPUs read both through their texture path.
+layout(binding = 0, rgba32ui) uniform readonly uimageBuffer W;
+layout(binding = 1, rgba32ui) uniform readonly uimageBuffer X;
 layout(binding = 2, std430) buffer Y { float y[]; };
 layout(push_constant) uniform PC { pc_matmul p; };
 
@@ -27,12 +30,12 @@ void main() {
     for (uint j = 0u; j < kt; j++) {
         vec4 xl[TN], xh[TN];
         for (uint t = 0u; t < TN; t++) {
-            uvec4 v = x[xrow[t] + j];
+            uvec4 v = imageLoad(X, int(xrow[t] + j));
             xl[t] = vec4(unpackHalf2x16(v.x), unpackHalf2x16(v.y));
             xh[t] = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
         }
         for (uint r = 0u; r < TM; r++) {
-            uvec4 w = texelFetch(W, int(wrow[r] + j));
+            uvec4 w = imageLoad(W, int(wrow[r] + j));
             vec4 wl = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
             vec4 wh = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
             for (uint t = 0u; t < TN; t++) acc[r * TN + t] += dot(wl, xl[t]) + dot(wh, xh[t]);

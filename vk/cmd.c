@@ -139,8 +139,10 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     int nr = 0, nw = 0;
     for (int i = 0; i < nb; i++) {
         vkr_buffer *b = d->bind[i];
-        int texel = kinds[i] == 't';
-        if (kinds[i] == 'x') { /* a device buffer read through its texel view */
+        int texel = kinds[i] == 't' || kinds[i] == 'T';
+        VkDescriptorType view_type = (kinds[i] == 'T' || kinds[i] == 'X') ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER
+                                                                          : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+        if (kinds[i] == 'x' || kinds[i] == 'X') { /* a device buffer read through its texel view */
             if (!b || b->kind != VKR_BUF_DEVICE || !b->view) {
                 vkr_set_error(ctx, "%s: %s binding %d: expected a device buffer with a texel view (size a multiple "
                               "of 16), got %s", c->name, p->desc.shader, i, b ? b->name : "none");
@@ -150,7 +152,7 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
             w[i] = (VkWriteDescriptorSet){VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
             w[i].dstBinding = (uint32_t)i;
             w[i].descriptorCount = 1;
-            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[i].descriptorType = view_type;
             w[i].pTexelBufferView = &b->view;
             rd[nr++] = b->buffer;
             continue;
@@ -165,7 +167,7 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
         w[i].dstBinding = (uint32_t)i;
         w[i].descriptorCount = 1;
         if (texel) {
-            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+            w[i].descriptorType = view_type;
             w[i].pTexelBufferView = &b->view;
         } else if (kinds[i] == 'u') {
             uint64_t range = b->size < ctx->info.max_uniform_range ? b->size : ctx->info.max_uniform_range;

@@ -162,6 +162,17 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
                       !(d->subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) ? "arithmetic" : "shuffles");
         return -1;
     }
+    /* Weights and caches are read as RGBA32UI texels, through uniform and
+     * storage texel buffers (both mandatory for this format in Vulkan). */
+    VkFormatProperties fp;
+    vkGetPhysicalDeviceFormatProperties(ctx->phys, VK_FORMAT_R32G32B32A32_UINT, &fp);
+    const VkFormatFeatureFlags need_fmt =
+        VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT | VK_FORMAT_FEATURE_STORAGE_TEXEL_BUFFER_BIT;
+    if ((fp.bufferFeatures & need_fmt) != need_fmt) {
+        vkr_set_error(ctx, "unsupported device: %s cannot read R32G32B32A32_UINT %s texel buffers", d->name,
+                      !(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) ? "uniform" : "storage");
+        return -1;
+    }
     ctx->fp16 = d->fp16_arith;
 
     uint32_t nq = 0;

@@ -135,21 +135,14 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
                     tn->lanes_per_key, tn->key_slots, tn->rows, sg, d->max_workgroup_invocations);
         return;
     }
-    /* One lane per row (r == 1) shares key loads by shuffles, which needs
-     * the exact subgroup size at compile time. */
-    int fixed = !d->subgroup_size_control || d->min_subgroup_size == d->max_subgroup_size || sg == tn->subgroup;
-    if (r == 1 && !fixed) {
-        vkr_op_fail(cmd, "attention", "layout L 1 x KS 1 needs a fixed or required subgroup size on %s", d->name);
-        return;
-    }
     struct pc_attention pc = {
         .n_heads = a->n_heads, .n_kv_heads = a->n_kv_heads, .head_dim = a->head_dim, .n_tokens = a->n_tokens,
         .window = a->window, .n_split = a->n_split, .ld_out = vkr_ld(a->n_heads * a->head_dim),
         .scale = (float)(1.0 / sqrt((double)a->head_dim)), .row0 = a->row0, .seq = a->seq};
     uint32_t rows = a->n_tokens * (a->n_heads / a->n_kv_heads);
     vkr_pipeline *p = vkr_pipeline_get(ctx, &(vkr_pipeline_desc){
-        .shader = "attention", .bindings = "rxxrw", .push_size = sizeof pc,
-        .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots, r == 1 ? sg : 1}, .n_spec = 5,
+        .shader = "attention", .bindings = "rXXrw", .push_size = sizeof pc,
+        .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots}, .n_spec = 4,
         .subgroup_size = tn->subgroup});
     vkr_buffer *dst = a->n_split > 1 ? a->scratch : a->out;
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){

@@ -52,7 +52,7 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
 static void matmul(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc) {
     const uint32_t wg = 64, tm = 4, tn = 8;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "matmul", .bindings = "trw", .push_size = sizeof *pc, .spec = {wg, tm, tn}, .n_spec = 3});
+        .shader = "matmul", .bindings = "TXw", .push_size = sizeof *pc, .spec = {wg, tm, tn}, .n_spec = 3});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, tm * wg), ceil_div(a->n_tokens, tn)}, .label = "matmul"});

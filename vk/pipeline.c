@@ -64,13 +64,14 @@ static vkr_pipeline *pipeline_create(vkr_ctx *ctx, const vkr_pipeline_desc *d) {
     VkDescriptorSetLayoutBinding b[VKR_MAX_BINDINGS];
     for (size_t i = 0; i < nb; i++) {
         char k = d->bindings[i];
-        if (k != 't' && k != 'r' && k != 'w' && k != 'u' && k != 'x') {
-            vkr_set_error(ctx, "pipeline %s: binding %zu kind '%c' (expected t, r, w, u or x)", d->shader, i, k);
+        if (!strchr("tTrwuxX", k)) {
+            vkr_set_error(ctx, "pipeline %s: binding %zu kind '%c' (expected t, T, r, w, u, x or X)", d->shader, i, k);
             goto fail;
         }
         b[i] = (VkDescriptorSetLayoutBinding){
             .binding = (uint32_t)i,
-            .descriptorType = (k == 't' || k == 'x') ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+            .descriptorType = (k == 't' || k == 'x')   ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
+                              : (k == 'T' || k == 'X') ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER
                               : k == 'u' ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
                                          : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
             .descriptorCount = 1,

@@ -162,12 +162,18 @@ typedef struct vkr_pipeline_desc {
     const char *shader;            /* shaders/<shader>.comp; also the debug name */
     const char *bindings;          /* one char per binding 0..n-1:
                                       't' weight texel buffer (read-only),
+                                      'T' the same through a storage texel
+                                          buffer (GLSL readonly uimageBuffer
+                                          rgba32ui, imageLoad): CPU drivers
+                                          inline those loads,
                                       'r' storage buffer read by the shader,
                                       'w' storage buffer written (and maybe read),
                                       'u' uniform buffer: the first min(size,
                                           maxUniformBufferRange) bytes, read,
                                       'x' VKR_BUF_DEVICE buffer read through its
-                                          RGBA32UI texel view (size % 16 == 0) */
+                                          RGBA32UI texel view (size % 16 == 0),
+                                      'X' the same view as a read-only storage
+                                          texel buffer (like 'T') */
     uint32_t push_size;            /* bytes of push constants (<= 128) */
     uint32_t spec[VKR_MAX_SPEC];   /* specialization constants, constant_id 0.. */
     uint32_t n_spec;
