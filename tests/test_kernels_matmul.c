@@ -14,7 +14,7 @@
 
 #include "lib/check.h"
 #include "lib/vktest.h"
-#include "vk/ops.h"
+#include "vk/ops_internal.h"
 
 #define MATMUL_BOUND 1e-10
 #define RMSNORM_BOUND 1e-6
@@ -35,8 +35,21 @@ static void ref_matmul(const float *w, const float *x, float *y, uint32_t n, uin
         }
 }
 
-/* One matmul of W [n, k] by T tokens, optionally accumulating into y. */
-static void check_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed) {
+static const char *kernel_name(const vkr_matmul_tune *tune) {
+    if (!tune) return "auto";
+    switch (tune->kernel) {
+    case VKR_MATMUL_MATVEC: return "matvec";
+    case VKR_MATMUL_REGISTER: return "register";
+    case VKR_MATMUL_TILED: return "tiled";
+    }
+    return "?";
+}
+
+/* One matmul of W [n, k] by T tokens, optionally accumulating into y, run
+ * by each of n_tunes kernels on the same inputs (NULL: the one vkr_op_matmul
+ * picks), so the Phi-3 sizes pay for their weights and reference once. */
+static void check_matmul_kernels(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
+                                 const vkr_matmul_tune *const *tunes, int n_tunes) {
     test_rng r = {seed};
     float *w = randv(&r, (size_t)n * k, 0.05f), *x = randv(&r, (size_t)t * k, 1.0f);
     float *y0 = randv(&r, (size_t)t * n, 1.0f), *ref = malloc((size_t)t * n * sizeof *ref);
@@ -45,24 +58,92 @@ static void check_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int a
     ref_matmul(w, x, ref, n, k, t, acc);
 
     vkr_buffer *bw = vkt_weight(ctx, "w", w, n, k), *bx = vkt_f16(ctx, "x", x, t, k);
-    vkr_buffer *by = vkt_raw(ctx, "y", y0, (uint64_t)t * n * 4);
+    vkr_buffer *by = vkt_raw(ctx, "y", NULL, (uint64_t)t * n * 4);
     vkr_cmd *cmd = vkr_cmd_create(ctx, "matmul");
     CHECK(bw && bx && by && cmd, "setup: %s", vkr_ctx_error(ctx));
-    if (bw && bx && by && cmd) {
-        vkr_cmd_begin(cmd);
-        vkr_op_matmul(cmd, &(vkr_matmul_args){
-            .weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t, .accumulate = acc});
-        int ok = vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 && vkr_buffer_read(ctx, by, 0, got, (uint64_t)t * n * 4) == 0;
+    for (int i = 0; bw && bx && by && cmd && i < n_tunes; i++) {
+        const vkr_matmul_tune *tune = tunes[i];
+        vkr_matmul_args a = {
+            .weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t, .accumulate = acc};
+        int ok = vkr_buffer_write(ctx, by, 0, y0, (uint64_t)t * n * 4) == 0 && vkr_cmd_begin(cmd) == 0;
+        if (tune) vkr_op_matmul_tuned(cmd, &a, tune);
+        else vkr_op_matmul(cmd, &a);
+        ok = ok && vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 &&
+             vkr_buffer_read(ctx, by, 0, got, (uint64_t)t * n * 4) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
         double e = test_nmse(got, ref, (size_t)t * n);
-        CHECK(e <= MATMUL_BOUND, "matmul n=%u k=%u t=%u acc=%d: nmse %.3g > %.0e", n, k, t, acc, e, MATMUL_BOUND);
-        printf("matmul %5u x %5u, %3u tokens%s: nmse %.2e\n", n, k, t, acc ? " +=" : "   ", e);
+        CHECK(e <= MATMUL_BOUND, "matmul %s n=%u k=%u t=%u acc=%d: nmse %.3g > %.0e", kernel_name(tune), n, k, t, acc,
+              e, MATMUL_BOUND);
+        printf("matmul %-5s %5u x %5u, %3u tokens%s: nmse %.2e", kernel_name(tune), n, k, t, acc ? " +=" : "   ", e);
+        if (tune && tune->kernel == VKR_MATMUL_TILED)
+            printf(" (tiles %ux%ux%u, %ux%u)", tune->bm, tune->bn, tune->bk, tune->tm, tune->tn);
+        printf("\n");
     }
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bw);
     vkr_buffer_destroy(ctx, bx);
     vkr_buffer_destroy(ctx, by);
     free(w), free(x), free(y0), free(ref), free(got);
+}
+
+static void check_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed) {
+    check_matmul_kernels(ctx, n, k, t, acc, seed, (const vkr_matmul_tune *[]){NULL}, 1);
+}
+
+/* The same with one forced kernel. */
+static void check_matmul_tuned(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
+                               const vkr_matmul_tune *tune) {
+    check_matmul_kernels(ctx, n, k, t, acc, seed, &tune, 1);
+}
+
+/* The kernel choice: matvec up to 8 tokens, then the register-blocked kernel
+ * on CPU devices and the tiled one, with tiles that fit, on GPUs. */
+static void check_matmul_choice(const vkr_device_info *cpu, const vkr_device_info *gpu) {
+    vkr_matmul_args few = {.n_out = 3072, .n_in = 3072, .n_tokens = 8}, many = few;
+    many.n_tokens = 9;
+    CHECK(vkr_matmul_tune_for(cpu, &few).kernel == VKR_MATMUL_MATVEC, "cpu, 8 tokens: matvec");
+    CHECK(vkr_matmul_tune_for(gpu, &few).kernel == VKR_MATMUL_MATVEC, "gpu, 8 tokens: matvec");
+    CHECK(vkr_matmul_tune_for(cpu, &many).kernel == VKR_MATMUL_REGISTER, "cpu, 9 tokens: register-blocked");
+    vkr_matmul_tune t = vkr_matmul_tune_for(gpu, &many);
+    CHECK(t.kernel == VKR_MATMUL_TILED && t.bm == 64 && t.bn == 64 && t.bk == 32 && t.tm == 4 && t.tn == 4,
+          "gpu, 9 tokens: tiled 64x64x32, 4x4; got kernel %d, %ux%ux%u, %ux%u", (int)t.kernel, t.bm, t.bn, t.bk, t.tm,
+          t.tn);
+    /* The Vulkan minimums (128 invocations, 16 KiB of shared memory) shrink the tiles. */
+    vkr_device_info small = *gpu;
+    small.max_workgroup_invocations = 128;
+    small.shared_memory = 16384;
+    t = vkr_matmul_tune_for(&small, &many);
+    CHECK(t.kernel == VKR_MATMUL_TILED && (t.bm / t.tm) * (t.bn / t.tn) <= 128 &&
+              (uint64_t)t.bk * (t.bm + t.bn + 2) * 4 <= 16384 && t.bk % 8 == 0,
+          "small gpu: tiles %ux%ux%u, %ux%u do not fit 128 invocations and 16 KiB", t.bm, t.bn, t.bk, t.tm, t.tn);
+}
+
+/* Tiles that do not divide, or do not fit the device, fail the recording. */
+static void check_matmul_bad_tiles(vkr_ctx *ctx) {
+    const vkr_device_info *d = vkr_ctx_device(ctx);
+    const vkr_matmul_tune bad[] = {
+        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 3, .tn = 4},   /* BM % TM */
+        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 20, .tm = 4, .tn = 4},   /* BK % 8 */
+        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 1, .tn = 1},   /* 4096 invocations */
+        {.kernel = VKR_MATMUL_TILED, .bm = 256, .bn = 256, .bk = 64, .tm = 16, .tn = 16}, /* 131 KB shared */
+    };
+    static const float zero[16 * 16];
+    vkr_buffer *bw = vkt_weight(ctx, "w", zero, 16, 16), *bx = vkt_f16(ctx, "x", zero, 9, 16);
+    vkr_buffer *by = vkt_raw(ctx, "y", zero, 9 * 16 * 4);
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "bad tiles");
+    CHECK(bw && bx && by && cmd, "setup: %s", vkr_ctx_error(ctx));
+    for (size_t i = 0; bw && bx && by && cmd && i < sizeof bad / sizeof *bad; i++) {
+        uint64_t shared = (uint64_t)bad[i].bk * (bad[i].bm + bad[i].bn + 2) * 4;
+        if (bad[i].bm == 256 && shared <= d->shared_memory) continue; /* fits this device */
+        vkr_cmd_begin(cmd);
+        vkr_op_matmul_tuned(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 16, .n_in = 16,
+                                                     .n_tokens = 9}, &bad[i]);
+        CHECK(vkr_cmd_end(cmd) != 0, "tiles %ux%ux%u, %ux%u were accepted", bad[i].bm, bad[i].bn, bad[i].bk,
+              bad[i].tm, bad[i].tn);
+        CHECK(strstr(vkr_ctx_error(ctx), "tiles BM") != NULL, "message: %s", vkr_ctx_error(ctx));
+    }
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bw), vkr_buffer_destroy(ctx, bx), vkr_buffer_destroy(ctx, by);
 }
 
 static void check_rmsnorm(vkr_ctx *ctx, uint32_t n, uint32_t t, uint64_t seed) {
@@ -97,6 +178,13 @@ static void check_rmsnorm(vkr_ctx *ctx, uint32_t n, uint32_t t, uint64_t seed) {
 
 int main(void) {
     vkr_ctx *ctx = vkt_ctx();
+    /* The GPU prefill kernel (shared-memory tiles) runs on this device too,
+     * with the tiles vkr_op_matmul picks for a GPU with this device's limits. */
+    vkr_device_info gpu = *vkr_ctx_device(ctx);
+    gpu.is_cpu = 0;
+    vkr_matmul_tune tiled = vkr_matmul_tune_for(&gpu, &(vkr_matmul_args){.n_out = 1, .n_in = 1, .n_tokens = 9});
+    const vkr_matmul_tune *auto_and_tiled[] = {NULL, &tiled};
+
     /* RMSNorm: Phi-3 hidden size, an awkward one, 1 and 7 tokens. */
     check_rmsnorm(ctx, 3072, 1, 1);
     check_rmsnorm(ctx, 3072, 7, 2);
@@ -112,14 +200,34 @@ int main(void) {
     check_matmul(ctx, 1001, 3000, 7, 0, 14);
     check_matmul(ctx, 37, 13, 2, 1, 15);
     check_matmul(ctx, 5, 8, 3, 0, 16);
-    /* Prefill (tiled matmul): 64 tokens of qkv, odd shapes and token counts. */
-    check_matmul(ctx, 9216, 3072, 64, 0, 20);
-    check_matmul(ctx, 3072, 8192, 9, 1, 21);
-    check_matmul(ctx, 1003, 203, 77, 1, 22);
+    /* Prefill, by this device's kernel and by the GPU's tiled one: 64 tokens
+     * of qkv, 9 of down (fused residual), odd shapes and token counts. */
+    check_matmul_kernels(ctx, 9216, 3072, 64, 0, 20, auto_and_tiled, 2);
+    check_matmul_kernels(ctx, 3072, 8192, 9, 1, 21, auto_and_tiled, 2);
+    check_matmul_kernels(ctx, 1003, 203, 77, 1, 22, auto_and_tiled, 2);
     /* lm_head: 32064 x 3072 fp16 = 197 MB, over lavapipe's 128 MiB
      * maxStorageBufferRange; read through the texel view it must work. */
     check_matmul(ctx, 32064, 3072, 1, 0, 30);
     check_matmul(ctx, 32064, 3072, 12, 0, 31);
+
+    /* Tiled kernel edges: N, T and K multiples of no tile (ld 200: 25
+     * texels, a 1-texel tail step), a matrix smaller than one tile with K
+     * below one step, then other tile shapes (several texels per invocation
+     * and step; an x tile with fewer texels than invocations). */
+    check_matmul_choice(vkr_ctx_device(ctx), &gpu);
+    check_matmul_tuned(ctx, 1000, 200, 9, 0, 40, &tiled);
+    check_matmul_tuned(ctx, 1000, 200, 33, 1, 41, &tiled);
+    check_matmul_tuned(ctx, 1000, 200, 130, 0, 42, &tiled);
+    check_matmul_tuned(ctx, 37, 13, 9, 1, 43, &tiled);
+    const vkr_matmul_tune other[] = {
+        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 32, .bk = 32, .tm = 8, .tn = 4}, /* 64 invocations, 4 + 2 texels */
+        {.kernel = VKR_MATMUL_TILED, .bm = 32, .bn = 16, .bk = 16, .tm = 2, .tn = 4}, /* 64 invocations, 1 + 0.5 */
+    };
+    for (int i = 0; i < 2; i++) {
+        check_matmul_tuned(ctx, 1000, 200, 33, 1, 50 + i, &other[i]);
+        check_matmul_tuned(ctx, 1003, 203, 130, 0, 52 + i, &other[i]);
+    }
+    check_matmul_bad_tiles(ctx);
 
     CHECK(vkt_ctx_done(ctx) == 0, "validation layer messages");
     return test_finish();

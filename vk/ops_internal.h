@@ -1,5 +1,5 @@
 /* Private to the vk/ops_*.c files (and the kernel tests): argument checks
- * that fail a recording, and the attention tuning hook. */
+ * that fail a recording, and the tuning hooks of attention, matmul and argmax. */
 #ifndef PHI3VK_VK_OPS_INTERNAL_H
 #define PHI3VK_VK_OPS_INTERNAL_H
 
@@ -37,6 +37,28 @@ vkr_attn_tune vkr_attention_tune(const vkr_device_info *d, const vkr_attention_a
 /* vkr_op_attention with an explicit layout; fails the recording when the
  * layout does not fit the device (L * KS above the subgroup size). */
 void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr_attn_tune *tune);
+
+/* Which kernel vkr_op_matmul records, and the tiles of the shared-memory one.
+ * vkr_op_matmul picks from the device and the token count; tests force the
+ * GPU kernel (and other tiles) so it is exercised on lavapipe too. */
+typedef enum vkr_matmul_kernel {
+    VKR_MATMUL_MATVEC,   /* matvec.comp: few tokens (decode) */
+    VKR_MATMUL_REGISTER, /* matmul.comp: register-blocked, no shared memory (CPU devices) */
+    VKR_MATMUL_TILED,    /* matmul_tiled.comp: coalesced loads into shared-memory tiles (GPUs) */
+} vkr_matmul_kernel;
+
+typedef struct vkr_matmul_tune {
+    vkr_matmul_kernel kernel;
+    uint32_t bm, bn, bk; /* TILED: BM rows x BN tokens per workgroup, BK halves (multiple of 8) per step */
+    uint32_t tm, tn;     /* TILED: rows x tokens per invocation; (bm / tm) * (bn / tn) invocations */
+} vkr_matmul_tune;
+
+/* The kernel (and tiles) vkr_op_matmul uses for these arguments on d. */
+vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_info *d, const vkr_matmul_args *a);
+/* vkr_op_matmul with an explicit kernel; fails the recording when the tiles
+ * do not divide (bm % tm, bn % tn, bk % 8) or do not fit the device's
+ * workgroup size or shared memory. */
+void vkr_op_matmul_tuned(vkr_cmd *cmd, const vkr_matmul_args *a, const vkr_matmul_tune *tune);
 
 /* vkr_op_argmax with an explicit workgroup size (1 .. 32 subgroups): tests
  * run the GPU's multi-subgroup reduction on lavapipe too. */

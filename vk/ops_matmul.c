@@ -1,8 +1,9 @@
-/* RMSNorm and the two matrix kernels (matvec for decode, matmul for prefill). */
+/* RMSNorm and the matrix kernels: matvec for decode; for prefill, matmul
+ * (register-blocked, CPU devices) and matmul_tiled (shared memory, GPUs). */
 #include <stdint.h>
 
 #include "shaders/common.h"
-#include "vk/ops.h"
+#include "vk/ops_internal.h"
 
 _Static_assert(sizeof(struct pc_rmsnorm) == 16, "pc_rmsnorm layout");
 _Static_assert(sizeof(struct pc_matmul) == 16, "pc_matmul layout");
@@ -49,7 +50,8 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
         .groups = {ceil_div(a->n_out, rows * nsg)}, .label = "matvec"});
 }
 
-static void matmul(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc) {
+/* Prefill on CPU devices: register-blocked, no shared memory. */
+static void matmul_register(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc) {
     const uint32_t wg = 64, tm = 4, tn = 8;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
         .shader = "matmul", .bindings = "TXw", .push_size = sizeof *pc, .spec = {wg, tm, tn}, .n_spec = 3});
@@ -58,9 +60,81 @@ static void matmul(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
         .groups = {ceil_div(a->n_out, tm * wg), ceil_div(a->n_tokens, tn)}, .label = "matmul"});
 }
 
-void vkr_op_matmul(vkr_cmd *cmd, const vkr_matmul_args *a) {
+/* Shared memory of matmul_tiled.comp: fp32 tiles of BK x (BM + 1) and BK x (BN + 1). */
+static uint64_t tiled_shared_bytes(const vkr_matmul_tune *t) {
+    return (uint64_t)t->bk * (t->bm + 1 + t->bn + 1) * 4;
+}
+
+/* Prefill on GPUs: shared-memory tiles. */
+static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc,
+                         const vkr_matmul_tune *t) {
+    const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
+    int ok = t->bm && t->bn && t->bk && t->tm && t->tn && t->bm % t->tm == 0 && t->bn % t->tn == 0 && t->bk % 8 == 0;
+    uint32_t wg = ok ? (t->bm / t->tm) * (t->bn / t->tn) : 0;
+    if (!ok || wg > d->max_workgroup_invocations || tiled_shared_bytes(t) > d->shared_memory) {
+        vkr_op_fail(cmd, "matmul",
+                    "tiles BM %u x BN %u x BK %u, TM %u x TN %u: expected BM %% TM = BN %% TN = BK %% 8 = 0, at most %u "
+                    "invocations and %u bytes of shared memory (needs %llu)",
+                    t->bm, t->bn, t->bk, t->tm, t->tn, d->max_workgroup_invocations, d->shared_memory,
+                    (unsigned long long)tiled_shared_bytes(t));
+        return;
+    }
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+        .shader = "matmul_tiled", .bindings = "TXw", .push_size = sizeof *pc,
+        .spec = {wg, t->bm, t->bn, t->bk, t->tm, t->tn}, .n_spec = 6});
+    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+        .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
+        .groups = {ceil_div(a->n_out, t->bm), ceil_div(a->n_tokens, t->bn)}, .label = "matmul_tiled"});
+}
+
+/* Up to MATVEC_MAX_TOKENS tokens: matvec. Beyond, two prefill kernels:
+ * - GPUs: matmul_tiled. A warp of matmul.comp reads 4 different weight rows
+ *   per invocation (uncoalesced) and re-reads W once per 8 tokens; the tiled
+ *   kernel loads each 64 x 32 block of W and x once, with consecutive lanes
+ *   on consecutive texels, and reuses it 64 times from shared memory.
+ *   256 invocations of 4 x 4 outputs; 16.6 KB of shared memory, so several
+ *   workgroups fit per multiprocessor. Devices with fewer invocations or less
+ *   shared memory get smaller tiles.
+ * - CPU devices (lavapipe, SwiftShader): matmul.comp. They run a workgroup's
+ *   invocations as SIMD loops on one thread, so shared memory buys no reuse
+ *   that registers and the CPU caches don't already give, and every barrier
+ *   suspends and resumes each loop: the register-blocked kernel is faster. */
+vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_info *d, const vkr_matmul_args *a) {
+    if (a->n_tokens <= MATVEC_MAX_TOKENS) return (vkr_matmul_tune){.kernel = VKR_MATMUL_MATVEC};
+    if (d->is_cpu) return (vkr_matmul_tune){.kernel = VKR_MATMUL_REGISTER};
+    vkr_matmul_tune t = {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 4};
+    if (d->max_workgroup_invocations < 256) t.bm = 32; /* Vulkan guarantees 128 */
+    while (t.bk > 8 && tiled_shared_bytes(&t) > d->shared_memory) t.bk /= 2;
+    return t;
+}
+
+static int matmul_check(vkr_cmd *cmd, const vkr_matmul_args *a) {
+    const char *op = "matmul";
+    uint64_t ld = vkr_ld(a->n_in);
+    if (!a->n_out || !a->n_in || !a->n_tokens) {
+        vkr_op_fail(cmd, op, "n_out %u, n_in %u and n_tokens %u must be > 0", a->n_out, a->n_in, a->n_tokens);
+        return -1;
+    }
+    if (vkr_op_need(cmd, op, "weight", a->weight, a->n_out * ld * 2) ||
+        vkr_op_need(cmd, op, "x", a->x, a->n_tokens * ld * 2) ||
+        vkr_op_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * a->n_out * 4))
+        return -1;
+    return 0;
+}
+
+void vkr_op_matmul_tuned(vkr_cmd *cmd, const vkr_matmul_args *a, const vkr_matmul_tune *t) {
+    if (matmul_check(cmd, a)) return;
     struct pc_matmul pc = {
         .n_out = a->n_out, .ld = vkr_ld(a->n_in), .n_tokens = a->n_tokens, .accumulate = a->accumulate ? 1u : 0u};
-    if (a->n_tokens <= MATVEC_MAX_TOKENS) matvec(cmd, a, &pc);
-    else matmul(cmd, a, &pc);
+    switch (t->kernel) {
+    case VKR_MATMUL_MATVEC: matvec(cmd, a, &pc); break;
+    case VKR_MATMUL_REGISTER: matmul_register(cmd, a, &pc); break;
+    case VKR_MATMUL_TILED: matmul_tiled(cmd, a, &pc, t); break;
+    default: vkr_op_fail(cmd, "matmul", "unknown kernel %d", (int)t->kernel);
+    }
+}
+
+void vkr_op_matmul(vkr_cmd *cmd, const vkr_matmul_args *a) {
+    vkr_matmul_tune t = vkr_matmul_tune_for(vkr_ctx_device(vkr_cmd_ctx(cmd)), a);
+    vkr_op_matmul_tuned(cmd, a, &t);
 }
