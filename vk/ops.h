@@ -45,8 +45,9 @@ typedef struct vkr_matmul_args {
     uint32_t n_out, n_in, n_tokens;
     int accumulate;       /* 1: out += W x (fused residual add) */
 } vkr_matmul_args;
-/* Matrix x vector kernel for few tokens (decode), register-blocked matrix x
- * matrix kernel for many (prefill). */
+/* Matrix x vector kernel for few tokens (decode); for many (prefill) a
+ * register-blocked matrix x matrix kernel on CPU devices and a shared-memory
+ * tiled one on GPUs (vkr_matmul_tune_for in vk/ops_internal.h says which). */
 void vkr_op_matmul(vkr_cmd *cmd, const vkr_matmul_args *a);
 
 typedef struct vkr_rope_args {
