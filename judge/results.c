@@ -403,6 +403,12 @@ static void format_duration(double s, char *buf, size_t len) {
     else snprintf(buf, len, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* Items per second with three significant digits where they matter: a CPU
+ * device classifies ~0.1 items/s, a GPU hundreds. */
+static void format_rate(double r, char *buf, size_t len) {
+    snprintf(buf, len, r >= 10 || r <= 0 ? "%.1f" : r >= 1 ? "%.2f" : "%.3f", r);
+}
+
 void judge_progress_format(const judge_progress *p, double now, char *buf, size_t len) {
     enum { WIDTH = 20 };
     double elapsed = now - p->start;
@@ -414,17 +420,20 @@ void judge_progress_format(const judge_progress *p, double now, char *buf, size_
     bar[WIDTH] = 0;
     char eta[32] = "--:--";
     if (rate > 0) format_duration((p->total - p->done) / rate, eta, sizeof eta);
-    snprintf(buf, len, "%*d/%d %3d%% [%s] %6.1f items/s  ETA %s", p->total > 0 ? (int)log10(p->total) + 1 : 1,
-             p->done, p->total, pct, bar, rate, eta);
+    char r[32];
+    format_rate(rate, r, sizeof r);
+    snprintf(buf, len, "%*d/%d %3d%% [%s] %6s items/s  ETA %s", p->total > 0 ? (int)log10(p->total) + 1 : 1,
+             p->done, p->total, pct, bar, r, eta);
 }
 
 void judge_summary_format(const judge_progress *p, double now, char *buf, size_t len) {
     double elapsed = now - p->start;
     char resumed[48] = "";
     if (p->resumed) snprintf(resumed, sizeof resumed, " (%d more already done)", p->resumed);
-    snprintf(buf, len, "%d item%s%s, %lld prompt tokens, %.1f s, %.1f items/s, %d unparsable", p->done,
-             p->done == 1 ? "" : "s", resumed, p->tokens, elapsed, elapsed > 0 ? p->done / elapsed : 0.0,
-             p->unparsable);
+    char r[32];
+    format_rate(elapsed > 0 ? p->done / elapsed : 0.0, r, sizeof r);
+    snprintf(buf, len, "%d item%s%s, %lld prompt tokens, %.1f s, %s items/s, %d unparsable", p->done,
+             p->done == 1 ? "" : "s", resumed, p->tokens, elapsed, r, p->unparsable);
 }
 
 void judge_progress_draw(judge_progress *p, FILE *tty, int force) {

@@ -285,6 +285,16 @@ static void check_progress(void) {
     p.done = 10;
     judge_progress_format(&p, 1.0, buf, sizeof buf);
     CHECK(strstr(buf, "ETA 2:46:39"), "hours: '%s'", buf);
+    /* A CPU device's pace: 12 items in 88.8 s is 0.135 items/s, not "0.1". */
+    judge_progress_start(&p, 40, 0);
+    p.start = 0;
+    for (int i = 0; i < 12; i++) judge_progress_add(&p, &res);
+    judge_progress_format(&p, 88.8, buf, sizeof buf);
+    CHECK(strstr(buf, "]  0.135 items/s  ETA 3:27"), "slow bar: '%s'", buf);
+    judge_summary_format(&p, 88.8, buf, sizeof buf);
+    CHECK(strstr(buf, ", 88.8 s, 0.135 items/s,"), "slow summary: '%s'", buf);
+    judge_progress_format(&p, 6.0, buf, sizeof buf);
+    CHECK(strstr(buf, "]   2.00 items/s"), "2 items/s: '%s'", buf);
     CHECK(judge_now() > 0, "clock");
 }
 
