@@ -7,6 +7,7 @@
 
 #include "model/f16.h"
 #include "vk/ops.h"
+#include "vk/ops_internal.h"
 
 static double now_s(void) {
     struct timespec ts;
@@ -64,7 +65,9 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
             num += d * d, den += s * s;
         }
     memset(out, 0, sizeof *out);
-    snprintf(out->name, sizeof out->name, "%s %ux%u t=%u", t <= 8 ? "matvec" : "matmul", n, k, t);
+    vkr_matmul_args shape = {.n_out = n, .n_in = k, .n_tokens = t};
+    int mv = vkr_matmul_tune_for(vkr_ctx_device(ctx), &shape).kernel == VKR_MATMUL_MATVEC;
+    snprintf(out->name, sizeof out->name, "%s %ux%u t=%u", mv ? "matvec" : "matmul", n, k, t);
     out->ms = dt * 1e3;
     out->gbps = (double)n * k * 2 / dt / 1e9;
     out->gflops = 2.0 * n * k * t / dt / 1e9;

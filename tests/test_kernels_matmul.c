@@ -96,12 +96,16 @@ static void check_matmul_tuned(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t,
     check_matmul_kernels(ctx, n, k, t, acc, seed, &tune, 1);
 }
 
-/* The kernel choice: matvec up to 8 tokens, then the register-blocked kernel
- * on CPU devices and the tiled one, with tiles that fit, on GPUs. */
+/* The kernel choice: matvec up to 4 tokens on CPU devices and 8 on GPUs,
+ * then the register-blocked kernel on CPU devices and the tiled one, with
+ * tiles that fit, on GPUs. */
 static void check_matmul_choice(const vkr_device_info *cpu, const vkr_device_info *gpu) {
-    vkr_matmul_args few = {.n_out = 3072, .n_in = 3072, .n_tokens = 8}, many = few;
+    vkr_matmul_args few = {.n_out = 3072, .n_in = 3072, .n_tokens = 8}, many = few, four = few, five = few;
     many.n_tokens = 9;
-    CHECK(vkr_matmul_tune_for(cpu, &few).kernel == VKR_MATMUL_MATVEC, "cpu, 8 tokens: matvec");
+    four.n_tokens = 4;
+    five.n_tokens = 5;
+    CHECK(vkr_matmul_tune_for(cpu, &four).kernel == VKR_MATMUL_MATVEC, "cpu, 4 tokens: matvec");
+    CHECK(vkr_matmul_tune_for(cpu, &five).kernel == VKR_MATMUL_REGISTER, "cpu, 5 tokens: register-blocked");
     CHECK(vkr_matmul_tune_for(gpu, &few).kernel == VKR_MATMUL_MATVEC, "gpu, 8 tokens: matvec");
     CHECK(vkr_matmul_tune_for(cpu, &many).kernel == VKR_MATMUL_REGISTER, "cpu, 9 tokens: register-blocked");
     vkr_matmul_tune t = vkr_matmul_tune_for(gpu, &many);
@@ -198,6 +202,10 @@ int main(void) {
     /* Batched decode and awkward sizes: rows and columns that are multiples
      * of nothing the kernels tile by; 7 tokens runs NT=4 passes with a tail. */
     check_matmul(ctx, 1001, 3000, 7, 0, 14);
+    /* 5..8 tokens run matvec on GPUs: keep it checked here too. */
+    static const vkr_matmul_tune mv = {.kernel = VKR_MATMUL_MATVEC};
+    check_matmul_tuned(ctx, 1001, 3000, 7, 1, 17, &mv);
+    check_matmul_tuned(ctx, 9216, 3072, 8, 0, 18, &mv);
     check_matmul(ctx, 37, 13, 2, 1, 15);
     check_matmul(ctx, 5, 8, 3, 0, 16);
     /* Prefill, by this device's kernel and by the GPU's tiled one: 64 tokens

@@ -8,9 +8,14 @@
 _Static_assert(sizeof(struct pc_rmsnorm) == 16, "pc_rmsnorm layout");
 _Static_assert(sizeof(struct pc_matmul) == 16, "pc_matmul layout");
 
-/* Tokens up to which the matrix x vector kernel beats the tiled one: it
- * streams the weights once per NT tokens, so it wins while T is small. */
-#define MATVEC_MAX_TOKENS 8u
+/* Tokens up to which the matrix x vector kernel beats the matrix x matrix
+ * one: it streams the weights once per 4 tokens, so it wins while T is
+ * small. On CPU devices the register-blocked kernel (8-token tiles) takes
+ * over from 5 tokens (lavapipe, 4 layers at full width: pp4 23-26 t/s by
+ * matvec vs 19-21, pp6 20-21 vs 28-30, pp8 27-28 vs 37-41); GPUs keep matvec
+ * up to 8 (its coalesced row reads against 64-token tiles; not measured). */
+#define MATVEC_MAX_TOKENS_CPU 4u
+#define MATVEC_MAX_TOKENS_GPU 8u
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
@@ -88,7 +93,7 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
         .label = "matmul"}); /* the same op in profiles (bench computes its GFLOP/s by this name) */
 }
 
-/* Up to MATVEC_MAX_TOKENS tokens: matvec. Beyond, two prefill kernels:
+/* Up to MATVEC_MAX_TOKENS_CPU / _GPU tokens: matvec. Beyond, two prefill kernels:
  * - GPUs: matmul_tiled. A warp of matmul.comp reads 4 different weight rows
  *   per invocation (uncoalesced) and re-reads W once per 8 tokens; the tiled
  *   kernel loads each 64 x 32 block of W and x once, with consecutive lanes
@@ -101,7 +106,8 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
  *   that registers and the CPU caches don't already give, and every barrier
  *   suspends and resumes each loop: the register-blocked kernel is faster. */
 vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_info *d, const vkr_matmul_args *a) {
-    if (a->n_tokens <= MATVEC_MAX_TOKENS) return (vkr_matmul_tune){.kernel = VKR_MATMUL_MATVEC};
+    if (a->n_tokens <= (d->is_cpu ? MATVEC_MAX_TOKENS_CPU : MATVEC_MAX_TOKENS_GPU))
+        return (vkr_matmul_tune){.kernel = VKR_MATMUL_MATVEC};
     if (d->is_cpu) return (vkr_matmul_tune){.kernel = VKR_MATMUL_REGISTER};
     vkr_matmul_tune t = {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 4};
     if (d->max_workgroup_invocations < 256) t.bm = 32; /* Vulkan guarantees 128 */
