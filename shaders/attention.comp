@@ -16,8 +16,9 @@
 // read-only storage texel buffers (lavapipe inlines imageLoad).
 //   GPUs: L = 4, KS = 8 -> a warp load reads 8 rows x 64 contiguous bytes.
 //   lavapipe: L = 1 (no shuffles in the key loop), KS = 8 (decode) or KS = 1
-//   (prefill: the 8 lanes are 8 query rows, each loading the same key; that
-//   measured faster there than one load per lane shared by shuffles).
+//   and KB = 8 (prefill: the 8 lanes are 8 query rows, each loading the same
+//   keys; that measured faster there than one load per lane shared by
+//   shuffles).
 // Query t (row row0 + t of q and out) sits at position pos = n_past + t of its
 // sequence (step_params[seq]) and sees keys lo..pos with lo = pos - window + 1
 // (window > 0) or 0, stored at cache rows kv_base + key.
@@ -34,6 +35,7 @@ layout(local_size_x_id = 0) in;            // spec 0: QB * KS * L (whole subgrou
 layout(constant_id = 1) const uint HD = 96; // head_dim, a multiple of 8
 layout(constant_id = 2) const uint L = 1;   // lanes per key, a power of two
 layout(constant_id = 3) const uint KS = 8;  // key slots per row; L * KS a power of two <= subgroup size
+layout(constant_id = 4) const uint KB = 1;  // keys per slot per step (a block: one softmax rescale each)
 
 const uint C = HD / 8u;                     // 8-half chunks per head row
 const uint CPL = (C + L - 1u) / L;          // chunks per lane
@@ -103,32 +105,55 @@ void main() {
     }
     float m = NEG, l = 0.0;
 
-    for (uint base = kbeg; base < kend; base += KS) {
-        uint j = base + ks;
-        bool vis = j >= lo && j <= hi && j < kend;
-        uint kr = (sp.kv_base + min(j, kend - 1u)) * stride + kvh * C;
-        float s = 0.0;
+    // Keys base + b * KS + ks, b < KB, per step: the chunk loops are outside
+    // the key loops, so q and the output accumulators are read and written
+    // once per block (they outgrow the registers of a CPU lane) and the
+    // accumulators are rescaled once per block.
+    for (uint base = kbeg; base < kend; base += KS * KB) {
+        float s[KB];
+        uint kr[KB];
+        bool vis[KB];
+        for (uint b = 0u; b < KB; b++) {
+            uint j = base + b * KS + ks;
+            vis[b] = j >= lo && j <= hi && j < kend;
+            kr[b] = (sp.kv_base + min(j, kend - 1u)) * stride + kvh * C;
+            s[b] = 0.0;
+        }
         for (uint c = 0u; c < CPL; c++) {
             uint cc = li + c * L;
             if (cc < C) {
-                uvec4 w = imageLoad(KT, int(kr + cc));
-                s += dot(qa[c], lo4(w)) + dot(qb[c], hi4(w));
+                vec4 a = qa[c], bq = qb[c];
+                for (uint b = 0u; b < KB; b++) {
+                    uvec4 w = imageLoad(KT, int(kr[b] + cc));
+                    s[b] += dot(a, lo4(w)) + dot(bq, hi4(w));
+                }
             }
         }
-        for (uint o = 1u; o < L; o <<= 1) s += subgroupShuffleXor(s, o);
         // Online softmax; keys a row does not see weigh 0 (no branch around
         // the loads: the subgroup shares them).
-        float mn = vis ? max(m, s) : m;
-        float f = exp(m - mn);
-        float e = vis ? exp(s - mn) : 0.0;
+        float mn = m;
+        for (uint b = 0u; b < KB; b++) {
+            for (uint o = 1u; o < L; o <<= 1) s[b] += subgroupShuffleXor(s[b], o);
+            if (vis[b]) mn = max(mn, s[b]);
+        }
+        float f = exp(m - mn), e[KB];
+        l *= f;
+        for (uint b = 0u; b < KB; b++) {
+            e[b] = vis[b] ? exp(s[b] - mn) : 0.0;
+            l += e[b];
+        }
         m = mn;
-        l = l * f + e;
         for (uint c = 0u; c < CPL; c++) {
             uint cc = li + c * L;
             if (cc < C) {
-                uvec4 w = imageLoad(VT, int(kr + cc));
-                oa[c] = oa[c] * f + e * lo4(w);
-                ob[c] = ob[c] * f + e * hi4(w);
+                vec4 a = oa[c] * f, bo = ob[c] * f;
+                for (uint b = 0u; b < KB; b++) {
+                    uvec4 w = imageLoad(VT, int(kr[b] + cc));
+                    a += e[b] * lo4(w);
+                    bo += e[b] * hi4(w);
+                }
+                oa[c] = a;
+                ob[c] = bo;
             }
         }
     }

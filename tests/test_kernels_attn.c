@@ -144,7 +144,8 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
         double e = ok ? test_nmse(got + (size_t)pl->row0 * hd, ref, nq) : INFINITY;
         char lay[48] = "default";
         if (c->tune)
-            snprintf(lay, sizeof lay, "L%u KS%u rows%u", c->tune->lanes_per_key, c->tune->key_slots, c->tune->rows);
+            snprintf(lay, sizeof lay, "L%u KS%u KB%u rows%u", c->tune->lanes_per_key, c->tune->key_slots,
+                     c->tune->key_block ? c->tune->key_block : 1, c->tune->rows);
         CHECK(e <= F16_BOUND, "attention H %u/%u D %u T %u n_past %u window %u split %u (%s): nmse %.3g > %.0e",
               c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, c->n_split, lay, e,
               F16_BOUND);
@@ -404,6 +405,11 @@ int main(void) {
     static const vkr_attn_tune l8 = {.lanes_per_key = 8, .key_slots = 1, .rows = 3};
     static const vkr_attn_tune keys = {.lanes_per_key = 1, .key_slots = 8, .rows = 1};
     static const vkr_attn_tune rows = {.lanes_per_key = 1, .key_slots = 1, .rows = 8};
+    /* Several keys per step: odd block sizes against windows, splits and the
+     * ends of the key range. */
+    static const vkr_attn_tune rows3 = {.lanes_per_key = 1, .key_slots = 1, .rows = 8, .key_block = 3};
+    static const vkr_attn_tune keys4 = {.lanes_per_key = 1, .key_slots = 8, .rows = 1, .key_block = 4};
+    static const vkr_attn_tune l4b2 = {.lanes_per_key = 4, .key_slots = 2, .rows = 4, .key_block = 2};
 
     check_rope_table();
     const rope_case ropes[] = {
@@ -437,6 +443,12 @@ int main(void) {
         {32, 32, 96, 7, 200, 256, 64, 1, 1.0f, NULL},
         {32, 32, 96, 1, 2047, 2048, 512, 4, 1.0f, NULL},
         {32, 32, 96, 100, 0, 128, 16, 1, 1.0f, &l4},
+        {32, 32, 96, 37, 0, 64, 0, 1, 1.0f, &rows3},
+        {40, 10, 128, 33, 70, 128, 16, 3, 1.0f, &rows3},
+        {32, 32, 96, 1, 1000, 1024, 0, 5, 1.0f, &keys4},
+        {32, 32, 96, 7, 200, 256, 50, 2, 1.0f, &keys4},
+        {40, 10, 128, 9, 90, 128, 0, 1, 1.0f, &l4b2},
+        {32, 32, 96, 21, 300, 512, 64, 2, 1.0f, &l4b2},
         {40, 10, 128, 9, 90, 128, 50, 2, 1.0f, &l2},
         /* Peaked softmax (scores ~ +-100): needs the max subtraction. */
         {32, 32, 96, 7, 50, 64, 0, 1, 30.0f, NULL},

@@ -29,6 +29,7 @@ typedef struct vkr_attn_tune {
     uint32_t lanes_per_key; /* L: lanes sharing one key's dot product; power of two */
     uint32_t key_slots;     /* KS: keys in flight per query row; L * KS a power of two <= subgroup */
     uint32_t rows;          /* QB: query rows (token, head) per workgroup */
+    uint32_t key_block;     /* KB: keys per slot per step, one softmax rescale each (0 = 1) */
     uint32_t subgroup;      /* required subgroup size (0: the device's default) */
 } vkr_attn_tune;
 
