@@ -3,7 +3,13 @@ layout(local_size_x_id = 0) in;                 // spec 0: invocations per workg
 layout(constant_id = 1) const uint ROWS = 4u;   // rows per subgroup
 layout(constant_id = 2) const uint NT = 1u;     // tokens per pass over the weights
 
+#ifdef W_IMAGE
+layout(binding = 0, rgba32ui) uniform readonly uimageBuffer W;
+#define WLOAD(i) imageLoad(W, i)
+#else
 layout(binding = 0) uniform usamplerBuffer W;
+#define WLOAD(i) texelFetch(W, i)
+#endif
 #ifdef X_UBO
 layout(constant_id = 3) const uint X_TEXELS = 1024u;  // uniform array length (texels of x)
 layout(binding = 1, std140) uniform XU { uvec4 x[X_TEXELS]; };
@@ -34,7 +40,7 @@ void main() {
             for (uint r = 0u; r < ROWS; r++) {
                 uint row = min(row0 + r, p.n_out - 1u);
                 vec4 wl, wh;
-                unpack8(texelFetch(W, int(row * kt + j)), wl, wh);
+                unpack8(WLOAD(int(row * kt + j)), wl, wh);
                 for (uint t = 0u; t < NT; t++) acc[r * NT + t] += dot(wl, xl[t]) + dot(wh, xh[t]);
             }
         }

@@ -7,7 +7,7 @@
 
 layout(local_size_x_id = 0) in;          // spec 0: workgroup size (a multiple of the subgroup size)
 
-layout(binding = 0) uniform usamplerBuffer W;                 // fp16 weights [n], 8 per texel
+layout(binding = 0, rgba32ui) uniform readonly uimageBuffer W;  // fp16 weights [n], 8 per texel
 layout(binding = 1, std430) readonly buffer X { float x[]; };
 layout(binding = 2, std430) writeonly buffer Y { float16_t y[]; };
 layout(push_constant) uniform PC { pc_rmsnorm p; };
@@ -15,7 +15,7 @@ layout(push_constant) uniform PC { pc_rmsnorm p; };
 shared float partial[32];
 
 float weight(uint i) {
-    uvec4 t = texelFetch(W, int(i >> 3));
+    uvec4 t = imageLoad(W, int(i >> 3));   // inlined on lavapipe (texelFetch: a call)
     uint w2 = t[(i >> 1) & 3u];
     return (i & 1u) == 0u ? unpackHalf2x16(w2).x : unpackHalf2x16(w2).y;
 }

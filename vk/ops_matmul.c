@@ -28,7 +28,7 @@ void vkr_op_rmsnorm(vkr_cmd *cmd, const vkr_rmsnorm_args *a) {
     if (wg / d->subgroup_size > 32) wg = 32 * d->subgroup_size;
     struct pc_rmsnorm pc = {.n = a->n, .ld_out = vkr_ld(a->n), .rows = a->n_tokens, .eps = a->eps};
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "rmsnorm", .bindings = "trw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1});
+        .shader = "rmsnorm", .bindings = "Trw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = &pc, .groups = {a->n_tokens}, .label = "rmsnorm"});
 }
@@ -48,7 +48,8 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
     while (len < texels) len *= 2;
     int ubo = (uint64_t)len * 16 <= d->max_uniform_range;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = ubo ? "matvec_ubo" : "matvec", .bindings = ubo ? "tuw" : "trw", .push_size = sizeof *pc,
+        .shader = !ubo ? "matvec" : nt == 1 ? "matvec_one" : "matvec_ubo",
+        .bindings = !ubo ? "trw" : nt == 1 ? "Tuw" : "tuw", .push_size = sizeof *pc,
         .spec = {sg * nsg, rows, nt, len}, .n_spec = ubo ? 4 : 3, .subgroup_size = sg});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
