@@ -139,7 +139,7 @@ static void test_pipeline_cache(void) {
         CHECK(c != NULL, "ctx: %s", err);
         if (!c) return;
         vkr_pipeline *p = vkr_pipeline_get(c, &(vkr_pipeline_desc){
-            .shader = "rmsnorm", .bindings = "trw", .push_size = 16, .spec = {8}, .n_spec = 1});
+            .shader = "rmsnorm", .bindings = "Trw", .push_size = 16, .spec = {8}, .n_spec = 1});
         CHECK(p != NULL, "pipeline: %s", vkr_ctx_error(c));
         CHECK(vkr_pipeline_get(c, &(vkr_pipeline_desc){.shader = "no_such_shader", .bindings = "r"}) == NULL &&
                   strstr(vkr_ctx_error(c), "no_such_shader"),
