@@ -140,8 +140,10 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     for (int i = 0; i < nb; i++) {
         vkr_buffer *b = d->bind[i];
         int texel = kinds[i] == 't' || kinds[i] == 'T';
-        VkDescriptorType view_type = (kinds[i] == 'T' || kinds[i] == 'X') ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER
-                                                                          : VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+        w[i] = (VkWriteDescriptorSet){VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+        w[i].dstBinding = (uint32_t)i;
+        w[i].descriptorCount = 1;
+        w[i].descriptorType = vkr_binding_type(kinds[i]);
         if (kinds[i] == 'x' || kinds[i] == 'X') { /* a device buffer read through its texel view */
             if (!b || b->kind != VKR_BUF_DEVICE || !b->view) {
                 vkr_set_error(ctx, "%s: %s binding %d: expected a device buffer with a texel view (size a multiple "
@@ -149,10 +151,6 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
                 c->failed = 1;
                 return;
             }
-            w[i] = (VkWriteDescriptorSet){VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-            w[i].dstBinding = (uint32_t)i;
-            w[i].descriptorCount = 1;
-            w[i].descriptorType = view_type;
             w[i].pTexelBufferView = &b->view;
             rd[nr++] = b->buffer;
             continue;
@@ -163,20 +161,13 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
             c->failed = 1;
             return;
         }
-        w[i] = (VkWriteDescriptorSet){VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
-        w[i].dstBinding = (uint32_t)i;
-        w[i].descriptorCount = 1;
         if (texel) {
-            w[i].descriptorType = view_type;
             w[i].pTexelBufferView = &b->view;
-        } else if (kinds[i] == 'u') {
-            uint64_t range = b->size < ctx->info.max_uniform_range ? b->size : ctx->info.max_uniform_range;
-            bi[i] = (VkDescriptorBufferInfo){b->buffer, 0, range};
-            w[i].descriptorType = VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
-            w[i].pBufferInfo = &bi[i];
         } else {
-            bi[i] = (VkDescriptorBufferInfo){b->buffer, 0, VK_WHOLE_SIZE};
-            w[i].descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+            uint64_t range = kinds[i] != 'u'                        ? VK_WHOLE_SIZE
+                             : b->size < ctx->info.max_uniform_range ? b->size
+                                                                     : ctx->info.max_uniform_range;
+            bi[i] = (VkDescriptorBufferInfo){b->buffer, 0, range};
             w[i].pBufferInfo = &bi[i];
         }
         if (kinds[i] == 'w') wr[nw++] = b->buffer;

@@ -47,9 +47,11 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
     uint32_t texels = a->n_tokens * pc->ld / 8, len = 256;
     while (len < texels) len *= 2;
     int ubo = (uint64_t)len * 16 <= d->max_uniform_range;
+    /* One token (decode): weights through imageLoad too (matvec_one.comp). */
+    const char *shader = "matvec", *bindings = "trw";
+    if (ubo) shader = nt == 1 ? "matvec_one" : "matvec_ubo", bindings = nt == 1 ? "Tuw" : "tuw";
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = !ubo ? "matvec" : nt == 1 ? "matvec_one" : "matvec_ubo",
-        .bindings = !ubo ? "trw" : nt == 1 ? "Tuw" : "tuw", .push_size = sizeof *pc,
+        .shader = shader, .bindings = bindings, .push_size = sizeof *pc,
         .spec = {sg * nsg, rows, nt, len}, .n_spec = ubo ? 4 : 3, .subgroup_size = sg});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,

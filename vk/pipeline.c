@@ -70,10 +70,7 @@ static vkr_pipeline *pipeline_create(vkr_ctx *ctx, const vkr_pipeline_desc *d) {
         }
         b[i] = (VkDescriptorSetLayoutBinding){
             .binding = (uint32_t)i,
-            .descriptorType = (k == 't' || k == 'x')   ? VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER
-                              : (k == 'T' || k == 'X') ? VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER
-                              : k == 'u' ? VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER
-                                         : VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .descriptorType = vkr_binding_type(k),
             .descriptorCount = 1,
             .stageFlags = VK_SHADER_STAGE_COMPUTE_BIT,
         };

@@ -96,6 +96,17 @@ void vkr_set_error(vkr_ctx *ctx, const char *fmt, ...);
 void vkr_set_vk_error(vkr_ctx *ctx, const char *file, int line, const char *call, VkResult r);
 const char *vkr_result_name(VkResult r);
 
+/* The descriptor type of a binding kind of vkr_pipeline_desc.bindings (the
+ * pipeline layout and each dispatch's descriptor writes use the same). */
+static inline VkDescriptorType vkr_binding_type(char kind) {
+    switch (kind) {
+    case 't': case 'x': return VK_DESCRIPTOR_TYPE_UNIFORM_TEXEL_BUFFER;
+    case 'T': case 'X': return VK_DESCRIPTOR_TYPE_STORAGE_TEXEL_BUFFER;
+    case 'u': return VK_DESCRIPTOR_TYPE_UNIFORM_BUFFER;
+    default: return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER; /* 'r', 'w' */
+    }
+}
+
 /* Fills *info for one physical device. */
 void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info);
 /* Memory type index with all of `want` flags among type_bits, or -1. */
