@@ -25,23 +25,35 @@ static void fill_f16(uint16_t *h, uint64_t n, uint64_t ld, uint64_t cols, uint64
     }
 }
 
-int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int reps, bench_kernel_result *out) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int reps, int samples,
+                        bench_kernel_result *out, char *err, size_t errlen) {
     uint32_t ld = vkr_ld(k);
     uint64_t wn = (uint64_t)n * ld, xn = (uint64_t)t * ld;
-    int rc = -1;
-    uint16_t *w = malloc(wn * 2), *x = malloc(xn * 2);
-    float *y = malloc((uint64_t)t * n * 4);
-    vkr_buffer *bw = NULL, *bx = NULL, *by = NULL;
-    vkr_cmd *cmd = NULL;
-    if (!w || !x || !y) goto done;
+    int rc = -1, host_fail = 0;
+    uint16_t *w = NULL, *x = NULL;
+    float *y = NULL;
+    /* Device buffers first: a shape the device cannot hold fails here, before
+     * gigabytes of host memory are filled. */
+    vkr_buffer *bw = vkr_buffer_create(ctx, "bench.w", wn * 2, VKR_BUF_WEIGHT);
+    vkr_buffer *bx = bw ? vkr_buffer_create(ctx, "bench.x", xn * 2, VKR_BUF_DEVICE) : NULL;
+    vkr_buffer *by = bx ? vkr_buffer_create(ctx, "bench.y", (uint64_t)t * n * 4, VKR_BUF_DEVICE) : NULL;
+    vkr_cmd *cmd = by ? vkr_cmd_create(ctx, "bench.matmul") : NULL;
+    if (!cmd) goto done;
+    w = malloc(wn * 2), x = malloc(xn * 2), y = malloc((uint64_t)t * n * 4);
+    if (!w || !x || !y) {
+        host_fail = 1;
+        snprintf(err, errlen, "out of host memory for a %ux%u matrix by %u tokens (%.0f MiB)", n, k, t,
+                 (wn + xn) * 2.0 / (1 << 20) + (double)t * n * 4 / (1 << 20));
+        goto done;
+    }
     fill_f16(w, wn, ld, k, 1, 0.05f);
     fill_f16(x, xn, ld, k, 2, 1.0f);
-    bw = vkr_buffer_create(ctx, "bench.w", wn * 2, VKR_BUF_WEIGHT);
-    bx = vkr_buffer_create(ctx, "bench.x", xn * 2, VKR_BUF_DEVICE);
-    by = vkr_buffer_create(ctx, "bench.y", (uint64_t)t * n * 4, VKR_BUF_DEVICE);
-    cmd = vkr_cmd_create(ctx, "bench.matmul");
-    if (!bw || !bx || !by || !cmd || vkr_buffer_write(ctx, bw, 0, w, wn * 2) || vkr_buffer_write(ctx, bx, 0, x, xn * 2))
-        goto done;
+    if (vkr_buffer_write(ctx, bw, 0, w, wn * 2) || vkr_buffer_write(ctx, bx, 0, x, xn * 2)) goto done;
     vkr_matmul_args a = {.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t};
     if (vkr_cmd_begin(cmd)) goto done;
     vkr_op_matmul(cmd, &a);
@@ -49,9 +61,16 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     if (vkr_cmd_begin(cmd)) goto done;
     for (int i = 0; i < reps; i++) vkr_op_matmul(cmd, &a);
     if (vkr_cmd_end(cmd)) goto done;
-    double t0 = now_s();
-    if (vkr_cmd_run(cmd)) goto done;
-    double dt = (now_s() - t0) / reps;
+    double ms[100];
+    if (samples < 1) samples = 1;
+    if (samples > 100) samples = 100;
+    for (int i = 0; i < samples; i++) {
+        double t0 = now_s();
+        if (vkr_cmd_run(cmd)) goto done;
+        ms[i] = (now_s() - t0) * 1e3 / reps;
+    }
+    qsort(ms, (size_t)samples, sizeof ms[0], cmp_double);
+    double med = samples % 2 ? ms[samples / 2] : 0.5 * (ms[samples / 2 - 1] + ms[samples / 2]);
     if (vkr_buffer_read(ctx, by, 0, y, (uint64_t)t * n * 4)) goto done;
 
     /* Check 64 rows of every token against a double-precision reference. */
@@ -68,12 +87,16 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     vkr_matmul_args shape = {.n_out = n, .n_in = k, .n_tokens = t};
     int mv = vkr_matmul_tune_for(vkr_ctx_device(ctx), &shape).kernel == VKR_MATMUL_MATVEC;
     snprintf(out->name, sizeof out->name, "%s %ux%u t=%u", mv ? "matvec" : "matmul", n, k, t);
-    out->ms = dt * 1e3;
-    out->gbps = (double)n * k * 2 / dt / 1e9;
-    out->gflops = 2.0 * n * k * t / dt / 1e9;
+    out->n = n, out->k = k, out->t = t, out->samples = samples;
+    out->ms = med, out->ms_min = ms[0], out->ms_max = ms[samples - 1];
+    double bytes = (double)n * k * 2;
+    out->gbps = bytes / med / 1e6;
+    out->gbps_max = bytes / ms[0] / 1e6, out->gbps_min = bytes / ms[samples - 1] / 1e6;
+    out->gflops = 2.0 * n * k * t / med / 1e6;
     out->check_nmse = den > 0 ? num / den : num;
     rc = 0;
 done:
+    if (rc && !host_fail) snprintf(err, errlen, "%s", vkr_ctx_error(ctx));
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bw), vkr_buffer_destroy(ctx, bx), vkr_buffer_destroy(ctx, by);
     free(w), free(x), free(y);

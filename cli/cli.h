@@ -22,6 +22,8 @@ int cmd_logits(int argc, char **argv);
 int cmd_classify(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+/* `phi3vk bench --kernels ...` (cli/cmd_bench_kernels.c); argv as cmd_bench's. */
+int cmd_bench_kernels(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 
 /* Prints "phi3vk <cmd>: <msg>" to stderr. */

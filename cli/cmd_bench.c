@@ -10,7 +10,8 @@
 
 static const char *usage_text =
     "usage: phi3vk bench (-m MODEL | --synthetic NAME) [options]\n"
-    "       phi3vk bench --kernels [-r R] [--device N|NAME]\n"
+    "       phi3vk bench --kernels [--shape NxK[xT]]... [-r R] [--samples S] [-o md|jsonl]\n"
+    "                    [--device N|NAME]\n"
     "\n"
     "Measures prefill and generation speed (tokens/s) on one or more Vulkan devices, like\n"
     "llama-bench, and attests each device: before measuring, a fixed small synthetic model\n"
@@ -49,7 +50,11 @@ static const char *usage_text =
     "  --kernels            instead of a model, time the matrix kernels alone at Phi-3-mini's\n"
     "                       shapes: matrix x vector (decode: GB/s of fp16 weights read) and\n"
     "                       matrix x matrix (prefill: GFLOP/s), each checked against a C\n"
-    "                       reference on 64 rows (nmse); -r sets the dispatches per timing\n"
+    "                       reference on 64 rows (nmse). Each kernel is timed S times\n"
+    "                       (--samples, default 5) over R dispatches (-r, default 20; a tenth\n"
+    "                       for prefill shapes): the median, with the fastest and slowest\n"
+    "                       sample beside it\n"
+    "  --shape NxK[xT]      time W [N, K] by T tokens (default 1) instead; repeatable\n"
     "\n"
     "Every row has: device name, vendor, type, driver name and version, Vulkan version, fp16,\n"
     "subgroup size, model name, parameters, bytes and weight type, test, t/s mean and sd,\n"
@@ -164,61 +169,13 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
     return 0;
 }
 
-/* --kernels: matvec and matmul at Phi-3-mini's shapes on one device. */
-static int run_kernels(int argc, char **argv) {
-    const char *device = NULL;
-    int reps = 20;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--kernels")) continue;
-        if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
-        else if ((!strcmp(argv[i], "-r") || !strcmp(argv[i], "--repetitions")) && i + 1 < argc) {
-            if (int_arg("-r", argv[++i], 1000, &reps)) return 2;
-        } else {
-            cli_error("bench", "--kernels takes only -r and --device; found '%s'", argv[i]);
-            return 2;
-        }
-    }
-    char err[1024];
-    vkr_ctx *ctx = vkr_ctx_create(&(vkr_ctx_opts){.device = device}, err, sizeof err);
-    if (!ctx) {
-        cli_error("bench", "%s", err);
-        return 1;
-    }
-    static const struct { uint32_t n, k, t; } shapes[] = {
-        {9216, 3072, 1}, {16384, 3072, 1}, {3072, 8192, 1}, {32064, 3072, 1}, {9216, 3072, 4},
-        {9216, 3072, 64}, {16384, 3072, 64}, {3072, 8192, 64}, {9216, 3072, 512}};
-    const vkr_device_info *d = vkr_ctx_device(ctx);
-    char ver[32];
-    vkr_driver_version_str(d, ver, sizeof ver);
-    printf("device: %s (%s %s, %s)\n\n", d->name, d->driver_name, ver, d->driver_info);
-    printf("| kernel | ms | GB/s (weights) | GFLOP/s | check nmse |\n|---|---:|---:|---:|---:|\n");
-    int rc = 0;
-    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0] && !rc; i++) {
-        bench_kernel_result r;
-        int n = shapes[i].t >= 64 ? (reps + 9) / 10 : reps; /* a prefill dispatch takes ~10x longer */
-        if (bench_kernel_matmul(ctx, shapes[i].n, shapes[i].k, shapes[i].t, n, &r)) {
-            cli_error("bench", "%s", vkr_ctx_error(ctx));
-            rc = 1;
-            break;
-        }
-        printf("| %s | %.3f | %.2f | %.2f | %.1e |\n", r.name, r.ms, r.gbps, r.gflops, r.check_nmse);
-        fflush(stdout);
-        if (!(r.check_nmse <= 1e-8)) {
-            cli_error("bench", "%s: result differs from the C reference (nmse %.3g)", r.name, r.check_nmse);
-            rc = 1;
-        }
-    }
-    vkr_ctx_destroy(ctx);
-    return rc;
-}
-
 int cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             fputs(usage_text, stdout);
             return 0;
         }
-        if (!strcmp(argv[i], "--kernels")) return run_kernels(argc, argv);
+        if (!strcmp(argv[i], "--kernels")) return cmd_bench_kernels(argc, argv);
     }
     bench_opts o;
     bench_opts_defaults(&o);

@@ -38,7 +38,28 @@ for flag in -m --synthetic --layers --seed -p -n -d -r -o --profile --device --v
     expect "--help mentions $flag" 1 "$(grep -c -- "^  \(-[a-z], \)\?$flag\b" "$TMP/help" | sed 's/[2-9]/1/')"
 done
 
+# --kernels: given shapes, JSON lines, each checked against the C reference.
+"$BIN" bench --kernels --shape 40x72x3 --shape 33x24x9 -r 2 --samples 3 -o jsonl >"$TMP/k.jsonl" 2>"$TMP/err"
+expect "kernels exit code" 0 "$?"
+expect "kernels rows" "matvec 40x72 t=3|matmul 33x24 t=9" \
+    "$(python3 -c 'import json,sys; print("|".join(json.loads(l)["kernel"] for l in open(sys.argv[1])))' "$TMP/k.jsonl")"
+expect "kernels: median within the samples, checked" "ok ok" "$(python3 -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    ok = r["samples"] == 3 and r["ms_min"] <= r["ms"] <= r["ms_max"] and r["gbps_min"] <= r["gbps"] <= r["gbps_max"] \
+        and 0 <= r["check_nmse"] < 1e-8
+    print("ok" if ok else "bad: %r" % r)' "$TMP/k.jsonl" | tr '\n' ' ' | sed 's/ $//')"
+"$BIN" bench --kernels --shape 40x72 -r 1 --samples 1 >"$TMP/k.md" 2>/dev/null
+expect "kernels md row" 1 "$(grep -c '^| matvec 40x72 t=1 |' "$TMP/k.md")"
+
 rc() { "$@" >/dev/null 2>&1; echo $?; }
+for s in 12 1x 0x3 4x4x0 1x2x3x x3 9999999x3; do
+    expect "kernels --shape $s: usage error" 2 "$(rc "$BIN" bench --kernels --shape "$s")"
+done
+expect "kernels -o csv: usage error" 2 "$(rc "$BIN" bench --kernels -o csv)"
+expect "kernels --samples 0: usage error" 2 "$(rc "$BIN" bench --kernels --samples 0)"
+expect "kernels: too large for the device: error" 1 "$(rc "$BIN" bench --kernels --shape 1048576x1048576 -r 1 --samples 1)"
 expect "no model: usage error" 2 "$(rc "$BIN" bench)"
 expect "model and synthetic: usage error" 2 "$(rc "$BIN" bench -m x --synthetic tiny)"
 expect "bad list: usage error" 2 "$(rc "$BIN" bench --synthetic tiny -p 8,x)"

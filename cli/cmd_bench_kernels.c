@@ -1,0 +1,155 @@
+/* phi3vk bench --kernels: the matrix kernels alone, at Phi-3-mini's shapes or
+ * at shapes given with --shape, as a markdown table or JSON lines. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/kernels.h"
+#include "cli/cli.h"
+
+#define MAX_SHAPES 16
+
+typedef struct shape {
+    uint32_t n, k, t;
+} shape;
+
+/* Phi-3-mini: qkv, gate_up, down (and o's transpose) and lm_head; decode
+ * (one token), a 4-token pass, and prefill. */
+static const shape phi3_shapes[] = {
+    {9216, 3072, 1},   {16384, 3072, 1},  {3072, 8192, 1},  {32064, 3072, 1},  {9216, 3072, 4},
+    {9216, 3072, 64},  {16384, 3072, 64}, {3072, 8192, 64}, {9216, 3072, 512},
+};
+
+/* Parses an integer in [lo, hi]; 0 or -1 after printing why. */
+static int int_arg(const char *flag, const char *v, long lo, long hi, int *out) {
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (end == v || *end || errno || x < lo || x > hi) {
+        cli_error("bench", "%s: expected an integer in [%ld, %ld], found '%s'", flag, lo, hi, v);
+        return -1;
+    }
+    *out = (int)x;
+    return 0;
+}
+
+/* "NxK" or "NxKxT" with N, K in [1, 1<<20] and T in [1, 4096]. */
+static int parse_shape(const char *v, shape *s) {
+    unsigned long x[3] = {0, 0, 1};
+    const char *p = v;
+    int n = 0, ok = 1;
+    for (;;) {
+        char *end;
+        errno = 0;
+        if (*p < '0' || *p > '9' || (x[n] = strtoul(p, &end, 10), errno)) {
+            ok = 0;
+            break;
+        }
+        p = end, n++;
+        if (!*p) break;
+        if (*p != 'x' || n == 3) {
+            ok = 0;
+            break;
+        }
+        p++;
+    }
+    if (!ok || n < 2 || !x[0] || !x[1] || !x[2] || x[0] > (1u << 20) || x[1] > (1u << 20) || x[2] > 4096) {
+        cli_error("bench", "--shape: expected NxK or NxKxT (rows, columns, tokens; N, K <= 1048576, "
+                           "T <= 4096), found '%s'",
+                  v);
+        return -1;
+    }
+    *s = (shape){(uint32_t)x[0], (uint32_t)x[1], (uint32_t)x[2]};
+    return 0;
+}
+
+static void print_row(const bench_kernel_result *r, int jsonl, const char *device) {
+    if (jsonl) {
+        printf("{\"device\":\"");
+        for (const char *c = device; *c; c++) /* device names are ASCII; escape the JSON specials */
+            if (*c == '"' || *c == '\\') printf("\\%c", *c);
+            else if ((unsigned char)*c >= 0x20) putchar(*c);
+        printf("\",\"kernel\":\"%s\",\"n\":%u,\"k\":%u,\"t\":%u,\"samples\":%d,\"ms\":%.4f,\"ms_min\":%.4f,"
+               "\"ms_max\":%.4f,\"gbps\":%.3f,\"gbps_max\":%.3f,\"gbps_min\":%.3f,\"gflops\":%.3f,"
+               "\"check_nmse\":%.3g}\n",
+               r->name, r->n, r->k, r->t, r->samples, r->ms, r->ms_min, r->ms_max, r->gbps, r->gbps_max,
+               r->gbps_min, r->gflops, r->check_nmse);
+    } else {
+        printf("| %s | %.3f | %.2f | %.2f-%.2f | %.2f | %.1e |\n", r->name, r->ms, r->gbps, r->gbps_min,
+               r->gbps_max, r->gflops, r->check_nmse);
+    }
+    fflush(stdout);
+}
+
+int cmd_bench_kernels(int argc, char **argv) {
+    const char *device = NULL;
+    int reps = 20, samples = 5, jsonl = 0, n_shapes = 0;
+    shape shapes[MAX_SHAPES];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--kernels")) continue;
+        if (!v) {
+            cli_error("bench", "--kernels: %s needs a value or is unknown (see --help)", a);
+            return 2;
+        }
+        i++;
+        if (!strcmp(a, "--device")) device = v;
+        else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
+            if (int_arg(a, v, 1, 1000, &reps)) return 2;
+        } else if (!strcmp(a, "--samples")) {
+            if (int_arg(a, v, 1, 100, &samples)) return 2;
+        } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+            if (strcmp(v, "md") && strcmp(v, "jsonl")) {
+                cli_error("bench", "--kernels -o: expected md or jsonl, found '%s'", v);
+                return 2;
+            }
+            jsonl = !strcmp(v, "jsonl");
+        } else if (!strcmp(a, "--shape")) {
+            if (n_shapes == MAX_SHAPES) {
+                cli_error("bench", "--shape: at most %d shapes", MAX_SHAPES);
+                return 2;
+            }
+            if (parse_shape(v, &shapes[n_shapes++])) return 2;
+        } else {
+            cli_error("bench", "--kernels takes --shape, -r, --samples, -o and --device; found '%s'", a);
+            return 2;
+        }
+    }
+    if (!n_shapes) {
+        n_shapes = (int)(sizeof phi3_shapes / sizeof phi3_shapes[0]);
+        memcpy(shapes, phi3_shapes, sizeof phi3_shapes);
+    }
+    char err[1024];
+    vkr_ctx *ctx = vkr_ctx_create(&(vkr_ctx_opts){.device = device}, err, sizeof err);
+    if (!ctx) {
+        cli_error("bench", "%s", err);
+        return 1;
+    }
+    const vkr_device_info *d = vkr_ctx_device(ctx);
+    if (!jsonl) {
+        char ver[32];
+        vkr_driver_version_str(d, ver, sizeof ver);
+        printf("device: %s (%s %s, %s); median of %d timings\n\n", d->name, d->driver_name, ver, d->driver_info,
+               samples);
+        printf("| kernel | ms | GB/s (weights) | GB/s slowest-fastest | GFLOP/s | check nmse |\n"
+               "|---|---:|---:|---:|---:|---:|\n");
+    }
+    int rc = 0;
+    for (int i = 0; i < n_shapes && !rc; i++) {
+        bench_kernel_result r;
+        int n = shapes[i].t >= 64 ? (reps + 9) / 10 : reps; /* a prefill dispatch takes ~10x longer */
+        if (bench_kernel_matmul(ctx, shapes[i].n, shapes[i].k, shapes[i].t, n, samples, &r, err, sizeof err)) {
+            cli_error("bench", "%s", err);
+            rc = 1;
+            break;
+        }
+        print_row(&r, jsonl, d->name);
+        if (!(r.check_nmse <= 1e-8)) {
+            cli_error("bench", "%s: result differs from the C reference (nmse %.3g)", r.name, r.check_nmse);
+            rc = 1;
+        }
+    }
+    vkr_ctx_destroy(ctx);
+    return rc;
+}
