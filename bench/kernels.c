@@ -57,10 +57,12 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     vkr_matmul_args a = {.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t};
     if (vkr_cmd_begin(cmd)) goto done;
     for (int i = 0; i < reps; i++) vkr_op_matmul(cmd, &a);
-    /* Warm-up: one untimed run of the whole batch (pipeline creation, page
-     * faults, and the driver's worker threads: with one dispatch only, the
-     * first kernel measured on lavapipe read 20 % slow). */
-    if (vkr_cmd_end(cmd) || vkr_cmd_run(cmd)) goto done;
+    /* Warm-up: untimed runs of the whole batch for at least half a second
+     * (pipeline creation, page faults, driver threads and clocks: on lavapipe
+     * the first second of a fresh process measured 10-20 % slow). */
+    if (vkr_cmd_end(cmd)) goto done;
+    for (double w0 = now_s(); now_s() - w0 < 0.5;)
+        if (vkr_cmd_run(cmd)) goto done;
     double ms[100];
     if (samples < 1) samples = 1;
     if (samples > 100) samples = 100;
