@@ -120,37 +120,6 @@ static bench_row *new_row(bench_state *s, char *err, size_t errlen) {
 
 /* ---- profiles ---- */
 
-/* Weight bytes and multiply-adds per token of the matrices, split into the
- * 4 per layer (qkv, o, gate_up, down) and lm_head, as the forward pass
- * dispatches them (model/forward.c): layer matrices first, lm_head last. */
-typedef struct matrix_cost {
-    int layer_calls;
-    double layer_bytes, layer_macs, head_bytes, head_macs;
-} matrix_cost;
-
-static matrix_cost matrix_costs(const phi3_config *c) {
-    double H = c->hidden, QD = (double)c->n_heads * c->head_dim, F = c->intermediate;
-    double QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
-    double ldH = vkr_ld((uint32_t)c->hidden), ldQ = vkr_ld((uint32_t)QD), ldF = vkr_ld((uint32_t)F);
-    matrix_cost m = {.layer_calls = 4 * c->n_layers};
-    m.layer_bytes = 2.0 * c->n_layers * (QKV * ldH + H * ldQ + 2 * F * ldH + H * ldF);
-    m.layer_macs = (double)c->n_layers * (QKV * H + H * QD + 2 * F * H + H * F);
-    m.head_bytes = 2.0 * c->vocab * ldH;
-    m.head_macs = (double)c->vocab * H;
-    return m;
-}
-
-/* GB/s and GFLOP/s of a matrix op, from which matrices its calls were:
- * all layer matrices and/or lm_head (which runs on one token). An op whose
- * call count matches neither gets 0 (unknown). */
-static void matrix_rates(bench_op *op, const matrix_cost *mc, int tokens) {
-    double bytes = 0, flops = 0;
-    if (op->calls == mc->layer_calls || op->calls == mc->layer_calls + 1)
-        bytes += mc->layer_bytes, flops += 2 * mc->layer_macs * tokens;
-    if (op->calls == 1 || op->calls == mc->layer_calls + 1) bytes += mc->head_bytes, flops += 2 * mc->head_macs;
-    if (op->ms > 0) op->gbps = bytes / (op->ms * 1e-3) / 1e9, op->gflops = flops / (op->ms * 1e-3) / 1e9;
-}
-
 static int op_cmp(const void *a, const void *b) {
     double x = ((const bench_op *)a)->ms, y = ((const bench_op *)b)->ms;
     return x < y ? 1 : x > y ? -1 : 0;
@@ -163,7 +132,6 @@ static int take_profile(bench_state *s, bench_profile *p, int tokens, double wal
         snprintf(err, errlen, "--profile: %s", vkr_ctx_error(s->vk));
         return -1;
     }
-    matrix_cost mc = matrix_costs(phi3_model_config(s->m));
     memset(p, 0, sizeof *p);
     p->n_ops = n, p->tokens = tokens, p->wall_ms = wall_s * 1e3;
     for (int i = 0; i < n; i++) {
@@ -171,7 +139,9 @@ static int take_profile(bench_state *s, bench_profile *p, int tokens, double wal
         snprintf(op->op, sizeof op->op, "%s", ops[i].op);
         op->calls = ops[i].calls, op->ms = ops[i].ms;
         p->op_ms += op->ms;
-        if (!strcmp(op->op, "matmul") || !strcmp(op->op, "matvec")) matrix_rates(op, &mc, tokens);
+        /* the matrix ops count their weight bytes and FLOPs per dispatch */
+        if (op->ms > 0 && ops[i].bytes > 0)
+            op->gbps = ops[i].bytes / (op->ms * 1e-3) / 1e9, op->gflops = ops[i].flops / (op->ms * 1e-3) / 1e9;
     }
     for (int i = 0; i < n; i++) p->ops[i].share = p->op_ms > 0 ? 100 * p->ops[i].ms / p->op_ms : 0;
     qsort(p->ops, (size_t)n, sizeof *p->ops, op_cmp);

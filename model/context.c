@@ -119,8 +119,9 @@ phi3_ctx *phi3_ctx_create(phi3_model *m, const phi3_ctx_opts *opts, char *err, s
         c->v_cache[l] = make(c, name, (uint64_t)c->n_seq * c->n_ctx * kv_row, VKR_BUF_DEVICE, &fail);
     }
     c->cos_sin = make(c, "rope.cos_sin", (uint64_t)c->n_ctx * cfg->head_dim * 4, VKR_BUF_DEVICE, &fail);
-    c->params = make(c, "params", (uint64_t)c->n_seq * sizeof(struct step_params), VKR_BUF_HOST, &fail);
+    c->params = make(c, "params", 2ull * c->n_seq * sizeof(struct step_params), VKR_BUF_HOST, &fail);
     c->last_x = make(c, "last_x", (uint64_t)c->n_seq * cfg->hidden * 4, VKR_BUF_DEVICE, &fail);
+    c->last_q = make(c, "last_q", (uint64_t)c->n_seq * cfg->n_heads * cfg->head_dim * 4, VKR_BUF_DEVICE, &fail);
     c->logits = make(c, "logits", (uint64_t)c->logit_rows * cfg->vocab * 4, VKR_BUF_DEVICE, &fail);
     c->next_id = make(c, "next_id", (uint64_t)c->n_seq * 4, VKR_BUF_HOST, &fail);
     /* Decode attention splits the keys so a long context still spreads over
@@ -161,7 +162,7 @@ void phi3_ctx_destroy(phi3_ctx *c) {
     scratch_free(vk, &c->dec);
     for (int l = 0; c->k_cache && l < c->m->cfg.n_layers; l++) vkr_buffer_destroy(vk, c->k_cache[l]);
     for (int l = 0; c->v_cache && l < c->m->cfg.n_layers; l++) vkr_buffer_destroy(vk, c->v_cache[l]);
-    vkr_buffer *all[] = {c->cos_sin, c->params, c->last_x, c->logits, c->next_id};
+    vkr_buffer *all[] = {c->cos_sin, c->params, c->last_x, c->last_q, c->logits, c->next_id};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vkr_buffer_destroy(vk, all[i]);
     free(c->k_cache);
     free(c->v_cache);
@@ -173,11 +174,14 @@ void phi3_ctx_destroy(phi3_ctx *c) {
 }
 
 
+/* params[seq]: the step's tokens; params[n_seq + seq]: its last token alone
+ * (the last layer of a pass that needs only the last logits). */
 static void set_params(phi3_ctx *c, int seq, int n_tokens) {
-    struct step_params *p = (struct step_params *)vkr_buffer_map(c->params) + seq;
-    p->n_past = (uint32_t)c->n_past[seq];
-    p->n_tokens = (uint32_t)n_tokens;
-    p->kv_base = (uint32_t)(seq * c->n_ctx);
+    struct step_params *p = (struct step_params *)vkr_buffer_map(c->params);
+    p[seq] = (struct step_params){.n_past = (uint32_t)c->n_past[seq], .n_tokens = (uint32_t)n_tokens,
+                                  .kv_base = (uint32_t)(seq * c->n_ctx)};
+    p[c->n_seq + seq] = (struct step_params){.n_past = (uint32_t)(c->n_past[seq] + n_tokens - 1), .n_tokens = 1,
+                                             .kv_base = (uint32_t)(seq * c->n_ctx)};
 }
 
 static int check_seq(const phi3_ctx *c, int seq, const int32_t *tokens, int n, char *err, size_t errlen) {
@@ -430,6 +434,7 @@ int phi3_ctx_profile(phi3_ctx *c, phi3_op_profile *out, int cap) {
         }
         out[j].calls++;
         out[j].ms += t[i].ms;
+        out[j].bytes += t[i].bytes, out[j].flops += t[i].flops;
     }
     free(t);
     return k < 0 ? -1 : m;

@@ -59,10 +59,11 @@ struct phi3_ctx {
     vkr_buffer *cos_sin;     /* fp32 [n_ctx, head_dim/2, 2] */
     int rope_long;           /* LongRoPE: the table holds the long factors */
     int32_t *history;        /* [n_seq, n_ctx] ids in the caches (LongRoPE, prefix copies) */
-    vkr_buffer *params;      /* host struct step_params [n_seq] */
+    vkr_buffer *params;      /* host struct step_params [2 n_seq]: each sequence's step, then its last token */
     phi3_scratch pre;        /* prefill: n_batch tokens */
     phi3_scratch dec;        /* decode: 1 token */
     vkr_buffer *last_x;      /* fp32 [n_seq, hidden]: last row of each sequence of a pass */
+    vkr_buffer *last_q;      /* fp32 [n_seq, n_heads head_dim]: its query in the last layer */
     vkr_buffer *logits;      /* fp32 [logit_rows, vocab] */
     int logit_rows;          /* capacity of logits: max(n_seq, n_batch if all_logits) */
     vkr_buffer *next_id;     /* host uint32 [n_seq]: device argmax */
@@ -79,7 +80,9 @@ struct phi3_ctx {
  * s, T = sum of seg[i].n) into cmd; each segment's positions come from
  * params[seq]. With logits_all (one segment), logits rows 0..T-1 get every
  * position; otherwise logits row i and next_id[i] get the last token of
- * segment i. */
+ * segment i, and the last layer computes the keys and values of every token
+ * but attention, o_proj and the MLP of the last tokens only (their other rows
+ * reach no output). */
 void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, const phi3_segment *seg, int n_seg,
                          int logits_all);
 

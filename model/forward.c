@@ -5,6 +5,14 @@
  * then the final RMSNorm and lm_head. */
 #include "model/engine_internal.h"
 
+/* Row i of dst := the last row of segment i in src (rows of row_bytes). */
+static void gather_last(vkr_cmd *cmd, vkr_buffer *src, vkr_buffer *dst, const phi3_segment *seg, int n_seg,
+                        uint64_t row_bytes) {
+    for (int i = 0; i < n_seg; i++)
+        vkr_cmd_copy(cmd, src, (uint64_t)(seg[i].row0 + seg[i].n - 1) * row_bytes, dst, (uint64_t)i * row_bytes,
+                     row_bytes);
+}
+
 void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, const phi3_segment *seg, int n_seg,
                          int logits_all) {
     const phi3_model *m = c->m;
@@ -19,46 +27,65 @@ void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, const phi3_
     /* x = embedding rows of the token ids */
     vkr_op_embed(cmd, &(vkr_embed_args){.weight = m->embd, .ids = s->ids, .out = s->x, .dim = H, .n_tokens = T});
 
+    /* Without logits_all only each segment's last row reaches an output. The
+     * last layer still needs every token's keys and values (later steps read
+     * them), so it runs rmsnorm, qkv and rope on all T rows; then attention,
+     * o_proj and the MLP on the n_seg last rows only, packed into last_q and
+     * last_x (T - n_seg fewer rows through 3/4 of the layer's weights). */
+    const int prune = !logits_all && T > (uint32_t)n_seg;
     for (int l = 0; l < cfg->n_layers; l++) {
         const phi3_dev_layer *L = &m->layers[l];
+        const int last = prune && l == cfg->n_layers - 1;
         /* attention block */
         vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){
             .weight = L->attn_norm, .x = s->x, .out = s->xn, .n = H, .n_tokens = T, .eps = eps});
         vkr_op_matmul(cmd, &(vkr_matmul_args){
             .weight = L->qkv, .x = s->xn, .out = s->qkv, .n_out = QKV, .n_in = H, .n_tokens = T});
-        for (int i = 0; i < n_seg; i++) { /* each sequence attends to its own cache */
-            const uint32_t row0 = (uint32_t)seg[i].row0, n = (uint32_t)seg[i].n, sq = (uint32_t)seg[i].seq;
+        for (int i = 0; i < n_seg; i++) /* keys and values into each sequence's cache */
             vkr_op_rope(cmd, &(vkr_rope_args){
                 .qkv = s->qkv, .cos_sin = c->cos_sin, .params = c->params, .q = s->q, .k_cache = c->k_cache[l],
-                .v_cache = c->v_cache[l], .n_heads = NH, .n_kv_heads = NKV, .head_dim = D, .n_tokens = n,
-                .row0 = row0, .seq = sq, .max_pos = (uint32_t)c->n_ctx, .ctx = (uint32_t)(c->n_seq * c->n_ctx)});
+                .v_cache = c->v_cache[l], .n_heads = NH, .n_kv_heads = NKV, .head_dim = D,
+                .n_tokens = (uint32_t)seg[i].n, .row0 = (uint32_t)seg[i].row0, .seq = (uint32_t)seg[i].seq,
+                .max_pos = (uint32_t)c->n_ctx, .ctx = (uint32_t)(c->n_seq * c->n_ctx)});
+        /* The last layer of a pruned pass: the last query of segment i is row
+         * i of last_q, positioned by params[n_seq + seq]. */
+        if (last) gather_last(cmd, s->q, c->last_q, seg, n_seg, (uint64_t)NH * D * 4);
+        for (int i = 0; i < n_seg; i++) /* each sequence attends to its own cache */
             vkr_op_attention(cmd, &(vkr_attention_args){
-                .q = s->q, .k_cache = c->k_cache[l], .v_cache = c->v_cache[l], .params = c->params,
-                .scratch = s->att_scratch, .out = s->attn, .n_heads = NH, .n_kv_heads = NKV, .head_dim = D,
-                .n_tokens = n, .row0 = row0, .seq = sq, .window = (uint32_t)cfg->sliding_window,
-                .n_split = (uint32_t)s->n_split});
+                .q = last ? c->last_q : s->q, .k_cache = c->k_cache[l], .v_cache = c->v_cache[l],
+                .params = c->params, .scratch = s->att_scratch, .out = s->attn, .n_heads = NH, .n_kv_heads = NKV,
+                .head_dim = D, .n_tokens = last ? 1u : (uint32_t)seg[i].n,
+                .row0 = last ? (uint32_t)i : (uint32_t)seg[i].row0,
+                .seq = (uint32_t)(last ? c->n_seq + seg[i].seq : seg[i].seq),
+                .window = (uint32_t)cfg->sliding_window, .n_split = (uint32_t)s->n_split});
+        vkr_buffer *x = s->x; /* the residual stream, T rows or (last) the n_seg last rows */
+        uint32_t rows = T;
+        if (last) {
+            gather_last(cmd, s->x, c->last_x, seg, n_seg, (uint64_t)H * 4);
+            x = c->last_x, rows = (uint32_t)n_seg;
         }
         vkr_op_matmul(cmd, &(vkr_matmul_args){
-            .weight = L->o, .x = s->attn, .out = s->x, .n_out = H, .n_in = NH * D, .n_tokens = T, .accumulate = 1});
+            .weight = L->o, .x = s->attn, .out = x, .n_out = H, .n_in = NH * D, .n_tokens = rows, .accumulate = 1});
         /* feed-forward block */
         vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){
-            .weight = L->ffn_norm, .x = s->x, .out = s->xn, .n = H, .n_tokens = T, .eps = eps});
+            .weight = L->ffn_norm, .x = x, .out = s->xn, .n = H, .n_tokens = rows, .eps = eps});
         vkr_op_matmul(cmd, &(vkr_matmul_args){
-            .weight = L->gate_up, .x = s->xn, .out = s->gate_up, .n_out = 2 * F, .n_in = H, .n_tokens = T});
-        vkr_op_silu_mul(cmd, &(vkr_silu_mul_args){.gate_up = s->gate_up, .out = s->ff, .n_ff = F, .n_tokens = T});
+            .weight = L->gate_up, .x = s->xn, .out = s->gate_up, .n_out = 2 * F, .n_in = H, .n_tokens = rows});
+        vkr_op_silu_mul(cmd, &(vkr_silu_mul_args){.gate_up = s->gate_up, .out = s->ff, .n_ff = F, .n_tokens = rows});
         vkr_op_matmul(cmd, &(vkr_matmul_args){
-            .weight = L->down, .x = s->ff, .out = s->x, .n_out = H, .n_in = F, .n_tokens = T, .accumulate = 1});
+            .weight = L->down, .x = s->ff, .out = x, .n_out = H, .n_in = F, .n_tokens = rows, .accumulate = 1});
     }
 
     /* Only the last position's logits are needed to continue a sequence:
-     * copy those rows out so the final norm and lm_head run on one token
-     * per sequence. */
+     * the final norm and lm_head run on one row per sequence (packed into
+     * last_x by the last layer, or copied there when no layer pruned). */
     vkr_buffer *xf = s->x;
     uint32_t rows = T;
-    if (!logits_all && (n_seg > 1 || T > 1)) {
-        for (int i = 0; i < n_seg; i++)
-            vkr_cmd_copy(cmd, s->x, (uint64_t)(seg[i].row0 + seg[i].n - 1) * H * 4, c->last_x,
-                         (uint64_t)i * H * 4, (uint64_t)H * 4);
+    if (prune) {
+        xf = c->last_x;
+        rows = (uint32_t)n_seg;
+    } else if (!logits_all && (n_seg > 1 || T > 1)) {
+        gather_last(cmd, s->x, c->last_x, seg, n_seg, (uint64_t)H * 4);
         xf = c->last_x;
         rows = (uint32_t)n_seg;
     }

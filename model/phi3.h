@@ -125,6 +125,7 @@ typedef struct phi3_op_profile {
     const char *op;   /* "matmul", "attention", ... */
     int calls;
     double ms;
+    double bytes, flops; /* weight bytes read and FLOPs of the matrix ops (0 for the others) */
 } phi3_op_profile;
 int phi3_ctx_profile(phi3_ctx *c, phi3_op_profile *out, int cap);
 

@@ -10,6 +10,9 @@
  * - the attestation passes on a working device, with a reference margin far
  *   above the device's rounding, and fails (check: fail in every format)
  *   when bench_check_corrupt_for_test corrupts the reference;
+ * - the profile's matrix FLOPs and weight bytes are exactly those of the
+ *   forward pass: every layer on every token, except the last layer's
+ *   o_proj and MLP and lm_head, which run on the last token of a prefill;
  * - bad options are refused with a message. */
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -19,6 +22,8 @@
 
 #include "bench/bench.h"
 #include "lib/check.h"
+#include "model/synth.h"
+#include "vk/ops.h"
 #include "vk/vkr.h"
 
 /* The fields every JSON/CSV row must carry (the list). */
@@ -204,6 +209,36 @@ static void bad_options(vkr_ctx *vk) {
     }
 }
 
+/* The matrix ops of one pass of T tokens (T = 1: a decode step): FLOPs and
+ * weight bytes (rows padded to vkr_ld, read once per dispatch). */
+static void want_cost(const phi3_config *c, int T, double *flops, double *bytes) {
+    double H = c->hidden, QD = (double)c->n_heads * c->head_dim, F = c->intermediate, V = c->vocab;
+    double QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
+    double ldH = vkr_ld((uint32_t)H), ldQ = vkr_ld((uint32_t)QD), ldF = vkr_ld((uint32_t)F);
+    double rest = H * QD + 2 * F * H + H * F; /* o_proj, gate_up, down */
+    *flops = 2 * ((c->n_layers * QKV * H + (c->n_layers - 1) * rest) * T + rest + V * H);
+    *bytes = 2 * (c->n_layers * (QKV * ldH + H * ldQ + 2 * F * ldH + H * ldF) + V * ldH);
+}
+
+static void check_profile_cost(const bench_row *w, int row) {
+    phi3_config cfg;
+    char err[256];
+    if (phi3_synth_preset(&cfg, "tiny", err, sizeof err)) {
+        CHECK(0, "tiny preset: %s", err);
+        return;
+    }
+    double want_f, want_b, got_f = 0, got_b = 0;
+    want_cost(&cfg, w->n_prompt ? w->n_prompt : 1, &want_f, &want_b);
+    for (int i = 0; i < w->profile.n_ops; i++) {
+        const bench_op *op = &w->profile.ops[i];
+        got_f += op->gflops * op->ms * 1e6, got_b += op->gbps * op->ms * 1e6;
+    }
+    CHECK(fabs(got_f - want_f) <= 1e-9 * want_f, "row %d (%s): matrix FLOPs %.0f, expected %.0f", row, w->test, got_f,
+          want_f);
+    CHECK(fabs(got_b - want_b) <= 1e-9 * want_b, "row %d (%s): weight bytes %.0f, expected %.0f", row, w->test, got_b,
+          want_b);
+}
+
 int main(void) {
     char err[1024];
     vkr_ctx_opts vo = {.validate = 1, .profile = 1, .cache_dir = "", .quiet = 1};
@@ -242,6 +277,7 @@ int main(void) {
             CHECK(w->device_bytes > w->model_bytes && w->host_rss_bytes > 0, "row %d: memory fields", i);
             CHECK(w->has_profile && w->profile.op_ms > 0 && w->profile.op_ms <= w->profile.wall_ms * 1.05,
                   "row %d: profile op %g ms vs wall %g ms", i, w->profile.op_ms, w->profile.wall_ms);
+            check_profile_cost(w, i);
         }
         check_json(&rep, "pass");
         check_csv(&rep, "pass");

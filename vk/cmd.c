@@ -19,6 +19,7 @@ struct vkr_cmd {
     int n_dispatch;
     uint32_t n_queries;
     const char *labels[MAX_QUERIES]; /* label of the dispatch ending at query i+1 */
+    double bytes[MAX_QUERIES], flops[MAX_QUERIES]; /* and its cost (vkr_dispatch) */
     /* Buffers read / written since the last barrier of this recording. */
     VkBuffer reads[MAX_TRACKED], writes[MAX_TRACKED];
     int n_reads, n_writes;
@@ -113,9 +114,10 @@ fail:
     return -1;
 }
 
-static void timestamp(vkr_cmd *c, const char *label) {
+static void timestamp(vkr_cmd *c, const char *label, double bytes, double flops) {
     if (!c->queries || c->n_queries >= MAX_QUERIES) return;
     c->labels[c->n_queries - 1] = label;
+    c->bytes[c->n_queries - 1] = bytes, c->flops[c->n_queries - 1] = flops;
     vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, c->n_queries++);
 }
 
@@ -181,7 +183,7 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     vkCmdDispatch(c->cb, d->groups[0] ? d->groups[0] : 1, d->groups[1] ? d->groups[1] : 1,
                   d->groups[2] ? d->groups[2] : 1);
     c->n_dispatch++;
-    timestamp(c, d->label ? d->label : p->desc.shader);
+    timestamp(c, d->label ? d->label : p->desc.shader, d->bytes, d->flops);
 }
 
 void vkr_cmd_copy(vkr_cmd *c, vkr_buffer *src, uint64_t src_off, vkr_buffer *dst, uint64_t dst_off, uint64_t size) {
@@ -189,14 +191,14 @@ void vkr_cmd_copy(vkr_cmd *c, vkr_buffer *src, uint64_t src_off, vkr_buffer *dst
     hazard(c, &src->buffer, 1, &dst->buffer, 1);
     VkBufferCopy region = {src_off, dst_off, size};
     vkCmdCopyBuffer(c->cb, src->buffer, dst->buffer, 1, &region);
-    timestamp(c, "copy");
+    timestamp(c, "copy", 0, 0);
 }
 
 void vkr_cmd_fill(vkr_cmd *c, vkr_buffer *dst, uint64_t off, uint64_t size) {
     if (!c->recording || c->failed) return;
     hazard(c, NULL, 0, &dst->buffer, 1);
     vkCmdFillBuffer(c->cb, dst->buffer, off, size, 0);
-    timestamp(c, "fill");
+    timestamp(c, "fill", 0, 0);
 }
 
 int vkr_cmd_end(vkr_cmd *c) {
@@ -267,6 +269,7 @@ int vkr_cmd_profile(vkr_cmd *c, vkr_op_time *out, int cap) {
     int k = 0;
     for (uint32_t i = 1; i < n && k < cap; i++, k++) {
         out[k].label = c->labels[i - 1];
+        out[k].bytes = c->bytes[i - 1], out[k].flops = c->flops[i - 1];
         out[k].ms = (double)(ts[i] - ts[i - 1]) * ctx->info.timestamp_period * 1e-6;
     }
     free(ts);

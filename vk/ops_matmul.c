@@ -19,6 +19,10 @@ _Static_assert(sizeof(struct pc_matmul) == 16, "pc_matmul layout");
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
+/* What a matrix op costs, for profiles: weight bytes (padded rows) and FLOPs. */
+static double w_bytes(const vkr_matmul_args *a, const struct pc_matmul *pc) { return 2.0 * a->n_out * pc->ld; }
+static double flops(const vkr_matmul_args *a) { return 2.0 * a->n_out * a->n_in * a->n_tokens; }
+
 void vkr_op_rmsnorm(vkr_cmd *cmd, const vkr_rmsnorm_args *a) {
     const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
     /* One row per workgroup. CPU drivers run a workgroup on one thread, so a
@@ -55,7 +59,7 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
         .spec = {sg * nsg, rows, nt, len}, .n_spec = ubo ? 4 : 3, .subgroup_size = sg});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
-        .groups = {ceil_div(a->n_out, rows * nsg)}, .label = "matvec"});
+        .groups = {ceil_div(a->n_out, rows * nsg)}, .label = "matvec", .bytes = w_bytes(a, pc), .flops = flops(a)});
 }
 
 /* Prefill on CPU devices: register-blocked, no shared memory. */
@@ -65,7 +69,8 @@ static void matmul_register(vkr_cmd *cmd, const vkr_matmul_args *a, const struct
         .shader = "matmul", .bindings = "TXw", .push_size = sizeof *pc, .spec = {wg, tm, tn}, .n_spec = 3});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
-        .groups = {ceil_div(a->n_out, tm * wg), ceil_div(a->n_tokens, tn)}, .label = "matmul"});
+        .groups = {ceil_div(a->n_out, tm * wg), ceil_div(a->n_tokens, tn)}, .label = "matmul",
+        .bytes = w_bytes(a, pc), .flops = flops(a)});
 }
 
 /* Shared memory of matmul_tiled.comp: fp32 tiles of BK x (BM + 1) and BK x (BN + 1). */
@@ -93,7 +98,7 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, t->bm), ceil_div(a->n_tokens, t->bn)},
-        .label = "matmul"}); /* the same op in profiles (bench computes its GFLOP/s by this name) */
+        .label = "matmul", .bytes = w_bytes(a, pc), .flops = flops(a)}); /* the same op as matmul.comp in profiles */
 }
 
 /* Up to MATVEC_MAX_TOKENS_CPU / _GPU tokens: matvec. Beyond, two prefill kernels:

@@ -193,6 +193,7 @@ typedef struct vkr_dispatch {
     const void *push;                   /* desc->push_size bytes, copied */
     uint32_t groups[3];                 /* workgroup counts; 0 means 1 */
     const char *label;                  /* op name in profiles; NULL = shader name */
+    double bytes, flops;                /* weight bytes read and FLOPs, for profiles (0: not counted) */
 } vkr_dispatch;
 
 /* A primary command buffer with its own fence (and query pool if profiling). */
@@ -221,6 +222,7 @@ int vkr_cmd_run(vkr_cmd *cmd);
 typedef struct vkr_op_time {
     const char *label;
     double ms;
+    double bytes, flops;  /* as given to vkr_cmd_dispatch (0 for copies and fills) */
 } vkr_op_time;
 /* Returns the number of entries written to out (at most cap), or -1. */
 int vkr_cmd_profile(vkr_cmd *cmd, vkr_op_time *out, int cap);
