@@ -43,7 +43,7 @@
     "  --batch N             items per engine pass, 1..64: their prompts go through each weight\n"         \
     "                        matrix together, and with --reason they decode in lockstep (default:\n"        \
     "                        what half the device memory left after the weights holds, at most 16;\n"      \
-    "                        1 on a CPU device, where batches gain nothing)\n"                             \
+    "                        on a CPU device 1 for labels and 8 with --reason)\n"                          \
     "  --ctx N               (model option) tokens per item's KV cache; default: the run's longest\n"      \
     "                        prompt (+ --max-tokens with --reason)\n"                                       \
     "  --no-prefix-cache     compute every prompt from its first token (for measurements; the\n"          \
