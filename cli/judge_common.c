@@ -295,7 +295,7 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
         return;
     }
     vkr_ctx *vk = phi3_model_vk(s->m);
-    /* CPU drivers are compute-bound: batched prefills measured 0.85-0.9x there,
+    /* CPU drivers are compute-bound: batched prefills measured 0.83-0.92x there,
      * so labels go one item at a time; lockstep decoding of 8 sequences (one
      * register-blocked tile of tokens) made --reason 1.6-1.8x faster (RESULTS.md). */
     int most = vkr_ctx_device(vk)->is_cpu ? (a->reason ? 8 : 1) : 16;
