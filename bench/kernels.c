@@ -5,6 +5,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <cjson/cJSON.h>
+
 #include "model/f16.h"
 #include "vk/ops.h"
 #include "vk/ops_internal.h"
@@ -89,7 +91,7 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     vkr_matmul_args shape = {.n_out = n, .n_in = k, .n_tokens = t};
     int mv = vkr_matmul_tune_for(vkr_ctx_device(ctx), &shape).kernel == VKR_MATMUL_MATVEC;
     snprintf(out->name, sizeof out->name, "%s %ux%u t=%u", mv ? "matvec" : "matmul", n, k, t);
-    out->n = n, out->k = k, out->t = t, out->samples = samples;
+    out->n = n, out->k = k, out->t = t, out->reps = reps, out->samples = samples;
     out->ms = med, out->ms_min = ms[0], out->ms_max = ms[samples - 1];
     double bytes = (double)n * k * 2;
     out->gbps = bytes / med / 1e6;
@@ -104,3 +106,29 @@ done:
     free(w), free(x), free(y);
     return rc;
 }
+
+char *bench_kernel_json(const bench_kernel_result *r, const vkr_device_info *d) {
+    cJSON *o = cJSON_CreateObject();
+    if (!o) return NULL;
+    char date[32], ver[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    vkr_driver_version_str(d, ver, sizeof ver);
+    const char *str[][2] = {{"phi3vk_version", PHI3VK_VERSION}, {"phi3vk_commit", PHI3VK_COMMIT},
+                            {"date", date},                     {"device_name", d->name},
+                            {"device_vendor", d->vendor},       {"device_type", d->type},
+                            {"driver_name", d->driver_name},    {"driver_info", d->driver_info},
+                            {"driver_version", ver},            {"kernel", r->name}};
+    for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) cJSON_AddStringToObject(o, str[i][0], str[i][1]);
+    const struct { const char *k; double v; } num[] = {
+        {"n", r->n}, {"k", r->k}, {"t", r->t}, {"reps", r->reps}, {"samples", r->samples}, {"ms", r->ms},
+        {"ms_min", r->ms_min}, {"ms_max", r->ms_max}, {"gbps", r->gbps}, {"gbps_max", r->gbps_max},
+        {"gbps_min", r->gbps_min}, {"gflops", r->gflops}, {"check_nmse", r->check_nmse}};
+    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++) cJSON_AddNumberToObject(o, num[i].k, num[i].v);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+

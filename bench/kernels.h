@@ -12,6 +12,7 @@
 typedef struct bench_kernel_result {
     char name[64];       /* e.g. "matvec 9216x3072 t=1" */
     uint32_t n, k, t;    /* the shape: W [n, k] by t tokens */
+    int reps;            /* dispatches per timing */
     int samples;         /* timings taken */
     double ms;           /* median over the samples of the wall time per dispatch */
     double ms_min, ms_max;
@@ -27,5 +28,10 @@ typedef struct bench_kernel_result {
  * 0, or -1 with the reason in err. */
 int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int reps, int samples,
                         bench_kernel_result *out, char *err, size_t errlen);
+
+/* One result as a JSON object on one line (malloc'd, no newline; NULL when out
+ * of memory): phi3vk version and commit, date, the device and driver fields
+ * of `phi3vk bench` rows, the kernel, its shape, reps and the timings. */
+char *bench_kernel_json(const bench_kernel_result *r, const vkr_device_info *d);
 
 #endif

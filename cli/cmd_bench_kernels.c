@@ -64,22 +64,19 @@ static int parse_shape(const char *v, shape *s) {
     return 0;
 }
 
-static void print_row(const bench_kernel_result *r, int jsonl, const char *device) {
+/* One row: markdown, or a JSON line. Returns 0, or -1 when out of memory. */
+static int print_row(const bench_kernel_result *r, int jsonl, const vkr_device_info *d) {
     if (jsonl) {
-        printf("{\"device\":\"");
-        for (const char *c = device; *c; c++) /* device names are ASCII; escape the JSON specials */
-            if (*c == '"' || *c == '\\') printf("\\%c", *c);
-            else if ((unsigned char)*c >= 0x20) putchar(*c);
-        printf("\",\"kernel\":\"%s\",\"n\":%u,\"k\":%u,\"t\":%u,\"samples\":%d,\"ms\":%.4f,\"ms_min\":%.4f,"
-               "\"ms_max\":%.4f,\"gbps\":%.3f,\"gbps_max\":%.3f,\"gbps_min\":%.3f,\"gflops\":%.3f,"
-               "\"check_nmse\":%.3g}\n",
-               r->name, r->n, r->k, r->t, r->samples, r->ms, r->ms_min, r->ms_max, r->gbps, r->gbps_max,
-               r->gbps_min, r->gflops, r->check_nmse);
+        char *line = bench_kernel_json(r, d);
+        if (!line) return -1;
+        printf("%s\n", line);
+        free(line);
     } else {
         printf("| %s | %.3f | %.2f | %.2f-%.2f | %.2f | %.1e |\n", r->name, r->ms, r->gbps, r->gbps_min,
                r->gbps_max, r->gflops, r->check_nmse);
     }
     fflush(stdout);
+    return 0;
 }
 
 int cmd_bench_kernels(int argc, char **argv) {
@@ -144,7 +141,11 @@ int cmd_bench_kernels(int argc, char **argv) {
             rc = 1;
             break;
         }
-        print_row(&r, jsonl, d->name);
+        if (print_row(&r, jsonl, d)) {
+            cli_error("bench", "out of memory formatting a result");
+            rc = 1;
+            break;
+        }
         if (!(r.check_nmse <= 1e-8)) {
             cli_error("bench", "%s: result differs from the C reference (nmse %.3g)", r.name, r.check_nmse);
             rc = 1;

@@ -47,8 +47,10 @@ expect "kernels: median within the samples, checked" "ok ok" "$(python3 -c '
 import json, sys
 for l in open(sys.argv[1]):
     r = json.loads(l)
-    ok = r["samples"] == 3 and r["ms_min"] <= r["ms"] <= r["ms_max"] and r["gbps_min"] <= r["gbps"] <= r["gbps_max"] \
-        and 0 <= r["check_nmse"] < 1e-8
+    ok = r["samples"] == 3 and r["reps"] == 2 and r["ms_min"] <= r["ms"] <= r["ms_max"] \
+        and r["gbps_min"] <= r["gbps"] <= r["gbps_max"] and 0 <= r["check_nmse"] < 1e-8 \
+        and all(isinstance(r[f], str) and r[f] for f in ("phi3vk_version", "phi3vk_commit", "date", "device_name",
+                                                         "device_type", "driver_name", "driver_version"))
     print("ok" if ok else "bad: %r" % r)' "$TMP/k.jsonl" | tr '\n' ' ' | sed 's/ $//')"
 "$BIN" bench --kernels --shape 40x72 -r 1 --samples 1 >"$TMP/k.md" 2>/dev/null
 expect "kernels md row" 1 "$(grep -c '^| matvec 40x72 t=1 |' "$TMP/k.md")"
