@@ -34,7 +34,7 @@ expect "md result rows" 2 "$(grep -c '| f16 | \(pp8\|tg2\) |' "$TMP/out.md")"
 
 "$BIN" bench --help >"$TMP/help"
 expect "--help exit code" 0 "$?"
-for flag in -m --synthetic --layers --seed -p -n -d -r -o --profile --device --validate; do
+for flag in -m --synthetic --layers --seed -p -n -d -r -o --profile --device --validate --kernels --shape --samples; do
     expect "--help mentions $flag" 1 "$(grep -c -- "^  \(-[a-z], \)\?$flag\b" "$TMP/help" | sed 's/[2-9]/1/')"
 done
 
