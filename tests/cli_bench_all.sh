@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# scripts/bench-all.sh --quick end to end on the default Vulkan device: the four
+# files, one JSON line per kernel and per model test, every check passed, the
+# summary's tables; and its usage errors.
+# Env: PHI3VK_BIN = the phi3vk binary.
+set -u
+BIN=${PHI3VK_BIN:?set PHI3VK_BIN to the phi3vk binary}
+SCRIPT="$(cd "$(dirname "$0")/.." && pwd)/scripts/bench-all.sh"
+"$BIN" devices >/dev/null 2>&1 || { echo "SKIP: no Vulkan device"; exit 77; }
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+fails=0
+expect() { # expect NAME WANTED GOT
+    if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: wanted [$2] got [$3]"; fails=$((fails + 1)); fi
+}
+export PHI3VK_BIN="$BIN"
+bash "$SCRIPT" --quick "$TMP/out" >"$TMP/stdout" 2>"$TMP/err"
+expect "exit code" 0 "$?"
+expect "files" "devices.json kernels.jsonl model.jsonl summary.md" "$(cd "$TMP/out" && ls | tr '\n' ' ' | sed 's/ $//')"
+expect "devices.json parses" ok "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("ok" if d and d[0]["name"] else "bad")' "$TMP/out/devices.json")"
+expect "kernels: rows, checked" "matvec 256x512 t=1 ok|matmul 256x512 t=64 ok" "$(python3 -c '
+import json, sys
+print("|".join("%s %s" % (r["kernel"], "ok" if r["check_nmse"] < 1e-8 and r["driver_name"] else "bad")
+               for r in map(json.loads, open(sys.argv[1]))))' "$TMP/out/kernels.jsonl")"
+expect "model: tests, checks, profiles" "pp16 pass 1|tg4 pass 1" "$(python3 -c '
+import json, sys
+print("|".join("%s %s %d" % (r["test"], r["check"], len(r["profile"]["ops"]) > 0) for r in map(json.loads, open(sys.argv[1]))))' "$TMP/out/model.jsonl")"
+expect "summary printed = summary.md" "" "$(diff "$TMP/stdout" "$TMP/out/summary.md")"
+expect "summary: kernel and model rows" 4 "$(grep -c '^| \(matvec\|matmul\|synthetic:tiny\) ' "$TMP/out/summary.md")"
+expect "progress on stderr" 3 "$(grep -c '^bench-all: ' "$TMP/err")"
+
+rc() { "$@" >/dev/null 2>&1; echo $?; }
+expect "no OUTDIR: usage error" 2 "$(rc bash "$SCRIPT" --quick)"
+expect "two OUTDIRs: usage error" 2 "$(rc bash "$SCRIPT" "$TMP/a" "$TMP/b")"
+expect "bad --layers: usage error" 2 "$(rc bash "$SCRIPT" --layers x "$TMP/a")"
+expect "unknown option: usage error" 2 "$(rc bash "$SCRIPT" --frob "$TMP/a")"
+expect "missing binary: error" 1 "$(PHI3VK_BIN="$TMP/none" rc bash "$SCRIPT" --quick "$TMP/a")"
+expect "--help" 0 "$(rc bash "$SCRIPT" --help)"
+
+[ $fails -eq 0 ] && echo "all ok" || echo "$fails failed"
+[ $fails -eq 0 ]
