@@ -65,7 +65,8 @@ lines += ["", "| model | test | t/s | check | top op (share, GB/s, GFLOP/s) |", 
 for x in m:
     ops = x.get("profile", {}).get("ops", [])
     top = ops[0] if ops else None
-    lines.append("| %s | %s | %.2f ± %.2f | %s | %s |" % (x["model_name"], x["test"], x["avg_ts"], x["stddev_ts"],
+    lines.append("| %s (%d layers) | %s | %.2f ± %.2f | %s | %s |" % (x["model_name"], x["model_layers"], x["test"],
+                 x["avg_ts"], x["stddev_ts"],
                  x["check"], "%s (%.1f%%, %.3g, %.3g)" % (top["op"], top["share"], top["gbps"], top["gflops"])
                  if top else "-"))
 open(out + "/summary.md", "w").write("\n".join(lines) + "\n")
