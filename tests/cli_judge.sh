@@ -15,6 +15,7 @@
 #     use from a local fake Hub (tests/hub_server.py, never the internet), and
 #     the errors naming `phi3vk pull` when it is missing offline;
 #   - the progress bar on a pseudo-terminal (script(1));
+#   - the default batch (sequences per pass) on CPU devices and GPUs;
 #   - bad input: a missing column, an unknown prompt, eval without -f.
 # Env: PHI3VK_BIN = the phi3vk binary, PHI3VK_DATA = ../shared/data, PHI3VK_SRC.
 set -u
@@ -107,6 +108,15 @@ for r in rows:
     t = r["reason"].strip().lower()
     want = "non-toxic" if "non-toxic" in t else "toxic" if "toxic" in t else "unparsable"
     assert isinstance(r["reason"], str) and r["label"] == want, r' "$W/out"
+
+# --- the default batch: on a CPU device 1 for labels (compute-bound prefill) and 8
+# with --reason (lockstep decoding), at most the items to run; GPUs: up to 16
+DEVTYPE=$("$BIN" devices --json 2>/dev/null | python3 -c 'import json, sys; print([d["type"] for d in json.load(sys.stdin) if d["default"]][0])')
+want=$([ "$DEVTYPE" == cpu ] && echo "1 sequence " || echo "4 sequences")
+run "default batch, labels" 0 classify "${MT[@]}" -v --jsonl -f "$W/in.txt"
+contains "default batch, labels: $want" "$W/err" "context: $want"
+run "default batch, --reason" 0 classify "${MT[@]}" -v --jsonl --reason -n 2 -f "$W/in.txt"
+contains "default batch, --reason: 4 sequences" "$W/err" "context: 4 sequences"
 
 # --- resume after SIGKILL, a torn line, and Ctrl-C
 RES=$W/res.jsonl
