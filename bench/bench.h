@@ -118,6 +118,9 @@ typedef struct bench_report {
 int bench_run(const bench_opts *o, bench_report *out, char *err, size_t errlen);
 void bench_report_free(bench_report *r);
 
+/* The current time in UTC as "2026-11-28T08:59:00Z" (the date field of rows). */
+void bench_utc_now(char *buf, size_t len);
+
 /* Parses "md", "csv", "json" or "jsonl". Returns 0, or -1 for anything else. */
 int bench_format_parse(const char *name, bench_format *out);
 

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "bench/bench.h"
 #include "model/f16.h"
 #include "vk/ops.h"
 #include "vk/ops_internal.h"
@@ -111,10 +112,7 @@ char *bench_kernel_json(const bench_kernel_result *r, const vkr_device_info *d) 
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
     char date[32], ver[32];
-    time_t now = time(NULL);
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    bench_utc_now(date, sizeof date);
     vkr_driver_version_str(d, ver, sizeof ver);
     const char *str[][2] = {{"phi3vk_version", PHI3VK_VERSION}, {"phi3vk_commit", PHI3VK_COMMIT},
                             {"date", date},                     {"device_name", d->name},

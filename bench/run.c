@@ -93,7 +93,7 @@ static void mean_sd(const double *x, int n, double *mean, double *sd) {
     *sd = n > 1 ? sqrt(ss / (n - 1)) : 0;
 }
 
-static void utc_now(char *buf, size_t len) {
+void bench_utc_now(char *buf, size_t len) {
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
@@ -196,7 +196,7 @@ static int run_test(bench_state *s, int depth, int n_prompt, int n_gen, char *er
     memcpy(row->samples, samples, (size_t)o->reps * sizeof *samples);
     mean_sd(samples, o->reps, &row->mean, &row->sd);
     row->host_rss_bytes = peak_rss_bytes();
-    utc_now(row->date, sizeof row->date);
+    bench_utc_now(row->date, sizeof row->date);
     progress(o, "%s: %s %.2f +- %.2f tokens/s", s->proto.dev.name, name, row->mean, row->sd);
     if (o->profile) {
         row->has_profile = 1;

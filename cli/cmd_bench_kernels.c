@@ -7,6 +7,7 @@
 
 #include "bench/kernels.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 
 #define MAX_SHAPES 16
 
@@ -20,19 +21,6 @@ static const shape phi3_shapes[] = {
     {9216, 3072, 1},   {16384, 3072, 1},  {3072, 8192, 1},  {32064, 3072, 1},  {9216, 3072, 4},
     {9216, 3072, 64},  {16384, 3072, 64}, {3072, 8192, 64}, {9216, 3072, 512},
 };
-
-/* Parses an integer in [lo, hi]; 0 or -1 after printing why. */
-static int int_arg(const char *flag, const char *v, long lo, long hi, int *out) {
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) {
-        cli_error("bench", "%s: expected an integer in [%ld, %ld], found '%s'", flag, lo, hi, v);
-        return -1;
-    }
-    *out = (int)x;
-    return 0;
-}
 
 /* "NxK" or "NxKxT" with N, K in [1, 1<<20] and T in [1, 4096]. */
 static int parse_shape(const char *v, shape *s) {
@@ -91,11 +79,14 @@ int cmd_bench_kernels(int argc, char **argv) {
             return 2;
         }
         i++;
+        long long x;
         if (!strcmp(a, "--device")) device = v;
         else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
-            if (int_arg(a, v, 1, 1000, &reps)) return 2;
+            if (cli_parse_int("bench", a, v, 1, 1000, &x)) return 2;
+            reps = (int)x;
         } else if (!strcmp(a, "--samples")) {
-            if (int_arg(a, v, 1, 100, &samples)) return 2;
+            if (cli_parse_int("bench", a, v, 1, 100, &x)) return 2;
+            samples = (int)x;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
             if (strcmp(v, "md") && strcmp(v, "jsonl")) {
                 cli_error("bench", "--kernels -o: expected md or jsonl, found '%s'", v);

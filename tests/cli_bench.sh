@@ -10,10 +10,7 @@ BIN=${PHI3VK_BIN:?set PHI3VK_BIN to the phi3vk binary}
 "$BIN" devices >/dev/null 2>&1 || { echo "SKIP: no Vulkan device"; exit 77; }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-expect() { # expect NAME WANTED GOT
-    if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: wanted [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/lib/cli.sh"
 RUN=("$BIN" bench --synthetic tiny -p 8 -n 2 -r 1 --device 0)
 
 "${RUN[@]}" -o jsonl >"$TMP/out.jsonl" 2>"$TMP/err"
@@ -55,7 +52,6 @@ for l in open(sys.argv[1]):
 "$BIN" bench --kernels --shape 40x72 -r 1 --samples 1 >"$TMP/k.md" 2>/dev/null
 expect "kernels md row" 1 "$(grep -c '^| matvec 40x72 t=1 |' "$TMP/k.md")"
 
-rc() { "$@" >/dev/null 2>&1; echo $?; }
 for s in 12 1x 0x3 4x4x0 1x2x3x x3 9999999x3; do
     expect "kernels --shape $s: usage error" 2 "$(rc "$BIN" bench --kernels --shape "$s")"
 done
@@ -71,5 +67,4 @@ expect "unknown flag: usage error" 2 "$(rc "$BIN" bench --synthetic tiny --frobn
 expect "missing device: error" 1 "$(rc "$BIN" bench --synthetic tiny -p 8 -n 0 -r 1 --device 99)"
 expect "missing model file: error" 1 "$(rc "$BIN" bench -m "$TMP/none" -p 8 -n 0 -r 1)"
 
-[ $fails -eq 0 ] && echo "all ok" || echo "$fails failed"
-[ $fails -eq 0 ]
+finish

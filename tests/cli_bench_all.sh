@@ -9,10 +9,7 @@ SCRIPT="$(cd "$(dirname "$0")/.." && pwd)/scripts/bench-all.sh"
 "$BIN" devices >/dev/null 2>&1 || { echo "SKIP: no Vulkan device"; exit 77; }
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
-fails=0
-expect() { # expect NAME WANTED GOT
-    if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: wanted [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/lib/cli.sh"
 export PHI3VK_BIN="$BIN"
 bash "$SCRIPT" --quick "$TMP/out" >"$TMP/stdout" 2>"$TMP/err"
 expect "exit code" 0 "$?"
@@ -29,7 +26,6 @@ expect "summary printed = summary.md" "" "$(diff "$TMP/stdout" "$TMP/out/summary
 expect "summary: kernel and model rows" 4 "$(grep -c '^| \(matvec\|matmul\|synthetic:tiny\) ' "$TMP/out/summary.md")"
 expect "progress on stderr" 3 "$(grep -c '^bench-all: ' "$TMP/err")"
 
-rc() { "$@" >/dev/null 2>&1; echo $?; }
 expect "no OUTDIR: usage error" 2 "$(rc bash "$SCRIPT" --quick)"
 expect "two OUTDIRs: usage error" 2 "$(rc bash "$SCRIPT" "$TMP/a" "$TMP/b")"
 expect "bad --layers: usage error" 2 "$(rc bash "$SCRIPT" --layers x "$TMP/a")"
@@ -37,5 +33,4 @@ expect "unknown option: usage error" 2 "$(rc bash "$SCRIPT" --frob "$TMP/a")"
 expect "missing binary: error" 1 "$(PHI3VK_BIN="$TMP/none" rc bash "$SCRIPT" --quick "$TMP/a")"
 expect "--help" 0 "$(rc bash "$SCRIPT" --help)"
 
-[ $fails -eq 0 ] && echo "all ok" || echo "$fails failed"
-[ $fails -eq 0 ]
+finish

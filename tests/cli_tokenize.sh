@@ -14,10 +14,7 @@ DATA=${PHI3VK_DATA:-}
 TOK=$DATA/tokenizer/phi3-mini-4k-instruct
 GGUF=$DATA/tokenizer/ggml-vocab-phi-3.gguf
 unset PHI3VK_TOKENIZER
-fails=0
-expect() { # expect NAME WANTED GOT
-    if [ "$2" == "$3" ]; then echo "ok   $1"; else echo "FAIL $1: wanted [$2] got [$3]"; fails=$((fails + 1)); fi
-}
+. "$(dirname "$0")/lib/cli.sh"
 expect_rc() { # expect_rc NAME WANTED_RC CMD...
     local name=$1 want=$2; shift 2
     "$@" >/dev/null 2>&1
@@ -61,5 +58,4 @@ expect_rc "detokenize --help" 0 "$BIN" detokenize --help
 out=$("$BIN" tokenize --tokenizer "$TOK" --bench "$DATA/toxicity/detoxify_jigsaw_dummy_train.binary.tsv" --seconds 0.2)
 expect "--bench prints MB/s" "1" "$(echo "$out" | grep -c 'MB/s CPU')"
 
-[ "$fails" -eq 0 ] && echo "all passed" || echo "$fails failed"
-[ "$fails" -eq 0 ]
+finish

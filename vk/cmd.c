@@ -18,8 +18,7 @@ struct vkr_cmd {
     int recording, pending, failed;
     int n_dispatch;
     uint32_t n_queries;
-    const char *labels[MAX_QUERIES]; /* label of the dispatch ending at query i+1 */
-    double bytes[MAX_QUERIES], flops[MAX_QUERIES]; /* and its cost (vkr_dispatch) */
+    vkr_op_time ops[MAX_QUERIES]; /* label and cost of the op ending at query i+1 (ms: at profile) */
     /* Buffers read / written since the last barrier of this recording. */
     VkBuffer reads[MAX_TRACKED], writes[MAX_TRACKED];
     int n_reads, n_writes;
@@ -116,8 +115,7 @@ fail:
 
 static void timestamp(vkr_cmd *c, const char *label, double bytes, double flops) {
     if (!c->queries || c->n_queries >= MAX_QUERIES) return;
-    c->labels[c->n_queries - 1] = label;
-    c->bytes[c->n_queries - 1] = bytes, c->flops[c->n_queries - 1] = flops;
+    c->ops[c->n_queries - 1] = (vkr_op_time){.label = label, .bytes = bytes, .flops = flops};
     vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, c->n_queries++);
 }
 
@@ -268,8 +266,7 @@ int vkr_cmd_profile(vkr_cmd *c, vkr_op_time *out, int cap) {
     }
     int k = 0;
     for (uint32_t i = 1; i < n && k < cap; i++, k++) {
-        out[k].label = c->labels[i - 1];
-        out[k].bytes = c->bytes[i - 1], out[k].flops = c->flops[i - 1];
+        out[k] = c->ops[i - 1];
         out[k].ms = (double)(ts[i] - ts[i - 1]) * ctx->info.timestamp_period * 1e-6;
     }
     free(ts);
