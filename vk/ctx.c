@@ -108,6 +108,7 @@ static int create_instance(vkr_ctx *ctx, int validate) {
         ici.pNext = &dci;
     }
     VKR_TRY(ctx, vkCreateInstance(&ici, NULL, &ctx->instance));
+    vkr_pin_loaded_objects();
     volkLoadInstanceOnly(ctx->instance);
     if (validate) VKR_TRY(ctx, vkCreateDebugUtilsMessengerEXT(ctx->instance, &dci, NULL, &ctx->messenger));
     return 0;

@@ -194,6 +194,7 @@ int vkr_devices_list(vkr_device_info **out, int *n, char *err, size_t errlen) {
         snprintf(err, errlen, "vkCreateInstance -> %s: no usable Vulkan driver", vkr_result_name(r));
         return -1;
     }
+    vkr_pin_loaded_objects();
     volkLoadInstanceOnly(inst);
     uint32_t count = 0;
     vkEnumeratePhysicalDevices(inst, &count, NULL);

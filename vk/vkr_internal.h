@@ -117,6 +117,13 @@ int vkr_memory_alloc(vkr_ctx *ctx, const char *name, uint64_t size, uint32_t typ
                      VkDeviceMemory *out, void **map);
 void vkr_object_name(vkr_ctx *ctx, VkObjectType type, uint64_t handle, const char *name);
 
+/* Sanitizer builds (PHI3VK_SANITIZE): marks every shared object mapped now
+ * RTLD_NODELETE, so the driver and layers that the loader opened stay mapped
+ * after vkDestroyInstance and LeakSanitizer can see their globals and name
+ * their frames (vk/pin.c says why). Call after vkCreateInstance. No-op in
+ * other builds. */
+void vkr_pin_loaded_objects(void);
+
 int vkr_staging_init(vkr_ctx *ctx);
 void vkr_staging_free(vkr_ctx *ctx);
 void vkr_pipelines_free(vkr_ctx *ctx);
