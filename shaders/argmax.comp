@@ -14,8 +14,8 @@ layout(binding = 1, std430) writeonly buffer Ob { uint outv[]; };
 layout(push_constant) uniform PC { pc_argmax p; };
 
 const uint NONE = 0xFFFFFFFFu;
-shared float s_val[32];
-shared uint s_idx[32];
+shared float s_val[gl_WorkGroupSize.x];   // one per subgroup: at most one per invocation
+shared uint s_idx[gl_WorkGroupSize.x];
 
 // The lowest index whose value is the subgroup's maximum.
 void reduce(inout float best, inout uint idx) {
@@ -45,7 +45,8 @@ void main() {
         barrier();
         best = -1.0 / 0.0;
         idx = NONE;
-        for (uint s = gl_SubgroupInvocationID; s < gl_NumSubgroups; s += gl_SubgroupSize) {
+        uint lanes = subgroupAdd(1u);   // not gl_SubgroupSize: see subgroup.glsl
+        for (uint s = gl_SubgroupInvocationID; s < gl_NumSubgroups; s += lanes) {
             if (s_idx[s] != NONE && (s_val[s] > best || idx == NONE || (s_val[s] == best && s_idx[s] < idx))) {
                 best = s_val[s];
                 idx = s_idx[s];

@@ -6,14 +6,17 @@
 // also share every K/V load. A workgroup takes QB consecutive rows of one kv
 // head and one key range (split):
 //   gl_WorkGroupID = (row block, kv head, split).
-// Inside a subgroup, lanes are [row][key slot KS][lane-in-key L]: the L lanes
+// Inside a subgroup, lanes are [row][key slot ks][lane-in-key L]: the L lanes
 // of a key slot hold 8-half chunks c = li, li + L, ... of q and of the output
 // accumulator, compute a partial q.k and add it up with shuffles; the KS slots
-// walk keys base + ks, base + KS + ks, ... each with its own online softmax
+// walk keys base + ks, base + KSe + ks, ... each with its own online softmax
 // (max m, sum l, acc), and are merged by shuffles at the end. No barrier and
 // no shared memory anywhere: K/V rows are read once per key slot, and rows
 // of the same workgroup re-read them from cache. The cache comes through
 // read-only storage texel buffers (lavapipe inlines imageLoad).
+// The host plans KS key slots for the subgroup size it expects; the kernel
+// uses KSe = min(KS, lanes / L) slots with the lanes the subgroup really has
+// (subgroup.glsl), so rows are laid out right at any subgroup size >= L.
 //   GPUs: L = 4, KS = 8 -> a warp load reads 8 rows x 64 contiguous bytes.
 //   lavapipe: L = 1 (no shuffles in the key loop), KS = 8 (decode) or KS = 1
 //   and KB = 8 (prefill: the 8 lanes are 8 query rows, each loading the same
@@ -28,18 +31,20 @@
 // (o / l in fp16, m, l) per row to scratch and attn_merge combines them.
 // Otherwise the normalised output goes to out as fp16.
 #extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
 #extension GL_KHR_shader_subgroup_shuffle : require
 #include "common.h"
+#include "subgroup.glsl"
 
-layout(local_size_x_id = 0) in;            // spec 0: QB * KS * L (whole subgroups)
+layout(local_size_x_id = 0) in;            // spec 0: QB * KS * L
 layout(constant_id = 1) const uint HD = 96; // head_dim, a multiple of 8
 layout(constant_id = 2) const uint L = 1;   // lanes per key, a power of two
-layout(constant_id = 3) const uint KS = 8;  // key slots per row; L * KS a power of two <= subgroup size
+layout(constant_id = 3) const uint KS = 8;  // key slots per row planned; L * KS a power of two
 layout(constant_id = 4) const uint KB = 1;  // keys per slot per step (a block: one softmax rescale each)
+layout(constant_id = 5) const uint QB = 1;  // rows (query, head) per workgroup
 
 const uint C = HD / 8u;                     // 8-half chunks per head row
 const uint CPL = (C + L - 1u) / L;          // chunks per lane
-const uint R = L * KS;                      // lanes per row
 const float NEG = -3.0e38;                  // "no key yet": finite, so NEG - NEG = 0, never NaN
 const uint MIN_CHUNK = 64u;                 // keys per split at least (few keys: fewer active splits)
 
@@ -62,10 +67,12 @@ uint first_key(uint pos) { return p.window > 0u && pos + 1u > p.window ? pos + 1
 void main() {
     uint G = p.n_heads / p.n_kv_heads;
     uint rows = p.n_tokens * G;
-    uint rows_per_sg = gl_SubgroupSize / R;
-    uint QB = gl_WorkGroupSize.x / R;
+    uint lanes = sg_lanes();
+    uint KSe = 1u << findMSB(min(KS, max(lanes / L, 1u))); // key slots the subgroup holds (a power of two)
+    uint R = L * KSe;                             // lanes per row
+    uint rows_per_sg = max(lanes / R, 1u);
     uint li = gl_SubgroupInvocationID % L;
-    uint ks = (gl_SubgroupInvocationID / L) % KS;
+    uint ks = (gl_SubgroupInvocationID / L) % KSe;
     uint rloc = gl_SubgroupID * rows_per_sg + gl_SubgroupInvocationID / R;
     uint row0 = gl_WorkGroupID.x * QB;
     uint kvh = gl_WorkGroupID.y;
@@ -89,7 +96,7 @@ void main() {
     uint uhi = min(n_past + (min(row0 + QB, rows) - 1u) / G, last_row);
     uint n = uhi >= ulo ? uhi + 1u - ulo : 0u;
     uint chunk = max((n + p.n_split - 1u) / p.n_split, MIN_CHUNK);
-    chunk = (chunk + KS - 1u) / KS * KS;
+    chunk = (chunk + KSe - 1u) / KSe * KSe;
     uint kbeg = ulo + min(split * chunk, n);
     uint kend = ulo + min(split * chunk + chunk, n);
 
@@ -109,12 +116,12 @@ void main() {
     // the key loops, so q and the output accumulators are read and written
     // once per block (they outgrow the registers of a CPU lane) and the
     // accumulators are rescaled once per block.
-    for (uint base = kbeg; base < kend; base += KS * KB) {
+    for (uint base = kbeg; base < kend; base += KSe * KB) {
         float s[KB];
         uint kr[KB];
         bool vis[KB];
         for (uint b = 0u; b < KB; b++) {
-            uint j = base + b * KS + ks;
+            uint j = base + b * KSe + ks;
             vis[b] = j >= lo && j <= hi && j < kend;
             kr[b] = (sp.kv_base + min(j, kend - 1u)) * stride + kvh * C;
             s[b] = 0.0;
@@ -158,7 +165,7 @@ void main() {
         }
     }
 
-    // Merge the KS key slots of the row: lanes li + L * ks.
+    // Merge the KSe key slots of the row: lanes li + L * ks.
     float mm = m;
     for (uint o = L; o < R; o <<= 1) mm = max(mm, subgroupShuffleXor(mm, o));
     float f = exp(m - mm);

@@ -4,11 +4,12 @@
 // Token ids are validated by the host before upload (the shader cannot
 // report errors); an id whose row lies past the end of W writes NaN instead
 // of reading out of bounds, so a missed check shows up loudly downstream.
+#extension GL_EXT_samplerless_texture_functions : require
 #include "common.h"
 
 layout(local_size_x_id = 0) in;
 
-layout(binding = 0) uniform usamplerBuffer W;
+layout(binding = 0) uniform utextureBuffer W;   // no sampler: OpImageFetch on the image
 layout(binding = 1, std430) readonly buffer Ib { uint ids[]; };
 layout(binding = 2, std430) writeonly buffer Xb { float x[]; };
 layout(push_constant) uniform PC { pc_embed p; };

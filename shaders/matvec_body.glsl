@@ -1,13 +1,22 @@
-// Body of matvec.comp / matvec_ubo.comp (see there).
-layout(local_size_x_id = 0) in;                 // spec 0: invocations per workgroup
-layout(constant_id = 1) const uint ROWS = 4u;   // rows per subgroup
-layout(constant_id = 2) const uint NT = 1u;     // tokens per pass over the weights
+// Body of matvec.comp, matvec_ubo.comp, matvec_one.comp and matvec_sb.comp (see there).
+#include "subgroup.glsl"
 
-#ifdef W_IMAGE
+layout(local_size_x_id = 0) in;                   // spec 0: invocations per workgroup
+layout(constant_id = 1) const uint ROWS = 4u;     // rows per subgroup per pass
+layout(constant_id = 2) const uint NT = 1u;       // tokens per pass over the weights
+layout(constant_id = 4) const uint WG_ROWS = 32u; // rows per workgroup, a multiple of ROWS
+
+#if defined(W_IMAGE)
 layout(binding = 0, rgba32ui) uniform readonly uimageBuffer W;
 #define WLOAD(i) imageLoad(W, i)
+#elif defined(W_SSBO)
+layout(binding = 0, std430) readonly buffer Wb { uvec4 w_texels[]; };
+#define WLOAD(i) w_texels[i]
 #else
-layout(binding = 0) uniform usamplerBuffer W;
+// A uniform texel buffer read without a sampler: OpImageFetch on the image
+// itself (an OpTypeSampledImage of Dim Buffer is invalid SPIR-V from 1.6 on,
+// and Mesa 25 warns about it whatever the module's version).
+layout(binding = 0) uniform utextureBuffer W;
 #define WLOAD(i) texelFetch(W, i)
 #endif
 #ifdef X_UBO
@@ -24,14 +33,13 @@ void unpack8(uvec4 v, out vec4 lo, out vec4 hi) {
     hi = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
 }
 
-void main() {
-    uint kt = p.ld >> 3;
-    uint row0 = (gl_WorkGroupID.x * gl_NumSubgroups + gl_SubgroupID) * ROWS;
-    if (row0 >= p.n_out) return;
+// Rows row0 .. row0 + ROWS - 1 for every token, by one subgroup of `lanes`
+// lanes striding over the row's texels.
+void rows(uint row0, uint kt, uint lanes) {
     for (uint t0 = 0u; t0 < p.n_tokens; t0 += NT) {
         float acc[ROWS * NT];
         for (uint i = 0u; i < ROWS * NT; i++) acc[i] = 0.0;
-        for (uint j = gl_SubgroupInvocationID; j < kt; j += gl_SubgroupSize) {
+        for (uint j = gl_SubgroupInvocationID; j < kt; j += lanes) {
             vec4 xl[NT], xh[NT];
             for (uint t = 0u; t < NT; t++) {
                 uint tt = min(t0 + t, p.n_tokens - 1u);
@@ -55,4 +63,14 @@ void main() {
             }
         }
     }
+}
+
+// The workgroup owns rows [WG_ROWS * id, + WG_ROWS); its subgroups, however
+// many and however wide the device runs them, take ROWS rows at a time.
+void main() {
+    uint kt = p.ld >> 3;
+    uint lanes = sg_lanes();
+    uint blk = gl_WorkGroupID.x * WG_ROWS;
+    for (uint rb = gl_SubgroupID * ROWS; rb < WG_ROWS && blk + rb < p.n_out; rb += gl_NumSubgroups * ROWS)
+        rows(blk + rb, kt, lanes);
 }

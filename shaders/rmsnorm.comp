@@ -1,18 +1,20 @@
 #version 450
 // RMSNorm over rows: x fp32 [rows, n] -> y fp16 [rows, ld_out], y = x * rsqrt(mean(x^2) + eps) * w.
-// One subgroup-sized workgroup per row; partial sums reduced with subgroupAdd.
+// One workgroup per row: each invocation sums the squares of a strided part of
+// the row, subgroupAdd reduces a subgroup, and the subgroups (as many as the
+// device runs) meet in shared memory sized for one per invocation.
 #extension GL_EXT_shader_16bit_storage : require
 #extension GL_KHR_shader_subgroup_arithmetic : require
 #include "common.h"
 
-layout(local_size_x_id = 0) in;          // spec 0: workgroup size (a multiple of the subgroup size)
+layout(local_size_x_id = 0) in;          // spec 0: workgroup size
 
 layout(binding = 0, rgba32ui) uniform readonly uimageBuffer W;  // fp16 weights [n], 8 per texel
 layout(binding = 1, std430) readonly buffer X { float x[]; };
 layout(binding = 2, std430) writeonly buffer Y { float16_t y[]; };
 layout(push_constant) uniform PC { pc_rmsnorm p; };
 
-shared float partial[32];
+shared float partial[gl_WorkGroupSize.x]; // one per subgroup: at most one per invocation
 
 float weight(uint i) {
     uvec4 t = imageLoad(W, int(i >> 3));   // inlined on lavapipe (texelFetch: a call)

@@ -131,13 +131,19 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
         vkr_op_fail(cmd, "attention", "needs subgroup shuffles in compute shaders, which %s lacks", d->name);
         return;
     }
-    uint32_t r = tn->lanes_per_key * tn->key_slots, wg = r * tn->rows, sg = sure_subgroup(d, tn->subgroup);
-    if (!pow2(tn->lanes_per_key) || !pow2(r) || r > sg || !tn->rows || wg > d->max_workgroup_invocations ||
-        tn->key_block > 16) {
+    /* The kernel lays rows out by whole subgroups, so the workgroup holds
+     * whole subgroups of the widest size the device may run; lanes past the
+     * planned rows idle. It needs the L lanes of a key in one subgroup. */
+    uint32_t r = tn->lanes_per_key * tn->key_slots, sg = sure_subgroup(d, tn->subgroup);
+    uint32_t widest = d->max_subgroup_size > d->subgroup_size ? d->max_subgroup_size : d->subgroup_size;
+    uint32_t wg = r * tn->rows;
+    if (widest) wg = (wg + widest - 1) / widest * widest;
+    if (!pow2(tn->lanes_per_key) || !pow2(r) || tn->lanes_per_key > sg || !tn->rows ||
+        wg > d->max_workgroup_invocations || tn->key_block > 16) {
         vkr_op_fail(cmd, "attention",
-                    "layout L %u x KS %u x rows %u, %u keys per step, does not fit subgroups of %u (max %u "
-                    "invocations, 16 keys per step)",
-                    tn->lanes_per_key, tn->key_slots, tn->rows, tn->key_block, sg, d->max_workgroup_invocations);
+                    "layout L %u x KS %u x rows %u, %u keys per step: expected L and L x KS powers of two, L <= the "
+                    "subgroup size %u, at most %u invocations (got %u) and 16 keys per step",
+                    tn->lanes_per_key, tn->key_slots, tn->rows, tn->key_block, sg, d->max_workgroup_invocations, wg);
         return;
     }
     struct pc_attention pc = {
@@ -147,7 +153,8 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
     uint32_t rows = a->n_tokens * (a->n_heads / a->n_kv_heads);
     vkr_pipeline *p = vkr_pipeline_get(ctx, &(vkr_pipeline_desc){
         .shader = "attention", .bindings = "rXXrw", .push_size = sizeof pc,
-        .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots, tn->key_block ? tn->key_block : 1}, .n_spec = 5,
+        .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots, tn->key_block ? tn->key_block : 1, tn->rows},
+        .n_spec = 6,
         .subgroup_size = tn->subgroup});
     vkr_buffer *dst = a->n_split > 1 ? a->scratch : a->out;
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){

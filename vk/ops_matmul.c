@@ -29,7 +29,6 @@ void vkr_op_rmsnorm(vkr_cmd *cmd, const vkr_rmsnorm_args *a) {
      * single subgroup there avoids the shared-memory step entirely. */
     uint32_t wg = d->is_cpu ? d->subgroup_size : 256;
     if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
-    if (wg / d->subgroup_size > 32) wg = 32 * d->subgroup_size;
     struct pc_rmsnorm pc = {.n = a->n, .ld_out = vkr_ld(a->n), .rows = a->n_tokens, .eps = a->eps};
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
         .shader = "rmsnorm", .bindings = "Trw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1});
@@ -56,7 +55,7 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
     if (ubo) shader = nt == 1 ? "matvec_one" : "matvec_ubo", bindings = nt == 1 ? "Tuw" : "tuw";
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
         .shader = shader, .bindings = bindings, .push_size = sizeof *pc,
-        .spec = {sg * nsg, rows, nt, len}, .n_spec = ubo ? 4 : 3, .subgroup_size = sg});
+        .spec = {sg * nsg, rows, nt, len, rows * nsg}, .n_spec = 5, .subgroup_size = sg});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, rows * nsg)}, .label = "matvec", .bytes = w_bytes(a, pc), .flops = flops(a)});

@@ -76,15 +76,12 @@ void vkr_op_silu_mul(vkr_cmd *cmd, const vkr_silu_mul_args *a) {
 void vkr_op_argmax_wg(vkr_cmd *cmd, const vkr_argmax_args *a, uint32_t wg) {
     const char *op = "argmax";
     const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
-    uint32_t sg = d->subgroup_size_control && d->min_subgroup_size ? d->min_subgroup_size : d->subgroup_size;
     if (!a->n_vocab || !a->n_tokens) {
         vkr_op_fail(cmd, op, "n_vocab %u and n_tokens %u must be > 0", a->n_vocab, a->n_tokens);
         return;
     }
-    /* The shader's shared arrays hold 32 subgroups. */
-    if (!wg || wg > 32 * sg || wg > d->max_workgroup_invocations) {
-        vkr_op_fail(cmd, op, "workgroup of %u invocations: expected 1 .. min(32 x subgroup %u, %u)", wg, sg,
-                    d->max_workgroup_invocations);
+    if (!wg || wg > d->max_workgroup_invocations) {
+        vkr_op_fail(cmd, op, "workgroup of %u invocations: expected 1 .. %u", wg, d->max_workgroup_invocations);
         return;
     }
     if (vkr_op_need(cmd, op, "logits", a->logits, (uint64_t)a->n_tokens * a->n_vocab * 4) ||
@@ -102,9 +99,7 @@ void vkr_op_argmax(vkr_cmd *cmd, const vkr_argmax_args *a) {
     /* One workgroup per token. CPU drivers: a single subgroup, so the shared
      * memory step (and its barrier) never runs; GPUs: 256 lanes stream the
      * 128 KB row. */
-    uint32_t sg = d->subgroup_size_control && d->min_subgroup_size ? d->min_subgroup_size : d->subgroup_size;
     uint32_t wg = d->is_cpu ? d->subgroup_size : 256;
-    if (wg > 32 * sg) wg = 32 * sg;
     if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
     vkr_op_argmax_wg(cmd, a, wg);
 }
