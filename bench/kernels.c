@@ -90,7 +90,7 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
         }
     memset(out, 0, sizeof *out);
     vkr_matmul_args shape = {.n_out = n, .n_in = k, .n_tokens = t};
-    int mv = vkr_matmul_tune_for(vkr_ctx_device(ctx), &shape).kernel == VKR_MATMUL_MATVEC;
+    int mv = vkr_matmul_tune_for(vkr_ctx_profile(ctx), vkr_ctx_device(ctx), &shape).kernel == VKR_MATMUL_MATVEC;
     snprintf(out->name, sizeof out->name, "%s %ux%u t=%u", mv ? "matvec" : "matmul", n, k, t);
     out->n = n, out->k = k, out->t = t, out->reps = reps, out->samples = samples;
     out->ms = med, out->ms_min = ms[0], out->ms_max = ms[samples - 1];

@@ -298,12 +298,12 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
     /* CPU drivers are compute-bound: batched prefills measured 0.83-0.92x there,
      * so labels go one item at a time; lockstep decoding of 8 sequences (one
      * register-blocked tile of tokens) made --reason 1.6-1.8x faster (RESULTS.md). */
-    int most = vkr_ctx_device(vk)->is_cpu ? (a->reason ? 8 : 1) : 16;
+    int most = vkr_ctx_profile(vk)->cpu ? (a->reason ? 8 : 1) : 16;
     double kv = 4.0 * cfg->n_layers * o->n_ctx * cfg->n_kv_heads * cfg->head_dim; /* fp16 K and V per sequence */
     double left = (double)vkr_ctx_device(vk)->device_local_bytes - (double)vkr_ctx_allocated(vk);
     /* A CPU driver's memory is the host's (lavapipe reports a 2 GiB heap and
      * allocates past it): what the host has available then. */
-    if (vkr_ctx_device(vk)->is_cpu) left = host_available_bytes();
+    if (vkr_ctx_profile(vk)->cpu) left = host_available_bytes();
     int k = left > 0 ? (int)(left / 2 / kv) : 1;
     if (k > most) k = most;
     if (k > todo) k = todo;

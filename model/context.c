@@ -127,7 +127,8 @@ phi3_ctx *phi3_ctx_create(phi3_model *m, const phi3_ctx_opts *opts, char *err, s
     /* Decode attention splits the keys so a long context still spreads over
      * a GPU: about one range per 256 cached tokens, at most 16. CPU drivers
      * already keep every thread busy with the heads; splits cost 1.5x there. */
-    int split = dev->is_cpu ? 1 : c->n_ctx / 256;
+    uint32_t per = vkr_ctx_profile(m->vk)->attn_split_tokens;
+    int split = per ? c->n_ctx / (int)per : 1;
     split = split < 1 ? 1 : split > 16 ? 16 : split;
     if (fail || scratch_init(c, &c->pre, c->n_batch, 1) || scratch_init(c, &c->dec, 1, split)) {
         snprintf(err, errlen, "%s", vkr_ctx_error(m->vk));

@@ -199,7 +199,7 @@ static int model_load(phi3_model *m, const phi3_model_opts *o, weight_reader *rd
     const vkr_device_info *dev = vkr_ctx_device(m->vk);
     uint64_t need = f16_bytes(rd, &m->cfg, tied);
     if (need > dev->device_local_bytes) {
-        if (!dev->is_cpu) {
+        if (!vkr_ctx_profile(m->vk)->cpu) {
             snprintf(err, errlen, "too little device memory: the fp16 weights need %.0f MiB, %s has %.0f MiB "
                      "(try --layers for a partial model, or a smaller model)", need / MIB, dev->name,
                      dev->device_local_bytes / MIB);

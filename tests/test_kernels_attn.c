@@ -11,7 +11,8 @@
  * - attention writes fp16: the same rounding on top of fp32 softmax sums
  *   (~1e-7 relative per element over <= 4096 keys), so nmse <= 1e-6.
  * The layouts meant for GPUs (lanes per key > 1, several key slots and rows)
- * run here too, with the subgroup of 8 that lavapipe has. Each layout and
+ * run here too, with whatever subgroup lavapipe has, through every device
+ * profile's load path. Each layout and
  * head_dim is a pipeline that lavapipe JIT-compiles on first use (~1-3 s of
  * CPU, cached on disk by Mesa afterwards), so the list of layouts is short.
  */
@@ -151,14 +152,14 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
         if (c->tune)
             snprintf(lay, sizeof lay, "L%u KS%u KB%u rows%u", c->tune->lanes_per_key, c->tune->key_slots,
                      c->tune->key_block ? c->tune->key_block : 1, c->tune->rows);
-        CHECK(e <= F16_BOUND, "attention H %u/%u D %u T %u n_past %u window %u split %u (%s): nmse %.3g > %.0e",
-              c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, c->n_split, lay, e,
-              F16_BOUND);
+        CHECK(e <= F16_BOUND, "attention %s H %u/%u D %u T %u n_past %u window %u split %u (%s): nmse %.3g > %.0e",
+              vkr_ctx_profile(ctx)->name, c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window,
+              c->n_split, lay, e, F16_BOUND);
         CHECK(stray == 0, "attention wrote %zu values in rows before row0 %u", stray, pl->row0);
-        printf("attention H %2u/%2u D %3u T %3u n_past %4u window %3u split %2u %-16s nmse %.2e %8.2f ms "
+        printf("attention %-6s H %2u/%2u D %3u T %3u n_past %4u window %3u split %2u %-16s nmse %.2e %8.2f ms "
                "(first run %.0f ms)%s\n",
-               c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, c->n_split, lay, e, ms,
-               first, pl->row0 || pl->seq || pl->kv_base ? " batched" : "");
+               vkr_ctx_profile(ctx)->name, c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window,
+               c->n_split, lay, e, ms, first, pl->row0 || pl->seq || pl->kv_base ? " batched" : "");
     }
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bs);
@@ -464,10 +465,26 @@ int main(void) {
         {40, 10, 128, 1, 200, 256, 0, 3, 1.0f, &l2, {.row0 = 3, .seq = 1, .kv_base = 77}},
         {32, 32, 96, 9, 100, 128, 32, 2, 1.0f, &keys, {.row0 = 1, .seq = 3, .kv_base = 64}},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_attention(ctx, &cases[i], 1 + i);
-
-    check_decode_loop(ctx, 0, 3, 7);
-    check_decode_loop(ctx, 64, 2, 8);
+    /* Every case with the CPU profile (texel loads); every case also with
+     * storage-buffer loads and NVIDIA's layout (forced layouts keep theirs),
+     * and the other GPU profiles' layouts on the default-layout cases up to
+     * 64 tokens (each layout is a pipeline lavapipe compiles for seconds). */
+    static const char *const gpus[] = {"nvidia", "amd", "intel", "gpu"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        vkr_ctx_use_profile(ctx, "cpu");
+        check_attention(ctx, &cases[i], 1 + i);
+        for (int g = 0; g < 4; g++) {
+            if (g > 0 && (cases[i].tune || cases[i].n_tokens > 64)) break;
+            vkr_ctx_use_profile(ctx, gpus[g]);
+            check_attention(ctx, &cases[i], 1 + i);
+        }
+    }
+    for (int g = 0; g < 2; g++) {
+        vkr_ctx_use_profile(ctx, g ? "nvidia" : "cpu");
+        check_decode_loop(ctx, 0, 3, 7);
+        check_decode_loop(ctx, 64, 2, 8);
+    }
+    vkr_ctx_use_profile(ctx, "auto");
     check_errors(ctx);
     CHECK(vkt_ctx_done(ctx) == 0, "validation messages");
     return test_finish();

@@ -45,11 +45,23 @@ static const char *kernel_name(const vkr_matmul_tune *tune) {
     return "?";
 }
 
+/* One way to run a matmul: a device profile, and a forced kernel (NULL: the
+ * one vkr_op_matmul picks under that profile). */
+typedef struct mm_run {
+    const char *profile;
+    const vkr_matmul_tune *tune;
+} mm_run;
+
+/* Every profile's own choice: on lavapipe this runs the CPU kernels and each
+ * GPU vendor's matvec layout and storage-buffer loads. */
+static const mm_run ALL_PROFILES[] = {{"cpu", NULL}, {"nvidia", NULL}, {"amd", NULL}, {"intel", NULL}, {"gpu", NULL}};
+#define N_ALL (int)(sizeof ALL_PROFILES / sizeof ALL_PROFILES[0])
+
 /* One matmul of W [n, k] by T tokens, optionally accumulating into y, run
- * by each of n_tunes kernels on the same inputs (NULL: the one vkr_op_matmul
- * picks), so the Phi-3 sizes pay for their weights and reference once. */
-static void check_matmul_kernels(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
-                                 const vkr_matmul_tune *const *tunes, int n_tunes) {
+ * each way of runs on the same inputs, so the Phi-3 sizes pay for their
+ * weights and reference once. */
+static void check_matmul_runs(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
+                              const mm_run *runs, int n_runs) {
     test_rng r = {seed};
     float *w = randv(&r, (size_t)n * k, 0.05f), *x = randv(&r, (size_t)t * k, 1.0f);
     float *y0 = randv(&r, (size_t)t * n, 1.0f), *ref = malloc((size_t)t * n * sizeof *ref);
@@ -61,8 +73,9 @@ static void check_matmul_kernels(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t 
     vkr_buffer *by = vkt_raw(ctx, "y", NULL, (uint64_t)t * n * 4);
     vkr_cmd *cmd = vkr_cmd_create(ctx, "matmul");
     CHECK(bw && bx && by && cmd, "setup: %s", vkr_ctx_error(ctx));
-    for (int i = 0; bw && bx && by && cmd && i < n_tunes; i++) {
-        const vkr_matmul_tune *tune = tunes[i];
+    for (int i = 0; bw && bx && by && cmd && i < n_runs; i++) {
+        const vkr_matmul_tune *tune = runs[i].tune;
+        CHECK(vkr_ctx_use_profile(ctx, runs[i].profile) == 0, "profile %s: %s", runs[i].profile, vkr_ctx_error(ctx));
         vkr_matmul_args a = {
             .weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t, .accumulate = acc};
         int ok = vkr_buffer_write(ctx, by, 0, y0, (uint64_t)t * n * 4) == 0 && vkr_cmd_begin(cmd) == 0;
@@ -72,13 +85,15 @@ static void check_matmul_kernels(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t 
              vkr_buffer_read(ctx, by, 0, got, (uint64_t)t * n * 4) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
         double e = test_nmse(got, ref, (size_t)t * n);
-        CHECK(e <= MATMUL_BOUND, "matmul %s n=%u k=%u t=%u acc=%d: nmse %.3g > %.0e", kernel_name(tune), n, k, t, acc,
-              e, MATMUL_BOUND);
-        printf("matmul %-5s %5u x %5u, %3u tokens%s: nmse %.2e", kernel_name(tune), n, k, t, acc ? " +=" : "   ", e);
+        CHECK(e <= MATMUL_BOUND, "matmul %s/%s n=%u k=%u t=%u acc=%d: nmse %.3g > %.0e", runs[i].profile,
+              kernel_name(tune), n, k, t, acc, e, MATMUL_BOUND);
+        printf("matmul %-6s %-6s %5u x %5u, %3u tokens%s: nmse %.2e", runs[i].profile, kernel_name(tune), n, k, t,
+               acc ? " +=" : "   ", e);
         if (tune && tune->kernel == VKR_MATMUL_TILED)
             printf(" (tiles %ux%ux%u, %ux%u)", tune->bm, tune->bn, tune->bk, tune->tm, tune->tn);
         printf("\n");
     }
+    vkr_ctx_use_profile(ctx, "auto");
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bw);
     vkr_buffer_destroy(ctx, bx);
@@ -86,37 +101,49 @@ static void check_matmul_kernels(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t 
     free(w), free(x), free(y0), free(ref), free(got);
 }
 
+/* Under every profile. */
 static void check_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed) {
-    check_matmul_kernels(ctx, n, k, t, acc, seed, (const vkr_matmul_tune *[]){NULL}, 1);
+    check_matmul_runs(ctx, n, k, t, acc, seed, ALL_PROFILES, N_ALL);
 }
 
-/* The same with one forced kernel. */
-static void check_matmul_tuned(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
-                               const vkr_matmul_tune *tune) {
-    check_matmul_kernels(ctx, n, k, t, acc, seed, &tune, 1);
+/* With one forced kernel under profile prof. */
+static void check_matmul_tuned(vkr_ctx *ctx, const char *prof, uint32_t n, uint32_t k, uint32_t t, int acc,
+                               uint64_t seed, const vkr_matmul_tune *tune) {
+    check_matmul_runs(ctx, n, k, t, acc, seed, &(mm_run){prof, tune}, 1);
 }
 
-/* The kernel choice: matvec up to 4 tokens on CPU devices and 8 on GPUs,
- * then the register-blocked kernel on CPU devices and the tiled one, with
- * tiles that fit, on GPUs. */
-static void check_matmul_choice(const vkr_device_info *cpu, const vkr_device_info *gpu) {
+static vkr_device_profile profile(const vkr_device_info *d, const char *name) {
+    vkr_device_profile p;
+    char err[256];
+    CHECK(vkr_device_profile_pick(d, name, &p, err, sizeof err) == 0, "%s", err);
+    return p;
+}
+
+/* The kernel choice: matvec up to 4 tokens with the CPU profile and 8 with
+ * GPU profiles, then the register-blocked kernel (CPU) or the tiled one,
+ * with tiles that fit the device, on GPUs. */
+static void check_matmul_choice(const vkr_device_info *d) {
+    vkr_device_profile cpu = profile(d, "cpu"), gpu = profile(d, "nvidia");
     vkr_matmul_args few = {.n_out = 3072, .n_in = 3072, .n_tokens = 8}, many = few, four = few, five = few;
     many.n_tokens = 9;
     four.n_tokens = 4;
     five.n_tokens = 5;
-    CHECK(vkr_matmul_tune_for(cpu, &four).kernel == VKR_MATMUL_MATVEC, "cpu, 4 tokens: matvec");
-    CHECK(vkr_matmul_tune_for(cpu, &five).kernel == VKR_MATMUL_REGISTER, "cpu, 5 tokens: register-blocked");
-    CHECK(vkr_matmul_tune_for(gpu, &few).kernel == VKR_MATMUL_MATVEC, "gpu, 8 tokens: matvec");
-    CHECK(vkr_matmul_tune_for(cpu, &many).kernel == VKR_MATMUL_REGISTER, "cpu, 9 tokens: register-blocked");
-    vkr_matmul_tune t = vkr_matmul_tune_for(gpu, &many);
+    CHECK(vkr_matmul_tune_for(&cpu, d, &four).kernel == VKR_MATMUL_MATVEC, "cpu, 4 tokens: matvec");
+    CHECK(vkr_matmul_tune_for(&cpu, d, &five).kernel == VKR_MATMUL_REGISTER, "cpu, 5 tokens: register-blocked");
+    CHECK(vkr_matmul_tune_for(&gpu, d, &few).kernel == VKR_MATMUL_MATVEC, "gpu, 8 tokens: matvec");
+    CHECK(vkr_matmul_tune_for(&cpu, d, &many).kernel == VKR_MATMUL_REGISTER, "cpu, 9 tokens: register-blocked");
+    vkr_device_info big = *d;
+    big.max_workgroup_invocations = 1024;
+    big.shared_memory = 49152;
+    vkr_matmul_tune t = vkr_matmul_tune_for(&gpu, &big, &many);
     CHECK(t.kernel == VKR_MATMUL_TILED && t.bm == 64 && t.bn == 64 && t.bk == 32 && t.tm == 4 && t.tn == 4,
           "gpu, 9 tokens: tiled 64x64x32, 4x4; got kernel %d, %ux%ux%u, %ux%u", (int)t.kernel, t.bm, t.bn, t.bk, t.tm,
           t.tn);
     /* The Vulkan minimums (128 invocations, 16 KiB of shared memory) shrink the tiles. */
-    vkr_device_info small = *gpu;
+    vkr_device_info small = *d;
     small.max_workgroup_invocations = 128;
     small.shared_memory = 16384;
-    t = vkr_matmul_tune_for(&small, &many);
+    t = vkr_matmul_tune_for(&gpu, &small, &many);
     CHECK(t.kernel == VKR_MATMUL_TILED && (t.bm / t.tm) * (t.bn / t.tn) <= 128 &&
               (uint64_t)t.bk * (t.bm + t.bn + 2) * 4 <= 16384 && t.bk % 8 == 0,
           "small gpu: tiles %ux%ux%u, %ux%u do not fit 128 invocations and 16 KiB", t.bm, t.bn, t.bk, t.tm, t.tn);
@@ -183,16 +210,22 @@ static void check_rmsnorm(vkr_ctx *ctx, uint32_t n, uint32_t t, uint64_t seed) {
 int main(void) {
     vkr_ctx *ctx = vkt_ctx();
     /* The GPU prefill kernel (shared-memory tiles) runs on this device too,
-     * with the tiles vkr_op_matmul picks for a GPU with this device's limits. */
-    vkr_device_info gpu = *vkr_ctx_device(ctx);
-    gpu.is_cpu = 0;
-    vkr_matmul_tune tiled = vkr_matmul_tune_for(&gpu, &(vkr_matmul_args){.n_out = 1, .n_in = 1, .n_tokens = 9});
-    const vkr_matmul_tune *auto_and_tiled[] = {NULL, &tiled};
+     * with the tiles a GPU profile picks for this device's limits: through
+     * storage buffers (GPU profiles) and through texel buffers (the CPU
+     * profile: weights over maxStorageBufferRange take that path on GPUs). */
+    vkr_device_profile nv = profile(vkr_ctx_device(ctx), "nvidia");
+    vkr_matmul_tune tiled =
+        vkr_matmul_tune_for(&nv, vkr_ctx_device(ctx), &(vkr_matmul_args){.n_out = 1, .n_in = 1, .n_tokens = 9});
+    const mm_run prefill[] = {{"cpu", NULL}, {"nvidia", NULL}, {"cpu", &tiled}};
 
     /* RMSNorm: Phi-3 hidden size, an awkward one, 1 and 7 tokens. */
-    check_rmsnorm(ctx, 3072, 1, 1);
-    check_rmsnorm(ctx, 3072, 7, 2);
-    check_rmsnorm(ctx, 100, 3, 3);
+    for (int i = 0; i < N_ALL; i++) {
+        vkr_ctx_use_profile(ctx, ALL_PROFILES[i].profile);
+        check_rmsnorm(ctx, 3072, 1, 1);
+        check_rmsnorm(ctx, 3072, 7, 2);
+        check_rmsnorm(ctx, 100, 3, 3);
+    }
+    vkr_ctx_use_profile(ctx, "auto");
 
     /* Decode (matvec): Phi-3-mini's qkv, o, gate_up and down at 1 token. */
     check_matmul(ctx, 9216, 3072, 1, 0, 10);
@@ -202,38 +235,41 @@ int main(void) {
     /* Batched decode and awkward sizes: rows and columns that are multiples
      * of nothing the kernels tile by; 7 tokens runs NT=4 passes with a tail. */
     check_matmul(ctx, 1001, 3000, 7, 0, 14);
-    /* 5..8 tokens run matvec on GPUs: keep it checked here too. */
+    /* 5..8 tokens run matvec on GPUs: checked with the CPU's load paths too. */
     static const vkr_matmul_tune mv = {.kernel = VKR_MATMUL_MATVEC};
-    check_matmul_tuned(ctx, 1001, 3000, 7, 1, 17, &mv);
-    check_matmul_tuned(ctx, 9216, 3072, 8, 0, 18, &mv);
+    check_matmul_tuned(ctx, "cpu", 1001, 3000, 7, 1, 17, &mv);
+    check_matmul_tuned(ctx, "cpu", 9216, 3072, 8, 0, 18, &mv);
     check_matmul(ctx, 37, 13, 2, 1, 15);
     check_matmul(ctx, 5, 8, 3, 0, 16);
-    /* Prefill, by this device's kernel and by the GPU's tiled one: 64 tokens
-     * of qkv, 9 of down (fused residual), odd shapes and token counts. */
-    check_matmul_kernels(ctx, 9216, 3072, 64, 0, 20, auto_and_tiled, 2);
-    check_matmul_kernels(ctx, 3072, 8192, 9, 1, 21, auto_and_tiled, 2);
-    check_matmul_kernels(ctx, 1003, 203, 77, 1, 22, auto_and_tiled, 2);
+    /* Prefill, by each kernel: 64 tokens of qkv, 9 of down (fused
+     * residual), odd shapes and token counts. */
+    check_matmul_runs(ctx, 9216, 3072, 64, 0, 20, prefill, 3);
+    check_matmul_runs(ctx, 3072, 8192, 9, 1, 21, prefill, 3);
+    check_matmul_runs(ctx, 1003, 203, 77, 1, 22, prefill, 3);
     /* lm_head: 32064 x 3072 fp16 = 197 MB, over lavapipe's 128 MiB
-     * maxStorageBufferRange; read through the texel view it must work. */
+     * maxStorageBufferRange: GPU profiles fall back to the texel path. */
     check_matmul(ctx, 32064, 3072, 1, 0, 30);
-    check_matmul(ctx, 32064, 3072, 12, 0, 31);
+    check_matmul_runs(ctx, 32064, 3072, 12, 0, 31, prefill, 2);
 
     /* Tiled kernel edges: N, T and K multiples of no tile (ld 200: 25
      * texels, a 1-texel tail step), a matrix smaller than one tile with K
      * below one step, then other tile shapes (several texels per invocation
      * and step; an x tile with fewer texels than invocations). */
-    check_matmul_choice(vkr_ctx_device(ctx), &gpu);
-    check_matmul_tuned(ctx, 1000, 200, 9, 0, 40, &tiled);
-    check_matmul_tuned(ctx, 1000, 200, 33, 1, 41, &tiled);
-    check_matmul_tuned(ctx, 1000, 200, 130, 0, 42, &tiled);
-    check_matmul_tuned(ctx, 37, 13, 9, 1, 43, &tiled);
+    check_matmul_choice(vkr_ctx_device(ctx));
+    for (int sb = 0; sb < 2; sb++) {
+        const char *prof = sb ? "nvidia" : "cpu";
+        check_matmul_tuned(ctx, prof, 1000, 200, 9, 0, 40, &tiled);
+        check_matmul_tuned(ctx, prof, 1000, 200, 33, 1, 41, &tiled);
+        check_matmul_tuned(ctx, prof, 1000, 200, 130, 0, 42, &tiled);
+        check_matmul_tuned(ctx, prof, 37, 13, 9, 1, 43, &tiled);
+    }
     const vkr_matmul_tune other[] = {
         {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 32, .bk = 32, .tm = 8, .tn = 4}, /* 64 invocations, 4 + 2 texels */
         {.kernel = VKR_MATMUL_TILED, .bm = 32, .bn = 16, .bk = 16, .tm = 2, .tn = 4}, /* 64 invocations, 1 + 0.5 */
     };
     for (int i = 0; i < 2; i++) {
-        check_matmul_tuned(ctx, 1000, 200, 33, 1, 50 + i, &other[i]);
-        check_matmul_tuned(ctx, 1003, 203, 130, 0, 52 + i, &other[i]);
+        check_matmul_tuned(ctx, "nvidia", 1000, 200, 33, 1, 50 + i, &other[i]);
+        check_matmul_tuned(ctx, "cpu", 1003, 203, 130, 0, 52 + i, &other[i]);
     }
     check_matmul_bad_tiles(ctx);
 

@@ -130,10 +130,11 @@ vkr_buffer *vkr_buffer_create(vkr_ctx *ctx, const char *name, uint64_t size, vkr
     }
     VkBufferCreateInfo bi = {VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
     bi.size = size;
-    /* Texel views serve both 't'/'x' (uniform) and 'T'/'X' (storage) bindings. */
+    /* Texel views serve both 't'/'x' (uniform) and 'T'/'X' (storage) bindings;
+     * weights are also bound as storage buffers ('r') by GPU profiles. */
     const VkBufferUsageFlags texel = VK_BUFFER_USAGE_UNIFORM_TEXEL_BUFFER_BIT | VK_BUFFER_USAGE_STORAGE_TEXEL_BUFFER_BIT;
     bi.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT | texel |
-               (kind == VKR_BUF_WEIGHT ? 0 : VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT);
+               VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | (kind == VKR_BUF_WEIGHT ? 0 : VK_BUFFER_USAGE_UNIFORM_BUFFER_BIT);
     bi.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     VKR_TRY(ctx, vkCreateBuffer(ctx->device, &bi, NULL, &b->buffer));
     vkr_object_name(ctx, VK_OBJECT_TYPE_BUFFER, (uint64_t)b->buffer, name);

@@ -155,9 +155,18 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
             rd[nr++] = b->buffer;
             continue;
         }
-        if (!b || texel != (b->kind == VKR_BUF_WEIGHT)) {
+        /* 't'/'T': a weight; 'r': a weight or a device buffer; 'w'/'u': not a weight. */
+        int weight = b && b->kind == VKR_BUF_WEIGHT;
+        if (!b || (texel && !weight) || (weight && kinds[i] != 'r' && !texel)) {
             vkr_set_error(ctx, "%s: %s binding %d: expected %s buffer, got %s", c->name, p->desc.shader, i,
                           texel ? "a weight" : "a storage", b ? b->name : "none");
+            c->failed = 1;
+            return;
+        }
+        if (!texel && kinds[i] != 'u' && b->size > ctx->info.max_storage_buffer_range) {
+            vkr_set_error(ctx, "%s: %s binding %d: %s has %llu bytes, over maxStorageBufferRange %llu of %s", c->name,
+                          p->desc.shader, i, b->name, (unsigned long long)b->size,
+                          (unsigned long long)ctx->info.max_storage_buffer_range, ctx->info.name);
             c->failed = 1;
             return;
         }
@@ -171,7 +180,7 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
             w[i].pBufferInfo = &bi[i];
         }
         if (kinds[i] == 'w') wr[nw++] = b->buffer;
-        else if (!texel) rd[nr++] = b->buffer;
+        else if (!weight) rd[nr++] = b->buffer;
     }
     hazard(c, rd, nr, wr, nw);
     vkCmdBindPipeline(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipeline);

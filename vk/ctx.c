@@ -42,6 +42,14 @@ void vkr_set_vk_error(vkr_ctx *ctx, const char *file, int line, const char *call
 
 const char *vkr_ctx_error(const vkr_ctx *ctx) { return ctx->error; }
 const vkr_device_info *vkr_ctx_device(const vkr_ctx *ctx) { return &ctx->info; }
+const vkr_device_profile *vkr_ctx_profile(const vkr_ctx *ctx) { return &ctx->dprof; }
+
+int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name) {
+    vkr_device_profile p;
+    if (vkr_device_profile_pick(&ctx->info, name, &p, ctx->error, sizeof ctx->error)) return -1;
+    ctx->dprof = p;
+    return 0;
+}
 int vkr_ctx_validation_messages(const vkr_ctx *ctx) { return ctx->validation_messages; }
 int vkr_ctx_fp16(const vkr_ctx *ctx) { return ctx->fp16; }
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx) { return ctx->allocated; }
@@ -201,14 +209,22 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
     f11.pNext = &f12;
     f11.storageBuffer16BitAccess = VK_TRUE;
     f12.shaderFloat16 = ctx->fp16 ? VK_TRUE : VK_FALSE;
-    if (d->api_version >= VK_API_VERSION_1_3 && d->subgroup_size_control) {
+    VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fext = {
+        VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+    const char *exts[2] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME};
+    uint32_t n_exts = 1;
+    if (d->subgroup_size_control && d->api_version >= VK_API_VERSION_1_3) {
         f12.pNext = &f13;
         f13.subgroupSizeControl = VK_TRUE;
         f13.computeFullSubgroups = VK_TRUE;
+    } else if (d->subgroup_size_control && d->subgroup_size_control_ext) {
+        f12.pNext = &fext;
+        fext.subgroupSizeControl = VK_TRUE;
+        fext.computeFullSubgroups = VK_TRUE;
+        n_exts = 2;
     } else {
         d->subgroup_size_control = 0;
     }
-    const char *exts[] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME};
     float prio = 1.0f;
     VkDeviceQueueCreateInfo qci = {VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO};
     qci.queueFamilyIndex = ctx->queue_family;
@@ -218,7 +234,7 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
     dci.pNext = &f2;
     dci.queueCreateInfoCount = 1;
     dci.pQueueCreateInfos = &qci;
-    dci.enabledExtensionCount = 1;
+    dci.enabledExtensionCount = n_exts;
     dci.ppEnabledExtensionNames = exts;
     VKR_TRY(ctx, vkCreateDevice(ctx->phys, &dci, NULL, &ctx->device));
     volkLoadDevice(ctx->device);
@@ -332,14 +348,15 @@ vkr_ctx *vkr_ctx_create(const vkr_ctx_opts *opts, char *err, size_t errlen) {
         goto fail;
     }
     if (create_instance(ctx, o->validate) || choose_device(ctx, o) || create_device(ctx, o)) goto fail;
+    if (vkr_device_profile_pick(&ctx->info, o->device_profile, &ctx->dprof, ctx->error, sizeof ctx->error)) goto fail;
     ctx->profile = o->profile && ctx->info.timestamps;
     pcache_path(ctx, o->cache_dir && !*o->cache_dir ? NULL : o->cache_dir);
     if (o->cache_dir && !*o->cache_dir) ctx->pcache_path[0] = '\0';
     if (create_pcache(ctx) || vkr_staging_init(ctx)) goto fail;
     if (o->verbose)
-        fprintf(stderr, "phi3vk: device %d: %s (%s, %s), fp16 arithmetic %s, subgroup %u\n", ctx->info.index,
-                ctx->info.name, ctx->info.type, ctx->info.driver_info, ctx->fp16 ? "yes" : "no",
-                ctx->info.subgroup_size);
+        fprintf(stderr, "phi3vk: device %d: %s (%s, %s), subgroup %u, device profile %s%s\n", ctx->info.index,
+                ctx->info.name, ctx->info.type, ctx->info.driver_info, ctx->info.subgroup_size, ctx->dprof.name,
+                ctx->dprof.forced ? " (forced)" : "");
     return ctx;
 fail:
     snprintf(err, errlen, "%s", ctx->error);

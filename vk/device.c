@@ -51,9 +51,26 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     driver.pNext = &subgroup;
     subgroup.pNext = &maint3;
 
+    VkPhysicalDeviceIDProperties ids = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_ID_PROPERTIES};
+    maint3.pNext = &ids;
+
+    uint32_t n_ext = 0;
+    vkEnumerateDeviceExtensionProperties(phys, NULL, &n_ext, NULL);
+    VkExtensionProperties *ext = calloc(n_ext ? n_ext : 1, sizeof *ext);
+    if (ext && vkEnumerateDeviceExtensionProperties(phys, NULL, &n_ext, ext) != VK_SUCCESS) n_ext = 0;
+    if (!ext) n_ext = 0;
+    info->push_descriptor = has_extension(ext, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
+    info->coop_matrix = has_extension(ext, n_ext, "VK_KHR_cooperative_matrix");
+    int sgctl_ext = has_extension(ext, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    free(ext);
+
     VkPhysicalDeviceProperties base;
     vkGetPhysicalDeviceProperties(phys, &base);
-    if (base.apiVersion >= VK_API_VERSION_1_3) maint3.pNext = &sgctl;
+    /* Subgroup-size control: core in Vulkan 1.3, an extension before (the
+     * structures are the same). */
+    int sgctl_ok = base.apiVersion >= VK_API_VERSION_1_3 || sgctl_ext;
+    info->subgroup_size_control_ext = base.apiVersion < VK_API_VERSION_1_3 && sgctl_ext;
+    if (sgctl_ok) ids.pNext = &sgctl;
     vkGetPhysicalDeviceProperties2(phys, &props);
     const VkPhysicalDeviceLimits *lim = &props.properties.limits;
 
@@ -67,6 +84,7 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     info->driver_version = props.properties.driverVersion;
     info->api_version = props.properties.apiVersion;
     info->is_cpu = props.properties.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU;
+    memcpy(info->uuid, ids.deviceUUID, sizeof info->uuid);
 
     VkPhysicalDeviceMemoryProperties mem;
     vkGetPhysicalDeviceMemoryProperties(phys, &mem);
@@ -84,21 +102,11 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     VkPhysicalDeviceFeatures2 feats = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     feats.pNext = &s16;
     s16.pNext = &f16;
-    if (base.apiVersion >= VK_API_VERSION_1_3) f16.pNext = &sgf;
+    if (sgctl_ok) f16.pNext = &sgf;
     vkGetPhysicalDeviceFeatures2(phys, &feats);
     info->fp16_arith = f16.shaderFloat16;
     info->storage16 = s16.storageBuffer16BitAccess;
     info->subgroup_size_control = sgf.subgroupSizeControl && sgf.computeFullSubgroups;
-
-    uint32_t n_ext = 0;
-    vkEnumerateDeviceExtensionProperties(phys, NULL, &n_ext, NULL);
-    VkExtensionProperties *ext = calloc(n_ext ? n_ext : 1, sizeof *ext);
-    if (ext) {
-        vkEnumerateDeviceExtensionProperties(phys, NULL, &n_ext, ext);
-        info->push_descriptor = has_extension(ext, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
-        info->coop_matrix = has_extension(ext, n_ext, "VK_KHR_cooperative_matrix");
-        free(ext);
-    }
 
     info->subgroup_size = subgroup.subgroupSize;
     info->subgroup_ops = subgroup.supportedOperations;

@@ -70,25 +70,24 @@ static uint32_t sure_subgroup(const vkr_device_info *d, uint32_t required) {
     return d->subgroup_size_control && d->min_subgroup_size ? d->min_subgroup_size : d->subgroup_size;
 }
 
-vkr_attn_tune vkr_attention_tune(const vkr_device_info *d, const vkr_attention_args *a) {
+vkr_attn_tune vkr_attention_tune(const vkr_device_profile *p, const vkr_device_info *d, const vkr_attention_args *a) {
     uint32_t rows = a->n_tokens * (a->n_kv_heads ? a->n_heads / a->n_kv_heads : 1);
-    if (d->is_cpu) {
+    if (p->cpu) {
         /* lavapipe runs a subgroup as one SIMD loop: no shuffles in the key
          * loop (L = 1). Many rows: the lanes are rows reading the same key,
          * 8 keys per step (q and the output accumulators live on the stack
          * there; one pass over them per 8 keys made prefill attention 1.55x
          * faster; 4: 1.45x); few: the lanes are keys (blocks did not help). */
-        uint32_t sg = d->subgroup_size;
+        uint32_t sg = p->subgroup;
         if (rows >= sg) return (vkr_attn_tune){.lanes_per_key = 1, .key_slots = 1, .rows = sg, .key_block = 8};
         return (vkr_attn_tune){.lanes_per_key = 1, .key_slots = sg, .rows = 1, .key_block = 1};
     }
-    /* GPUs: 4 lanes x 16 bytes per key row segment, 8 keys per 32 lanes;
-     * pin the subgroup to 32 where the device lets us (wave64 AMD, Intel). */
-    uint32_t want = d->subgroup_size_control && d->min_subgroup_size <= 32 && d->max_subgroup_size >= 32 ? 32 : 0;
-    uint32_t sg = sure_subgroup(d, want);
-    uint32_t l = sg >= 4 ? 4 : sg;
-    uint32_t ks = sg / l > 8 ? 8 : sg / l;
-    return (vkr_attn_tune){.lanes_per_key = l, .key_slots = ks, .rows = rows >= 4 ? 4 : rows, .subgroup = want};
+    /* GPUs: L lanes x 16 bytes per key row segment, KS keys per subgroup;
+     * pin the subgroup to L x KS where the device lets us (wave64 AMD, Intel). */
+    uint32_t r = p->attn_lanes_per_key * p->attn_key_slots;
+    uint32_t want = d->subgroup_size_control && d->min_subgroup_size <= r && d->max_subgroup_size >= r ? r : 0;
+    return (vkr_attn_tune){.lanes_per_key = p->attn_lanes_per_key, .key_slots = p->attn_key_slots,
+                           .rows = rows >= p->attn_rows ? p->attn_rows : rows, .subgroup = want};
 }
 
 static int attention_check(vkr_cmd *cmd, const vkr_attention_args *a) {
@@ -151,11 +150,12 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
         .window = a->window, .n_split = a->n_split, .ld_out = vkr_ld(a->n_heads * a->head_dim),
         .scale = (float)(1.0 / sqrt((double)a->head_dim)), .row0 = a->row0, .seq = a->seq};
     uint32_t rows = a->n_tokens * (a->n_heads / a->n_kv_heads);
+    int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->k_cache) <= d->max_storage_buffer_range;
     vkr_pipeline *p = vkr_pipeline_get(ctx, &(vkr_pipeline_desc){
-        .shader = "attention", .bindings = "rXXrw", .push_size = sizeof pc,
+        .shader = sb ? "attention_sb" : "attention", .bindings = sb ? "rrrrw" : "rXXrw", .push_size = sizeof pc,
         .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots, tn->key_block ? tn->key_block : 1, tn->rows},
         .n_spec = 6,
-        .subgroup_size = tn->subgroup});
+        .subgroup_size = tn->subgroup, .full_subgroups = 1});
     vkr_buffer *dst = a->n_split > 1 ? a->scratch : a->out;
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->q, a->k_cache, a->v_cache, a->params, dst}, .push = &pc,
@@ -169,6 +169,7 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
 }
 
 void vkr_op_attention(vkr_cmd *cmd, const vkr_attention_args *a) {
-    vkr_attn_tune tn = vkr_attention_tune(vkr_ctx_device(vkr_cmd_ctx(cmd)), a);
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    vkr_attn_tune tn = vkr_attention_tune(vkr_ctx_profile(ctx), vkr_ctx_device(ctx), a);
     vkr_op_attention_tuned(cmd, a, &tn);
 }

@@ -33,8 +33,9 @@ typedef struct vkr_attn_tune {
     uint32_t subgroup;      /* required subgroup size (0: the device's default) */
 } vkr_attn_tune;
 
-/* The layout vkr_op_attention uses for these arguments on this device. */
-vkr_attn_tune vkr_attention_tune(const vkr_device_info *d, const vkr_attention_args *a);
+/* The layout vkr_op_attention uses for these arguments with device profile
+ * p on device d. */
+vkr_attn_tune vkr_attention_tune(const vkr_device_profile *p, const vkr_device_info *d, const vkr_attention_args *a);
 /* vkr_op_attention with an explicit layout; fails the recording when the
  * layout does not fit the device (L * KS above the subgroup size). */
 void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr_attn_tune *tune);
@@ -54,15 +55,16 @@ typedef struct vkr_matmul_tune {
     uint32_t tm, tn;     /* TILED: rows x tokens per invocation; (bm / tm) * (bn / tn) invocations */
 } vkr_matmul_tune;
 
-/* The kernel (and tiles) vkr_op_matmul uses for these arguments on d. */
-vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_info *d, const vkr_matmul_args *a);
+/* The kernel (and tiles) vkr_op_matmul uses for these arguments with device
+ * profile p on device d (whose limits size the tiles). */
+vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_profile *p, const vkr_device_info *d, const vkr_matmul_args *a);
 /* vkr_op_matmul with an explicit kernel; fails the recording when the tiles
  * do not divide (bm % tm, bn % tn, bk % 8) or do not fit the device's
  * workgroup size or shared memory. */
 void vkr_op_matmul_tuned(vkr_cmd *cmd, const vkr_matmul_args *a, const vkr_matmul_tune *tune);
 
-/* vkr_op_argmax with an explicit workgroup size (1 .. 32 subgroups): tests
- * run the GPU's multi-subgroup reduction on lavapipe too. */
+/* vkr_op_argmax with an explicit workgroup size (1 .. the device's maximum):
+ * tests run the GPU's multi-subgroup reduction on lavapipe too. */
 void vkr_op_argmax_wg(vkr_cmd *cmd, const vkr_argmax_args *a, uint32_t wg);
 
 #endif

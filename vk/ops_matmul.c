@@ -8,15 +8,6 @@
 _Static_assert(sizeof(struct pc_rmsnorm) == 16, "pc_rmsnorm layout");
 _Static_assert(sizeof(struct pc_matmul) == 16, "pc_matmul layout");
 
-/* Tokens up to which the matrix x vector kernel beats the matrix x matrix
- * one: it streams the weights once per 4 tokens, so it wins while T is
- * small. On CPU devices the register-blocked kernel (8-token tiles) takes
- * over from 5 tokens (lavapipe, 4 layers at full width: pp4 23-26 t/s by
- * matvec vs 19-21, pp6 20-21 vs 28-30, pp8 27-28 vs 37-41); GPUs keep matvec
- * up to 8 (its coalesced row reads against 64-token tiles; not measured). */
-#define MATVEC_MAX_TOKENS_CPU 4u
-#define MATVEC_MAX_TOKENS_GPU 8u
-
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
 /* What a matrix op costs, for profiles: weight bytes (padded rows) and FLOPs. */
@@ -24,11 +15,11 @@ static double w_bytes(const vkr_matmul_args *a, const struct pc_matmul *pc) { re
 static double flops(const vkr_matmul_args *a) { return 2.0 * a->n_out * a->n_in * a->n_tokens; }
 
 void vkr_op_rmsnorm(vkr_cmd *cmd, const vkr_rmsnorm_args *a) {
-    const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
-    /* One row per workgroup. CPU drivers run a workgroup on one thread, so a
-     * single subgroup there avoids the shared-memory step entirely. */
-    uint32_t wg = d->is_cpu ? d->subgroup_size : 256;
-    if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    /* One row per workgroup (a single subgroup on CPU drivers, which run a
+     * workgroup on one thread: the shared-memory step is skipped there). */
+    uint32_t wg = vkr_ctx_profile(ctx)->rmsnorm_wg;
+    if (wg > vkr_ctx_device(ctx)->max_workgroup_invocations) wg = vkr_ctx_device(ctx)->max_workgroup_invocations;
     struct pc_rmsnorm pc = {.n = a->n, .ld_out = vkr_ld(a->n), .rows = a->n_tokens, .eps = a->eps};
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
         .shader = "rmsnorm", .bindings = "Trw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1});
@@ -36,29 +27,43 @@ void vkr_op_rmsnorm(vkr_cmd *cmd, const vkr_rmsnorm_args *a) {
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = &pc, .groups = {a->n_tokens}, .label = "rmsnorm"});
 }
 
+/* Whole subgroups of the widest size the device may run: wg rounded up. */
+static uint32_t whole_subgroups(const vkr_device_info *d, uint32_t wg) {
+    uint32_t widest = d->max_subgroup_size > d->subgroup_size ? d->max_subgroup_size : d->subgroup_size;
+    return widest ? (wg + widest - 1) / widest * widest : wg;
+}
+
 static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc) {
-    const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
-    uint32_t sg = d->subgroup_size;
-    /* CPU: 8 rows per 8-lane subgroup measured best on lavapipe; GPUs: 256
-     * invocations, 2 rows per subgroup keeps enough workgroups in flight. */
-    uint32_t rows = d->is_cpu ? 8 : 2;
-    uint32_t nsg = d->is_cpu ? 4 : (256 / sg ? 256 / sg : 1);
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    const vkr_device_info *d = vkr_ctx_device(ctx);
+    const vkr_device_profile *pr = vkr_ctx_profile(ctx);
+    /* The workgroup owns rows * subgroups rows, planned for the profile's
+     * subgroup size; the shader spreads them over the subgroups it gets. */
+    uint32_t rows = pr->matvec_rows, wg_rows = rows * pr->matvec_subgroups;
+    uint32_t wg = whole_subgroups(d, pr->subgroup * pr->matvec_subgroups);
+    if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
     uint32_t nt = a->n_tokens < 4 ? a->n_tokens : 4;
-    /* x in a uniform buffer when it fits: lavapipe loads uniforms far faster
-     * than storage buffers. The array length is a constant, so round it up to
-     * a power of two to keep the number of pipeline variants small. */
-    uint32_t texels = a->n_tokens * pc->ld / 8, len = 256;
-    while (len < texels) len *= 2;
-    int ubo = (uint64_t)len * 16 <= d->max_uniform_range;
-    /* One token (decode): weights through imageLoad too (matvec_one.comp). */
-    const char *shader = "matvec", *bindings = "trw";
-    if (ubo) shader = nt == 1 ? "matvec_one" : "matvec_ubo", bindings = nt == 1 ? "Tuw" : "tuw";
+    uint64_t w_size = vkr_buffer_size(a->weight), x_bytes = (uint64_t)a->n_tokens * pc->ld * 2;
+    const char *shader, *bindings;
+    uint32_t len = 256;
+    if (pr->storage_loads && w_size <= d->max_storage_buffer_range) {
+        shader = "matvec_sb", bindings = "rrw";    /* GPUs: 16-byte storage-buffer loads */
+    } else {
+        /* x in a uniform buffer when it fits: lavapipe loads uniforms far
+         * faster than storage buffers. The array length is a constant, so
+         * round it up to a power of two to keep pipeline variants few. One
+         * token (decode): weights through imageLoad too (matvec_one.comp). */
+        while ((uint64_t)len * 16 < x_bytes) len *= 2;
+        int ubo = (uint64_t)len * 16 <= d->max_uniform_range;
+        shader = !ubo ? "matvec" : nt == 1 ? "matvec_one" : "matvec_ubo";
+        bindings = !ubo ? "trw" : nt == 1 ? "Tuw" : "tuw";
+    }
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = shader, .bindings = bindings, .push_size = sizeof *pc,
-        .spec = {sg * nsg, rows, nt, len, rows * nsg}, .n_spec = 5, .subgroup_size = sg});
+        .shader = shader, .bindings = bindings, .push_size = sizeof *pc, .spec = {wg, rows, nt, len, wg_rows},
+        .n_spec = 5, .subgroup_size = pr->subgroup, .full_subgroups = 1});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
-        .groups = {ceil_div(a->n_out, rows * nsg)}, .label = "matvec", .bytes = w_bytes(a, pc), .flops = flops(a)});
+        .groups = {ceil_div(a->n_out, wg_rows)}, .label = "matvec", .bytes = w_bytes(a, pc), .flops = flops(a)});
 }
 
 /* Prefill on CPU devices: register-blocked, no shared memory. */
@@ -80,7 +85,8 @@ static uint64_t tiled_shared_bytes(const vkr_matmul_tune *t) {
 /* Prefill on GPUs: shared-memory tiles. */
 static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc,
                          const vkr_matmul_tune *t) {
-    const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    const vkr_device_info *d = vkr_ctx_device(ctx);
     int ok = t->bm && t->bn && t->bk && t->tm && t->tn && t->bm % t->tm == 0 && t->bn % t->tn == 0 && t->bk % 8 == 0;
     uint32_t wg = ok ? (t->bm / t->tm) * (t->bn / t->tn) : 0;
     if (!ok || wg > d->max_workgroup_invocations || tiled_shared_bytes(t) > d->shared_memory) {
@@ -91,8 +97,10 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
                     (unsigned long long)tiled_shared_bytes(t));
         return;
     }
+    int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->weight) <= d->max_storage_buffer_range &&
+             vkr_buffer_size(a->x) <= d->max_storage_buffer_range;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "matmul_tiled", .bindings = "TXw", .push_size = sizeof *pc,
+        .shader = sb ? "matmul_tiled_sb" : "matmul_tiled", .bindings = sb ? "rrw" : "TXw", .push_size = sizeof *pc,
         .spec = {wg, t->bm, t->bn, t->bk, t->tm, t->tn}, .n_spec = 6});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
@@ -100,7 +108,10 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
         .label = "matmul", .bytes = w_bytes(a, pc), .flops = flops(a)}); /* the same op as matmul.comp in profiles */
 }
 
-/* Up to MATVEC_MAX_TOKENS_CPU / _GPU tokens: matvec. Beyond, two prefill kernels:
+/* Up to the profile's matvec_max_tokens: matvec (it streams the weights once
+ * per 4 tokens, so it wins while T is small; lavapipe, 4 layers at full
+ * width: pp4 by matvec 23-26 t/s against 19-21, pp6 20-21 against 28-30).
+ * Beyond, two prefill kernels:
  * - GPUs: matmul_tiled. A warp of matmul.comp reads 4 different weight rows
  *   per invocation (uncoalesced) and re-reads W once per 8 tokens; the tiled
  *   kernel loads each 64 x 32 block of W and x once, with consecutive lanes
@@ -112,10 +123,10 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
  *   invocations as SIMD loops on one thread, so shared memory buys no reuse
  *   that registers and the CPU caches don't already give, and every barrier
  *   suspends and resumes each loop: the register-blocked kernel is faster. */
-vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_info *d, const vkr_matmul_args *a) {
-    if (a->n_tokens <= (d->is_cpu ? MATVEC_MAX_TOKENS_CPU : MATVEC_MAX_TOKENS_GPU))
-        return (vkr_matmul_tune){.kernel = VKR_MATMUL_MATVEC};
-    if (d->is_cpu) return (vkr_matmul_tune){.kernel = VKR_MATMUL_REGISTER};
+vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_profile *p, const vkr_device_info *d,
+                                    const vkr_matmul_args *a) {
+    if (a->n_tokens <= p->matvec_max_tokens) return (vkr_matmul_tune){.kernel = VKR_MATMUL_MATVEC};
+    if (!p->tiled_prefill) return (vkr_matmul_tune){.kernel = VKR_MATMUL_REGISTER};
     vkr_matmul_tune t = {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 4};
     if (d->max_workgroup_invocations < 256) t.bm = 32; /* Vulkan guarantees 128 */
     while (t.bk > 8 && tiled_shared_bytes(&t) > d->shared_memory) t.bk /= 2;
@@ -149,6 +160,7 @@ void vkr_op_matmul_tuned(vkr_cmd *cmd, const vkr_matmul_args *a, const vkr_matmu
 }
 
 void vkr_op_matmul(vkr_cmd *cmd, const vkr_matmul_args *a) {
-    vkr_matmul_tune t = vkr_matmul_tune_for(vkr_ctx_device(vkr_cmd_ctx(cmd)), a);
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    vkr_matmul_tune t = vkr_matmul_tune_for(vkr_ctx_profile(ctx), vkr_ctx_device(ctx), a);
     vkr_op_matmul_tuned(cmd, a, &t);
 }

@@ -99,7 +99,7 @@ void vkr_op_argmax(vkr_cmd *cmd, const vkr_argmax_args *a) {
     /* One workgroup per token. CPU drivers: a single subgroup, so the shared
      * memory step (and its barrier) never runs; GPUs: 256 lanes stream the
      * 128 KB row. */
-    uint32_t wg = d->is_cpu ? d->subgroup_size : 256;
+    uint32_t wg = vkr_ctx_profile(vkr_cmd_ctx(cmd))->argmax_wg;
     if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
     vkr_op_argmax_wg(cmd, a, wg);
 }

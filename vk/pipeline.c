@@ -14,7 +14,7 @@ static const vkr_shader_code *find_shader(const char *name) {
 
 static int same_desc(const vkr_pipeline_desc *a, const vkr_pipeline_desc *b) {
     return !strcmp(a->shader, b->shader) && !strcmp(a->bindings, b->bindings) && a->push_size == b->push_size &&
-           a->n_spec == b->n_spec && a->subgroup_size == b->subgroup_size &&
+           a->n_spec == b->n_spec && a->subgroup_size == b->subgroup_size && a->full_subgroups == b->full_subgroups &&
            !memcmp(a->spec, b->spec, a->n_spec * sizeof a->spec[0]);
 }
 
@@ -106,11 +106,18 @@ static vkr_pipeline *pipeline_create(vkr_ctx *ctx, const vkr_pipeline_desc *d) {
     ci.stage.module = p->module;
     ci.stage.pName = "main";
     ci.stage.pSpecializationInfo = d->n_spec ? &spec : NULL;
+    /* Subgroup size control (Vulkan 1.3 or VK_EXT_subgroup_size_control):
+     * pin the size the kernel's layout was planned for, and ask for full
+     * subgroups when the workgroup (spec[0] by convention) holds whole ones. */
+    uint32_t full = ctx->info.max_subgroup_size;
     if (d->subgroup_size && ctx->info.subgroup_size_control && d->subgroup_size >= ctx->info.min_subgroup_size &&
         d->subgroup_size <= ctx->info.max_subgroup_size) {
         sg.requiredSubgroupSize = d->subgroup_size;
         ci.stage.pNext = &sg;
+        full = d->subgroup_size;
     }
+    if (d->full_subgroups && ctx->info.subgroup_size_control && d->n_spec && full && d->spec[0] % full == 0)
+        ci.stage.flags |= VK_PIPELINE_SHADER_STAGE_CREATE_REQUIRE_FULL_SUBGROUPS_BIT;
     ci.layout = p->layout;
     VKR_TRY(ctx, vkCreateComputePipelines(ctx->device, ctx->pcache, 1, &ci, NULL, &p->pipeline));
     vkr_object_name(ctx, VK_OBJECT_TYPE_PIPELINE, (uint64_t)p->pipeline, d->shader);

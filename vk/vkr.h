@@ -54,6 +54,8 @@ typedef struct vkr_device_info {
     int push_descriptor;                /* VK_KHR_push_descriptor */
     int coop_matrix;                    /* VK_KHR_cooperative_matrix present */
     int subgroup_size_control;          /* subgroupSizeControl + computeFullSubgroups */
+    int subgroup_size_control_ext;      /* ... through VK_EXT_subgroup_size_control (Vulkan < 1.3) */
+    uint8_t uuid[16];                   /* deviceUUID (self-test verdicts are kept per device) */
     uint32_t subgroup_size;             /* default subgroup size */
     uint32_t min_subgroup_size, max_subgroup_size;
     uint32_t subgroup_ops;              /* VkSubgroupFeatureFlags in compute */
@@ -87,6 +89,51 @@ int vkr_devices_pick(const vkr_device_info *devs, int n);
  * substring of the name. Returns the index or -1 with a message in err. */
 int vkr_devices_match(const vkr_device_info *devs, int n, const char *sel, char *err, size_t errlen);
 
+/* ---- device profile -------------------------------------------------- */
+
+/* How phi3vk runs on one device: decided once at context creation from the
+ * device's facts, or forced by name so that every device class's kernel
+ * choices can be run (and tested) on any device, lavapipe included. The ops
+ * read their choices from here; nothing else tests the device type.
+ *   cpu     CPU drivers (lavapipe, SwiftShader): a workgroup is one thread's
+ *           SIMD loop; register-blocked prefill, texel/uniform loads
+ *   nvidia  32-lane warps; storage-buffer loads, shared-memory tiles
+ *   amd     wave64 (GCN) or wave32/64 (RDNA); as nvidia, 64-lane matvec
+ *   intel   8/16/32-lane EUs, often unified memory; 16-lane matvec
+ *   gpu     any other GPU (ARM, Qualcomm, Apple, ImgTec): the device's own
+ *           subgroup size, conservative tiles
+ * Correctness never depends on the profile: every kernel works at whatever
+ * subgroup size the device runs (shaders/subgroup.glsl); the profile only
+ * makes it fast. */
+typedef struct vkr_device_profile {
+    char name[16];              /* one of the names above */
+    int forced;                 /* chosen by name, not from the device */
+    int cpu;                    /* CPU-driver kernels (see above) */
+    int uma;                    /* device memory is host memory (integrated GPU, CPU driver) */
+    uint32_t subgroup;          /* lanes the kernels are laid out for (pinned where the
+                                   device has subgroup-size control and allows it) */
+    int storage_loads;          /* weights and KV cache read with storage-buffer vector
+                                   loads where they fit maxStorageBufferRange (else texels) */
+    uint32_t matvec_rows;       /* rows per subgroup pass of matvec */
+    uint32_t matvec_subgroups;  /* subgroups per matvec workgroup (as planned) */
+    uint32_t matvec_max_tokens; /* matvec up to this many tokens, then the prefill kernel */
+    int tiled_prefill;          /* prefill by shared-memory tiles (else register-blocked) */
+    uint32_t attn_lanes_per_key, attn_key_slots, attn_rows; /* attention layout (GPUs) */
+    uint32_t attn_split_tokens; /* decode: one key range per this many cached tokens (0: none) */
+    uint32_t rmsnorm_wg, argmax_wg; /* workgroup sizes */
+    double submit_flops;        /* prefill: at most this many FLOPs per queue submission so a
+                                   GPU watchdog (a few hundred ms) never fires; 0: no limit */
+} vkr_device_profile;
+
+/* The profile names, in the order above; NULL-terminated. */
+extern const char *const vkr_device_profile_names[];
+
+/* Fills *out for device d: name NULL, "" or "auto" picks from the device
+ * (vendor, type), otherwise one of vkr_device_profile_names. Returns 0, or
+ * -1 with "unknown device profile 'x': expected auto, cpu, ..." in err. */
+int vkr_device_profile_pick(const vkr_device_info *d, const char *name, vkr_device_profile *out, char *err,
+                            size_t errlen);
+
 /* ---- context ---------------------------------------------------------- */
 
 typedef struct vkr_ctx_opts {
@@ -99,6 +146,7 @@ typedef struct vkr_ctx_opts {
     int profile;             /* allocate timestamp queries for vkr_cmd_profile */
     int mask_fp16;           /* test hook: behave as if shaderFloat16 were absent */
     int mask_storage16;      /* test hook: behave as if storageBuffer16BitAccess were absent */
+    const char *device_profile; /* NULL/"auto": from the device; else a vkr_device_profile_names entry */
 } vkr_ctx_opts;
 
 /* Creates instance, device, queue, pools and the pipeline cache.
@@ -108,6 +156,13 @@ vkr_ctx *vkr_ctx_create(const vkr_ctx_opts *opts, char *err, size_t errlen);
 /* Saves the pipeline cache, frees pipelines and every Vulkan object. */
 void vkr_ctx_destroy(vkr_ctx *ctx);
 const vkr_device_info *vkr_ctx_device(const vkr_ctx *ctx);
+/* The device profile the context's kernels follow. */
+const vkr_device_profile *vkr_ctx_profile(const vkr_ctx *ctx);
+/* Switches the context to another profile (a vkr_device_profile_names entry
+ * or "auto"): later recordings use its kernels; existing recordings keep
+ * theirs. For tests and the self-test, which run every profile on one
+ * device. Returns 0 or -1 with a message in vkr_ctx_error. */
+int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name);
 /* The last error message ("" if none). */
 const char *vkr_ctx_error(const vkr_ctx *ctx);
 /* Validation-layer warnings and errors seen so far (each also printed). */
@@ -179,6 +234,9 @@ typedef struct vkr_pipeline_desc {
     uint32_t n_spec;
     uint32_t subgroup_size;        /* require this subgroup size when the device
                                       supports subgroup size control; 0 = any */
+    int full_subgroups;            /* ask for full subgroups (REQUIRE_FULL_SUBGROUPS) where
+                                      the device can and the workgroup size spec[0]
+                                      holds whole subgroups; kernels are right either way */
 } vkr_pipeline_desc;
 
 /* Returns a pipeline for desc, created on first use and then cached in the

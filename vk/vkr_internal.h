@@ -72,6 +72,7 @@ struct vkr_ctx {
     VkPipelineCache pcache;
     char pcache_path[1024];
     vkr_device_info info;
+    vkr_device_profile dprof;
     VkPhysicalDeviceMemoryProperties memprops;
     int fp16;
     int profile;
