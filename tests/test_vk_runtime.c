@@ -153,7 +153,43 @@ static void test_pipeline_cache(void) {
     CHECK(system(cmd) == 0, "cleanup");
 }
 
+/* Synchronization validation is on: silu_mul writes a buffer that a matmul
+ * then reads. Recorded with the automatic barrier, nothing is reported;
+ * recorded without it (a planted bug), the layer reports the
+ * read-after-write hazard. */
+static void test_sync_validation(void) {
+    vkr_ctx *c = vkt_ctx();
+    const uint32_t ff = 64, n = 16;
+    float gu[2 * 64], w[16 * 64];
+    test_rng r = {11};
+    for (uint32_t i = 0; i < 2 * ff; i++) gu[i] = test_rng_normal(&r);
+    for (uint32_t i = 0; i < n * ff; i++) w[i] = test_rng_normal(&r) * 0.1f;
+    vkr_buffer *bg = vkt_raw(c, "gate_up", gu, sizeof gu), *bh = vkt_f16(c, "h", NULL, 1, ff);
+    vkr_buffer *bw = vkt_weight(c, "w", w, n, ff), *by = vkt_raw(c, "y", NULL, n * 4);
+    vkr_cmd *cmd = vkr_cmd_create(c, "sync");
+    for (int planted = 0; planted < 2; planted++) {
+        int before = vkr_ctx_validation_messages(c);
+        vkr_ctx_quiet_validation_for_test(c, planted);
+        vkr_cmd_test_no_barriers(cmd, planted);
+        vkr_cmd_begin(cmd);
+        vkr_op_silu_mul(cmd, &(vkr_silu_mul_args){.gate_up = bg, .out = bh, .n_ff = ff, .n_tokens = 1});
+        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bh, .out = by, .n_out = n, .n_in = ff, .n_tokens = 1});
+        CHECK(vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0, "run: %s", vkr_ctx_error(c));
+        int seen = vkr_ctx_validation_messages(c) - before;
+        if (!planted) CHECK(seen == 0, "with the barrier: %d validation messages", seen);
+        else
+            CHECK(seen > 0 && strstr(vkr_ctx_last_validation_message(c), "SYNC-HAZARD-READ"),
+                  "without the barrier: expected a read-after-write hazard report, got %d messages (last: %s)", seen,
+                  vkr_ctx_last_validation_message(c));
+    }
+    int planted_messages = vkr_ctx_validation_messages(c);
+    vkr_cmd_destroy(c, cmd);
+    vkr_buffer_destroy(c, bg), vkr_buffer_destroy(c, bh), vkr_buffer_destroy(c, bw), vkr_buffer_destroy(c, by);
+    CHECK(vkt_ctx_done(c) == planted_messages, "no validation messages besides the planted hazard");
+}
+
 int main(void) {
+    test_sync_validation();
     test_selection();
     test_feature_errors();
     test_resubmit_profile_errors();

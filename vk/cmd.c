@@ -16,6 +16,7 @@ struct vkr_cmd {
     VkFence fence;
     VkQueryPool queries;
     int recording, pending, failed;
+    int no_barriers;              /* test hook */
     int n_dispatch;
     uint32_t n_queries;
     vkr_op_time ops[MAX_QUERIES]; /* label and cost of the op ending at query i+1 (ms: at profile) */
@@ -64,15 +65,20 @@ void vkr_cmd_destroy(vkr_ctx *ctx, vkr_cmd *c) {
 /* One global memory barrier covers every hazard between compute dispatches
  * and transfers; on current drivers it costs the same as per-buffer ones. */
 static void barrier(vkr_cmd *c) {
+    c->n_reads = c->n_writes = 0;
+    if (c->no_barriers) return;
+    /* Reads: storage and texel buffers (SHADER_READ) and uniform buffers
+     * (UNIFORM_READ: matvec takes x as one). */
     VkMemoryBarrier mb = {VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT;
-    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
-                       VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_UNIFORM_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                       VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT | VK_ACCESS_HOST_READ_BIT;
     vkCmdPipelineBarrier(c->cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                          VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
                          0, 1, &mb, 0, NULL, 0, NULL);
-    c->n_reads = c->n_writes = 0;
 }
+
+void vkr_cmd_test_no_barriers(vkr_cmd *c, int on) { c->no_barriers = on; }
 
 static int tracked(const VkBuffer *set, int n, VkBuffer b) {
     for (int i = 0; i < n; i++)

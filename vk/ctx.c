@@ -51,6 +51,8 @@ int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name) {
     return 0;
 }
 int vkr_ctx_validation_messages(const vkr_ctx *ctx) { return ctx->validation_messages; }
+const char *vkr_ctx_last_validation_message(const vkr_ctx *ctx) { return ctx->last_validation; }
+void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on) { ctx->validation_quiet = on; }
 int vkr_ctx_fp16(const vkr_ctx *ctx) { return ctx->fp16; }
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx) { return ctx->allocated; }
 
@@ -71,9 +73,11 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL on_debug_message(VkDebugUtilsMessageSeveri
     vkr_ctx *ctx = user;
     if (severity < VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT) return VK_FALSE;
     ctx->validation_messages++;
-    fprintf(stderr, "vulkan validation %s: %s\n",
-            severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning",
-            data->pMessage ? data->pMessage : "(no message)");
+    const char *msg = data->pMessage ? data->pMessage : "(no message)";
+    snprintf(ctx->last_validation, sizeof ctx->last_validation, "%s", msg);
+    if (!ctx->validation_quiet)
+        fprintf(stderr, "vulkan validation %s: %s\n",
+                severity >= VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT ? "error" : "warning", msg);
     return VK_FALSE;
 }
 
@@ -91,7 +95,7 @@ static int layer_available(const char *name) {
 
 static int create_instance(vkr_ctx *ctx, int validate) {
     const char *layer = "VK_LAYER_KHRONOS_validation";
-    const char *ext = VK_EXT_DEBUG_UTILS_EXTENSION_NAME;
+    const char *exts[] = {VK_EXT_DEBUG_UTILS_EXTENSION_NAME, VK_EXT_VALIDATION_FEATURES_EXTENSION_NAME};
     if (validate && !layer_available(layer)) {
         vkr_set_error(ctx, "validation requested but %s is not installed (Debian: vulkan-validationlayers)", layer);
         return -1;
@@ -106,14 +110,22 @@ static int create_instance(vkr_ctx *ctx, int validate) {
                       VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT;
     dci.pfnUserCallback = on_debug_message;
     dci.pUserData = ctx;
+    /* Synchronization validation too: a missing barrier between dispatches
+     * is a hazard report, not a silent race (tests/test_vk_runtime.c plants
+     * one to prove it is on). */
+    VkValidationFeatureEnableEXT enables[] = {VK_VALIDATION_FEATURE_ENABLE_SYNCHRONIZATION_VALIDATION_EXT};
+    VkValidationFeaturesEXT vf = {VK_STRUCTURE_TYPE_VALIDATION_FEATURES_EXT};
+    vf.enabledValidationFeatureCount = 1;
+    vf.pEnabledValidationFeatures = enables;
+    vf.pNext = &dci; /* dci alone for vkCreateDebugUtilsMessengerEXT below */
     VkInstanceCreateInfo ici = {VK_STRUCTURE_TYPE_INSTANCE_CREATE_INFO};
     ici.pApplicationInfo = &app;
     if (validate) {
         ici.enabledLayerCount = 1;
         ici.ppEnabledLayerNames = &layer;
-        ici.enabledExtensionCount = 1;
-        ici.ppEnabledExtensionNames = &ext;
-        ici.pNext = &dci;
+        ici.enabledExtensionCount = 2;
+        ici.ppEnabledExtensionNames = exts;
+        ici.pNext = &vf;
     }
     VKR_TRY(ctx, vkCreateInstance(&ici, NULL, &ctx->instance));
     vkr_pin_loaded_objects();

@@ -165,8 +165,14 @@ const vkr_device_profile *vkr_ctx_profile(const vkr_ctx *ctx);
 int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name);
 /* The last error message ("" if none). */
 const char *vkr_ctx_error(const vkr_ctx *ctx);
-/* Validation-layer warnings and errors seen so far (each also printed). */
+/* Validation-layer warnings and errors seen so far (each also printed),
+ * synchronization hazards included. */
 int vkr_ctx_validation_messages(const vkr_ctx *ctx);
+/* The text of the last one ("" if none). */
+const char *vkr_ctx_last_validation_message(const vkr_ctx *ctx);
+/* Test hook: count validation messages without printing them (for tests
+ * that provoke one on purpose). */
+void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on);
 /* 1 when shaders may use float16 arithmetic (device has it and not masked). */
 int vkr_ctx_fp16(const vkr_ctx *ctx);
 /* Bytes of device memory currently allocated through this context. */
@@ -284,6 +290,9 @@ typedef struct vkr_op_time {
 } vkr_op_time;
 /* Returns the number of entries written to out (at most cap), or -1. */
 int vkr_cmd_profile(vkr_cmd *cmd, vkr_op_time *out, int cap);
+/* Test hook: with on = 1, record no barriers at all (tests/test_vk_runtime.c
+ * uses it to show that synchronization validation reports the hazard). */
+void vkr_cmd_test_no_barriers(vkr_cmd *cmd, int on);
 /* Number of dispatches in the current recording. */
 int vkr_cmd_dispatch_count(const vkr_cmd *cmd);
 /* The context a command buffer records for (ops use it to get pipelines). */

@@ -78,6 +78,8 @@ struct vkr_ctx {
     int profile;
     int verbose;
     int validation_messages;
+    int validation_quiet;            /* test hook: count, do not print */
+    char last_validation[1024];      /* the last validation message */
     uint64_t allocated;
     char error[1024];
 
