@@ -74,6 +74,7 @@ void phi3_forward_record(phi3_ctx *c, vkr_cmd *cmd, phi3_scratch *s, const phi3_
         vkr_op_silu_mul(cmd, &(vkr_silu_mul_args){.gate_up = s->gate_up, .out = s->ff, .n_ff = F, .n_tokens = rows});
         vkr_op_matmul(cmd, &(vkr_matmul_args){
             .weight = L->down, .x = s->ff, .out = x, .n_out = H, .n_in = F, .n_tokens = rows, .accumulate = 1});
+        vkr_cmd_boundary(cmd); /* a long prefill becomes several submissions (GPU watchdogs) */
     }
 
     /* Only the last position's logits are needed to continue a sequence:

@@ -188,8 +188,75 @@ static void test_sync_validation(void) {
     CHECK(vkt_ctx_done(c) == planted_messages, "no validation messages besides the planted hazard");
 }
 
+/* A recording cut at boundaries once the FLOPs since the last cut reach the
+ * profile's budget: each part is its own submission, in order. rmsnorm
+ * dispatches carry no FLOPs, so they are annotated through matmuls. */
+static void test_submission_split(void) {
+    vkr_ctx *c = vkt_ctx();
+    float w[8 * 8], x[8], y[8];
+    for (int i = 0; i < 64; i++) w[i] = i % 9 == 0 ? 1.0f : 0.0f; /* identity */
+    for (int i = 0; i < 8; i++) x[i] = (float)(i + 1);
+    vkr_buffer *bw = vkt_weight(c, "identity", w, 8, 8), *bx = vkt_f16(c, "x", x, 1, 8);
+    vkr_buffer *by = vkt_raw(c, "y", NULL, sizeof y);
+    vkr_cmd *cmd = vkr_cmd_create(c, "split");
+    vkr_device_profile *p = vkr_ctx_profile_mut(c);
+    p->submit_flops = 2.5 * 2 * 8 * 8; /* 2.5 matmuls of 8 x 8 */
+    vkr_cmd_begin(cmd);
+    for (int step = 0; step < 7; step++) { /* y += I x, seven times, a boundary after each */
+        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 8, .n_in = 8, .n_tokens = 1,
+                                              .accumulate = step > 0});
+        vkr_cmd_boundary(cmd);
+    }
+    int ok = vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 && vkr_buffer_read(c, by, 0, y, sizeof y) == 0;
+    CHECK(ok, "run: %s", vkr_ctx_error(c));
+    /* cuts after the 3rd and 6th matmul: 3 submissions */
+    CHECK(vkr_cmd_submissions(cmd) == 3, "submissions: %d, expected 3", vkr_cmd_submissions(cmd));
+    for (int i = 0; ok && i < 8; i++) CHECK(y[i] == 7.0f * (float)(i + 1), "y[%d] = %g across submissions", i, y[i]);
+    p->submit_flops = 0; /* no budget: never cut */
+    vkr_cmd_begin(cmd);
+    for (int step = 0; step < 3; step++) {
+        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 8, .n_in = 8, .n_tokens = 1});
+        vkr_cmd_boundary(cmd);
+    }
+    CHECK(vkr_cmd_end(cmd) == 0 && vkr_cmd_submissions(cmd) == 1, "no budget: %d submissions", vkr_cmd_submissions(cmd));
+    vkr_cmd_destroy(c, cmd);
+    vkr_buffer_destroy(c, bw), vkr_buffer_destroy(c, bx), vkr_buffer_destroy(c, by);
+    CHECK(vkt_ctx_done(c) == 0, "validation messages (split)");
+}
+
+/* A lost device (a planted fault: every submission after the first fails
+ * with VK_ERROR_DEVICE_LOST) names the device and the recording, and every
+ * later submission fails the same way; out of memory at run time names the
+ * device too. */
+static void test_device_failures(void) {
+    for (int kind = 0; kind < 2; kind++) {
+        setenv("PHI3VK_TEST_FAULT", kind ? "oom@1" : "device-lost@1", 1);
+        vkr_ctx *c = vkt_ctx();
+        unsetenv("PHI3VK_TEST_FAULT");
+        float w[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+        vkr_buffer *bw = vkt_weight(c, "norm", w, 1, 8), *bx = vkt_raw(c, "x", w, sizeof w);
+        vkr_buffer *by = vkt_f16(c, "y", NULL, 1, 8);
+        vkr_cmd *cmd = vkr_cmd_create(c, "victim");
+        vkr_cmd_begin(cmd);
+        vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = 8, .n_tokens = 1, .eps = 0});
+        CHECK(vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0, "first run: %s", vkr_ctx_error(c));
+        CHECK(vkr_cmd_run(cmd) == -1, "second run fails");
+        const char *e = vkr_ctx_error(c), *dev = vkr_ctx_device(c)->name;
+        if (!kind)
+            CHECK(strstr(e, "device lost") && strstr(e, dev) && strstr(e, "victim"), "device lost: %s", e);
+        else
+            CHECK(strstr(e, "out of device memory") && strstr(e, dev) && strstr(e, "victim"), "oom: %s", e);
+        if (!kind) CHECK(vkr_cmd_run(cmd) == -1 && strstr(vkr_ctx_error(c), "device lost"), "lost stays lost");
+        vkr_cmd_destroy(c, cmd);
+        vkr_buffer_destroy(c, bw), vkr_buffer_destroy(c, bx), vkr_buffer_destroy(c, by);
+        CHECK(vkt_ctx_done(c) == 0, "validation messages (faults)");
+    }
+}
+
 int main(void) {
     test_sync_validation();
+    test_submission_split();
+    test_device_failures();
     test_selection();
     test_feature_errors();
     test_resubmit_profile_errors();

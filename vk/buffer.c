@@ -253,14 +253,11 @@ void vkr_staging_free(vkr_ctx *ctx) {
 uint64_t vkr_staging_chunk(const vkr_ctx *ctx) { return ctx->staging_size; }
 
 static int slot_wait(vkr_ctx *ctx, vkr_staging_slot *s) {
-    if (s->pending) {
-        VKR_TRY(ctx, vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE, UINT64_MAX));
-        VKR_TRY(ctx, vkResetFences(ctx->device, 1, &s->fence));
-        s->pending = 0;
-    }
-    return 0;
-fail:
-    return -1;
+    if (!s->pending) return 0;
+    s->pending = 0;
+    VkResult r = vkWaitForFences(ctx->device, 1, &s->fence, VK_TRUE, UINT64_MAX);
+    if (r == VK_SUCCESS) r = vkResetFences(ctx->device, 1, &s->fence);
+    return r == VK_SUCCESS ? 0 : vkr_device_failed(ctx, "a buffer copy", r);
 }
 
 static int slot_begin(vkr_ctx *ctx, vkr_staging_slot *s) {
@@ -283,7 +280,9 @@ static int slot_submit(vkr_ctx *ctx, vkr_staging_slot *s) {
     VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
     si.commandBufferCount = 1;
     si.pCommandBuffers = &s->cmd;
-    VKR_TRY(ctx, vkQueueSubmit(ctx->queue, 1, &si, s->fence));
+    VkResult r = ctx->lost ? VK_ERROR_DEVICE_LOST : VK_SUCCESS;
+    if (r == VK_SUCCESS) r = vkQueueSubmit(ctx->queue, 1, &si, s->fence);
+    if (r != VK_SUCCESS) return vkr_device_failed(ctx, "a buffer copy", r);
     s->pending = 1;
     return 0;
 fail:

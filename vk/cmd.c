@@ -1,5 +1,7 @@
-/* Command buffers: record once, submit many times; automatic barriers and
- * per-dispatch timestamps. */
+/* Command buffers: record once, submit many times; automatic barriers,
+ * per-dispatch timestamps, and recordings cut into several queue
+ * submissions so that no one submission runs long enough for a GPU watchdog
+ * (vkr_cmd_boundary). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,11 +10,15 @@
 
 #define MAX_TRACKED 64
 #define MAX_QUERIES 4096
+#define MAX_SEGMENTS 80   /* submissions per recording: a layer each for 64 layers, and the rest */
 
 struct vkr_cmd {
     vkr_ctx *ctx;
     char name[64];
-    VkCommandBuffer cb;
+    VkCommandBuffer cb;           /* the segment being recorded (segs[n_segs - 1]) */
+    VkCommandBuffer segs[MAX_SEGMENTS];
+    int n_segs, n_alloc;          /* segments of this recording; allocated so far */
+    double seg_flops;             /* FLOPs recorded into the current segment */
     VkFence fence;
     VkQueryPool queries;
     int recording, pending, failed;
@@ -33,12 +39,6 @@ vkr_cmd *vkr_cmd_create(vkr_ctx *ctx, const char *name) {
     }
     c->ctx = ctx;
     snprintf(c->name, sizeof c->name, "%s", name);
-    VkCommandBufferAllocateInfo ai = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = ctx->pool;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    VKR_TRY(ctx, vkAllocateCommandBuffers(ctx->device, &ai, &c->cb));
-    vkr_object_name(ctx, VK_OBJECT_TYPE_COMMAND_BUFFER, (uint64_t)c->cb, name);
     VkFenceCreateInfo fi = {VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
     VKR_TRY(ctx, vkCreateFence(ctx->device, &fi, NULL, &c->fence));
     if (ctx->profile) {
@@ -58,7 +58,7 @@ void vkr_cmd_destroy(vkr_ctx *ctx, vkr_cmd *c) {
     if (c->pending) vkWaitForFences(ctx->device, 1, &c->fence, VK_TRUE, UINT64_MAX);
     if (c->queries) vkDestroyQueryPool(ctx->device, c->queries, NULL);
     if (c->fence) vkDestroyFence(ctx->device, c->fence, NULL);
-    if (c->cb) vkFreeCommandBuffers(ctx->device, ctx->pool, 1, &c->cb);
+    if (c->n_alloc) vkFreeCommandBuffers(ctx->device, ctx->pool, (uint32_t)c->n_alloc, c->segs);
     free(c);
 }
 
@@ -98,26 +98,67 @@ static void hazard(vkr_cmd *c, const VkBuffer *rd, int nr, const VkBuffer *wr, i
     for (int i = 0; i < nw; i++) c->writes[c->n_writes++] = wr[i];
 }
 
-int vkr_cmd_begin(vkr_cmd *c) {
+/* Starts segment c->n_segs (allocating its command buffer on first use). */
+static int begin_segment(vkr_cmd *c) {
     vkr_ctx *ctx = c->ctx;
-    if (vkr_cmd_wait(c)) return -1;
+    if (c->n_segs == MAX_SEGMENTS) {
+        vkr_set_error(ctx, "%s: more than %d submissions in one recording", c->name, MAX_SEGMENTS);
+        return -1;
+    }
+    if (c->n_segs == c->n_alloc) {
+        VkCommandBufferAllocateInfo ai = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+        ai.commandPool = ctx->pool;
+        ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+        ai.commandBufferCount = 1;
+        VKR_TRY(ctx, vkAllocateCommandBuffers(ctx->device, &ai, &c->segs[c->n_alloc]));
+        vkr_object_name(ctx, VK_OBJECT_TYPE_COMMAND_BUFFER, (uint64_t)c->segs[c->n_alloc], c->name);
+        c->n_alloc++;
+    }
+    c->cb = c->segs[c->n_segs++];
     VKR_TRY(ctx, vkResetCommandBuffer(c->cb, 0));
     VkCommandBufferBeginInfo bi = {VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
     VKR_TRY(ctx, vkBeginCommandBuffer(c->cb, &bi));
+    c->seg_flops = 0;
+    /* Earlier submissions (uploads, the previous step or segment) must be visible. */
+    barrier(c);
+    return 0;
+fail:
+    return -1;
+}
+
+int vkr_cmd_begin(vkr_cmd *c) {
+    if (vkr_cmd_wait(c)) return -1;
+    c->n_segs = 0;
     c->recording = 1;
     c->failed = 0;
     c->n_dispatch = 0;
     c->n_queries = 0;
-    /* Earlier submissions (uploads, the previous step) must be visible. */
-    barrier(c);
+    if (begin_segment(c)) {
+        c->recording = 0;
+        return -1;
+    }
     if (c->queries) {
         vkCmdResetQueryPool(c->cb, c->queries, 0, MAX_QUERIES);
         vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, c->queries, c->n_queries++);
     }
     return 0;
-fail:
-    return -1;
 }
+
+void vkr_cmd_boundary(vkr_cmd *c) {
+    vkr_ctx *ctx = c->ctx;
+    double budget = ctx->dprof.submit_flops;
+    if (!c->recording || c->failed || budget <= 0 || c->seg_flops < budget) return;
+    barrier(c);
+    VkResult r = vkEndCommandBuffer(c->cb);
+    if (r != VK_SUCCESS) {
+        vkr_set_vk_error(ctx, __FILE__, __LINE__, "vkEndCommandBuffer", r);
+        c->failed = 1;
+        return;
+    }
+    if (begin_segment(c)) c->failed = 1;
+}
+
+int vkr_cmd_submissions(const vkr_cmd *c) { return c->n_segs; }
 
 static void timestamp(vkr_cmd *c, const char *label, double bytes, double flops) {
     if (!c->queries || c->n_queries >= MAX_QUERIES) return;
@@ -193,9 +234,11 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     vkCmdPushDescriptorSetKHR(c->cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, (uint32_t)nb, w);
     if (p->desc.push_size)
         vkCmdPushConstants(c->cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, p->desc.push_size, d->push);
-    vkCmdDispatch(c->cb, d->groups[0] ? d->groups[0] : 1, d->groups[1] ? d->groups[1] : 1,
-                  d->groups[2] ? d->groups[2] : 1);
+    uint32_t gx = d->groups[0] ? d->groups[0] : 1;
+    if (ctx->plant[0] && vkr_planted(ctx, p->desc.shader)) gx = (gx + 1) / 2; /* test hook: a wrong kernel */
+    vkCmdDispatch(c->cb, gx, d->groups[1] ? d->groups[1] : 1, d->groups[2] ? d->groups[2] : 1);
     c->n_dispatch++;
+    c->seg_flops += d->flops;
     timestamp(c, d->label ? d->label : p->desc.shader, d->bytes, d->flops);
 }
 
@@ -228,32 +271,37 @@ fail:
     return -1;
 }
 
+/* Each segment is its own queue submission, queued back to back: a GPU's
+ * watchdog times one submission, and the queue runs them in order (each
+ * segment starts with a barrier, so the previous one's writes are seen).
+ * Only the last carries the fence. */
 int vkr_cmd_submit(vkr_cmd *c) {
     vkr_ctx *ctx = c->ctx;
+    if (ctx->lost) return vkr_device_failed(ctx, c->name, VK_ERROR_DEVICE_LOST);
     if (c->recording || c->failed) {
         vkr_set_error(ctx, "%s: submit of a recording that %s", c->name, c->failed ? "failed" : "was not ended");
         return -1;
     }
     if (vkr_cmd_wait(c)) return -1;
-    VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
-    si.commandBufferCount = 1;
-    si.pCommandBuffers = &c->cb;
-    VKR_TRY(ctx, vkQueueSubmit(ctx->queue, 1, &si, c->fence));
+    for (int i = 0; i < c->n_segs; i++) {
+        VkSubmitInfo si = {VK_STRUCTURE_TYPE_SUBMIT_INFO};
+        si.commandBufferCount = 1;
+        si.pCommandBuffers = &c->segs[i];
+        VkResult r = vkr_fault(ctx);
+        if (r == VK_SUCCESS) r = vkQueueSubmit(ctx->queue, 1, &si, i == c->n_segs - 1 ? c->fence : VK_NULL_HANDLE);
+        if (r != VK_SUCCESS) return vkr_device_failed(ctx, c->name, r);
+    }
     c->pending = 1;
     return 0;
-fail:
-    return -1;
 }
 
 int vkr_cmd_wait(vkr_cmd *c) {
     vkr_ctx *ctx = c->ctx;
     if (!c->pending) return 0;
-    VKR_TRY(ctx, vkWaitForFences(ctx->device, 1, &c->fence, VK_TRUE, UINT64_MAX));
-    VKR_TRY(ctx, vkResetFences(ctx->device, 1, &c->fence));
     c->pending = 0;
-    return 0;
-fail:
-    return -1;
+    VkResult r = vkWaitForFences(ctx->device, 1, &c->fence, VK_TRUE, UINT64_MAX);
+    if (r == VK_SUCCESS) r = vkResetFences(ctx->device, 1, &c->fence);
+    return r == VK_SUCCESS ? 0 : vkr_device_failed(ctx, c->name, r);
 }
 
 int vkr_cmd_run(vkr_cmd *c) { return vkr_cmd_submit(c) || vkr_cmd_wait(c) ? -1 : 0; }

@@ -44,6 +44,8 @@ const char *vkr_ctx_error(const vkr_ctx *ctx) { return ctx->error; }
 const vkr_device_info *vkr_ctx_device(const vkr_ctx *ctx) { return &ctx->info; }
 const vkr_device_profile *vkr_ctx_profile(const vkr_ctx *ctx) { return &ctx->dprof; }
 
+vkr_device_profile *vkr_ctx_profile_mut(vkr_ctx *ctx) { return &ctx->dprof; }
+
 int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name) {
     vkr_device_profile p;
     if (vkr_device_profile_pick(&ctx->info, name, &p, ctx->error, sizeof ctx->error)) return -1;
@@ -55,6 +57,55 @@ const char *vkr_ctx_last_validation_message(const vkr_ctx *ctx) { return ctx->la
 void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on) { ctx->validation_quiet = on; }
 int vkr_ctx_fp16(const vkr_ctx *ctx) { return ctx->fp16; }
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx) { return ctx->allocated; }
+
+#define MIB (1024.0 * 1024.0)
+
+int vkr_device_failed(vkr_ctx *ctx, const char *what, VkResult r) {
+    const vkr_device_info *d = &ctx->info;
+    if (r == VK_ERROR_DEVICE_LOST) {
+        ctx->lost = 1;
+        vkr_set_error(ctx, "device lost: %s (%s) stopped while running %s: the driver reset the GPU (a hang, a "
+                           "driver bug, or a step past its watchdog); nothing more can run on it in this process "
+                           "[VK_ERROR_DEVICE_LOST]", d->name, d->driver_info, what);
+    } else if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
+        vkr_set_error(ctx, "out of %s memory on %s while running %s (%.0f MiB allocated by phi3vk): free memory "
+                           "other programs hold, or use a smaller --ctx or --batch [%s]",
+                      r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host", d->name, what, ctx->allocated / MIB,
+                      vkr_result_name(r));
+    } else {
+        vkr_set_error(ctx, "%s failed on %s: %s", what, d->name, vkr_result_name(r));
+    }
+    return -1;
+}
+
+VkResult vkr_fault(vkr_ctx *ctx) {
+    ctx->n_submits++;
+    return ctx->fault != VK_SUCCESS && ctx->n_submits > ctx->fault_after ? ctx->fault : VK_SUCCESS;
+}
+
+int vkr_planted(const vkr_ctx *ctx, const char *shader) {
+    size_t n = strlen(shader);
+    for (const char *p = ctx->plant; *p;) {
+        size_t len = strcspn(p, ",");
+        int prefix = len > 0 && p[len - 1] == '*';
+        size_t cmp = prefix ? len - 1 : len;
+        if (prefix ? n >= cmp && !strncmp(shader, p, cmp) : n == len && !strncmp(shader, p, len)) return 1;
+        p += len + (p[len] == ',');
+    }
+    return 0;
+}
+
+/* Test hooks from the environment (see vkr.h): PHI3VK_TEST_PLANT=shader[*],...
+ * and PHI3VK_TEST_FAULT=device-lost@N|oom@N. */
+static void test_hooks(vkr_ctx *ctx) {
+    const char *plant = getenv("PHI3VK_TEST_PLANT"), *fault = getenv("PHI3VK_TEST_FAULT");
+    if (plant) snprintf(ctx->plant, sizeof ctx->plant, "%s", plant);
+    if (!fault || !*fault) return;
+    const char *at = strchr(fault, '@');
+    ctx->fault_after = at ? strtol(at + 1, NULL, 10) : 0;
+    if (!strncmp(fault, "device-lost", 11)) ctx->fault = VK_ERROR_DEVICE_LOST;
+    else if (!strncmp(fault, "oom", 3)) ctx->fault = VK_ERROR_OUT_OF_DEVICE_MEMORY;
+}
 
 void vkr_object_name(vkr_ctx *ctx, VkObjectType type, uint64_t handle, const char *name) {
     if (!ctx->messenger || !vkSetDebugUtilsObjectNameEXT) return;
@@ -355,6 +406,7 @@ vkr_ctx *vkr_ctx_create(const vkr_ctx_opts *opts, char *err, size_t errlen) {
         return NULL;
     }
     ctx->verbose = o->verbose;
+    test_hooks(ctx);
     if (volkInitialize() != VK_SUCCESS) {
         vkr_set_error(ctx, "no Vulkan loader (libvulkan.so.1) found: install libvulkan1 and a driver");
         goto fail;

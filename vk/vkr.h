@@ -163,6 +163,9 @@ const vkr_device_profile *vkr_ctx_profile(const vkr_ctx *ctx);
  * theirs. For tests and the self-test, which run every profile on one
  * device. Returns 0 or -1 with a message in vkr_ctx_error. */
 int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name);
+/* The profile, to change a choice (the self-test's kernel fallbacks, tests
+ * that shrink submit_flops); later recordings follow it. */
+vkr_device_profile *vkr_ctx_profile_mut(vkr_ctx *ctx);
 /* The last error message ("" if none). */
 const char *vkr_ctx_error(const vkr_ctx *ctx);
 /* Validation-layer warnings and errors seen so far (each also printed),
@@ -274,7 +277,15 @@ void vkr_cmd_copy(vkr_cmd *cmd, vkr_buffer *src, uint64_t src_off, vkr_buffer *d
 void vkr_cmd_fill(vkr_cmd *cmd, vkr_buffer *dst, uint64_t off, uint64_t size);
 /* Ends recording. Errors recorded in dispatch/copy surface here. */
 int vkr_cmd_end(vkr_cmd *cmd);
-/* Submits the recording (again); host writes made before are visible. */
+/* Submits the recording (again); host writes made before are visible.
+ * A lost device or memory exhausted at run time fail here or in the wait
+ * with a message naming the device and the recording ("device lost: ...");
+ * after a device loss every later submission fails the same way.
+ * Test hooks, read at vkr_ctx_create from the environment (not user
+ * options): PHI3VK_TEST_FAULT=device-lost@N or oom@N makes every
+ * vkr_cmd_submit after the first N fail so; PHI3VK_TEST_PLANT=name[*],... dispatches the
+ * named shaders (or shaders starting with name) over half their workgroups,
+ * a wrong kernel for the self-test to catch. */
 int vkr_cmd_submit(vkr_cmd *cmd);
 /* Waits for the last submission to finish. */
 int vkr_cmd_wait(vkr_cmd *cmd);
@@ -293,6 +304,14 @@ int vkr_cmd_profile(vkr_cmd *cmd, vkr_op_time *out, int cap);
 /* Test hook: with on = 1, record no barriers at all (tests/test_vk_runtime.c
  * uses it to show that synchronization validation reports the hazard). */
 void vkr_cmd_test_no_barriers(vkr_cmd *cmd, int on);
+/* A point between two steps of a recording (the forward pass calls it
+ * after each layer) where it may be cut into another queue submission: it
+ * is when the matrix FLOPs recorded since the last cut reach the device
+ * profile's submit_flops, so that no submission runs long enough for a GPU
+ * watchdog. vkr_cmd_submit queues the parts back to back. */
+void vkr_cmd_boundary(vkr_cmd *cmd);
+/* Queue submissions the current recording makes (1 when never cut). */
+int vkr_cmd_submissions(const vkr_cmd *cmd);
 /* Number of dispatches in the current recording. */
 int vkr_cmd_dispatch_count(const vkr_cmd *cmd);
 /* The context a command buffer records for (ops use it to get pipelines). */

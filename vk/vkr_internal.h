@@ -79,6 +79,10 @@ struct vkr_ctx {
     int verbose;
     int validation_messages;
     int validation_quiet;            /* test hook: count, do not print */
+    int lost;                        /* VK_ERROR_DEVICE_LOST seen: every later submit fails */
+    char plant[256];                 /* test hook PHI3VK_TEST_PLANT: shaders to dispatch wrongly */
+    VkResult fault;                  /* test hook PHI3VK_TEST_FAULT: this result ... */
+    long fault_after, n_submits;     /* ... for every submission after fault_after */
     char last_validation[1024];      /* the last validation message */
     uint64_t allocated;
     char error[1024];
@@ -109,6 +113,17 @@ static inline VkDescriptorType vkr_binding_type(char kind) {
     default: return VK_DESCRIPTOR_TYPE_STORAGE_BUFFER; /* 'r', 'w' */
     }
 }
+
+/* Reports a failed submission or wait of `what` (a command buffer's name):
+ * device lost (the context is marked lost), out of memory, or another
+ * error, each naming the device. Returns -1. */
+int vkr_device_failed(vkr_ctx *ctx, const char *what, VkResult r);
+/* Test hook: the result the next submission should fail with (VK_SUCCESS:
+ * none), from PHI3VK_TEST_FAULT. */
+VkResult vkr_fault(vkr_ctx *ctx);
+/* Test hook: 1 when PHI3VK_TEST_PLANT names this shader ("name", or
+ * "prefix*"), whose dispatches then cover half their workgroups. */
+int vkr_planted(const vkr_ctx *ctx, const char *shader);
 
 /* Fills *info for one physical device. */
 void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info);
