@@ -51,6 +51,8 @@ typedef struct bench_opts {
     int n_devices;                 /* 0: the default device */
     int validate;                  /* Khronos validation layer on the runtimes bench creates */
     const char *cache_dir;         /* pipeline cache folder (vkr_ctx_opts.cache_dir) */
+    const char *device_profile;    /* --device-profile (vkr_ctx_opts.device_profile) */
+    int no_self_test;              /* --no-self-test: skip the device self-test (bench/selftest.h) */
     vkr_ctx *vk;                   /* if set, bench this runtime only (not owned; devices, validate,
                                       profile and cache_dir are then its own) */
     bench_progress_fn progress;    /* NULL: silent */
@@ -97,6 +99,8 @@ typedef struct bench_row {
     uint64_t device_bytes;         /* weights + context (KV cache, scratch), bytes */
     uint64_t host_rss_bytes;       /* peak resident set of the process so far (getrusage) */
     bench_check_result check;      /* attestation on this device */
+    char device_profile[16];       /* the device profile whose kernels ran (vkr.h) */
+    char fallbacks[128];           /* kernels on their portable variant after the self-test ("none") */
     int has_profile;               /* profile is filled (--profile) */
     bench_profile profile;
     char date[32];                 /* UTC ISO 8601 time the row was measured, "2024-06-11T09:30:00Z" */

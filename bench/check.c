@@ -98,44 +98,94 @@ done:
     return rc;
 }
 
-int bench_check_run(vkr_ctx *vk, bench_check_result *out) {
+struct bench_check_ref {
+    phi3_synth_opts model;        /* what the device side builds */
+    float *prompt_logits;         /* [PROMPT_LEN, vocab] */
+    float *last_logits;           /* [vocab] */
+    int32_t ids[BENCH_CHECK_IDS];
+    double margin;
+};
+
+bench_check_ref *bench_check_ref_create(char *err, size_t errlen) {
+    bench_check_ref *r = calloc(1, sizeof *r);
+    if (!r) {
+        snprintf(err, errlen, "out of host memory");
+        return NULL;
+    }
+    check_model(&r->model);
+    phi3_synth_opts ref_o = r->model;
+    if (corrupt_for_test) ref_o.seed = CHECK_SEED + 1;
+    int V = r->model.cfg.vocab;
+    r->prompt_logits = malloc((size_t)(PROMPT_LEN + 1) * V * sizeof *r->prompt_logits);
+    if (!r->prompt_logits) {
+        snprintf(err, errlen, "out of host memory");
+        bench_check_ref_free(r);
+        return NULL;
+    }
+    r->last_logits = r->prompt_logits + (size_t)PROMPT_LEN * V;
+    if (run_ref(&ref_o, r->prompt_logits, r->ids, r->last_logits, &r->margin, err, errlen)) {
+        bench_check_ref_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void bench_check_ref_free(bench_check_ref *r) {
+    if (!r) return;
+    free(r->prompt_logits);
+    free(r);
+}
+
+int bench_check_compare(vkr_ctx *vk, const bench_check_ref *ref, bench_check_result *out) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     memset(out, 0, sizeof *out);
     out->nmse = NAN;
-    phi3_synth_opts o;
-    check_model(&o);
-    phi3_synth_opts ref_o = o;
-    if (corrupt_for_test) ref_o.seed = CHECK_SEED + 1;
-    int V = o.cfg.vocab;
-    int32_t dev_ids[BENCH_CHECK_IDS], ref_ids[BENCH_CHECK_IDS];
-    float *buf = malloc((size_t)2 * (PROMPT_LEN + 1) * V * sizeof *buf);
-    float *dev_p = buf, *ref_p = buf + (size_t)PROMPT_LEN * V;
-    float *dev_l = buf + (size_t)2 * PROMPT_LEN * V, *ref_l = dev_l + V;
+    out->ref_margin = ref->margin;
+    int V = ref->model.cfg.vocab;
+    int32_t dev_ids[BENCH_CHECK_IDS];
+    float *dev_p = malloc((size_t)(PROMPT_LEN + 1) * V * sizeof *dev_p), *dev_l = dev_p + (size_t)PROMPT_LEN * V;
     char err[512] = "";
-    if (!buf) {
+    if (!dev_p) {
         snprintf(out->message, sizeof out->message, "out of host memory");
         return -1;
     }
-    if (run_ref(&ref_o, ref_p, ref_ids, ref_l, &out->ref_margin, err, sizeof err) ||
-        run_dev(vk, &o, dev_p, dev_ids, dev_l, err, sizeof err)) {
-        snprintf(out->message, sizeof out->message, "check could not run: %.200s", err);
-        free(buf);
+    if (run_dev(vk, &ref->model, dev_p, dev_ids, dev_l, err, sizeof err)) {
+        snprintf(out->message, sizeof out->message, "check could not run: %.440s", err);
+        free(dev_p);
         return -1;
     }
-    while (out->ids_match < BENCH_CHECK_IDS && dev_ids[out->ids_match] == ref_ids[out->ids_match]) out->ids_match++;
+    while (out->ids_match < BENCH_CHECK_IDS && dev_ids[out->ids_match] == ref->ids[out->ids_match]) out->ids_match++;
     double num = 0, den = 0;
-    nmse_add(dev_p, ref_p, PROMPT_LEN * V, &num, &den);
-    if (out->ids_match == BENCH_CHECK_IDS) nmse_add(dev_l, ref_l, V, &num, &den); /* same inputs only */
+    nmse_add(dev_p, ref->prompt_logits, PROMPT_LEN * V, &num, &den);
+    if (out->ids_match == BENCH_CHECK_IDS) nmse_add(dev_l, ref->last_logits, V, &num, &den); /* same inputs only */
     out->nmse = den > 0 ? num / den : num;
     out->pass = out->ids_match == BENCH_CHECK_IDS && out->nmse <= BENCH_CHECK_NMSE; /* false for NaN */
     if (out->ids_match < BENCH_CHECK_IDS)
         snprintf(out->message, sizeof out->message, "greedy id %d: device %d, reference %d", out->ids_match,
-                 dev_ids[out->ids_match], ref_ids[out->ids_match]);
+                 dev_ids[out->ids_match], ref->ids[out->ids_match]);
     else if (!out->pass)
         snprintf(out->message, sizeof out->message, "logits nmse %.3g > %.0e", out->nmse, BENCH_CHECK_NMSE);
-    free(buf);
+    free(dev_p);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     out->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
     return out->pass ? 0 : -1;
+}
+
+int bench_check_run(vkr_ctx *vk, bench_check_result *out) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    char err[512];
+    bench_check_ref *ref = bench_check_ref_create(err, sizeof err);
+    if (!ref) {
+        memset(out, 0, sizeof *out);
+        out->nmse = NAN;
+        snprintf(out->message, sizeof out->message, "check could not run: %.440s", err);
+        return -1;
+    }
+    int rc = bench_check_compare(vk, ref, out);
+    bench_check_ref_free(ref);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    out->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    return rc;
 }

@@ -28,13 +28,21 @@ typedef struct bench_check_result {
     double ref_margin;    /* smallest top-1 minus top-2 reference logit along the greedy path
                              (how far a correct device is from flipping an id) */
     double ms;            /* wall time of the whole check */
-    char message[256];    /* why it failed ("" when it passed) */
+    char message[512];    /* why it failed ("" when it passed) */
 } bench_check_result;
 
 /* Runs the check on vk (not owned; its profile and validation settings are
  * kept). Fills *out and returns 0 when it passed, -1 when it failed or could
  * not run (out->message says which). */
 int bench_check_run(vkr_ctx *vk, bench_check_result *out);
+
+/* The reference side alone, computed once for several device runs (the
+ * self-test compares several kernel choices against it). */
+typedef struct bench_check_ref bench_check_ref;
+bench_check_ref *bench_check_ref_create(char *err, size_t errlen);
+void bench_check_ref_free(bench_check_ref *ref);
+/* The device side of bench_check_run against a reference made before. */
+int bench_check_compare(vkr_ctx *vk, const bench_check_ref *ref, bench_check_result *out);
 
 /* Test hook, not a user option: with on = 1 the CPU reference is computed
  * from a different seed, so every later check must fail. Used by

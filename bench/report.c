@@ -69,7 +69,7 @@ typedef struct field {
     double v;       /* F_INT, F_NUM, F_BOOL */
 } field;
 
-enum { N_FIELDS = 34 };
+enum { N_FIELDS = 36 };
 
 /* Field i of row; the order is the CSV column order. */
 static field row_field(const bench_report *r, const bench_row *w, int i) {
@@ -108,6 +108,8 @@ static field row_field(const bench_report *r, const bench_row *w, int i) {
     case 30: return (field){"check_ids_match", F_INT, NULL, w->check.ids_match};
     case 31: return (field){"check_ids", F_INT, NULL, BENCH_CHECK_IDS};
     case 32: return (field){"check_message", F_STR, w->check.message, 0};
+    case 33: return (field){"device_profile", F_STR, w->device_profile, 0};
+    case 34: return (field){"kernel_fallbacks", F_STR, w->fallbacks, 0};
     default: return (field){"profile", F_PROFILE, NULL, 0};
     }
 }

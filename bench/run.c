@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "bench/bench.h"
+#include "bench/selftest.h"
 #include "model/phi3.h"
 #include "model/synth.h"
 #include "vk/ops.h"
@@ -270,6 +271,8 @@ static int run_device(bench_state *s, char *err, size_t errlen) {
     vkr_driver_version_str(d, p->driver_version, sizeof p->driver_version);
     vkr_api_version_str(d, p->vulkan_api, sizeof p->vulkan_api);
     p->fp16 = vkr_ctx_fp16(s->vk);
+    snprintf(p->device_profile, sizeof p->device_profile, "%s", vkr_ctx_profile(s->vk)->name);
+    bench_selftest_names(vkr_ctx_profile(s->vk)->fallbacks, p->fallbacks, sizeof p->fallbacks);
     if (load_model(s, err, errlen)) return -1;
     progress(o, "%s: correctness check", d->name);
     bench_check_run(s->vk, &p->check);
@@ -309,8 +312,13 @@ int bench_run(const bench_opts *o, bench_report *out, char *err, size_t errlen) 
         s.vk = o->vk;
         if (!s.vk) {
             vkr_ctx_opts vo = {.device = sel, .validate = o->validate, .quiet = 1, .cache_dir = o->cache_dir,
-                               .profile = o->profile};
+                               .profile = o->profile, .device_profile = o->device_profile};
             s.vk = vkr_ctx_create(&vo, msg, sizeof msg);
+            bench_selftest_result st;
+            if (s.vk && !o->no_self_test && bench_selftest_ensure(s.vk, 0, &st, msg, sizeof msg)) {
+                vkr_ctx_destroy(s.vk);
+                s.vk = NULL;
+            }
         }
         int rc = s.vk ? run_device(&s, msg, sizeof msg) : -1;
         state_clear(&s);

@@ -7,6 +7,7 @@
 #include "bench/bench.h"
 #include "bench/kernels.h"
 #include "cli/cli.h"
+#include "cli/common.h"
 
 static const char *usage_text =
     "usage: phi3vk bench (-m MODEL | --synthetic NAME) [options]\n"
@@ -45,6 +46,9 @@ static const char *usage_text =
     "  --device LIST        device indices or name substrings (see phi3vk devices), one result\n"
     "                       row per device and test; default: the device other commands pick\n"
     "  --validate           run with the Khronos validation layer (slow; for debugging)\n"
+    "  --device-profile P   the kernels of device class P: auto (default: from the device, or\n"
+    "                       PHI3VK_DEVICE_PROFILE), cpu, nvidia, amd, intel, gpu\n"
+    "  --no-self-test       skip the kernel self-test a device gets once before first use\n"
     "\n"
     "kernels:\n"
     "  --kernels            instead of a model, time the matrix kernels alone at Phi-3-mini's\n"
@@ -57,10 +61,10 @@ static const char *usage_text =
     "                       median is reported, with the slowest and fastest sample beside it\n"
     "\n"
     "Every row has: device name, vendor, type, driver name and version, Vulkan version, fp16,\n"
-    "subgroup size, model name, parameters, bytes and weight type, test, t/s mean and sd,\n"
-    "every sample, device memory used (weights + KV cache + scratch), peak host RSS, check,\n"
-    "phi3vk version and commit, and the date (UTC). Exit status: 0 when every check passed,\n"
-    "1 on an error or a failed check, 2 on a usage error.\n";
+    "subgroup size, device profile and kernel fallbacks, model name, parameters, bytes and\n"
+    "weight type, test, t/s mean and sd, every sample, device memory used (weights + KV cache\n"
+    "+ scratch), peak host RSS, check, phi3vk version and commit, and the date (UTC). Exit\n"
+    "status: 0 when every check passed, 1 on an error or a failed check, 2 on a usage error.\n";
 
 /* Parses "64,512" into v[0..*n). Returns 0, or -1 after printing why. */
 static int parse_list(const char *flag, const char *s, int *v, int *n) {
@@ -126,6 +130,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
         if (!strcmp(a, "--profile")) o->profile = 1;
         else if (!strcmp(a, "--validate")) o->validate = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->progress = NULL;
+        else if (!strcmp(a, "--no-self-test")) o->no_self_test = 1;
         else if (!has && a[0] == '-') {
             cli_error("bench", "%s needs a value (or is unknown; see --help)", a);
             return -1;
@@ -157,6 +162,9 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
         } else if (!strcmp(a, "--device")) {
             snprintf(devices, dlen, "%s", argv[++i]);
             if (parse_devices(devices, o)) return -1;
+        } else if (!strcmp(a, "--device-profile")) {
+            if (cli_check_device_profile("bench", argv[++i])) return -1;
+            o->device_profile = argv[i];
         } else {
             cli_error("bench", "unknown argument '%s' (see --help)", a);
             return -1;
@@ -180,6 +188,7 @@ int cmd_bench(int argc, char **argv) {
     bench_opts o;
     bench_opts_defaults(&o);
     o.progress = on_progress;
+    o.device_profile = getenv("PHI3VK_DEVICE_PROFILE");
     bench_format fmt = BENCH_FMT_MD;
     char devices[1024], err[1024];
     if (parse_args(argc, argv, &o, &fmt, devices, sizeof devices)) return 2;

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "bench/selftest.h"
 #include "cli/cli.h"
 #include "model/mapfile.h"
 #include "tokenizer/tok.h"
@@ -58,6 +60,14 @@ int cli_opt(const char *cmd, int argc, char **argv, int *i, const char *opt, con
     return 1;
 }
 
+int cli_check_device_profile(const char *cmd, const char *name) {
+    if (!strcmp(name, "auto")) return 0;
+    for (int i = 0; vkr_device_profile_names[i]; i++)
+        if (!strcmp(name, vkr_device_profile_names[i])) return 0;
+    cli_error(cmd, "--device-profile: expected auto, cpu, nvidia, amd, intel or gpu, found '%s'", name);
+    return -1;
+}
+
 int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int *i) {
     const char *arg = argv[*i], *v = NULL;
     long long x;
@@ -73,6 +83,11 @@ int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int
     } else if (cli_opt(cmd, argc, argv, i, "--device", &v)) {
         if (!v) return -1;
         a->device = v;
+    } else if (cli_opt(cmd, argc, argv, i, "--device-profile", &v)) {
+        if (!v || cli_check_device_profile(cmd, v)) return -1;
+        a->device_profile = v;
+    } else if (!strcmp(arg, "--no-self-test")) {
+        a->no_self_test = 1;
     } else if (cli_opt(cmd, argc, argv, i, "--ctx", &v)) {
         if (!v || cli_parse_int(cmd, "--ctx", v, 1, 1 << 24, &x)) return -1;
         a->n_ctx = (int)x;
@@ -105,9 +120,11 @@ phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_to
                        "(a tokenizer.json or a folder with one)", path);
         return NULL;
     }
+    vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test);
+    if (!vk) return NULL;
     phi3_model_opts o = {
-        .device = a->device,
-        .validate = a->validate,
+        .vk = vk,
+        .take_vk = 1,
         .verbose = a->verbose,
         .tokenizer = a->tokenizer,
         .max_layers = a->layers,
@@ -125,6 +142,38 @@ phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_to
         return NULL;
     }
     return m;
+}
+
+vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_profile, int validate, int verbose,
+                     int no_self_test) {
+    char err[2048];
+    if (!device_profile || !*device_profile) device_profile = getenv("PHI3VK_DEVICE_PROFILE");
+    vkr_ctx_opts vo = {.device = device, .validate = validate, .verbose = verbose, .device_profile = device_profile};
+    vkr_ctx *vk = vkr_ctx_create(&vo, err, sizeof err);
+    if (!vk) {
+        cli_error(cmd, "%s", err);
+        return NULL;
+    }
+    if (no_self_test) return vk;
+    bench_selftest_result r;
+    if ((verbose || isatty(2)) && !bench_selftest_cached(vk))
+        fprintf(stderr, "phi3vk %s: first use of %s with this driver and build: running the kernel self-test\n", cmd,
+                vkr_ctx_device(vk)->name);
+    if (bench_selftest_ensure(vk, 0, &r, err, sizeof err)) {
+        cli_error(cmd, "%s", err);
+        vkr_ctx_destroy(vk);
+        return NULL;
+    }
+    if (r.fallbacks) {
+        char names[128];
+        bench_selftest_names(r.fallbacks, names, sizeof names);
+        fprintf(stderr, "phi3vk %s: warning: on %s the %s kernel%s failed the self-test (%s); using the portable "
+                        "variant (slower). `phi3vk devices --check` re-tests.\n",
+                cmd, vkr_ctx_device(vk)->name, names, strchr(names, ',') ? "s" : "", r.detail);
+    } else if (verbose && !r.cached) {
+        fprintf(stderr, "phi3vk %s: self-test passed (%d run, %.0f ms)\n", cmd, r.runs, r.ms);
+    }
+    return vk;
 }
 
 phi3_ctx *cli_ctx_create(const char *cmd, phi3_model *m, const cli_model_args *a, const phi3_ctx_opts *o) {

@@ -22,6 +22,9 @@
     "                     default: the first discrete GPU, else integrated, ..., else CPU\n"          \
     "  --ctx N            context (KV cache) length in tokens\n"                                      \
     "  --no-bos           do not put BOS (<s>) before the text\n"                                       \
+    "  --device-profile P kernels of device class P: auto (default: from the device; or the\n"       \
+    "                     environment variable PHI3VK_DEVICE_PROFILE), cpu, nvidia, amd, intel, gpu\n" \
+    "  --no-self-test     skip the kernel self-test a device gets before its first use\n"           \
     "  --validate         run with the Khronos validation layer (slow; for debugging); the exit\n"    \
     "                     code is 1 if it reported anything\n"                                         \
     "  -v, --verbose      print the device, load progress, device memory (weights, KV cache,\n"       \
@@ -34,6 +37,8 @@ typedef struct cli_model_args {
     const char *model;     /* -m; NULL: $PHI3VK_MODEL */
     const char *tokenizer; /* --tokenizer; NULL: the model's own */
     const char *device;    /* --device; NULL: default rule */
+    const char *device_profile; /* --device-profile; NULL: $PHI3VK_DEVICE_PROFILE, else auto */
+    int no_self_test;      /* --no-self-test */
     int n_ctx;             /* --ctx; 0: not given (each command picks its default) */
     int layers;            /* --layers; 0: all */
     int no_bos;            /* --no-bos */
@@ -48,7 +53,10 @@ typedef struct cli_model_args {
 int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int *i);
 
 /* Opens the model named by a->model (or $PHI3VK_MODEL) with the shared
- * options. need_tokenizer: fail, saying how to pass one, when the model has no
+ * options, on a device that passed the self-test (bench/selftest.h; run
+ * first when no verdict is cached, unless --no-self-test; a kernel that
+ * failed it runs its portable variant, said in one warning line).
+ * need_tokenizer: fail, saying how to pass one, when the model has no
  * tokenizer. Prints the error (naming the path and what to do) and returns
  * NULL on failure. */
 phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer);
@@ -62,6 +70,16 @@ phi3_ctx *cli_ctx_create(const char *cmd, phi3_model *m, const cli_model_args *a
  * many validation messages the run produced when there were any, and
  * returns 1 then (so a test run fails), else 0. */
 int cli_model_close(phi3_model *m, phi3_ctx *c);
+
+/* Creates the Vulkan context of a model command (device, profile,
+ * validation) and gives it the self-test verdict (unless no_self_test).
+ * Prints the error and returns NULL on failure or a refused device. */
+vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_profile, int validate, int verbose,
+                     int no_self_test);
+
+/* 0 when name is "auto" or a device profile name (vkr.h); else prints the
+ * usage error and returns -1. */
+int cli_check_device_profile(const char *cmd, const char *name);
 
 /* Parses an integer option value in [lo, hi]; prints "cmd: OPT: expected an
  * integer in [lo, hi], found 'v'" and returns -1 otherwise. */

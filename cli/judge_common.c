@@ -388,6 +388,9 @@ int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s
     if (rc == 1)
         fprintf(stderr, "phi3vk %s: stopped after %d of %d items%s\n", cmd, prog.done, prog.total,
                 s->out ? "; run the same command again to resume" : " (with --out FILE a rerun resumes)");
+    else if (rc < 0 && s->out && prog.done > 0) /* a lost device, a full disk: the finished items are safe */
+        fprintf(stderr, "phi3vk %s: the %d items finished before the error are in %s; run the same command again "
+                        "to resume\n", cmd, prog.done, a->out);
     return rc;
 }
 

@@ -190,9 +190,10 @@ static int model_load(phi3_model *m, const phi3_model_opts *o, weight_reader *rd
     if (o->max_layers > 0 && o->max_layers < m->cfg.n_layers) m->cfg.n_layers = o->max_layers;
     if (o->vk) {
         m->vk = o->vk;
+        m->own_vk = o->take_vk;
     } else {
         vkr_ctx_opts vo = {.device = o->device, .validate = o->validate, .verbose = o->verbose,
-                           .profile = o->profile, .cache_dir = o->cache_dir};
+                           .profile = o->profile, .cache_dir = o->cache_dir, .device_profile = o->device_profile};
         if (!(m->vk = vkr_ctx_create(&vo, err, errlen))) return -1;
         m->own_vk = 1;
     }
@@ -227,8 +228,11 @@ phi3_model *phi3_model_open(const char *path, const phi3_model_opts *opts, char 
     phi3_source *src = NULL;
     if (!m) {
         snprintf(err, errlen, "out of host memory");
+        if (o.take_vk) vkr_ctx_destroy(o.vk);
         return NULL;
     }
+    m->vk = o.vk; /* owned from here on with take_vk, failure or not */
+    m->own_vk = o.vk && o.take_vk;
     m->verbose = o.verbose;
     src = phi3_source_open(path, err, errlen);
     if (!src) goto fail;
@@ -250,8 +254,11 @@ phi3_model *phi3_model_synthetic(const phi3_synth_opts *synth, const phi3_model_
     phi3_model *m = calloc(1, sizeof *m);
     if (!m) {
         snprintf(err, errlen, "out of host memory");
+        if (o.take_vk) vkr_ctx_destroy(o.vk);
         return NULL;
     }
+    m->vk = o.vk;
+    m->own_vk = o.vk && o.take_vk;
     m->verbose = o.verbose;
     m->cfg = synth->cfg;
     if (phi3_config_validate(&m->cfg, "synthetic model", err, errlen)) goto fail;

@@ -27,7 +27,10 @@ typedef struct phi3_ctx phi3_ctx;
 typedef struct tok_tokenizer tok_tokenizer;
 
 typedef struct phi3_model_opts {
-    vkr_ctx *vk;             /* use this runtime (not owned); NULL: create one from the fields below */
+    vkr_ctx *vk;             /* use this runtime (not owned unless take_vk); NULL: create one from
+                                the fields below */
+    int take_vk;             /* 1: the model destroys vk when it is closed (also when opening fails) */
+    const char *device_profile; /* when creating the runtime: vkr_ctx_opts.device_profile */
     const char *device;      /* --device: index or name substring; NULL = default rule */
     int validate;            /* Khronos validation layer on */
     int verbose;             /* print device, memory use and load progress on stderr */

@@ -1,54 +1,5 @@
 #version 450
-// y[t, n] (+)= sum_k W[n, k] x[t, k] for many tokens (prefill): W fp16 [N, ld] and
-// x fp16 [T, ld] read as RGBA32UI texels (8 halves each), y fp32 [T, N].
-// Register blocking: each invocation computes a TM x TN tile (TM rows, TN tokens), so
-// every unpacked weight texel feeds TN tokens and every input texel TM rows.
+// Register-blocked prefill matmul (matmul_body.glsl), W and x through read-only storage
+// texel buffers: lavapipe inlines imageLoad (the CPU profile's kernel).
 #include "common.h"
-
-layout(local_size_x_id = 0) in;                 // spec 0: invocations per workgroup
-layout(constant_id = 1) const uint TM = 4u;     // rows per invocation
-layout(constant_id = 2) const uint TN = 4u;     // tokens per invocation
-
-// W and x come through read-only storage texel buffers: lavapipe inlines imageLoad
-// (texelFetch on a uniform texel buffer is a call that spills every live register,
-// a storage-buffer load a per-lane loop); GPUs read both through their texture path.
-layout(binding = 0, rgba32ui) uniform readonly uimageBuffer W;
-layout(binding = 1, rgba32ui) uniform readonly uimageBuffer X;
-layout(binding = 2, std430) buffer Y { float y[]; };
-layout(push_constant) uniform PC { pc_matmul p; };
-
-void main() {
-    uint kt = p.ld >> 3;
-    uint row0 = (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TM;
-    uint tok0 = gl_WorkGroupID.y * TN;
-    if (row0 >= p.n_out) return;
-    uint wrow[TM], xrow[TN];
-    for (uint r = 0u; r < TM; r++) wrow[r] = min(row0 + r, p.n_out - 1u) * kt;
-    for (uint t = 0u; t < TN; t++) xrow[t] = min(tok0 + t, p.n_tokens - 1u) * kt;
-    float acc[TM * TN];
-    for (uint i = 0u; i < TM * TN; i++) acc[i] = 0.0;
-    for (uint j = 0u; j < kt; j++) {
-        vec4 xl[TN], xh[TN];
-        for (uint t = 0u; t < TN; t++) {
-            uvec4 v = imageLoad(X, int(xrow[t] + j));
-            xl[t] = vec4(unpackHalf2x16(v.x), unpackHalf2x16(v.y));
-            xh[t] = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
-        }
-        for (uint r = 0u; r < TM; r++) {
-            uvec4 w = imageLoad(W, int(wrow[r] + j));
-            vec4 wl = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
-            vec4 wh = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
-            for (uint t = 0u; t < TN; t++) acc[r * TN + t] += dot(wl, xl[t]) + dot(wh, xh[t]);
-        }
-    }
-    for (uint t = 0u; t < TN; t++) {
-        uint tt = tok0 + t;
-        if (tt >= p.n_tokens) break;
-        for (uint r = 0u; r < TM; r++) {
-            uint row = row0 + r;
-            if (row >= p.n_out) break;
-            uint o = tt * p.n_out + row;
-            y[o] = p.accumulate != 0u ? y[o] + acc[r * TN + t] : acc[r * TN + t];
-        }
-    }
-}
+#include "matmul_body.glsl"

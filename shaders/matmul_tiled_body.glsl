@@ -30,10 +30,12 @@ layout(binding = 1, std430) readonly buffer Xb { uvec4 x_texels[]; };
 #define WLOAD(i) w_texels[i]
 #define XLOAD(i) x_texels[i]
 #else
-layout(binding = 0, rgba32ui) uniform readonly uimageBuffer W;
-layout(binding = 1, rgba32ui) uniform readonly uimageBuffer X;
-#define WLOAD(i) imageLoad(W, int(i))
-#define XLOAD(i) imageLoad(X, int(i))
+// Uniform texel buffers read without a sampler (OpImageFetch): tensors past
+// maxStorageBufferRange. Not imageLoad: see README, "Driver quirks".
+layout(binding = 0) uniform utextureBuffer W;
+layout(binding = 1) uniform utextureBuffer X;
+#define WLOAD(i) texelFetch(W, int(i))
+#define XLOAD(i) texelFetch(X, int(i))
 #endif
 layout(binding = 2, std430) buffer Y { float y[]; };
 layout(push_constant) uniform PC { pc_matmul p; };

@@ -39,7 +39,12 @@ void rows(uint row0, uint kt, uint lanes) {
     for (uint t0 = 0u; t0 < p.n_tokens; t0 += NT) {
         float acc[ROWS * NT];
         for (uint i = 0u; i < ROWS * NT; i++) acc[i] = 0.0;
-        for (uint j = gl_SubgroupInvocationID; j < kt; j += lanes) {
+        // The same trip count in every lane, the tail masked: texel loads in a
+        // loop whose trip count differs between lanes crash Mesa 25's lavapipe
+        // at 32 and 64 lanes (README, "Driver quirks").
+        for (uint j0 = 0u; j0 < kt; j0 += lanes) {
+            uint j = j0 + gl_SubgroupInvocationID;
+            if (j >= kt) continue;
             vec4 xl[NT], xh[NT];
             for (uint t = 0u; t < NT; t++) {
                 uint tt = min(t0 + t, p.n_tokens - 1u);

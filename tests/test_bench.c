@@ -29,7 +29,8 @@
 /* The fields every JSON/CSV row must carry (the list). */
 static const char *const str_fields[] = {
     "phi3vk_version", "phi3vk_commit", "date", "device_name", "device_vendor", "device_type", "driver_name",
-    "driver_info", "driver_version", "vulkan_api", "model_name", "model_type", "test", "check", "check_message"};
+    "driver_info", "driver_version", "vulkan_api", "model_name", "model_type", "test", "check", "check_message",
+    "device_profile", "kernel_fallbacks"};
 static const char *const num_fields[] = {
     "device_index", "subgroup_size", "model_params", "model_bytes", "model_layers", "n_prompt", "n_gen", "n_depth",
     "repetitions", "avg_ts", "stddev_ts", "device_memory_bytes", "host_peak_rss_bytes", "check_nmse",

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "lib/check.h"
+#include "lib/ref_ops.h"
 #include "lib/vktest.h"
 #include "model/f16.h"
 #include "shaders/common.h"
@@ -74,32 +75,10 @@ typedef struct attn_case {
     placement at;                /* batched sequence placement */
 } attn_case;
 
-/* out [T, H*D] = softmax(q k^T / sqrt(D)) v over the keys visible to each query. */
-static void ref_attention(const attn_case *c, const float *q, const float *k, const float *v, float *out) {
-    uint32_t d = c->head_dim, g = c->n_heads / c->n_kv_heads, kvw = c->n_kv_heads * d;
-    double *s = malloc(((size_t)c->n_past + c->n_tokens) * sizeof *s), *o = malloc(d * sizeof *o);
-    for (uint32_t t = 0; t < c->n_tokens; t++)
-        for (uint32_t h = 0; h < c->n_heads; h++) {
-            uint32_t pos = c->n_past + t, lo = c->window && pos + 1 > c->window ? pos + 1 - c->window : 0;
-            const float *qh = q + ((size_t)t * c->n_heads + h) * d;
-            size_t kvo = (size_t)(h / g) * d;
-            double m = -INFINITY, sum = 0;
-            for (uint32_t j = lo; j <= pos; j++) {
-                double dot = 0;
-                for (uint32_t i = 0; i < d; i++) dot += (double)qh[i] * k[(size_t)j * kvw + kvo + i];
-                s[j] = dot / sqrt((double)d);
-                if (s[j] > m) m = s[j];
-            }
-            memset(o, 0, d * sizeof *o);
-            for (uint32_t j = lo; j <= pos; j++) {
-                double p = exp(s[j] - m);
-                sum += p;
-                for (uint32_t i = 0; i < d; i++) o[i] += p * v[(size_t)j * kvw + kvo + i];
-            }
-            for (uint32_t i = 0; i < d; i++) out[((size_t)t * c->n_heads + h) * d + i] = (float)(o[i] / sum);
-        }
-    free(s);
-    free(o);
+/* The reference of a case (tests/lib/ref_ops.c). */
+static void ref_case(const attn_case *c, const float *q, const float *k, const float *v, float *out) {
+    ref_attention(&(ref_attn_shape){c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window}, q,
+                  k, v, out);
 }
 
 static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
@@ -118,7 +97,7 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
     float *q = randv(&r, (size_t)qrows * hd, c->q_scale, 0);
     float *k = randv(&r, (size_t)kvrows * kvw, 1.0f, 1), *v = randv(&r, (size_t)kvrows * kvw, 1.0f, 1);
     float *ref = malloc(nq * sizeof *ref), *got = malloc((size_t)qrows * hd * sizeof *got);
-    ref_attention(c, q + (size_t)pl->row0 * hd, k + (size_t)pl->kv_base * kvw, v + (size_t)pl->kv_base * kvw, ref);
+    ref_case(c, q + (size_t)pl->row0 * hd, k + (size_t)pl->kv_base * kvw, v + (size_t)pl->kv_base * kvw, ref);
 
     uint64_t scratch = vkr_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, c->n_split);
     vkr_buffer *bq = vkt_raw(ctx, "q", q, (uint64_t)qrows * hd * 4), *bk = vkt_f16(ctx, "k_cache", k, kvrows, kvw);
@@ -339,7 +318,7 @@ static void check_decode_loop(vkr_ctx *ctx, uint32_t window, uint32_t n_split, u
         CHECK(ok, "step %u: %s", s, vkr_ctx_error(ctx));
         attn_case c = {.n_heads = nh, .n_kv_heads = nkv, .head_dim = d, .n_tokens = 1, .n_past = pos, .ctx = cap,
                        .window = window};
-        ref_attention(&c, q, k, v, ref);
+        ref_case(&c, q, k, v, ref);
         double e = ok ? test_nmse(got, ref, hd) : INFINITY;
         if (e > worst) worst = e;
     }

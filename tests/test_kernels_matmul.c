@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lib/check.h"
+#include "lib/ref_ops.h"
 #include "lib/vktest.h"
 #include "vk/ops_internal.h"
 
@@ -24,15 +25,6 @@ static float *randv(test_rng *r, size_t n, float scale) {
     for (size_t i = 0; i < n; i++) v[i] = test_rng_normal(r) * scale;
     vkt_round_f16(v, n);
     return v;
-}
-
-static void ref_matmul(const float *w, const float *x, float *y, uint32_t n, uint32_t k, uint32_t t, int acc) {
-    for (uint32_t ti = 0; ti < t; ti++)
-        for (uint32_t ni = 0; ni < n; ni++) {
-            double s = 0;
-            for (uint32_t ki = 0; ki < k; ki++) s += (double)w[(size_t)ni * k + ki] * x[(size_t)ti * k + ki];
-            y[(size_t)ti * n + ni] = (float)(acc ? y[(size_t)ti * n + ni] + s : s);
-        }
 }
 
 static const char *kernel_name(const vkr_matmul_tune *tune) {
@@ -182,12 +174,7 @@ static void check_rmsnorm(vkr_ctx *ctx, uint32_t n, uint32_t t, uint64_t seed) {
     float *x = randv(&r, (size_t)t * n, 3.0f), *w = randv(&r, n, 1.0f);
     float *ref = malloc((size_t)t * n * 4), *got = malloc((size_t)t * n * 4);
     const float eps = 1e-5f;
-    for (uint32_t ti = 0; ti < t; ti++) {
-        double ss = 0;
-        for (uint32_t i = 0; i < n; i++) ss += (double)x[ti * n + i] * x[ti * n + i];
-        double s = 1.0 / sqrt(ss / n + eps);
-        for (uint32_t i = 0; i < n; i++) ref[ti * n + i] = (float)(x[ti * n + i] * s * w[i]);
-    }
+    ref_rmsnorm(x, w, ref, n, t, eps);
     vkr_buffer *bw = vkt_weight(ctx, "norm", w, 1, n), *bx = vkt_raw(ctx, "x", x, (uint64_t)t * n * 4);
     vkr_buffer *by = vkt_f16(ctx, "y", NULL, t, n);
     vkr_cmd *cmd = vkr_cmd_create(ctx, "rmsnorm");

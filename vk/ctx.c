@@ -41,6 +41,7 @@ void vkr_set_vk_error(vkr_ctx *ctx, const char *file, int line, const char *call
 }
 
 const char *vkr_ctx_error(const vkr_ctx *ctx) { return ctx->error; }
+const char *vkr_ctx_cache_dir(const vkr_ctx *ctx) { return ctx->cache_dir; }
 const vkr_device_info *vkr_ctx_device(const vkr_ctx *ctx) { return &ctx->info; }
 const vkr_device_profile *vkr_ctx_profile(const vkr_ctx *ctx) { return &ctx->dprof; }
 
@@ -316,11 +317,13 @@ fail:
 /* The cache file is keyed by device and driver so a driver update starts a
  * fresh cache instead of feeding the new driver stale data. */
 static void pcache_path(vkr_ctx *ctx, const char *dir_opt) {
-    char dir[768];
-    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-    if (dir_opt) snprintf(dir, sizeof dir, "%s", dir_opt);
-    else if (xdg && *xdg) snprintf(dir, sizeof dir, "%s/phi3vk", xdg);
-    else if (home && *home) snprintf(dir, sizeof dir, "%s/.cache/phi3vk", home);
+    char *dir = ctx->cache_dir;
+    size_t len = sizeof ctx->cache_dir;
+    const char *env = getenv("PHI3VK_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    if (dir_opt) snprintf(dir, len, "%s", dir_opt);
+    else if (env && *env) snprintf(dir, len, "%s", env);
+    else if (xdg && *xdg) snprintf(dir, len, "%s/phi3vk", xdg);
+    else if (home && *home) snprintf(dir, len, "%s/.cache/phi3vk", home);
     else dir[0] = '\0';
     ctx->pcache_path[0] = '\0';
     if (!dir[0]) return;
@@ -415,7 +418,7 @@ vkr_ctx *vkr_ctx_create(const vkr_ctx_opts *opts, char *err, size_t errlen) {
     if (vkr_device_profile_pick(&ctx->info, o->device_profile, &ctx->dprof, ctx->error, sizeof ctx->error)) goto fail;
     ctx->profile = o->profile && ctx->info.timestamps;
     pcache_path(ctx, o->cache_dir && !*o->cache_dir ? NULL : o->cache_dir);
-    if (o->cache_dir && !*o->cache_dir) ctx->pcache_path[0] = '\0';
+    if (o->cache_dir && !*o->cache_dir) ctx->pcache_path[0] = ctx->cache_dir[0] = '\0';
     if (create_pcache(ctx) || vkr_staging_init(ctx)) goto fail;
     if (o->verbose)
         fprintf(stderr, "phi3vk: device %d: %s (%s, %s), subgroup %u, device profile %s%s\n", ctx->info.index,

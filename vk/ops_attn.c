@@ -72,6 +72,8 @@ static uint32_t sure_subgroup(const vkr_device_info *d, uint32_t required) {
 
 vkr_attn_tune vkr_attention_tune(const vkr_device_profile *p, const vkr_device_info *d, const vkr_attention_args *a) {
     uint32_t rows = a->n_tokens * (a->n_kv_heads ? a->n_heads / a->n_kv_heads : 1);
+    /* Portable: one lane per query row, no lane shares anything. */
+    if (p->fallbacks & VKR_KERNEL_ATTENTION) return (vkr_attn_tune){.lanes_per_key = 1, .key_slots = 1, .rows = 1};
     if (p->cpu) {
         /* lavapipe runs a subgroup as one SIMD loop: no shuffles in the key
          * loop (L = 1). Many rows: the lanes are rows reading the same key,
@@ -155,7 +157,8 @@ void vkr_op_attention_tuned(vkr_cmd *cmd, const vkr_attention_args *a, const vkr
         .shader = sb ? "attention_sb" : "attention", .bindings = sb ? "rrrrw" : "rXXrw", .push_size = sizeof pc,
         .spec = {wg, a->head_dim, tn->lanes_per_key, tn->key_slots, tn->key_block ? tn->key_block : 1, tn->rows},
         .n_spec = 6,
-        .subgroup_size = tn->subgroup, .full_subgroups = 1});
+        .subgroup_size = tn->subgroup, .full_subgroups = 1,
+        .portable = !!(vkr_ctx_profile(ctx)->fallbacks & VKR_KERNEL_ATTENTION)});
     vkr_buffer *dst = a->n_split > 1 ? a->scratch : a->out;
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->q, a->k_cache, a->v_cache, a->params, dst}, .push = &pc,

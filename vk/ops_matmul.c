@@ -18,11 +18,15 @@ void vkr_op_rmsnorm(vkr_cmd *cmd, const vkr_rmsnorm_args *a) {
     const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
     /* One row per workgroup (a single subgroup on CPU drivers, which run a
      * workgroup on one thread: the shared-memory step is skipped there). */
-    uint32_t wg = vkr_ctx_profile(ctx)->rmsnorm_wg;
+    const vkr_device_profile *pr = vkr_ctx_profile(ctx);
+    uint32_t wg = pr->fallbacks & VKR_KERNEL_RMSNORM ? 1 : pr->rmsnorm_wg; /* portable: one invocation per row */
     if (wg > vkr_ctx_device(ctx)->max_workgroup_invocations) wg = vkr_ctx_device(ctx)->max_workgroup_invocations;
     struct pc_rmsnorm pc = {.n = a->n, .ld_out = vkr_ld(a->n), .rows = a->n_tokens, .eps = a->eps};
+    int sb = pr->storage_loads && vkr_buffer_size(a->weight) <= vkr_ctx_device(ctx)->max_storage_buffer_range;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "rmsnorm", .bindings = "Trw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1});
+        .shader = sb ? "rmsnorm_sb" : "rmsnorm", .bindings = sb ? "rrw" : "Trw", .push_size = sizeof pc,
+        .spec = {wg}, .n_spec = 1,
+        .portable = !!(pr->fallbacks & VKR_KERNEL_RMSNORM)});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = &pc, .groups = {a->n_tokens}, .label = "rmsnorm"});
 }
@@ -55,8 +59,9 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
          * token (decode): weights through imageLoad too (matvec_one.comp). */
         while ((uint64_t)len * 16 < x_bytes) len *= 2;
         int ubo = (uint64_t)len * 16 <= d->max_uniform_range;
-        shader = !ubo ? "matvec" : nt == 1 ? "matvec_one" : "matvec_ubo";
-        bindings = !ubo ? "trw" : nt == 1 ? "Tuw" : "tuw";
+        int image = nt == 1 && !pr->storage_loads; /* imageLoad: README, "Driver quirks" */
+        shader = !ubo ? "matvec" : image ? "matvec_one" : "matvec_ubo";
+        bindings = !ubo ? "trw" : image ? "Tuw" : "tuw";
     }
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
         .shader = shader, .bindings = bindings, .push_size = sizeof *pc, .spec = {wg, rows, nt, len, wg_rows},
@@ -66,11 +71,17 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
         .groups = {ceil_div(a->n_out, wg_rows)}, .label = "matvec", .bytes = w_bytes(a, pc), .flops = flops(a)});
 }
 
-/* Prefill on CPU devices: register-blocked, no shared memory. */
+/* Prefill on CPU devices: register-blocked, no shared memory. Storage-buffer
+ * loads where the profile asks for them and the tensors fit. */
 static void matmul_register(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmul *pc) {
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
     const uint32_t wg = 64, tm = 4, tn = 8;
+    uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range;
+    int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->weight) <= range &&
+             vkr_buffer_size(a->x) <= range;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "matmul", .bindings = "TXw", .push_size = sizeof *pc, .spec = {wg, tm, tn}, .n_spec = 3});
+        .shader = sb ? "matmul_sb" : "matmul", .bindings = sb ? "rrw" : "TXw", .push_size = sizeof *pc,
+        .spec = {wg, tm, tn}, .n_spec = 3});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, tm * wg), ceil_div(a->n_tokens, tn)}, .label = "matmul",
@@ -100,7 +111,7 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
     int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->weight) <= d->max_storage_buffer_range &&
              vkr_buffer_size(a->x) <= d->max_storage_buffer_range;
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = sb ? "matmul_tiled_sb" : "matmul_tiled", .bindings = sb ? "rrw" : "TXw", .push_size = sizeof *pc,
+        .shader = sb ? "matmul_tiled_sb" : "matmul_tiled", .bindings = sb ? "rrw" : "txw", .push_size = sizeof *pc,
         .spec = {wg, t->bm, t->bn, t->bk, t->tm, t->tn}, .n_spec = 6});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
@@ -125,8 +136,11 @@ static void matmul_tiled(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc
  *   suspends and resumes each loop: the register-blocked kernel is faster. */
 vkr_matmul_tune vkr_matmul_tune_for(const vkr_device_profile *p, const vkr_device_info *d,
                                     const vkr_matmul_args *a) {
-    if (a->n_tokens <= p->matvec_max_tokens) return (vkr_matmul_tune){.kernel = VKR_MATMUL_MATVEC};
-    if (!p->tiled_prefill) return (vkr_matmul_tune){.kernel = VKR_MATMUL_REGISTER};
+    /* The portable variant of both: the register-blocked kernel (no subgroup
+     * operations, no shared memory), right for any token count. */
+    if (a->n_tokens <= p->matvec_max_tokens)
+        return (vkr_matmul_tune){.kernel = p->fallbacks & VKR_KERNEL_MATVEC ? VKR_MATMUL_REGISTER : VKR_MATMUL_MATVEC};
+    if (!p->tiled_prefill || (p->fallbacks & VKR_KERNEL_PREFILL)) return (vkr_matmul_tune){.kernel = VKR_MATMUL_REGISTER};
     vkr_matmul_tune t = {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 4, .tn = 4};
     if (d->max_workgroup_invocations < 256) t.bm = 32; /* Vulkan guarantees 128 */
     while (t.bk > 8 && tiled_shared_bytes(&t) > d->shared_memory) t.bk /= 2;

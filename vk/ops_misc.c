@@ -89,7 +89,8 @@ void vkr_op_argmax_wg(vkr_cmd *cmd, const vkr_argmax_args *a, uint32_t wg) {
         return;
     struct pc_argmax pc = {.n_vocab = a->n_vocab, .n_tokens = a->n_tokens};
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "argmax", .bindings = "rw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1});
+        .shader = "argmax", .bindings = "rw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1,
+        .portable = wg == 1 && (vkr_ctx_profile(vkr_cmd_ctx(cmd))->fallbacks & VKR_KERNEL_ARGMAX)});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->logits, a->out}, .push = &pc, .groups = {a->n_tokens}, .label = op});
 }
@@ -99,7 +100,8 @@ void vkr_op_argmax(vkr_cmd *cmd, const vkr_argmax_args *a) {
     /* One workgroup per token. CPU drivers: a single subgroup, so the shared
      * memory step (and its barrier) never runs; GPUs: 256 lanes stream the
      * 128 KB row. */
-    uint32_t wg = vkr_ctx_profile(vkr_cmd_ctx(cmd))->argmax_wg;
+    const vkr_device_profile *pr = vkr_ctx_profile(vkr_cmd_ctx(cmd));
+    uint32_t wg = pr->fallbacks & VKR_KERNEL_ARGMAX ? 1 : pr->argmax_wg; /* portable: one invocation per row */
     if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
     vkr_op_argmax_wg(cmd, a, wg);
 }

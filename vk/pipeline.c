@@ -15,6 +15,7 @@ static const vkr_shader_code *find_shader(const char *name) {
 static int same_desc(const vkr_pipeline_desc *a, const vkr_pipeline_desc *b) {
     return !strcmp(a->shader, b->shader) && !strcmp(a->bindings, b->bindings) && a->push_size == b->push_size &&
            a->n_spec == b->n_spec && a->subgroup_size == b->subgroup_size && a->full_subgroups == b->full_subgroups &&
+           a->portable == b->portable &&
            !memcmp(a->spec, b->spec, a->n_spec * sizeof a->spec[0]);
 }
 
@@ -135,4 +136,15 @@ vkr_pipeline *vkr_pipeline_get(vkr_ctx *ctx, const vkr_pipeline_desc *desc) {
     p->next = ctx->pipelines;
     ctx->pipelines = p;
     return p;
+}
+
+uint64_t vkr_shaders_hash(void) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a over names and SPIR-V */
+    for (int i = 0; i < vkr_shader_count; i++) {
+        const unsigned char *b = (const unsigned char *)vkr_shader_table[i].name;
+        for (; *b; b++) h = (h ^ *b) * 1099511628211ull;
+        b = (const unsigned char *)vkr_shader_table[i].code;
+        for (size_t k = 0; k < vkr_shader_table[i].size; k++) h = (h ^ b[k]) * 1099511628211ull;
+    }
+    return h;
 }

@@ -5,6 +5,7 @@
 #include "vk/vkr_internal.h"
 
 const char *const vkr_device_profile_names[] = {"cpu", "nvidia", "amd", "intel", "gpu", NULL};
+const char *const vkr_kernel_names[VKR_KERNEL_FAMILIES] = {"matvec", "prefill", "attention", "rmsnorm", "argmax"};
 
 /* Prefill FLOPs per queue submission: a discrete GPU runs our fp32 tiled
  * matmul at a few TFLOP/s, an integrated one at a few hundred GFLOP/s, so
@@ -41,6 +42,18 @@ static void gpu_common(const vkr_device_info *d, vkr_device_profile *p) {
     p->submit_flops = integrated || d->is_cpu ? SUBMIT_FLOPS_INTEGRATED : SUBMIT_FLOPS_DISCRETE;
 }
 
+/* Workarounds for drivers, whatever the profile. lavapipe emulating more
+ * than 16 lanes (LP_NATIVE_VECTOR_WIDTH 1024, 2048): Mesa 25.0 crashes
+ * (stack smashing) on imageLoad from a storage texel buffer at any index
+ * other than the invocation's own, so kernels read through storage buffers
+ * (and uniform texel buffers past maxStorageBufferRange). */
+static void quirks(const vkr_device_info *d, vkr_device_profile *p) {
+    if (!strcmp(d->driver_name, "llvmpipe") && d->subgroup_size > 16) {
+        p->storage_loads = 1;
+        snprintf(p->quirks, sizeof p->quirks, "lavapipe wider than 16 lanes: no storage-texel loads");
+    }
+}
+
 int vkr_device_profile_pick(const vkr_device_info *d, const char *name, vkr_device_profile *out, char *err,
                             size_t errlen) {
     memset(out, 0, sizeof *out);
@@ -65,6 +78,7 @@ int vkr_device_profile_pick(const vkr_device_info *d, const char *name, vkr_devi
         out->matvec_max_tokens = 4;
         out->rmsnorm_wg = sg;
         out->argmax_wg = sg;
+        quirks(d, out);
         return 0;
     }
     gpu_common(d, out);
@@ -81,5 +95,6 @@ int vkr_device_profile_pick(const vkr_device_info *d, const char *name, vkr_devi
         out->attn_key_slots = sg / out->attn_lanes_per_key > 8 ? 8 : sg / out->attn_lanes_per_key;
     }
     out->matvec_subgroups = 256 / out->subgroup ? 256 / out->subgroup : 1;
+    quirks(d, out);
     return 0;
 }

@@ -105,6 +105,22 @@ int vkr_devices_match(const vkr_device_info *devs, int n, const char *sel, char 
  * Correctness never depends on the profile: every kernel works at whatever
  * subgroup size the device runs (shaders/subgroup.glsl); the profile only
  * makes it fast. */
+/* The kernel families whose variant a profile chooses; each has a portable
+ * variant that needs nothing of the device beyond the Vulkan minimum
+ * (matvec and prefill: the register-blocked matmul; attention: one lane per
+ * query row; rmsnorm and argmax: one invocation per row), which the
+ * self-test falls back to when the profile's variant computes wrong. */
+enum {
+    VKR_KERNEL_MATVEC = 1 << 0,
+    VKR_KERNEL_PREFILL = 1 << 1,
+    VKR_KERNEL_ATTENTION = 1 << 2,
+    VKR_KERNEL_RMSNORM = 1 << 3,
+    VKR_KERNEL_ARGMAX = 1 << 4,
+};
+#define VKR_KERNEL_FAMILIES 5
+/* "matvec", "prefill", "attention", "rmsnorm", "argmax": bit i of the enum. */
+extern const char *const vkr_kernel_names[VKR_KERNEL_FAMILIES];
+
 typedef struct vkr_device_profile {
     char name[16];              /* one of the names above */
     int forced;                 /* chosen by name, not from the device */
@@ -123,6 +139,9 @@ typedef struct vkr_device_profile {
     uint32_t rmsnorm_wg, argmax_wg; /* workgroup sizes */
     double submit_flops;        /* prefill: at most this many FLOPs per queue submission so a
                                    GPU watchdog (a few hundred ms) never fires; 0: no limit */
+    uint32_t fallbacks;         /* VKR_KERNEL_* families run by their portable variant */
+    char quirks[96];            /* driver workarounds in effect ("" when none; README,
+                                   "Driver quirks") */
 } vkr_device_profile;
 
 /* The profile names, in the order above; NULL-terminated. */
@@ -141,8 +160,9 @@ typedef struct vkr_ctx_opts {
     int validate;            /* enable VK_LAYER_KHRONOS_validation + debug utils */
     int verbose;             /* print the chosen device and memory on stderr */
     int quiet;               /* don't print the "using a CPU device" note */
-    const char *cache_dir;   /* pipeline cache folder; NULL: $XDG_CACHE_HOME/phi3vk
-                                or ~/.cache/phi3vk; "" disables the disk cache */
+    const char *cache_dir;   /* pipeline cache folder; NULL: $PHI3VK_CACHE_DIR, else
+                                $XDG_CACHE_HOME/phi3vk or ~/.cache/phi3vk; "" disables
+                                the disk cache */
     int profile;             /* allocate timestamp queries for vkr_cmd_profile */
     int mask_fp16;           /* test hook: behave as if shaderFloat16 were absent */
     int mask_storage16;      /* test hook: behave as if storageBuffer16BitAccess were absent */
@@ -168,6 +188,9 @@ int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name);
 vkr_device_profile *vkr_ctx_profile_mut(vkr_ctx *ctx);
 /* The last error message ("" if none). */
 const char *vkr_ctx_error(const vkr_ctx *ctx);
+/* The folder of the on-disk pipeline cache ("" when there is none): the
+ * self-test keeps its verdicts beside it. */
+const char *vkr_ctx_cache_dir(const vkr_ctx *ctx);
 /* Validation-layer warnings and errors seen so far (each also printed),
  * synchronization hazards included. */
 int vkr_ctx_validation_messages(const vkr_ctx *ctx);
@@ -180,6 +203,20 @@ void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on);
 int vkr_ctx_fp16(const vkr_ctx *ctx);
 /* Bytes of device memory currently allocated through this context. */
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx);
+
+/* What one workgroup of the subgroup probe saw: a conformant device has
+ * reported == lanes == top_id and lanes * subgroups == invocations. lavapipe
+ * at LP_NATIVE_VECTOR_WIDTH=1024 reports 32 and runs 16 (README, "Driver
+ * quirks"); phi3vk's kernels work either way (shaders/subgroup.glsl). */
+typedef struct vkr_subgroup_facts {
+    uint32_t invocations;  /* workgroup size probed (128, or the device's maximum) */
+    uint32_t reported;     /* gl_SubgroupSize in the shader */
+    uint32_t lanes;        /* invocations that ran in subgroup 0 (subgroupAdd(1)) */
+    uint32_t subgroups;    /* gl_NumSubgroups */
+    uint32_t top_id;       /* largest gl_SubgroupInvocationID + 1 */
+} vkr_subgroup_facts;
+/* Runs the probe once. Returns 0, or -1 with vkr_ctx_error. */
+int vkr_subgroup_probe(vkr_ctx *ctx, vkr_subgroup_facts *out);
 
 /* ---- buffers ---------------------------------------------------------- */
 
@@ -246,7 +283,14 @@ typedef struct vkr_pipeline_desc {
     int full_subgroups;            /* ask for full subgroups (REQUIRE_FULL_SUBGROUPS) where
                                       the device can and the workgroup size spec[0]
                                       holds whole subgroups; kernels are right either way */
+    int portable;                  /* the portable variant of a kernel family (vkr.h,
+                                      VKR_KERNEL_*): the PHI3VK_TEST_PLANT hook spares it */
 } vkr_pipeline_desc;
+
+/* A hash of every embedded shader (names and SPIR-V): with the version and
+ * commit it identifies the phi3vk build whose kernels a self-test verdict
+ * is about. */
+uint64_t vkr_shaders_hash(void);
 
 /* Returns a pipeline for desc, created on first use and then cached in the
  * context (same shader and constants -> same pipeline). Owned by ctx. */

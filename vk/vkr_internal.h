@@ -71,6 +71,7 @@ struct vkr_ctx {
     VkCommandPool pool;
     VkPipelineCache pcache;
     char pcache_path[1024];
+    char cache_dir[768];             /* folder of pcache_path ("" when none) */
     vkr_device_info info;
     vkr_device_profile dprof;
     VkPhysicalDeviceMemoryProperties memprops;

@@ -1,0 +1,173 @@
+/* The driver-matrix test (ctest label "matrix"): scripts/matrix.sh runs it
+ * on lavapipe at every subgroup size (LP_NATIVE_VECTOR_WIDTH 128 .. 2048:
+ * 4 .. 64 lanes) and on Mesa 22.3 and 25.0, validation (synchronization too)
+ * on. It is small on purpose, about a minute per setting, and covers, for
+ * every device profile (cpu, nvidia, amd, intel, gpu) and for the portable
+ * kernels the self-test falls back to:
+ *   - matrix multiply at awkward shapes through each profile's choice
+ *     (decode matvec at 1 and 3 tokens, prefill at 9 and 70),
+ *   - RMSNorm and argmax with the profile's workgroups,
+ *   - attention: decode with key splits and GQA, prefill with a window,
+ *   - the whole model: the bench attestation (a 2-layer Phi-3 with
+ *     Phi-3-mini's head_dim: 12-token prefill logits and 16 greedy decode
+ *     steps against a C reference, nmse <= 1e-4),
+ * plus the subgroup probe (what the device runs against what it reports).
+ * Bounds as in the kernel tests: matmul nmse <= 1e-10 (fp32 sums of the same
+ * fp16 inputs), rmsnorm and attention (fp16 outputs) <= 1e-6. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/check.h"
+#include "lib/check.h"
+#include "lib/ref_ops.h"
+#include "lib/vktest.h"
+#include "shaders/common.h"
+#include "vk/ops.h"
+
+#define MATMUL_BOUND 1e-10
+#define F16_BOUND 1e-6
+
+static float *randv(test_rng *r, size_t n, float scale) {
+    float *v = malloc(n * sizeof *v);
+    for (size_t i = 0; i < n; i++) v[i] = test_rng_normal(r) * scale;
+    vkt_round_f16(v, n);
+    return v;
+}
+
+static const char *label(vkr_ctx *ctx) {
+    static char buf[64];
+    const vkr_device_profile *p = vkr_ctx_profile(ctx);
+    snprintf(buf, sizeof buf, "%s%s", p->name, p->fallbacks ? "+portable" : "");
+    return buf;
+}
+
+static void check_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed) {
+    test_rng r = {seed};
+    float *w = randv(&r, (size_t)n * k, 0.05f), *x = randv(&r, (size_t)t * k, 1.0f);
+    float *y0 = randv(&r, (size_t)t * n, 1.0f), *ref = malloc((size_t)t * n * 4), *got = malloc((size_t)t * n * 4);
+    memcpy(ref, y0, (size_t)t * n * 4);
+    ref_matmul(w, x, ref, n, k, t, acc);
+    vkr_buffer *bw = vkt_weight(ctx, "w", w, n, k), *bx = vkt_f16(ctx, "x", x, t, k);
+    vkr_buffer *by = vkt_raw(ctx, "y", y0, (uint64_t)t * n * 4);
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "matmul");
+    int ok = bw && bx && by && cmd && vkr_cmd_begin(cmd) == 0;
+    if (ok) {
+        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k,
+                                              .n_tokens = t, .accumulate = acc});
+        ok = vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 && vkr_buffer_read(ctx, by, 0, got, (uint64_t)t * n * 4) == 0;
+    }
+    CHECK(ok, "matmul run: %s", vkr_ctx_error(ctx));
+    double e = ok ? test_nmse(got, ref, (size_t)t * n) : INFINITY;
+    CHECK(e <= MATMUL_BOUND, "%s: matmul %ux%u, %u tokens: nmse %.3g", label(ctx), n, k, t, e);
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bw), vkr_buffer_destroy(ctx, bx), vkr_buffer_destroy(ctx, by);
+    free(w), free(x), free(y0), free(ref), free(got);
+}
+
+static void check_rmsnorm_argmax(vkr_ctx *ctx, uint64_t seed) {
+    const uint32_t n = 1000, t = 3;
+    test_rng r = {seed};
+    float *x = randv(&r, (size_t)t * n, 2.0f), *w = randv(&r, n, 1.0f);
+    float *ref = malloc((size_t)t * n * 4), *got = malloc((size_t)t * n * 4);
+    ref_rmsnorm(x, w, ref, n, t, 1e-5f);
+    vkr_buffer *bw = vkt_weight(ctx, "norm", w, 1, n), *bx = vkt_raw(ctx, "x", x, (uint64_t)t * n * 4);
+    vkr_buffer *by = vkt_f16(ctx, "y", NULL, t, n), *bi = vkt_raw(ctx, "ids", NULL, t * 4);
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "rmsnorm+argmax");
+    uint32_t ids[3] = {0};
+    int ok = bw && bx && by && bi && cmd && vkr_cmd_begin(cmd) == 0;
+    if (ok) {
+        vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = n, .n_tokens = t, .eps = 1e-5f});
+        vkr_op_argmax(cmd, &(vkr_argmax_args){.logits = bx, .out = bi, .n_vocab = n, .n_tokens = t});
+        ok = vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 && vkt_read_f16(ctx, by, got, t, n) == 0 &&
+             vkr_buffer_read(ctx, bi, 0, ids, sizeof ids) == 0;
+    }
+    CHECK(ok, "rmsnorm/argmax run: %s", vkr_ctx_error(ctx));
+    double e = ok ? test_nmse(got, ref, (size_t)t * n) : INFINITY;
+    CHECK(e <= F16_BOUND, "%s: rmsnorm: nmse %.3g", label(ctx), e);
+    for (uint32_t ti = 0; ti < t; ti++) {
+        uint32_t best = 0;
+        for (uint32_t i = 1; i < n; i++)
+            if (x[ti * n + i] > x[ti * n + best]) best = i;
+        CHECK(ids[ti] == best, "%s: argmax row %u: %u, expected %u", label(ctx), ti, ids[ti], best);
+    }
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bw), vkr_buffer_destroy(ctx, bx), vkr_buffer_destroy(ctx, by), vkr_buffer_destroy(ctx, bi);
+    free(x), free(w), free(ref), free(got);
+}
+
+static void check_attention(vkr_ctx *ctx, const ref_attn_shape *c, uint32_t n_split, uint64_t seed) {
+    test_rng r = {seed};
+    uint32_t hd = c->n_heads * c->head_dim, kvw = c->n_kv_heads * c->head_dim, rows = c->n_past + c->n_tokens;
+    float *q = randv(&r, (size_t)c->n_tokens * hd, 1.0f), *k = randv(&r, (size_t)rows * kvw, 1.0f);
+    float *v = randv(&r, (size_t)rows * kvw, 1.0f);
+    float *ref = malloc((size_t)c->n_tokens * hd * 4), *got = malloc((size_t)c->n_tokens * hd * 4);
+    ref_attention(c, q, k, v, ref);
+    uint64_t sbytes = vkr_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, n_split);
+    vkr_buffer *bq = vkt_raw(ctx, "q", q, (uint64_t)c->n_tokens * hd * 4), *bk = vkt_f16(ctx, "k", k, rows, kvw);
+    vkr_buffer *bv = vkt_f16(ctx, "v", v, rows, kvw), *bo = vkt_f16(ctx, "out", NULL, c->n_tokens, hd);
+    vkr_buffer *bp = vkr_buffer_create(ctx, "params", sizeof(struct step_params), VKR_BUF_HOST);
+    vkr_buffer *bs = sbytes ? vkr_buffer_create(ctx, "scratch", sbytes, VKR_BUF_DEVICE) : NULL;
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "attention");
+    int ok = bq && bk && bv && bo && bp && (bs || !sbytes) && cmd && vkr_cmd_begin(cmd) == 0;
+    if (ok) {
+        *(struct step_params *)vkr_buffer_map(bp) = (struct step_params){.n_past = c->n_past, .n_tokens = c->n_tokens};
+        vkr_op_attention(cmd, &(vkr_attention_args){.q = bq, .k_cache = bk, .v_cache = bv, .params = bp,
+                                                    .scratch = bs, .out = bo, .n_heads = c->n_heads,
+                                                    .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
+                                                    .n_tokens = c->n_tokens, .window = c->window, .n_split = n_split});
+        ok = vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 && vkt_read_f16(ctx, bo, got, c->n_tokens, hd) == 0;
+    }
+    CHECK(ok, "attention run: %s", vkr_ctx_error(ctx));
+    double e = ok ? test_nmse(got, ref, (size_t)c->n_tokens * hd) : INFINITY;
+    CHECK(e <= F16_BOUND, "%s: attention H %u/%u D %u T %u n_past %u window %u split %u: nmse %.3g", label(ctx),
+          c->n_heads, c->n_kv_heads, c->head_dim, c->n_tokens, c->n_past, c->window, n_split, e);
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bs), vkr_buffer_destroy(ctx, bp), vkr_buffer_destroy(ctx, bo);
+    vkr_buffer_destroy(ctx, bv), vkr_buffer_destroy(ctx, bk), vkr_buffer_destroy(ctx, bq);
+    free(q), free(k), free(v), free(ref), free(got);
+}
+
+static void check_profile(vkr_ctx *ctx, const bench_check_ref *model) {
+    check_matmul(ctx, 1001, 200, 1, 0, 1);
+    check_matmul(ctx, 37, 13, 3, 1, 2);
+    check_matmul(ctx, 1003, 203, 9, 1, 3);
+    check_matmul(ctx, 130, 88, 70, 0, 4);
+    check_rmsnorm_argmax(ctx, 5);
+    check_attention(ctx, &(ref_attn_shape){40, 10, 128, 1, 300, 0}, 3, 6);
+    check_attention(ctx, &(ref_attn_shape){8, 4, 64, 33, 20, 16}, 1, 7);
+    bench_check_result cr;
+    bench_check_compare(ctx, model, &cr);
+    CHECK(cr.pass, "%s: model attestation: %s (nmse %.3g, %d/%d ids)", label(ctx), cr.message, cr.nmse, cr.ids_match,
+          BENCH_CHECK_IDS);
+    printf("%-16s model nmse %.2e, %d/%d greedy ids%s\n", label(ctx), cr.nmse, cr.ids_match, BENCH_CHECK_IDS,
+           cr.pass ? "" : "  FAIL");
+}
+
+int main(void) {
+    vkr_ctx *ctx = vkt_ctx();
+    const vkr_device_info *d = vkr_ctx_device(ctx);
+    vkr_subgroup_facts f;
+    CHECK(vkr_subgroup_probe(ctx, &f) == 0, "probe: %s", vkr_ctx_error(ctx));
+    printf("device %s (%s), subgroup reported %u (min %u, max %u), probe: %u lanes run, %u subgroups of %u\n",
+           d->name, d->driver_info, d->subgroup_size, d->min_subgroup_size, d->max_subgroup_size, f.lanes,
+           f.subgroups, f.invocations);
+    CHECK(f.lanes >= 1 && f.lanes <= f.invocations && f.subgroups >= 1, "probe: %u lanes, %u subgroups", f.lanes,
+          f.subgroups);
+    char err[512];
+    bench_check_ref *model = bench_check_ref_create(err, sizeof err);
+    CHECK(model != NULL, "reference: %s", err);
+    if (!model) return test_finish();
+    for (int i = 0; vkr_device_profile_names[i]; i++) {
+        CHECK(vkr_ctx_use_profile(ctx, vkr_device_profile_names[i]) == 0, "%s", vkr_ctx_error(ctx));
+        check_profile(ctx, model);
+    }
+    /* The portable kernels of every family (what a failed self-test runs). */
+    vkr_ctx_use_profile(ctx, "nvidia");
+    vkr_ctx_profile_mut(ctx)->fallbacks = (1u << VKR_KERNEL_FAMILIES) - 1;
+    check_profile(ctx, model);
+    bench_check_ref_free(model);
+    CHECK(vkt_ctx_done(ctx) == 0, "validation messages");
+    return test_finish();
+}
