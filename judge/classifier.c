@@ -354,6 +354,8 @@ static int classify_chunk(judge_classifier *cl, const char *const *texts, const 
     for (int j = 0; j < k; j++) {
         d[j] = (judge_item_detail){.argmax_class = -1, .first_token = -1};
         out[j].reason = NULL;
+        out[j].error = NULL;
+        out[j].truncated = 0;
         out[j].p_toxic = NAN;
         out[j].label = JUDGE_UNPARSABLE;
         if (encode_item(cl, j, texts[j], lens[j], err, errlen)) {
@@ -499,15 +501,22 @@ int judge_classify_batch(void *user, const judge_item *const *items, int n, judg
             where[k++] = i;
         }
         if (k == 0) continue;
+        memset(got, 0, sizeof got[0] * (size_t)k);
         if (classify_chunk(cl, texts, lens, k, got, d, &bad, e, sizeof e)) {
             if (bad >= 0) snprintf(err, errlen, "item %s (line %d): %s", items[where[bad]]->id, items[where[bad]]->line, e);
             else snprintf(err, errlen, "items %s..%s: %s", items[where[0]]->id, items[where[k - 1]]->id, e);
             goto fail;
         }
-        for (int j = 0; j < k; j++) {
-            int t = out[where[j]].truncated;
-            out[where[j]] = got[j];
-            out[where[j]].truncated = t;
+        for (int j = 0; j < k; j++) { /* the result, with what judge_run and the policy set */
+            judge_result *o = &out[where[j]];
+            int t = o->truncated;
+            const char *id = o->id;
+            char sha[65];
+            memcpy(sha, o->text_sha256, sizeof sha);
+            *o = got[j];
+            o->truncated = t;
+            o->id = id;
+            memcpy(o->text_sha256, sha, sizeof sha);
         }
     }
     return 0;
