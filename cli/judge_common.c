@@ -473,8 +473,8 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
     char model_label[4200];
     cli_model_args m;
     if (resolve_model(cmd, a, &m, mpath, tpath, sizeof mpath, model_label, sizeof model_label)) return -1;
-    if (make_provenance(cmd, a, &m, model_label, s->prompt, &s->prov)) return -1;
-    if (s->out && check_provenance(cmd, a, s)) return -1;
+    /* provenance is what an --out file records; a run without one has nothing to compare */
+    if (s->out && (make_provenance(cmd, a, &m, model_label, s->prompt, &s->prov) || check_provenance(cmd, a, s))) return -1;
     int todo = 0;
     for (int i = 0; i < n; i++) todo += !judge_run_is_done(s->out, &ds->items[idx[i]]);
     if (todo == 0) return 0; /* everything is in --out already: the model is not loaded */

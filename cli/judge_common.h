@@ -105,7 +105,7 @@ typedef struct cli_judge_session {
     phi3_ctx *c;
     judge_classifier *cl;
     char model_desc[8300];       /* what was loaded, for -v and reports */
-    judge_provenance prov;       /* what this run's results come from (in --out) */
+    judge_provenance prov;       /* with --out: what this run's results come from */
 } cli_judge_session;
 
 /* Opens the prompt, the --out file, the model (see the file comment: -m is
