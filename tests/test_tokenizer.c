@@ -641,7 +641,7 @@ static void test_hostile(void) {
     free(json);
     if (t) {
         char text[4001];
-        for (int i = 0; i < 4000; i++) text[i] = i % 2 ? 'y' : 'x';
+        memset(text, 'x', 4000); /* every position starts 100k candidates */
         text[4000] = 0;
         memcpy(text, "x99999x12", 9); /* longest match wins: x99999, then x12 */
         t0 = mono_s();
@@ -649,7 +649,8 @@ static void test_hostile(void) {
         double dt = mono_s() - t0;
         CHECK(v.n > 2 && v.ids[0] == 3 + 99999 && v.ids[1] == 3 + 12, "longest match first: %d %d", v.n ? v.ids[0] : -1,
               v.n > 1 ? v.ids[1] : -1);
-        CHECK(dt < 1.0, "4000 characters against 100k added tokens: %.2f s", dt);
+        /* before the trie: 1.5 s in a release build (3.75 s in the issue); now ~1 ms */
+        CHECK(dt < 0.5, "4000 characters against 100k added tokens: %.2f s", dt);
         tok_ids_free(&v);
         tok_destroy(t);
     }
