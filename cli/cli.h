@@ -4,6 +4,9 @@
 #ifndef PHI3VK_CLI_CLI_H
 #define PHI3VK_CLI_CLI_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 typedef struct cli_command {
     const char *name;
     int (*run)(int argc, char **argv);
@@ -26,8 +29,15 @@ int cmd_bench(int argc, char **argv);
 int cmd_bench_kernels(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 
-/* Prints "phi3vk <cmd>: <msg>" to stderr. */
+/* Prints "phi3vk <cmd>: <msg>" to stderr, with control characters escaped
+ * (see cli_print_safe; newlines kept): messages quote ids, labels and file
+ * contents, which must not drive the terminal. */
 void cli_error(const char *cmd, const char *fmt, ...);
+/* Writes s[0, n) to f with every byte that could drive a terminal shown as
+ * an escape: C0 controls and DEL as \xNN (newlines and tabs kept when
+ * keep_newlines, else \n and \t), C1 controls (U+0080..U+009F) as \u00NN,
+ * bytes that are not valid UTF-8 as \xNN. */
+void cli_print_safe(FILE *f, const char *s, size_t n, int keep_newlines);
 /* 1 if arg equals -h or --help. */
 int cli_is_help(const char *arg);
 

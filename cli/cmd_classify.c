@@ -29,7 +29,8 @@ static const char *classify_usage =
     "\n";
 static const char *classify_tail =
     "\n"
-    "Exit codes: 0 done, 1 error, 2 usage error, 130 stopped by Ctrl-C (rerun with --out to resume).\n";
+    "Exit codes: 0 done, 1 error, 2 usage error, 3 done but some items were skipped (prompt too long\n"
+    "for the context; --too-long), 130 stopped by Ctrl-C (rerun with --out to resume).\n";
 
 typedef struct classify_args {
     cli_judge_args j;
@@ -142,7 +143,7 @@ int cmd_classify(int argc, char **argv) {
     FILE *jsonl = c.jsonl ? stdout : NULL;
     FILE *table = (c.table || (!c.jsonl && !c.j.out)) ? stdout : NULL;
     int run = cli_judge_run(cmd, &c.j, &s, ds, idx, n, jsonl, table, results);
-    rc = run == 0 ? 0 : run == 1 ? 130 : 1;
+    rc = run == 0 ? 0 : run == 1 ? 130 : run == 3 ? 3 : 1;
     if (fflush(stdout) || ferror(stdout)) {
         cli_error(cmd, "writing standard output failed");
         rc = 1;

@@ -33,7 +33,11 @@ static const char *eval_usage =
     "\n";
 static const char *eval_tail =
     "\n"
-    "Exit codes: 0 done, 1 error, 2 usage error, 130 stopped by Ctrl-C (rerun with --out to resume).\n";
+    "Items skipped as too long for the context (--too-long skip) are left out of every number, and\n"
+    "counted and listed under the report (\"errors\" and \"error_ids\" with --json).\n"
+    "\n"
+    "Exit codes: 0 done, 1 error, 2 usage error, 3 done but some items were skipped (prompt too long\n"
+    "for the context), 130 stopped by Ctrl-C (rerun with --out to resume).\n";
 
 typedef struct eval_args {
     cli_judge_args j;
@@ -91,22 +95,36 @@ static int report(const eval_args *e, const judge_dataset *ds, const int *cls, c
         cli_error("eval", "out of memory");
         goto done;
     }
+    /* error results (not classified) take no part in the metrics */
+    int m = 0, n_err = 0;
     for (int i = 0; i < n; i++) {
-        y_true[i] = cls[idx[i]];
-        y_pred[i] = res[i].r.label;
-        score[i] = res[i].r.p_toxic;
+        if (res[i].r.label == JUDGE_ERROR) {
+            n_err++;
+            continue;
+        }
+        y_true[m] = cls[idx[i]];
+        y_pred[m] = res[i].r.label;
+        score[m++] = res[i].r.p_toxic;
     }
-    if (judge_report_compute(y_true, y_pred, score, n, &r, err, sizeof err)) {
+    if (judge_report_compute(y_true, y_pred, score, m, &r, err, sizeof err)) {
         cli_error("eval", "%s", err);
         goto done;
     }
     if (e->json) {
         cJSON *j = judge_report_json(&r, NULL);
-        cJSON *ids = cJSON_CreateArray();
-        for (int i = 0; j && ids && i < n; i++)
-            if (y_pred[i] == JUDGE_UNPARSABLE) cJSON_AddItemToArray(ids, cJSON_CreateString(ds->items[idx[i]].id));
-        if (j && ids) cJSON_AddItemToObject(j, "unparsable_ids", ids);
-        else cJSON_Delete(ids);
+        cJSON *ids = cJSON_CreateArray(), *eids = cJSON_CreateArray();
+        for (int i = 0; j && ids && eids && i < n; i++) {
+            if (res[i].r.label == JUDGE_UNPARSABLE) cJSON_AddItemToArray(ids, cJSON_CreateString(ds->items[idx[i]].id));
+            if (res[i].r.label == JUDGE_ERROR) cJSON_AddItemToArray(eids, cJSON_CreateString(ds->items[idx[i]].id));
+        }
+        if (j && ids && eids) {
+            cJSON_AddItemToObject(j, "unparsable_ids", ids);
+            cJSON_AddNumberToObject(j, "errors", n_err);
+            cJSON_AddItemToObject(j, "error_ids", eids);
+        } else {
+            cJSON_Delete(ids);
+            cJSON_Delete(eids);
+        }
         char *s = j ? cJSON_Print(j) : NULL;
         if (s) printf("%s\n", s);
         free(s);
@@ -126,8 +144,28 @@ static int report(const eval_args *e, const judge_dataset *ds, const int *cls, c
         if (e->j.model.verbose && r.n_unparsable) {
             printf("\nunparsable answers (id: answer):\n");
             for (int i = 0; i < n; i++)
-                if (y_pred[i] == JUDGE_UNPARSABLE)
-                    printf("  %s: %.120s\n", ds->items[idx[i]].id, res[i].r.reason ? res[i].r.reason : "(no answer)");
+                if (res[i].r.label == JUDGE_UNPARSABLE) {
+                    /* ids come from the input file and answers from the model: shown with controls escaped */
+                    const char *why = res[i].r.reason ? res[i].r.reason : "(no answer)";
+                    fputs("  ", stdout);
+                    cli_print_safe(stdout, ds->items[idx[i]].id, strlen(ds->items[idx[i]].id), 0);
+                    fputs(": ", stdout);
+                    cli_print_safe(stdout, why, strlen(why) < 120 ? strlen(why) : 120, 0);
+                    fputc('\n', stdout);
+                }
+        }
+        if (n_err) {
+            printf("\nnot classified (left out of every number above): %d of %d items, their prompts do not fit "
+                   "the context:\n", n_err, n);
+            for (int i = 0, shown = 0; i < n; i++)
+                if (res[i].r.label == JUDGE_ERROR && (shown++ < 20 || e->j.model.verbose)) {
+                    fputs("  ", stdout);
+                    cli_print_safe(stdout, ds->items[idx[i]].id, strlen(ds->items[idx[i]].id), 0);
+                    fputs(": ", stdout);
+                    cli_print_safe(stdout, res[i].r.error ? res[i].r.error : "?", strlen(res[i].r.error ? res[i].r.error : "?"), 0);
+                    fputc('\n', stdout);
+                }
+            if (n_err > 20 && !e->j.model.verbose) printf("  ... (-v lists all %d)\n", n_err);
         }
     }
     rc = 0;
@@ -176,11 +214,12 @@ int cmd_eval(int argc, char **argv) {
     }
     if (cli_judge_open(cmd, &e.j, ds, idx, n, &s)) goto done;
     int run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, results);
-    if (run != 0) {
+    if (run != 0 && run != 3) {
         rc = run == 1 ? 130 : 1;
         goto done;
     }
     rc = report(&e, ds, cls, idx, n, results);
+    if (rc == 0 && run == 3) rc = 3;
     if (fflush(stdout) || ferror(stdout)) {
         cli_error(cmd, "writing standard output failed");
         rc = 1;

@@ -48,7 +48,10 @@ static void print_tensors(const phi3_source *src) {
         int k = snprintf(shape, sizeof shape, "[");
         for (int d = 0; d < t->n_dims && k < 100; d++) k += snprintf(shape + k, sizeof shape - (size_t)k, "%s%llu", d ? ", " : "", (unsigned long long)t->shape[d]);
         snprintf(shape + k, sizeof shape - (size_t)k, "]");
-        printf("  %-52s %-5s %-16s %12llu\n", t->name, t->dtype_name, shape, (unsigned long long)t->bytes);
+        size_t nl = strlen(t->name);
+        fputs("  ", stdout);
+        cli_print_safe(stdout, t->name, nl, 0); /* names come from the file */
+        printf("%*s %-5s %-16s %12llu\n", nl < 52 ? (int)(52 - nl) : 0, "", t->dtype_name, shape, (unsigned long long)t->bytes);
         total += t->bytes;
     }
     printf("  total %.3f GB\n", (double)total / 1e9);
@@ -61,7 +64,9 @@ static void print_gguf_metadata(const phi3_gguf *g) {
     for (uint64_t i = 0; i < phi3_gguf_kv_count(g); i++) {
         const char *key = phi3_gguf_kv_key(g, (int64_t)i);
         phi3_gguf_type t = phi3_gguf_kv_type(g, (int64_t)i);
-        printf("  %s: %s", key, phi3_gguf_type_name(t));
+        fputs("  ", stdout);
+        cli_print_safe(stdout, key, strlen(key), 0); /* keys and strings come from the file */
+        printf(": %s", phi3_gguf_type_name(t));
         const char *s;
         uint64_t len;
         phi3_gguf_arr a;
@@ -72,7 +77,9 @@ static void print_gguf_metadata(const phi3_gguf *g) {
         if (t == PHI3_GGUF_STRING && !phi3_gguf_get_str(g, key, &s, &len, err, sizeof err)) {
             int cut = 0;
             while (cut < 60 && (uint64_t)cut < len && s[cut] != '\n') cut++;
-            printf(" = \"%.*s\"%s", cut, s, (uint64_t)cut < len ? " ..." : "");
+            fputs(" = \"", stdout);
+            cli_print_safe(stdout, s, (size_t)cut, 0);
+            printf("\"%s", (uint64_t)cut < len ? " ..." : "");
         } else if (t == PHI3_GGUF_ARRAY && !phi3_gguf_get_arr(g, key, PHI3_GGUF_TYPE_COUNT, &a, err, sizeof err)) {
             printf(" of %llu %s", (unsigned long long)a.n, phi3_gguf_type_name(a.type));
         } else if (t == PHI3_GGUF_BOOL && !phi3_gguf_get_bool(g, key, &bv, err, sizeof err)) {
@@ -88,13 +95,8 @@ static void print_gguf_metadata(const phi3_gguf *g) {
     }
 }
 
-/* s on one line, newlines shown as \n. */
-static void print_escaped(const char *s) {
-    for (const char *p = s; *p; p++) {
-        if (*p == '\n') fputs("\\n", stdout);
-        else putchar(*p);
-    }
-}
+/* s on one line, newlines shown as \n, controls escaped. */
+static void print_escaped(const char *s) { cli_print_safe(stdout, s, strlen(s), 0); }
 
 /* The chat template of a Hugging Face tokenizer (tokenizer_config.json), when it has one. */
 static void print_hf_template(const char *tok_path) {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "hub/hub.h"
 
 #define MAX_PATTERNS 64
@@ -32,7 +33,12 @@ static void help(FILE *f) {
             "                     else ~/.cache/huggingface/hub)\n"
             "  --endpoint URL     Hub base URL (default: $HF_ENDPOINT, else https://huggingface.co)\n"
             "  --retries N        resumed re-tries per file when a transfer breaks (default 3)\n"
-            "  --timeout S        seconds to connect / of no data before giving up (default 30)\n"
+            "  --timeout S        seconds to connect, or of less than 1 kB/s, before giving up (default 30)\n"
+            "  --deadline S       the whole pull ends within S seconds, whatever the server does\n"
+            "                     (default 86400: a day); an interrupted file resumes on the next run\n"
+            "  --max-file-size N  refuse a file listed larger than N bytes, and cut off one the Hub\n"
+            "                     gives no size for at N (suffixes k, M, G, T: powers of 1000;\n"
+            "                     default 50G)\n"
             "  --dry-run          say how much would be downloaded; change nothing\n"
             "  --no-tokenizer     for a model that ships without a tokenizer, do not also fetch\n"
             "                     the tokenizer files of its base model (the default for\n"
@@ -155,6 +161,24 @@ static int pull_one(const hub_pull_opts *o, progress_view *view, int quiet, int 
     return 0;
 }
 
+/* "5000", "64M", "50G": bytes, with suffixes k M G T as powers of 1000. */
+static int parse_size(const char *v, uint64_t *out) {
+    char *end;
+    double x = strtod(v, &end);
+    const char *units = "kMGT";
+    double mul = 1;
+    if (*end && end[1] == 0 && strchr(units, *end)) {
+        for (const char *u = units; *u; u++) {
+            mul *= 1000;
+            if (*u == *end) break;
+        }
+        end++;
+    }
+    if (end == v || *end || !(x * mul >= 1 && x * mul < 1.8e19)) return -1;
+    *out = (uint64_t)(x * mul);
+    return 0;
+}
+
 int cmd_pull(int argc, char **argv) {
     const char *pats[MAX_PATTERNS + 1] = {0};
     char *bufs[MAX_PATTERNS] = {0};
@@ -165,7 +189,8 @@ int cmd_pull(int argc, char **argv) {
         const char *a = argv[i];
         const char *val = i + 1 < argc ? argv[i + 1] : NULL;
         int takes = !strcmp(a, "--revision") || !strcmp(a, "--include") || !strcmp(a, "--cache-dir") ||
-                    !strcmp(a, "--endpoint") || !strcmp(a, "--retries") || !strcmp(a, "--timeout");
+                    !strcmp(a, "--endpoint") || !strcmp(a, "--retries") || !strcmp(a, "--timeout") ||
+                    !strcmp(a, "--deadline") || !strcmp(a, "--max-file-size");
         if (cli_is_help(a)) {
             help(stdout);
             rc = 0;
@@ -187,6 +212,16 @@ int cmd_pull(int argc, char **argv) {
             }
             if (a[2] == 'r') o.retries = (int)x;
             else o.timeout_s = (int)x;
+        } else if (!strcmp(a, "--deadline")) {
+            long long x;
+            if (cli_parse_int("pull", a, val, 1, 10000000, &x)) goto done;
+            o.deadline_s = (int)x;
+        } else if (!strcmp(a, "--max-file-size")) {
+            if (parse_size(val, &o.max_file_bytes)) {
+                cli_error("pull", "--max-file-size: expected a number of bytes >= 1 with an optional k, M, G or T, got '%s'",
+                          val);
+                goto done;
+            }
         } else if (!strcmp(a, "--include")) {
             if (n_bufs >= MAX_PATTERNS || !(bufs[n_bufs] = strdup(val)) ||
                 add_patterns(bufs[n_bufs++], pats, &n_pats)) {

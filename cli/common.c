@@ -120,7 +120,7 @@ phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_to
                        "(a tokenizer.json or a folder with one)", path);
         return NULL;
     }
-    vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test);
+    vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test, 0);
     if (!vk) return NULL;
     phi3_model_opts o = {
         .vk = vk,
@@ -145,10 +145,11 @@ phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_to
 }
 
 vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_profile, int validate, int verbose,
-                     int no_self_test) {
+                     int no_self_test, int quiet) {
     char err[2048];
     if (!device_profile || !*device_profile) device_profile = getenv("PHI3VK_DEVICE_PROFILE");
-    vkr_ctx_opts vo = {.device = device, .validate = validate, .verbose = verbose, .device_profile = device_profile};
+    vkr_ctx_opts vo = {.device = device, .validate = validate, .verbose = verbose, .device_profile = device_profile,
+                       .quiet = quiet};
     vkr_ctx *vk = vkr_ctx_create(&vo, err, sizeof err);
     if (!vk) {
         cli_error(cmd, "%s", err);
@@ -164,7 +165,7 @@ vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_pro
         vkr_ctx_destroy(vk);
         return NULL;
     }
-    if (r.fallbacks) {
+    if (r.fallbacks && !quiet) {
         char names[128];
         bench_selftest_names(r.fallbacks, names, sizeof names);
         fprintf(stderr, "phi3vk %s: warning: on %s the %s kernel%s failed the self-test (%s); using the portable "

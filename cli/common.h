@@ -73,9 +73,10 @@ int cli_model_close(phi3_model *m, phi3_ctx *c);
 
 /* Creates the Vulkan context of a model command (device, profile,
  * validation) and gives it the self-test verdict (unless no_self_test).
- * Prints the error and returns NULL on failure or a refused device. */
+ * quiet: no note about a CPU device being used. Prints the error and returns
+ * NULL on failure or a refused device. */
 vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_profile, int validate, int verbose,
-                     int no_self_test);
+                     int no_self_test, int quiet);
 
 /* 0 when name is "auto" or a device profile name (vkr.h); else prints the
  * usage error and returns -1. */

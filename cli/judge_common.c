@@ -1,7 +1,9 @@
 /* Flags, model lookup and the run shared by classify and eval; see
  * cli/judge_common.h. */
+#define _DEFAULT_SOURCE /* realpath */
 #include "cli/judge_common.h"
 
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +12,10 @@
 
 #include "cli/cli.h"
 #include "hub/hub.h"
+#include "model/mapfile.h"
+#include "model/source.h"
 #include "tokenizer/tok.h"
+#include "vk/vkr.h"
 
 /* What `phi3vk pull` of the judge downloads (its repo at the time of
  * writing: config, generation config, index and 4 F32 safetensors shards),
@@ -32,6 +37,7 @@ int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int
     const char *arg = argv[*i], *v = NULL;
     long long x;
     if (!strcmp(arg, "--reason")) a->reason = 1;
+    else if (!strcmp(arg, "--force-resume")) a->force_resume = 1;
     else if (!strcmp(arg, "--no-prefix-cache")) a->no_prefix_cache = 1;
     else if (!strcmp(arg, "--no-download")) a->no_download = 1;
     else if (!strcmp(arg, "--no-header")) a->ds.no_header = 1;
@@ -65,6 +71,12 @@ int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int
     } else if (cli_opt(cmd, argc, argv, i, "-n", &v) || cli_opt(cmd, argc, argv, i, "--max-tokens", &v)) {
         if (!v || cli_parse_int(cmd, arg, v, 1, 4096, &x)) return -1;
         a->max_new = (int)x;
+    } else if (cli_opt(cmd, argc, argv, i, "--too-long", &v)) {
+        if (!v) return -1;
+        if (judge_too_long_parse(v, &a->too_long)) {
+            cli_error(cmd, "--too-long: expected skip, error or truncate, found '%s'", v);
+            return -1;
+        }
     } else if (cli_opt(cmd, argc, argv, i, "--out", &v)) {
         if (!v) return -1;
         a->out = v;
@@ -196,7 +208,7 @@ static int resolve_repo(const char *cmd, const cli_judge_args *a, const char *sp
 /* Resolves the model and tokenizer paths of a run into m (the model args
  * with the paths filled in). Prints the error. */
 static int resolve_model(const char *cmd, const cli_judge_args *a, cli_model_args *m, char *mpath, char *tpath,
-                         size_t len) {
+                         size_t len, char *label, size_t label_len) {
     *m = a->model;
     const char *spec = a->model.model;
     if (!spec || !*spec) spec = getenv("PHI3VK_MODEL");
@@ -205,6 +217,8 @@ static int resolve_model(const char *cmd, const cli_judge_args *a, cli_model_arg
     if (!is_default && path_exists(spec)) {
         snprintf(mpath, len, "%s", spec);
         m->model = mpath;
+        char real[4096];
+        snprintf(label, label_len, "%s", realpath(spec, real) ? real : spec);
         return 0;
     }
     hub_repo_id id;
@@ -225,6 +239,8 @@ static int resolve_model(const char *cmd, const cli_judge_args *a, cli_model_arg
         snprintf(size, sizeof size, "download size unknown offline");
     if (resolve_repo(cmd, a, spec, NULL, is_default, fetch, size, mpath, len)) return -1;
     m->model = mpath;
+    const char *commit = strrchr(mpath, '/'); /* the snapshot folder is named by the commit */
+    snprintf(label, label_len, "%.96s/%.96s@%.200s", id.owner, id.name, commit ? commit + 1 : mpath);
     if (tok_repo) {
         static const char *const files[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                                             NULL};
@@ -279,7 +295,7 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
         int longest = 0;
         for (int i = 0; i < n; i++) {
             const judge_item *it = &ds->items[idx[i]];
-            if (s->out && judge_results_get(s->out, it->id)) continue;
+            if (judge_run_is_done(s->out, it)) continue;
             ids.n = 0;
             if (judge_prompt_encode(phi3_model_tokenizer(s->m), s->prompt, a->model.no_bos, it->text, it->text_len,
                                     &ids, err, sizeof err) == 0 && (int)ids.n > longest)
@@ -310,6 +326,115 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
     o->n_seq = k < 1 ? 1 : k;
 }
 
+/* The device a run would use, its device profile, and the kernels its
+ * self-test verdict runs in their portable variant (the self-test runs here
+ * when no verdict is cached, as the model's opening would run it). */
+static int provenance_device(const char *cmd, const cli_model_args *m, judge_provenance *p) {
+    char ver[64];
+    vkr_ctx *vk = cli_vk_open(cmd, m->device, m->device_profile, 0, 0, m->no_self_test, 1);
+    if (!vk) return -1;
+    const vkr_device_info *d = vkr_ctx_device(vk);
+    const vkr_device_profile *dp = vkr_ctx_profile(vk);
+    vkr_driver_version_str(d, ver, sizeof ver);
+    snprintf(p->device, sizeof p->device, "%s", d->name);
+    snprintf(p->driver, sizeof p->driver, "%.60s %.60s", d->driver_name, ver);
+    snprintf(p->vendor, sizeof p->vendor, "%.16s 0x%04x", d->vendor, d->vendor_id);
+    snprintf(p->device_profile, sizeof p->device_profile, "%s", dp->name);
+    p->n_kernel_fallbacks = 0;
+    for (int i = 0; i < VKR_KERNEL_FAMILIES && p->n_kernel_fallbacks < JUDGE_PROV_MAX_FALLBACKS; i++)
+        if (dp->fallbacks & (1u << i))
+            snprintf(p->kernel_fallbacks[p->n_kernel_fallbacks++], sizeof p->kernel_fallbacks[0], "%s",
+                     vkr_kernel_names[i]);
+    vkr_ctx_destroy(vk);
+    return 0;
+}
+
+/* The tokenizer a run uses, for provenance: --tokenizer (a file, or a folder
+ * holding tokenizer.json), else the model's (its tokenizer.json, or the GGUF
+ * itself, whose header hash is the weights'). */
+static int provenance_tokenizer(const char *cmd, const cli_model_args *m, const phi3_source *src, judge_provenance *p) {
+    char path[4200], real[4096], err[1024];
+    const char *t = m->tokenizer;
+    if (!t && phi3_source_gguf(src)) {
+        snprintf(p->tokenizer, sizeof p->tokenizer, "%.1000s", p->model);
+        snprintf(p->tokenizer_sha256, sizeof p->tokenizer_sha256, "%s", p->weights_sha256);
+        return 0;
+    }
+    if (!t) t = phi3_source_dir(src);
+    if (phi3_is_dir(t)) snprintf(path, sizeof path, "%s/tokenizer.json", t);
+    else snprintf(path, sizeof path, "%s", t);
+    snprintf(p->tokenizer, sizeof p->tokenizer, "%.1000s", realpath(path, real) ? real : path);
+    if (judge_provenance_hash_file(path, 1, p->tokenizer_sha256, err, sizeof err)) {
+        cli_error(cmd, "tokenizer: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything the results of this run depend on (judge/provenance.h). */
+static int make_provenance(const char *cmd, const cli_judge_args *a, const cli_model_args *m, const char *model_label,
+                           const judge_prompt *prompt, judge_provenance *p) {
+    char err[2048];
+    memset(p, 0, sizeof *p);
+    snprintf(p->phi3vk_version, sizeof p->phi3vk_version, "%s", PHI3VK_VERSION);
+    snprintf(p->model, sizeof p->model, "%.1000s", model_label);
+    phi3_source *src = phi3_source_open(m->model, err, sizeof err);
+    if (!src) {
+        cli_error(cmd, "%s", err);
+        return -1;
+    }
+    int rc = judge_provenance_hash_model(src, p->weights_sha256, p->weight_type, err, sizeof err);
+    if (rc) cli_error(cmd, "%s", err);
+    else rc = provenance_tokenizer(cmd, m, src, p);
+    phi3_source_close(src);
+    if (rc) return -1;
+    snprintf(p->prompt, sizeof p->prompt, "%s", prompt->name);
+    judge_sha256_hex(prompt->text, prompt->len, p->prompt_sha256);
+    snprintf(p->mode, sizeof p->mode, "%s", a->reason ? "reason" : "labels");
+    p->max_new_tokens = a->reason ? (a->max_new ? a->max_new : prompt->max_new_reason) : 0;
+    p->threshold = a->threshold > 0 ? a->threshold : JUDGE_DEFAULT_THRESHOLD;
+    snprintf(p->too_long, sizeof p->too_long, "%s", judge_too_long_name(a->too_long));
+    snprintf(p->shard, sizeof p->shard, "%s", a->shard ? a->shard : "1/1");
+    p->no_bos = a->model.no_bos;
+    return provenance_device(cmd, m, p);
+}
+
+/* Compares the --out file's provenance with this run's and records this
+ * run's there. Prints the error. */
+static int check_provenance(const char *cmd, const cli_judge_args *a, cli_judge_session *s) {
+    char err[4096], diff[3000];
+    const judge_provenance *fp = judge_results_provenance(s->out);
+    int n_results = judge_results_count(s->out);
+    if (!fp && n_results > 0) {
+        if (!a->force_resume) {
+            cli_error(cmd, "%s holds %d result%s but no record of the model, prompt, ... that made them (an older "
+                           "phi3vk wrote it): use another --out file, or --force-resume to add to it anyway",
+                      a->out, n_results, n_results == 1 ? "" : "s");
+            return -1;
+        }
+        fprintf(stderr, "phi3vk %s: warning: --force-resume: %s has no provenance; adding to it anyway\n", cmd, a->out);
+    } else if (fp && judge_provenance_diff(fp, &s->prov, diff, sizeof diff) > 0) {
+        if (!a->force_resume) {
+            cli_error(cmd, "%s holds results of another setup: %s; use another --out file, or --force-resume to add "
+                           "to it anyway", a->out, diff);
+            return -1;
+        }
+        fprintf(stderr, "phi3vk %s: warning: --force-resume: %s holds results of another setup (%s); adding to it "
+                        "anyway\n", cmd, a->out, diff);
+    }
+    if (judge_results_set_provenance(s->out, &s->prov, err, sizeof err)) {
+        cli_error(cmd, "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* 1 when paths a and b name the same file. */
+static int same_file(const char *a, const char *b) {
+    struct stat x, y;
+    return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino;
+}
+
 int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset *ds, const int *idx, int n,
                    cli_judge_session *s) {
     char err[2048];
@@ -322,6 +447,11 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
     if (a->reason && s->prompt->asks_reason == 0)
         fprintf(stderr, "phi3vk %s: note: the prompt '%s' asks for the label only; --reason generates what the "
                         "model adds anyway\n", cmd, s->prompt->name);
+    if (a->out && a->file && strcmp(a->file, "-") && same_file(a->out, a->file)) {
+        cli_error(cmd, "--out %s is the input file (-f %s): the results would be appended to the items; choose "
+                       "another output file", a->out, a->file);
+        return -1;
+    }
     if (a->out && !(s->out = judge_results_open(a->out, err, sizeof err))) {
         cli_error(cmd, "%s", err);
         return -1;
@@ -329,12 +459,15 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
     if (s->out && judge_results_dropped_bytes(s->out))
         fprintf(stderr, "phi3vk %s: %s: removed a torn last line (%zu bytes) left by an interrupted run\n", cmd,
                 a->out, judge_results_dropped_bytes(s->out));
-    int todo = 0;
-    for (int i = 0; i < n; i++) todo += !(s->out && judge_results_get(s->out, ds->items[idx[i]].id));
-    if (todo == 0) return 0; /* everything is in --out already: no model needed */
     static char mpath[4096], tpath[4096];
+    char model_label[4200];
     cli_model_args m;
-    if (resolve_model(cmd, a, &m, mpath, tpath, sizeof mpath)) return -1;
+    if (resolve_model(cmd, a, &m, mpath, tpath, sizeof mpath, model_label, sizeof model_label)) return -1;
+    /* provenance is what an --out file records; a run without one has nothing to compare */
+    if (s->out && (make_provenance(cmd, a, &m, model_label, s->prompt, &s->prov) || check_provenance(cmd, a, s))) return -1;
+    int todo = 0;
+    for (int i = 0; i < n; i++) todo += !judge_run_is_done(s->out, &ds->items[idx[i]]);
+    if (todo == 0) return 0; /* everything is in --out already: the model is not loaded */
     snprintf(s->model_desc, sizeof s->model_desc, "%s%s%s", m.model, m.tokenizer ? ", tokenizer " : "",
              m.tokenizer ? m.tokenizer : "");
     if (a->model.verbose) fprintf(stderr, "phi3vk %s: model %s\n", cmd, s->model_desc);
@@ -350,6 +483,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
         .max_new = a->max_new,
         .no_prefix_cache = a->no_prefix_cache,
         .no_bos = a->model.no_bos,
+        .too_long = a->too_long,
     };
     if (!(s->cl = judge_classifier_create(s->m, s->c, s->prompt, &co, err, sizeof err))) {
         cli_error(cmd, "%s", err);
@@ -391,7 +525,11 @@ int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s
     else if (rc < 0 && s->out && prog.done > 0) /* a lost device, a full disk: the finished items are safe */
         fprintf(stderr, "phi3vk %s: the %d items finished before the error are in %s; run the same command again "
                         "to resume\n", cmd, prog.done, a->out);
-    return rc;
+    if (rc == 0 && prog.errors)
+        fprintf(stderr, "phi3vk %s: %d item%s not classified: the prompt does not fit the context (--too-long skip; "
+                        "%s)\n", cmd, prog.errors, prog.errors == 1 ? " was" : "s were",
+                s->out ? "each is recorded with \"label\":\"error\" and the reason" : "see the table or --jsonl");
+    return rc == 0 && prog.errors ? 3 : rc;
 }
 
 int cli_judge_close(cli_judge_session *s) {

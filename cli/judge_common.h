@@ -12,6 +12,7 @@
 #include "judge/classifier.h"
 #include "judge/dataset.h"
 #include "judge/prompt.h"
+#include "judge/provenance.h"
 #include "judge/results.h"
 #include "judge/run.h"
 
@@ -20,8 +21,8 @@
 /* Help lines of the flags cli_judge_arg accepts. */
 #define CLI_JUDGE_HELP                                                                                      \
     "input (TSV/CSV have a header row; JSONL is one object per line):\n"                                  \
-    "  -f, --file FILE       items from FILE ('-' = standard input): plain text (one per line), .tsv,\n"    \
-    "                        .csv or .jsonl/.ndjson (by extension, or --format)\n"                          \
+    "  -f, --file FILE       items from FILE ('-' = standard input): plain text (.txt, one per line),\n"    \
+    "                        .tsv, .csv or .jsonl/.ndjson; any other name needs --format\n"                \
     "  --format F            text, tsv (backslash escapes), tsv-quoted, csv or jsonl\n"                    \
     "  --text-col NAME       column (TSV/CSV) or field (JSONL) of the text (default text);\n"              \
     "  --text-field NAME     the same\n"                                                                     \
@@ -39,7 +40,15 @@
     "  -n, --max-tokens N    with --reason: most new tokens (default 56, the judge library's)\n"          \
     "run:\n"                                                                                                 \
     "  --out FILE            also write one JSON line per item to FILE, flushed per item; a rerun\n"       \
-    "                        with the same FILE skips the ids it already has (resume)\n"                    \
+    "                        with the same FILE skips the items it already has (resume). The file\n"       \
+    "                        records the model, tokenizer, prompt, mode, device, ... of its results;\n"   \
+    "                        a rerun with anything different is an error saying what differs, and\n"     \
+    "                        an item whose text changed is run again\n"                                    \
+    "  --force-resume        add to an --out file written with another setup anyway\n"                    \
+    "  --too-long P          an item whose prompt does not fit the context: skip (default: recorded\n"    \
+    "                        as \"label\":\"error\" with the reason, counted in the summary, exit\n"      \
+    "                        status 3 at the end), error (stop the run), or truncate (cut the\n"         \
+    "                        text, not the instructions, to fit; the record says \"truncated\")\n"      \
     "  --batch N             items per engine pass, 1..64: their prompts go through each weight\n"         \
     "                        matrix together, and with --reason they decode in lockstep (default:\n"        \
     "                        what half the device memory left after the weights holds, at most 16;\n"      \
@@ -68,6 +77,10 @@ typedef struct cli_judge_args {
     int batch;                   /* --batch; 0: default */
     int no_prefix_cache;         /* --no-prefix-cache */
     int no_download;             /* --no-download */
+    int force_resume;            /* --force-resume */
+    judge_too_long too_long;     /* --too-long (default skip) */
+    double threshold;            /* label threshold; 0: JUDGE_DEFAULT_THRESHOLD (no option yet) */
+    const char *shard;           /* "K/N" of a sharded run; NULL: "1/1" (no option yet) */
 } cli_judge_args;
 
 /* Like cli_model_arg: stores argv[*i] when it is a shared flag (model or
@@ -92,6 +105,7 @@ typedef struct cli_judge_session {
     phi3_ctx *c;
     judge_classifier *cl;
     char model_desc[8300];       /* what was loaded, for -v and reports */
+    judge_provenance prov;       /* with --out: what this run's results come from */
 } cli_judge_session;
 
 /* Opens the prompt, the --out file, the model (see the file comment: -m is
@@ -107,7 +121,8 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
 /* Runs the classifier over ds->items[idx[0..n)] with judge_run: progress
  * bar on stderr when it is a terminal, Ctrl-C stops after the current batch,
  * the summary line on stderr at the end (and with -v the token counts).
- * Returns judge_run's 0 / 1 (stopped) / -1 (error printed). */
+ * Returns judge_run's 0 / 1 (stopped) / -1 (error printed), or 3 when the
+ * run finished but some items were skipped as too long (error results). */
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
                   const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results);
 

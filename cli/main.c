@@ -23,13 +23,51 @@ static const cli_command commands[] = {
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
+/* Length of the valid UTF-8 character at s[0, n), 0 when there is none. */
+static size_t utf8_char(const unsigned char *s, size_t n) {
+    unsigned c = s[0];
+    size_t k = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (!k || k > n) return 0;
+    for (size_t i = 1; i < k; i++)
+        if ((s[i] & 0xC0) != 0x80) return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
+        return 0;
+    return k;
+}
+
+void cli_print_safe(FILE *f, const char *str, size_t n, int keep_newlines) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        if (c >= 0x20 && c < 0x7F) {
+            fputc((int)c, f);
+            i++;
+        } else if (c == '\n' || c == '\t') {
+            if (keep_newlines) fputc((int)c, f);
+            else fputs(c == '\n' ? "\\n" : "\\t", f);
+            i++;
+        } else if (c < 0x80) {
+            fprintf(f, "\\x%02x", c);
+            i++;
+        } else {
+            size_t k = utf8_char(s + i, n - i);
+            if (!k) fprintf(f, "\\x%02x", c), k = 1;
+            else if (c == 0xC2 && s[i + 1] <= 0x9F) fprintf(f, "\\u%04x", s[i + 1]); /* C1: CSI, OSC ... */
+            else fwrite(s + i, 1, k, f);
+            i += k;
+        }
+    }
+}
+
 void cli_error(const char *cmd, const char *fmt, ...) {
+    char msg[16384];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "phi3vk %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "phi3vk %s: ", cmd);
+    cli_print_safe(stderr, msg, strlen(msg), 1);
+    fputc('\n', stderr);
 }
 
 int cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--help"); }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ERROR_BODY_MAX 4096 /* bytes of an error response kept for the message */
@@ -16,7 +17,27 @@ struct hub_http {
     CURL *curl;
     struct curl_slist *headers; /* Authorization, when a token is set */
     int timeout_s;
+    double deadline;            /* hub_mono_s() by which every request ends; 0: none */
 };
+
+double hub_mono_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+void hub_http_set_deadline(hub_http *h, double deadline) { h->deadline = deadline; }
+
+/* The request's total time limit: max_s (0: none), and never past the deadline. */
+static void set_time_limit(hub_http *h, long max_s) {
+    long ms = max_s > 0 ? max_s * 1000 : 0;
+    if (h->deadline > 0) {
+        double left = (h->deadline - hub_mono_s()) * 1000.0;
+        long dl = left < 1 ? 1 : left > 1e12 ? (long)1e12 : (long)left;
+        if (!ms || dl < ms) ms = dl;
+    }
+    if (ms) curl_easy_setopt(h->curl, CURLOPT_TIMEOUT_MS, ms);
+}
 
 hub_http *hub_http_create(const char *token, int timeout_s, char *err, size_t errlen) {
     hub_http *h = calloc(1, sizeof *h);
@@ -226,8 +247,13 @@ static size_t on_body_sink(char *data, size_t size, size_t nmemb, void *user) {
         return 0;
     }
     if (s->limit && s->offset + n > s->limit) {
-        hub_set_err(s->err, sizeof s->err, "the server sent more than the %llu bytes the file should have",
-                 (unsigned long long)s->limit);
+        if (s->size_unknown)
+            hub_set_err(s->err, sizeof s->err,
+                        "the Hub gave no size for this file and it passed %llu bytes, the --max-file-size cap",
+                        (unsigned long long)s->limit);
+        else
+            hub_set_err(s->err, sizeof s->err, "the server sent more than the %llu bytes the file should have",
+                        (unsigned long long)s->limit);
         x->sink_failed = 1;
         return 0;
     }
@@ -250,7 +276,7 @@ static void common_opts(hub_http *h, const char *url, xfer *x) {
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "phi3vk/" PHI3VK_VERSION);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, (long)h->timeout_s);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, (long)HUB_MIN_SPEED);
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)h->timeout_s);
     curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
 #if LIBCURL_VERSION_NUM >= 0x075500
@@ -283,7 +309,7 @@ int hub_http_get(hub_http *h, const char *url, size_t max_body, hub_http_resp *r
     common_opts(h, url, &x);
     curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, (long)h->timeout_s);
+    set_time_limit(h, h->timeout_s);
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body_memory);
     curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &x);
     CURLcode rc = curl_easy_perform(h->curl);
@@ -308,7 +334,7 @@ int hub_http_head(hub_http *h, const char *url, hub_http_resp *resp, char *err, 
     curl_easy_setopt(h->curl, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(h->curl, CURLOPT_NOBODY, 1L);
     curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h->curl, CURLOPT_TIMEOUT, (long)h->timeout_s);
+    set_time_limit(h, h->timeout_s);
     CURLcode rc = curl_easy_perform(h->curl);
     if (rc != CURLE_OK) {
         hub_set_err(err, errlen, "HEAD %s: %s", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
@@ -327,6 +353,7 @@ int hub_http_download(hub_http *h, const char *url, hub_sink *sink, hub_http_res
     curl_easy_setopt(h->curl, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, on_body_sink);
     curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, &x);
+    set_time_limit(h, 0);
     if (sink->offset > 0) {
         snprintf(range, sizeof range, "%llu-", (unsigned long long)sink->offset);
         curl_easy_setopt(h->curl, CURLOPT_RANGE, range);

@@ -25,6 +25,9 @@
 #define HUB_NAME_MAX 96   /* characters in a repository name */
 #define HUB_REV_MAX 255   /* characters in a revision */
 #define HUB_DEFAULT_ENDPOINT "https://huggingface.co"
+#define HUB_DEFAULT_MAX_FILE 50000000000ull /* 50 GB: the Hub's largest LFS files */
+#define HUB_DEFAULT_DEADLINE_S 86400        /* a day: the judge's 15.3 GB at 0.2 MB/s */
+#define HUB_TOKEN_MAX 4095                  /* bytes of an access token (the Hub's are ~40) */
 
 /* A parsed "owner/name[@revision]". */
 typedef struct hub_repo_id {
@@ -165,6 +168,10 @@ typedef struct hub_pull_opts {
     int retries;                  /* resumed re-tries per file after a broken transfer; < 0: 3 */
     int timeout_s;                /* connect timeout, and abort when < 1 byte/s arrives for this
                                    * long; 0: 30 */
+    uint64_t max_file_bytes;      /* a file listed larger is refused, and one whose size the Hub
+                                   * does not give is cut off at this size; 0: HUB_DEFAULT_MAX_FILE */
+    int deadline_s;               /* the whole pull ends within this many seconds, whatever the
+                                   * server sends; 0: HUB_DEFAULT_DEADLINE_S */
     int dry_run;                  /* 1: list and size the files, download nothing, write nothing */
     hub_progress_fn progress;     /* optional */
     void *progress_user;          /* passed to progress */

@@ -31,6 +31,8 @@ typedef struct pull_state {
     hub_progress prog;          /* running totals for the callback */
     uint64_t done_files;        /* bytes of the selected files finished so far */
     double last_emit;           /* monotonic seconds of the last PROGRESS event */
+    int deadline_s;             /* --deadline in effect */
+    double deadline;            /* hub_mono_s() by which the pull ends */
 } pull_state;
 
 static double now_s(void) {
@@ -280,6 +282,12 @@ static int plan(pull_state *st, hub_pull_result *res, char *err, size_t errlen) 
         if (hub_join(blob, sizeof blob, err, errlen, "%s/blobs/%s", st->repo_dir, f->etag) ||
             hub_join(inc, sizeof inc, err, errlen, "%s.incomplete", blob))
             return -1;
+        uint64_t cap = st->opts->max_file_bytes ? st->opts->max_file_bytes : HUB_DEFAULT_MAX_FILE;
+        if (f->size_known && f->size > cap) {
+            hub_set_err(err, errlen, "%s is listed at %llu bytes, more than the %llu of --max-file-size", f->name,
+                        (unsigned long long)f->size, (unsigned long long)cap);
+            return -1;
+        }
         res->total_bytes += f->size;
         if (stat(blob, &sb) == 0 && S_ISREG(sb.st_mode) && (!f->size_known || (uint64_t)sb.st_size == f->size)) {
             st->cached[k] = 1;
@@ -384,6 +392,13 @@ static int transfer(pull_state *st, int k, hub_file *f, int fd, uint64_t *have, 
     if (file_url(st, f, url, sizeof url, err, errlen)) return -1;
     for (int attempt = 0;; attempt++) {
         if (f->size_known && *have == f->size) return 0;
+        if (hub_mono_s() >= st->deadline) {
+            hub_set_err(err, errlen,
+                        "downloading %s: the pull ran past its deadline of %d s (--deadline)%s%s; %llu bytes are kept "
+                        "in %s: run the same command again to resume",
+                        url, st->deadline_s, why[0] ? ", last: " : "", why, (unsigned long long)*have, inc);
+            return -1;
+        }
         if (attempt > 0) {
             if (attempt > retries) {
                 hub_set_err(err, errlen,
@@ -402,8 +417,9 @@ static int transfer(pull_state *st, int k, hub_file *f, int fd, uint64_t *have, 
             hub_set_err(err, errlen, "cannot seek in %s: %s", inc, strerror(errno));
             return -1;
         }
-        hub_sink sink = {.fd = fd, .offset = *have, .limit = f->size_known ? f->size : 0, .sha = f->sha256[0] ? sha : NULL,
-                         .on_bytes = on_bytes, .user = st};
+        uint64_t cap = st->opts->max_file_bytes ? st->opts->max_file_bytes : HUB_DEFAULT_MAX_FILE;
+        hub_sink sink = {.fd = fd, .offset = *have, .limit = f->size_known ? f->size : cap, .size_unknown = !f->size_known,
+                         .sha = f->sha256[0] ? sha : NULL, .on_bytes = on_bytes, .user = st};
         hub_http_resp r;
         int rc = hub_http_download(st->http, url, &sink, &r, err, errlen);
         *have = sink.offset;
@@ -519,11 +535,16 @@ fail:
 static int find_token(const hub_pull_opts *o, char *out, size_t len, char *err, size_t errlen) {
     const char *src = "--token";
     out[0] = 0;
-    if (o->token) {
-        if (hub_join(out, len, err, errlen, "%s", o->token)) return -1;
-    } else if (getenv("HF_TOKEN") && getenv("HF_TOKEN")[0]) {
-        src = "HF_TOKEN";
-        if (hub_join(out, len, err, errlen, "%s", getenv("HF_TOKEN"))) return -1;
+    const char *given = o->token ? o->token : getenv("HF_TOKEN") && getenv("HF_TOKEN")[0] ? getenv("HF_TOKEN") : NULL;
+    if (given) {
+        if (!o->token) src = "HF_TOKEN";
+        /* never echoed: a message may end up in a log */
+        if (strlen(given) >= len) {
+            hub_set_err(err, errlen, "the token from %s is %zu bytes long, more than the %zu a token can be", src,
+                        strlen(given), len - 1);
+            return -1;
+        }
+        memcpy(out, given, strlen(given) + 1);
     } else {
         char path[PATH_BYTES];
         const char *p = getenv("HF_TOKEN_PATH");
@@ -537,9 +558,15 @@ static int find_token(const hub_pull_opts *o, char *out, size_t len, char *err, 
         FILE *f = fopen(path, "rb");
         if (!f) return 0; /* not logged in: anonymous */
         size_t n = fread(out, 1, len - 1, f);
+        int more = n == len - 1 && fgetc(f) != EOF;
         out[n] = 0;
         fclose(f);
         src = "the token file";
+        if (more) {
+            memset(out, 0, len);
+            hub_set_err(err, errlen, "the token file %s is longer than the %zu bytes a token can be", path, len - 1);
+            return -1;
+        }
     }
     size_t n = strlen(out);
     while (n > 0 && isspace((unsigned char)out[n - 1])) out[--n] = 0;
@@ -579,12 +606,16 @@ static int setup(pull_state *st, const hub_pull_opts *o, char *err, size_t errle
         return -1;
     }
     if (hub_repo_dir(o->cache_dir, &st->id, st->repo_dir, sizeof st->repo_dir, err, errlen)) return -1;
-    char token[4096];
+    char token[HUB_TOKEN_MAX + 1];
     if (find_token(o, token, sizeof token, err, errlen)) return -1;
     st->token_sent = token[0] != 0;
     st->http = hub_http_create(token, o->timeout_s, err, errlen);
     memset(token, 0, sizeof token);
-    return st->http ? 0 : -1;
+    if (!st->http) return -1;
+    st->deadline_s = o->deadline_s > 0 ? o->deadline_s : HUB_DEFAULT_DEADLINE_S;
+    st->deadline = hub_mono_s() + st->deadline_s;
+    hub_http_set_deadline(st->http, st->deadline);
+    return 0;
 }
 
 int hub_pull(const hub_pull_opts *opts, hub_pull_result *res, char *err, size_t errlen) {

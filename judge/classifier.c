@@ -197,6 +197,18 @@ static int32_t argmax(const float *x, int n) {
     return best;
 }
 
+/* Why a prompt of n tokens (shared answer tokens included) does not fit;
+ * a larger --ctx is suggested only when the model allows one. Returns -1. */
+static int too_long_message(const judge_classifier *cl, int n, char *err, size_t errlen) {
+    int max = phi3_model_config(cl->m)->max_pos;
+    if (cl->n_ctx >= max)
+        snprintf(err, errlen, "the prompt has %d tokens, more than the model's context of %d", n, max);
+    else
+        snprintf(err, errlen, "the prompt has %d tokens, more than the context's %d (a larger --ctx holds more, up to the model's %d)",
+                 n, cl->n_ctx, max);
+    return -1;
+}
+
 /* Encodes text into sequence j's state; checks that it fits the context. */
 static int encode_item(judge_classifier *cl, int j, const char *text, size_t len, char *err, size_t errlen) {
     seq_state *q = &cl->seq[j];
@@ -211,11 +223,7 @@ static int encode_item(judge_classifier *cl, int j, const char *text, size_t len
             return -1;
         }
     int n = (int)q->ids.n;
-    if (n > cl->n_ctx) {
-        snprintf(err, errlen, "the prompt has %d tokens, more than the context's %d (a larger --ctx holds it, up to "
-                              "the model's %d)", n, cl->n_ctx, phi3_model_config(cl->m)->max_pos);
-        return -1;
-    }
+    if (n > cl->n_ctx) return too_long_message(cl, n, err, errlen);
     return 0;
 }
 
@@ -346,6 +354,8 @@ static int classify_chunk(judge_classifier *cl, const char *const *texts, const 
     for (int j = 0; j < k; j++) {
         d[j] = (judge_item_detail){.argmax_class = -1, .first_token = -1};
         out[j].reason = NULL;
+        out[j].error = NULL;
+        out[j].truncated = 0;
         out[j].p_toxic = NAN;
         out[j].label = JUDGE_UNPARSABLE;
         if (encode_item(cl, j, texts[j], lens[j], err, errlen)) {
@@ -361,7 +371,7 @@ static int classify_chunk(judge_classifier *cl, const char *const *texts, const 
         d[j].argmax_class = judge_answer_argmax_class(logits, cl->n_vocab, &cl->ans);
         if (!cl->o.reason)
             out[j].label = isnan(out[j].p_toxic) ? JUDGE_UNPARSABLE
-                           : out[j].p_toxic >= 0.5 ? JUDGE_TOXIC
+                           : out[j].p_toxic >= JUDGE_DEFAULT_THRESHOLD ? JUDGE_TOXIC
                                                    : JUDGE_NON_TOXIC;
     }
     if (cl->o.reason) {
@@ -399,31 +409,123 @@ int judge_classifier_run_one(judge_classifier *cl, const char *text, size_t len,
     return classify_chunk(cl, texts, &len, 1, out, d ? d : &local, &bad, err, errlen);
 }
 
+const char *judge_too_long_name(judge_too_long t) {
+    return t == JUDGE_TOO_LONG_ERROR ? "error" : t == JUDGE_TOO_LONG_TRUNCATE ? "truncate" : "skip";
+}
+
+int judge_too_long_parse(const char *name, judge_too_long *out) {
+    for (int t = JUDGE_TOO_LONG_SKIP; t <= JUDGE_TOO_LONG_TRUNCATE; t++)
+        if (name && !strcmp(name, judge_too_long_name((judge_too_long)t))) {
+            *out = (judge_too_long)t;
+            return 0;
+        }
+    return -1;
+}
+
+/* Tokens the classifier evaluates for text[0, len): the prompt and the
+ * shared answer tokens; -1 with err when it cannot be encoded. */
+static int prompt_tokens(judge_classifier *cl, const char *text, size_t len, char *err, size_t errlen) {
+    seq_state *q = &cl->seq[0];
+    q->ids.n = 0;
+    if (judge_classifier_encode(cl, text, len, &q->ids, err, errlen)) return -1;
+    return (int)q->ids.n + cl->ans.n_shared;
+}
+
+/* Applies the too-long policy to one text before a batch is formed: 0 when
+ * its prompt fits (with truncate, *len may have been cut so that it does),
+ * 1 when it does not (err says why), -1 when it cannot be encoded. */
+static int fit_text(judge_classifier *cl, const char *text, size_t *len, char *err, size_t errlen) {
+    int n = prompt_tokens(cl, text, *len, err, errlen);
+    if (n < 0) return -1;
+    if (n <= cl->n_ctx) return 0;
+    too_long_message(cl, n, err, errlen);
+    if (cl->o.too_long != JUDGE_TOO_LONG_TRUNCATE) return 1;
+    /* the longest fitting prefix, by bisection over character boundaries:
+     * lo always fits (once checked), hi never does */
+    size_t lo = 0, hi = *len;
+    char why[256];
+    int n0 = prompt_tokens(cl, text, 0, why, sizeof why);
+    if (n0 < 0 || n0 > cl->n_ctx) {
+        size_t k = strlen(err);
+        snprintf(err + k, errlen > k ? errlen - k : 0, ", even with the text cut to nothing (%d tokens)", n0);
+        return 1;
+    }
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        while (mid > lo && ((unsigned char)text[mid] & 0xC0) == 0x80) mid--; /* not inside a character */
+        if (mid == lo) break;
+        int k = prompt_tokens(cl, text, mid, why, sizeof why);
+        if (k < 0) return -1;
+        if (k <= cl->n_ctx) lo = mid;
+        else hi = mid;
+    }
+    *len = lo;
+    return 0;
+}
+
 int judge_classify_batch(void *user, const judge_item *const *items, int n, judge_result *out, char *err,
                          size_t errlen) {
     judge_classifier *cl = user;
     const char *texts[64];
     size_t lens[64];
+    int where[64];
+    judge_result got[64];
     judge_item_detail d[64];
     int step = cl->n_seq < 64 ? cl->n_seq : 64;
-    for (int i = 0; i < n; i += step) {
-        int k = n - i < step ? n - i : step, bad;
-        char e[1024];
-        for (int j = 0; j < k; j++) {
-            texts[j] = items[i + j]->text;
-            lens[j] = items[i + j]->text_len;
-        }
-        if (classify_chunk(cl, texts, lens, k, out + i, d, &bad, e, sizeof e)) {
-            if (bad >= 0)
-                snprintf(err, errlen, "item %s (line %d): %s", items[i + bad]->id, items[i + bad]->line, e);
-            else
-                snprintf(err, errlen, "items %s..%s: %s", items[i]->id, items[i + k - 1]->id, e);
-            for (int j = 0; j < i; j++) {
-                free((char *)out[j].reason);
-                out[j].reason = NULL;
+    char e[1024];
+    for (int i = 0; i < n;) {
+        int k = 0, bad;
+        /* the next step items whose prompts fit (or were cut to fit) */
+        for (; i < n && k < step; i++) {
+            size_t len = items[i]->text_len;
+            int fit = fit_text(cl, items[i]->text, &len, e, sizeof e);
+            if (fit < 0 || (fit == 1 && cl->o.too_long == JUDGE_TOO_LONG_ERROR)) {
+                snprintf(err, errlen, "item %s (line %d): %s", items[i]->id, items[i]->line, e);
+                goto fail;
             }
-            return -1;
+            if (fit == 1) { /* skipped: an error result */
+                out[i].label = JUDGE_ERROR;
+                out[i].p_toxic = NAN;
+                out[i].reason = NULL;
+                out[i].prompt_tokens = 0;
+                out[i].ms = 0;
+                if (!(out[i].error = strdup(e))) {
+                    snprintf(err, errlen, "out of memory");
+                    goto fail;
+                }
+                continue;
+            }
+            out[i].truncated = len < items[i]->text_len;
+            texts[k] = items[i]->text;
+            lens[k] = len;
+            where[k++] = i;
+        }
+        if (k == 0) continue;
+        memset(got, 0, sizeof got[0] * (size_t)k);
+        if (classify_chunk(cl, texts, lens, k, got, d, &bad, e, sizeof e)) {
+            if (bad >= 0) snprintf(err, errlen, "item %s (line %d): %s", items[where[bad]]->id, items[where[bad]]->line, e);
+            else snprintf(err, errlen, "items %s..%s: %s", items[where[0]]->id, items[where[k - 1]]->id, e);
+            goto fail;
+        }
+        for (int j = 0; j < k; j++) { /* the result, with what judge_run and the policy set */
+            judge_result *o = &out[where[j]];
+            int t = o->truncated;
+            const char *id = o->id;
+            char sha[65];
+            memcpy(sha, o->text_sha256, sizeof sha);
+            *o = got[j];
+            o->truncated = t;
+            o->id = id;
+            memcpy(o->text_sha256, sha, sizeof sha);
         }
     }
     return 0;
+fail:
+    for (int j = 0; j < n; j++) {
+        free((char *)out[j].reason);
+        free((char *)out[j].error);
+        out[j].reason = NULL;
+        out[j].error = NULL;
+    }
+    return -1;
 }

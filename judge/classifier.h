@@ -56,6 +56,22 @@ struct tok_ids;
 
 typedef struct judge_classifier judge_classifier;
 
+/* P(toxic) at or above which a label-only run answers toxic. */
+#define JUDGE_DEFAULT_THRESHOLD 0.5
+
+/* What happens to an item whose prompt does not fit the context. */
+typedef enum judge_too_long {
+    JUDGE_TOO_LONG_SKIP = 0,   /* the item gets an error result ("label":"error" and why); the run goes on */
+    JUDGE_TOO_LONG_ERROR,      /* the batch fails, and with it the run */
+    JUDGE_TOO_LONG_TRUNCATE,   /* the item's text (never the instructions) is cut to the longest
+                                  prefix, on a character boundary, whose prompt fits; truncated = 1 */
+} judge_too_long;
+
+/* "skip", "error", "truncate". */
+const char *judge_too_long_name(judge_too_long t);
+/* Parses those names; 0, or -1 for any other. */
+int judge_too_long_parse(const char *name, judge_too_long *out);
+
 typedef struct judge_classifier_opts {
     int reason;           /* 1: generate the reason (slow path); 0: label and score only */
     int max_new;          /* with reason: most new tokens, stop token included;
@@ -63,6 +79,7 @@ typedef struct judge_classifier_opts {
     int no_prefix_cache;  /* 1: every item starts from an empty KV cache
                              (measurements and tests of the reuse) */
     int no_bos;           /* 1: no BOS before the chat template */
+    judge_too_long too_long; /* judge_classify_batch's policy for prompts that do not fit */
 } judge_classifier_opts;
 
 /* Counters over the classifier's lifetime. */
@@ -123,8 +140,11 @@ int judge_classifier_run_one(judge_classifier *cl, const char *text, size_t len,
 
 /* judge_classify_fn for judge_run (user = the classifier): the n items in
  * engine passes of n_seq items (see the file comment); ms of each item is
- * its pass's wall time / items in it. A failure names the item (a text that
- * cannot be encoded or does not fit) or the items of the failed pass. */
+ * its pass's wall time / items in it. An item whose prompt does not fit the
+ * context follows the too_long policy (skip: label JUDGE_ERROR with the
+ * reason in error, malloc'ed; truncate: cut and marked truncated). A failure
+ * names the item (a text that cannot be encoded, or does not fit under the
+ * error policy) or the items of the failed pass. */
 int judge_classify_batch(void *cl, const judge_item *const *items, int n, judge_result *out, char *err,
                          size_t errlen);
 

@@ -44,7 +44,18 @@ judge_format judge_format_guess(const char *path) {
     if (ends_with(path, ".tsv")) return JUDGE_FORMAT_TSV;
     if (ends_with(path, ".csv")) return JUDGE_FORMAT_CSV;
     if (ends_with(path, ".jsonl") || ends_with(path, ".ndjson")) return JUDGE_FORMAT_JSONL;
-    return JUDGE_FORMAT_TEXT;
+    if (ends_with(path, ".txt")) return JUDGE_FORMAT_TEXT;
+    return JUDGE_FORMAT_AUTO;
+}
+
+long judge_json_nul_escape(const char *s, size_t n) {
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (s[i] != '\\' || s[i + 1] != 'u' || memcmp(s + i + 2, "0000", 4)) continue;
+        size_t k = 0; /* backslashes before this one: an even count means it escapes the 'u' */
+        while (k < i && s[i - 1 - k] == '\\') k++;
+        if (k % 2 == 0) return (long)i;
+    }
+    return -1;
 }
 
 /* ---- UTF-8 ---------------------------------------------------------------- */
@@ -485,6 +496,11 @@ static int load_jsonl(builder *b, const char *buf, size_t len, const judge_datas
             b->ds->n_blank++;
             continue;
         }
+        long nul = judge_json_nul_escape(s, n);
+        if (nul >= 0)
+            return fail(b, "%s:%d: \\u0000 (a NUL character) at byte %ld of the line; a text or id cannot hold NUL "
+                           "(it would be cut there)",
+                        b->name, line, nul + 1);
         const char *parse_end = NULL;
         cJSON *obj = cJSON_ParseWithLengthOpts(s, n, &parse_end, 0);
         if (!obj || !cJSON_IsObject(obj)) {
@@ -545,7 +561,13 @@ judge_dataset *judge_dataset_parse(const char *buf, size_t len, const char *name
     }
     int rc = -1;
     const char *nul = len ? memchr(buf, 0, len) : NULL;
-    if (nul) {
+    if (ds->format == JUDGE_FORMAT_AUTO) {
+        const char *dot = strrchr(b.name, '.'), *slash = strrchr(b.name, '/');
+        fail(&b, "%s: cannot tell the format from %s%s%s (plain text is read from .txt files and standard input "
+                 "only): pass --format text, tsv, tsv-quoted, csv or jsonl",
+             b.name, dot && (!slash || dot > slash) ? "the extension '" : "a name without an extension",
+             dot && (!slash || dot > slash) ? dot : "", dot && (!slash || dot > slash) ? "'" : "");
+    } else if (nul) {
         int line = 1;
         for (const char *p = buf; p < nul; p++) line += *p == '\n';
         fail(&b, "%s:%d: NUL byte (a binary file? expected %s)", b.name, line, judge_format_name(ds->format));

@@ -1,8 +1,9 @@
 /* judge datasets: the items a classify or eval run reads (id, text, and for
  * eval a label), from plain text, TSV, CSV or JSONL, a file or stdin.
  *
- * Formats (JUDGE_FORMAT_AUTO picks by extension: .tsv, .csv, .jsonl or
- * .ndjson, anything else and stdin: text):
+ * Formats (JUDGE_FORMAT_AUTO picks by extension: .txt and stdin text, .tsv,
+ * .csv, .jsonl or .ndjson; any other name is an error that names --format,
+ * so a .json array or a .txt.gz is never read as lines of text):
  * - text: one item per line; lines that are empty or only spaces/tabs are
  *   skipped; a trailing \r is dropped (CRLF files). id = line number.
  * - tsv: a header row naming the columns, then one row per line, fields
@@ -21,6 +22,7 @@
  * text and jsonl. A UTF-8 byte order mark at the start is skipped.
  *
  * Bad input is an error naming file:line: a NUL byte, an unterminated quote,
+ * a "\u0000" escape in a JSONL string (it would cut the text or id),
  * a row with the wrong number of fields, a missing column or field (the
  * message lists the ones present), a non-string text, an empty, repeated
  * or invalid UTF-8 id. Invalid UTF-8 in a text is not an error: the bytes are kept (the
@@ -77,7 +79,8 @@ typedef struct judge_dataset {
 const char *judge_format_name(judge_format f);
 /* Parses a format name as above. Returns 0, or -1 for an unknown name. */
 int judge_format_parse(const char *name, judge_format *out);
-/* The format AUTO picks for path (NULL or "-" = stdin: text). */
+/* The format AUTO picks for path (NULL or "-" = stdin: text); AUTO when the
+ * extension says nothing (then loading is an error naming --format). */
 judge_format judge_format_guess(const char *path);
 
 /* Reads a dataset from path ("-" = standard input, read to its end).
@@ -92,6 +95,11 @@ judge_dataset *judge_dataset_parse(const char *buf, size_t len, const char *name
 
 /* Frees the dataset (NULL is fine). */
 void judge_dataset_destroy(judge_dataset *ds);
+
+/* Offset of the first "\u0000" escape (a NUL character inside a JSON
+ * string) in the JSON text s[0, n), or -1 when there is none. cJSON cuts a
+ * string there, so a text or id holding one is refused, not shortened. */
+long judge_json_nul_escape(const char *s, size_t n);
 
 /* 1 when s[0, n) is valid UTF-8 (no overlong forms, no surrogates, nothing
  * above U+10FFFF), else 0. */

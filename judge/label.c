@@ -66,12 +66,13 @@ const char *judge_label_name(judge_label label) {
     case JUDGE_NON_TOXIC: return "non-toxic";
     case JUDGE_TOXIC: return "toxic";
     case JUDGE_UNPARSABLE: return "unparsable";
+    case JUDGE_ERROR: return "error";
     }
     return "?";
 }
 
 int judge_label_parse(const char *name, judge_label *out) {
-    for (int l = JUDGE_NON_TOXIC; l <= JUDGE_UNPARSABLE; l++) {
+    for (int l = JUDGE_NON_TOXIC; l <= JUDGE_ERROR; l++) {
         if (name && !strcmp(name, judge_label_name((judge_label)l))) {
             *out = (judge_label)l;
             return 0;

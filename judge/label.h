@@ -12,6 +12,7 @@ typedef enum judge_label {
     JUDGE_NON_TOXIC = 0,   /* class 0 */
     JUDGE_TOXIC = 1,       /* class 1 */
     JUDGE_UNPARSABLE = 2,  /* the answer names neither class (or, Phoenix rule, both) */
+    JUDGE_ERROR = 3,       /* not classified (--too-long skip): the record says why */
 } judge_label;
 
 typedef enum judge_snap {
@@ -35,7 +36,7 @@ typedef enum judge_snap {
  * harmless. text may be NULL when len is 0. */
 judge_label judge_label_snap(const char *text, size_t len, judge_snap rule);
 
-/* "non-toxic", "toxic", "unparsable"; "?" for values out of range. */
+/* "non-toxic", "toxic", "unparsable", "error"; "?" for values out of range. */
 const char *judge_label_name(judge_label label);
 
 /* Parses an exact label name as written by judge_label_name. Returns 0 and

@@ -14,6 +14,7 @@
 
 #include "judge/dataset.h"
 #include "judge/idset.h"
+#include "judge/provenance.h"
 
 #define SYNC_INTERVAL_S 1.0
 
@@ -62,6 +63,9 @@ char *judge_result_line(const judge_result *res, size_t *len) {
     ok &= (reason ? cJSON_AddStringToObject(o, "reason", reason) : cJSON_AddNullToObject(o, "reason")) != NULL;
     ok &= cJSON_AddNumberToObject(o, "prompt_tokens", res->prompt_tokens) != NULL;
     ok &= cJSON_AddNumberToObject(o, "ms", isfinite(res->ms) ? res->ms : 0) != NULL;
+    if (res->text_sha256[0]) ok &= cJSON_AddStringToObject(o, "text_sha256", res->text_sha256) != NULL;
+    if (res->label == JUDGE_ERROR) ok &= cJSON_AddStringToObject(o, "error", res->error ? res->error : "?") != NULL;
+    if (res->truncated) ok &= cJSON_AddTrueToObject(o, "truncated") != NULL;
     if (!ok || !(text = cJSON_PrintUnformatted(o))) goto done;
     size_t n = strlen(text);
     line = malloc(n + 2);
@@ -84,8 +88,15 @@ static char *dup_str(const char *s) {
     return d;
 }
 
+/* 1 when s is 64 lowercase hex digits. */
+static int is_sha256(const char *s) { return strlen(s) == 64 && strspn(s, "0123456789abcdef") == 64; }
+
 int judge_result_parse(const char *line, size_t len, judge_result *out, char *err, size_t errlen) {
     memset(out, 0, sizeof *out);
+    if (judge_json_nul_escape(line, len) >= 0) {
+        snprintf(err, errlen, "\\u0000 (a NUL character) in a string");
+        return -1;
+    }
     cJSON *o = cJSON_ParseWithLength(line, len);
     const char *why = NULL;
     char idnum[32];
@@ -95,6 +106,9 @@ int judge_result_parse(const char *line, size_t len, judge_result *out, char *er
     const cJSON *reason = cJSON_GetObjectItemCaseSensitive(o, "reason");
     const cJSON *tokens = cJSON_GetObjectItemCaseSensitive(o, "prompt_tokens");
     const cJSON *ms = cJSON_GetObjectItemCaseSensitive(o, "ms");
+    const cJSON *sha = cJSON_GetObjectItemCaseSensitive(o, "text_sha256");
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(o, "error");
+    const cJSON *trunc = cJSON_GetObjectItemCaseSensitive(o, "truncated");
     const char *id_text = NULL;
     if (!cJSON_IsObject(o)) why = "not a JSON object";
     else if (cJSON_IsString(id)) id_text = id->valuestring;
@@ -111,6 +125,10 @@ int judge_result_parse(const char *line, size_t len, judge_result *out, char *er
     if (!why && reason && !cJSON_IsNull(reason) && !cJSON_IsString(reason)) why = "\"reason\" is not a string or null";
     if (!why && tokens && !cJSON_IsNumber(tokens)) why = "\"prompt_tokens\" is not a number";
     if (!why && ms && !cJSON_IsNumber(ms)) why = "\"ms\" is not a number";
+    if (!why && sha && !(cJSON_IsString(sha) && is_sha256(sha->valuestring))) why = "\"text_sha256\" is not 64 hex digits";
+    if (!why && error && !cJSON_IsNull(error) && !cJSON_IsString(error)) why = "\"error\" is not a string or null";
+    if (!why && out->label == JUDGE_ERROR && !cJSON_IsString(error)) why = "\"label\" is \"error\" without an \"error\" string";
+    if (!why && trunc && !cJSON_IsBool(trunc)) why = "\"truncated\" is not true or false";
     if (why) {
         snprintf(err, errlen, "%s", why);
         cJSON_Delete(o);
@@ -120,17 +138,22 @@ int judge_result_parse(const char *line, size_t len, judge_result *out, char *er
     /* Clamped: a cast of an out-of-range double to int is undefined. */
     out->prompt_tokens = tokens ? (int)fmax(0, fmin(tokens->valuedouble, 2147483647.0)) : 0;
     out->ms = ms ? ms->valuedouble : 0;
+    out->truncated = cJSON_IsTrue(trunc);
+    if (sha) memcpy(out->text_sha256, sha->valuestring, 65);
     char *id_copy = dup_str(id_text);
     char *reason_copy = cJSON_IsString(reason) ? dup_str(reason->valuestring) : NULL;
+    char *error_copy = out->label == JUDGE_ERROR ? dup_str(error->valuestring) : NULL;
     cJSON_Delete(o);
-    if (!id_copy || (cJSON_IsString(reason) && !reason_copy)) {
+    if (!id_copy || (cJSON_IsString(reason) && !reason_copy) || (out->label == JUDGE_ERROR && !error_copy)) {
         free(id_copy);
         free(reason_copy);
+        free(error_copy);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
     out->id = id_copy;
     out->reason = reason_copy;
+    out->error = error_copy;
     return 0;
 }
 
@@ -145,9 +168,26 @@ struct judge_results {
     judge_idset *ids;       /* id -> index in items */
     size_t dropped;         /* bytes of a torn last line cut at open */
     double last_sync;       /* judge_now() of the last fdatasync */
+    judge_provenance prov;  /* the last provenance line */
+    int has_prov;
 };
 
+static void free_result(judge_result *res);
+
+/* 1 when a new result for res->id may replace old: old is an error, or was
+ * for another text. */
+static int replaces(const judge_result *old, const judge_result *res) {
+    return old->label == JUDGE_ERROR || (old->text_sha256[0] && res->text_sha256[0] && strcmp(old->text_sha256, res->text_sha256));
+}
+
+/* Keeps res (taking its strings): a new id is added, a known one replaced. */
 static int store(judge_results *r, judge_result *res) {
+    int at = judge_idset_get(r->ids, res->id);
+    if (at >= 0) {
+        free_result(&r->items[at]);
+        r->items[at] = *res;
+        return 0;
+    }
     if (r->n == r->cap) {
         int cap = r->cap ? r->cap * 2 : 256;
         judge_result *items = realloc(r->items, (size_t)cap * sizeof *items);
@@ -163,6 +203,7 @@ static int store(judge_results *r, judge_result *res) {
 static void free_result(judge_result *res) {
     free((char *)res->id);
     free((char *)res->reason);
+    free((char *)res->error);
 }
 
 static int write_all(int fd, const char *buf, size_t n) {
@@ -194,49 +235,33 @@ static int lock_file(judge_results *r, char *err, size_t errlen) {
     return -1;
 }
 
-/* Reads every whole line of buf[0, n) into r; cuts or completes the tail. */
-static int load_lines(judge_results *r, const char *buf, size_t n, char *err, size_t errlen) {
-    int line = 0;
-    size_t pos = 0;
-    while (pos < n) {
-        const char *nl = memchr(buf + pos, '\n', n - pos);
-        size_t end = nl ? (size_t)(nl - buf) : n;
-        line++;
-        char why[128];
-        judge_result res = {0};
-        int blank = 1;
-        for (size_t i = pos; i < end; i++) blank &= buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r';
-        int bad = blank ? 0 : judge_result_parse(buf + pos, end - pos, &res, why, sizeof why);
-        if (!nl) {
-            /* The tail: a torn write unless it is a whole result. */
-            if (bad || blank) {
-                if (ftruncate(r->fd, (off_t)pos)) {
-                    snprintf(err, errlen, "%s: cannot cut the torn last line: %s", r->path, strerror(errno));
-                    if (!bad) free_result(&res);
-                    return -1;
-                }
-                r->dropped = n - pos;
-                r->size = (off_t)pos;
-                return 0;
-            }
-            if (write_all(r->fd, "\n", 1)) {
-                free_result(&res);
-                snprintf(err, errlen, "%s: cannot complete the last line: %s", r->path, strerror(errno));
-                return -1;
-            }
-            n++;
-        } else if (bad) {
-            snprintf(err, errlen, "%s:%d: not a phi3vk result line (%s); fix or remove it, or use another output file",
-                     r->path, line, why);
-            return -1;
-        }
-        pos = end + 1;
-        r->size = (off_t)(pos < n ? pos : n);
-        if (blank) continue;
+/* 1 when s[0, n) can be the start of a line phi3vk writes (a prefix of, or
+ * starting with, {"id": or {"provenance":): what a crash inside write()
+ * leaves. */
+static int torn_line(const char *s, size_t n) {
+    static const char *const starts[] = {"{\"id\":", "{\"provenance\":"};
+    for (int i = 0; i < 2; i++) {
+        size_t k = strlen(starts[i]);
+        if (!memcmp(s, starts[i], n < k ? n : k)) return 1;
+    }
+    return 0;
+}
+
+/* One whole line: a provenance line, or a result that is new or replaces
+ * its id's earlier one. */
+static int load_line(judge_results *r, const char *s, size_t n, int line, int is_tail, char *err, size_t errlen) {
+    char why[128];
+    judge_result res;
+    int prov = judge_provenance_parse(s, n, &r->prov, why, sizeof why);
+    if (prov == 1) {
+        r->has_prov = 1;
+        return 0;
+    }
+    if (prov == 0 && judge_result_parse(s, n, &res, why, sizeof why) == 0) {
         int first = judge_idset_get(r->ids, res.id);
-        if (first >= 0) {
-            snprintf(err, errlen, "%s:%d: id '%.64s' is already in the file; remove one of the two lines", r->path,
-                     line, res.id);
+        if (first >= 0 && !replaces(&r->items[first], &res)) {
+            snprintf(err, errlen, "%s:%d: id '%.64s' is already in the file; remove one of the two lines", r->path, line,
+                     res.id);
             free_result(&res);
             return -1;
         }
@@ -245,6 +270,56 @@ static int load_lines(judge_results *r, const char *buf, size_t n, char *err, si
             snprintf(err, errlen, "%s: out of memory", r->path);
             return -1;
         }
+        return 0;
+    }
+    snprintf(err, errlen, "%s:%d: %snot a phi3vk result line (%s); fix or remove it, or use another output file", r->path, line,
+             is_tail ? "the last line, without a newline, is " : "", why);
+    return -1;
+}
+
+/* Reads every whole line of buf[0, n) into r; cuts a torn tail or completes
+ * a whole one. Changes nothing in the file when it fails. */
+static int load_lines(judge_results *r, const char *buf, size_t n, char *err, size_t errlen) {
+    int line = 0;
+    for (size_t pos = 0; pos < n;) {
+        const char *nl = memchr(buf + pos, '\n', n - pos);
+        size_t end = nl ? (size_t)(nl - buf) : n;
+        line++;
+        int blank = 1;
+        for (size_t i = pos; i < end; i++) blank &= buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r';
+        if (!nl && !blank) {
+            judge_result probe;
+            char why[128];
+            int whole = judge_result_parse(buf + pos, end - pos, &probe, why, sizeof why) == 0;
+            if (whole) free_result(&probe);
+            if (!whole && torn_line(buf + pos, end - pos)) { /* a crash inside write(): cut it */
+                if (ftruncate(r->fd, (off_t)pos)) {
+                    snprintf(err, errlen, "%s: cannot cut the torn last line: %s", r->path, strerror(errno));
+                    return -1;
+                }
+                r->dropped = n - pos;
+                r->size = (off_t)pos;
+                return 0;
+            }
+            if (load_line(r, buf + pos, end - pos, line, 1, err, errlen)) return -1; /* not ours: never cut */
+            if (write_all(r->fd, "\n", 1)) {
+                snprintf(err, errlen, "%s: cannot complete the last line: %s", r->path, strerror(errno));
+                return -1;
+            }
+            r->size = (off_t)n + 1;
+            return 0;
+        }
+        if (!nl && end > pos) { /* a tail of spaces: nothing to keep */
+            if (ftruncate(r->fd, (off_t)pos)) {
+                snprintf(err, errlen, "%s: cannot cut the blank last line: %s", r->path, strerror(errno));
+                return -1;
+            }
+            r->dropped = n - pos;
+            r->size = (off_t)pos;
+            return 0;
+        }
+        if (!blank && load_line(r, buf + pos, end - pos, line, 0, err, errlen)) return -1;
+        pos = end + 1;
     }
     r->size = (off_t)n;
     return 0;
@@ -303,6 +378,37 @@ fail:
 
 int judge_results_count(const judge_results *r) { return r->n; }
 
+const judge_provenance *judge_results_provenance(const judge_results *r) { return r->has_prov ? &r->prov : NULL; }
+
+/* Appends line[0, len) whole, or restores the file's size. */
+static int append_line(judge_results *r, const char *line, size_t len, char *err, size_t errlen) {
+    if (write_all(r->fd, line, len)) {
+        int e = errno;
+        /* Leave no partial line behind for the next append to run into. */
+        int cut = ftruncate(r->fd, r->size);
+        snprintf(err, errlen, "%s: write failed: %s%s", r->path, strerror(e),
+                 cut ? " (and the partial line could not be removed)" : "");
+        return -1;
+    }
+    r->size += (off_t)len;
+    return 0;
+}
+
+int judge_results_set_provenance(judge_results *r, const judge_provenance *p, char *err, size_t errlen) {
+    char diff[64];
+    if (r->has_prov && judge_provenance_diff(&r->prov, p, diff, sizeof diff) == 0) return 0;
+    size_t len;
+    char *line = judge_provenance_line(p, &len);
+    if (!line) {
+        snprintf(err, errlen, "%s: out of memory", r->path);
+        return -1;
+    }
+    int rc = append_line(r, line, len, err, errlen);
+    free(line);
+    if (rc == 0) r->prov = *p, r->has_prov = 1;
+    return rc;
+}
+
 size_t judge_results_dropped_bytes(const judge_results *r) { return r->dropped; }
 
 const judge_result *judge_results_get(const judge_results *r, const char *id) {
@@ -315,7 +421,8 @@ int judge_results_append(judge_results *r, const judge_result *res, char *err, s
         snprintf(err, errlen, "%s: result id is empty or not valid UTF-8", r->path);
         return -1;
     }
-    if (judge_idset_get(r->ids, res->id) >= 0) {
+    int at = judge_idset_get(r->ids, res->id);
+    if (at >= 0 && !replaces(&r->items[at], res)) {
         snprintf(err, errlen, "%s: id '%.64s' is already in the file", r->path, res->id);
         return -1;
     }
@@ -324,24 +431,19 @@ int judge_results_append(judge_results *r, const judge_result *res, char *err, s
     judge_result copy = *res;
     copy.id = dup_str(res->id);
     copy.reason = res->reason ? dup_str(res->reason) : NULL;
-    if (!line || !copy.id || (res->reason && !copy.reason)) {
+    copy.error = res->label == JUDGE_ERROR ? dup_str(res->error ? res->error : "?") : NULL;
+    if (!line || !copy.id || (res->reason && !copy.reason) || (res->label == JUDGE_ERROR && !copy.error)) {
         free(line);
         free_result(&copy);
         snprintf(err, errlen, "%s: out of memory", r->path);
         return -1;
     }
-    if (write_all(r->fd, line, len)) {
-        int e = errno;
-        /* Leave no partial line behind for the next append to run into. */
-        int cut = ftruncate(r->fd, r->size);
-        snprintf(err, errlen, "%s: write failed: %s%s", r->path, strerror(e),
-                 cut ? " (and the partial line could not be removed)" : "");
-        free(line);
+    int wrc = append_line(r, line, len, err, errlen);
+    free(line);
+    if (wrc) {
         free_result(&copy);
         return -1;
     }
-    free(line);
-    r->size += (off_t)len;
     if (store(r, &copy)) {
         free_result(&copy);
         snprintf(err, errlen, "%s: out of memory", r->path);
@@ -394,6 +496,8 @@ void judge_progress_add(judge_progress *p, const judge_result *res) {
     p->done++;
     p->tokens += res->prompt_tokens;
     p->unparsable += res->label == JUDGE_UNPARSABLE;
+    p->errors += res->label == JUDGE_ERROR;
+    p->truncated += res->truncated != 0;
 }
 
 /* H:MM:SS or M:SS. */
@@ -432,8 +536,11 @@ void judge_summary_format(const judge_progress *p, double now, char *buf, size_t
     if (p->resumed) snprintf(resumed, sizeof resumed, " (%d more already done)", p->resumed);
     char r[32];
     format_rate(elapsed > 0 ? p->done / elapsed : 0.0, r, sizeof r);
-    snprintf(buf, len, "%d item%s%s, %lld prompt tokens, %.1f s, %s items/s, %d unparsable", p->done,
-             p->done == 1 ? "" : "s", resumed, p->tokens, elapsed, r, p->unparsable);
+    int k = snprintf(buf, len, "%d item%s%s, %lld prompt tokens, %.1f s, %s items/s, %d unparsable", p->done,
+                     p->done == 1 ? "" : "s", resumed, p->tokens, elapsed, r, p->unparsable);
+    if (p->errors && k >= 0 && (size_t)k < len) k += snprintf(buf + k, len - (size_t)k, ", %d skipped (too long)", p->errors);
+    if (p->truncated && k >= 0 && (size_t)k < len) k += snprintf(buf + k, len - (size_t)k, ", %d truncated", p->truncated);
+    if (p->changed && k >= 0 && (size_t)k < len) snprintf(buf + k, len - (size_t)k, ", %d run again (text changed)", p->changed);
 }
 
 void judge_progress_draw(judge_progress *p, FILE *tty, int force) {

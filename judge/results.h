@@ -3,10 +3,18 @@
  * repeating an item, plus the progress bar and summary of a dataset run.
  *
  * Line format (one JSON object, no raw newline inside, then '\n'):
- *   {"id":"17","label":"toxic","p_toxic":0.93,"reason":null,"prompt_tokens":231,"ms":41.2}
+ *   {"id":"17","label":"toxic","p_toxic":0.93,"reason":null,"prompt_tokens":231,"ms":41.2,"text_sha256":"9f2c..."}
  * id is always a string; p_toxic is null when not computed; reason is null
  * unless reasons were requested (invalid UTF-8 in it, e.g. a character cut
- * by the token limit, is replaced by U+FFFD so every line is valid JSON).
+ * by the token limit, is replaced by U+FFFD so every line is valid JSON);
+ * text_sha256 identifies the text the result is for. An item that was not
+ * classified has "label":"error" and "error":"why"; one whose text was cut
+ * to fit the context has "truncated":true. Provenance lines (see
+ * judge/provenance.h) stand among the result lines.
+ *
+ * One result per id, except that a later line replaces an earlier one of
+ * the same id when the earlier is an error or was for another text (the
+ * item was run again).
  *
  * Durability: each line goes to the file in one write() on a file opened
  * with O_APPEND, so a killed process leaves every reported line whole (the
@@ -24,11 +32,14 @@
 
 typedef struct judge_result {
     const char *id;      /* the item's id (valid UTF-8, non-empty) */
-    judge_label label;   /* the snapped answer */
+    judge_label label;   /* the snapped answer; JUDGE_ERROR: not classified */
     double p_toxic;      /* P(toxic) in [0, 1]; NaN = not computed (null) */
     const char *reason;  /* the generated explanation; NULL = not requested */
     int prompt_tokens;   /* tokens of the chat-wrapped prompt */
     double ms;           /* wall time of this item, milliseconds */
+    const char *error;   /* JUDGE_ERROR: why ("the prompt has 5000 tokens, ..."); else NULL */
+    int truncated;       /* 1: the text was cut to fit the context (--too-long truncate) */
+    char text_sha256[65];/* sha256 (hex) of the item's text; "" when unknown (older files) */
 } judge_result;
 
 /* The JSONL line of res, '\n'-terminated, malloc'ed; its length in *len
@@ -43,12 +54,24 @@ int judge_result_parse(const char *line, size_t len, judge_result *out, char *er
 typedef struct judge_results judge_results;
 
 /* Opens (creating if needed) the results file at path for appending, after
- * reading the results already in it. A torn last line (no '\n' and not a
- * whole result) is cut off; a whole last line lacking only its '\n' gets
- * one. Fails with a message naming path:line for a complete line that is not
- * a result or repeats an id, and when another process holds the file (a
- * POSIX write lock is held while open, so two runs cannot interleave). */
+ * reading the results already in it. A torn last line (no '\n', not a whole
+ * line, and the start of a line phi3vk writes: {"id": or {"provenance":) is
+ * cut off; a whole last line lacking only its '\n' gets one. Fails, changing
+ * nothing, with a message naming path:line for a line that is not a result
+ * or provenance line (a last line without '\n' included: a file that is not
+ * a results file is never cut), or that repeats an id, and when another
+ * process holds the file (a POSIX write lock is held while open, so two runs
+ * cannot interleave). */
 judge_results *judge_results_open(const char *path, char *err, size_t errlen);
+
+/* The file's last provenance line (see judge/provenance.h), or NULL when it
+ * has none. Valid until the next judge_results_set_provenance or close. */
+struct judge_provenance;
+const struct judge_provenance *judge_results_provenance(const judge_results *r);
+
+/* Makes p the provenance of the results appended from now on: writes a
+ * provenance line unless the file's last one equals p. 0, or -1 with err. */
+int judge_results_set_provenance(judge_results *r, const struct judge_provenance *p, char *err, size_t errlen);
 
 /* Results in the file (those read at open plus those appended). */
 int judge_results_count(const judge_results *r);
@@ -62,7 +85,9 @@ const judge_result *judge_results_get(const judge_results *r, const char *id);
 
 /* Writes res as one line. Fails (nothing written; the file is restored to
  * its previous size if a write failed half-way) when the id is already
- * present, is empty or not valid UTF-8, or on an I/O error. */
+ * present with a result for the same text (an error result, or one for
+ * another text_sha256, is replaced), is empty or not valid UTF-8, or on an
+ * I/O error. */
 int judge_results_append(judge_results *r, const judge_result *res, char *err, size_t errlen);
 
 /* Flushes to disk (fdatasync), unlocks, closes and frees. Returns 0, or -1
@@ -77,6 +102,9 @@ typedef struct judge_progress {
     int done;           /* items finished in this run */
     long long tokens;   /* prompt tokens of the finished items */
     int unparsable;     /* finished items with an unparsable answer */
+    int errors;         /* finished items not classified (label error: --too-long skip) */
+    int truncated;      /* finished items whose text was cut to fit (--too-long truncate) */
+    int changed;        /* items run again because their text differs from the output's record */
     double start;       /* judge_now() when the run started */
     double last_draw;   /* judge_now() when the bar was last drawn */
 } judge_progress;
@@ -95,8 +123,10 @@ void judge_progress_add(judge_progress *p, const judge_result *res);
  * (truncated to len). now: judge_now(). */
 void judge_progress_format(const judge_progress *p, double now, char *buf, size_t len);
 
-/* The final summary without a newline, e.g. "350 items (12 resumed), 71234
- * prompt tokens, 28.4 s, 12.3 items/s, 3 unparsable". */
+/* The final summary without a newline, e.g. "350 items (12 more already
+ * done), 71234 prompt tokens, 28.4 s, 12.3 items/s, 3 unparsable", then
+ * ", 2 skipped (too long)", ", 1 truncated", ", 4 run again (text changed)"
+ * when there are any. */
 void judge_summary_format(const judge_progress *p, double now, char *buf, size_t len);
 
 /* Redraws the bar in place on a terminal ('\r', the line, erase to the end

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "judge/provenance.h"
+
 #define PREVIEW_COLUMNS 60
 
 static char *dup_str(const char *s) {
@@ -18,25 +20,36 @@ void judge_run_results_free(judge_run_result *results, int n) {
     if (!results) return;
     for (int i = 0; i < n; i++) {
         free((char *)results[i].r.reason);
+        free((char *)results[i].r.error);
         results[i].r.reason = NULL;
+        results[i].r.error = NULL;
     }
 }
 
-/* Copies the results the output file already has; returns how many, or -1
- * when out of memory. */
+/* Copies the results the output file already has for the same text; an
+ * error record, or one for another text, runs again (*changed counts the
+ * latter). Returns how many were resumed, or -1 when out of memory. */
 static int take_resumed(const judge_dataset *ds, const int *idx, int n, const judge_results *out,
-                        judge_run_result *results) {
+                        judge_run_result *results, int *changed) {
     int resumed = 0;
+    *changed = 0;
     for (int i = 0; i < n; i++) {
         const judge_item *item = &ds->items[idx[i]];
-        results[i].r.id = item->id;
-        results[i].r.p_toxic = NAN;
+        judge_result *r = &results[i].r;
+        r->id = item->id;
+        r->p_toxic = NAN;
+        judge_sha256_hex(item->text, item->text_len, r->text_sha256);
         const judge_result *got = out ? judge_results_get(out, item->id) : NULL;
-        if (!got) continue;
-        results[i].r = *got;
-        results[i].r.id = item->id;
-        results[i].r.reason = got->reason ? dup_str(got->reason) : NULL;
-        if (got->reason && !results[i].r.reason) return -1;
+        if (!got || got->label == JUDGE_ERROR) continue;
+        if (got->text_sha256[0] && strcmp(got->text_sha256, r->text_sha256)) {
+            (*changed)++;
+            continue;
+        }
+        *r = *got;
+        r->id = item->id;
+        r->error = NULL;
+        r->reason = got->reason ? dup_str(got->reason) : NULL;
+        if (got->reason && !r->reason) return -1;
         results[i].resumed = 1;
         results[i].done = 1;
         resumed++;
@@ -44,10 +57,27 @@ static int take_resumed(const judge_dataset *ds, const int *idx, int n, const ju
     return resumed;
 }
 
+int judge_run_is_done(const judge_results *out, const judge_item *item) {
+    const judge_result *got = out ? judge_results_get(out, item->id) : NULL;
+    if (!got || got->label == JUDGE_ERROR) return 0;
+    if (!got->text_sha256[0]) return 1;
+    char sha[65];
+    judge_sha256_hex(item->text, item->text_len, sha);
+    return !strcmp(sha, got->text_sha256);
+}
+
+/* 1 when out already holds exactly this error for this text (an item that
+ * fails again the same way is not written twice). */
+static int same_error(const judge_results *out, const judge_result *res) {
+    const judge_result *got = out ? judge_results_get(out, res->id) : NULL;
+    return got && got->label == JUDGE_ERROR && res->label == JUDGE_ERROR && !strcmp(got->text_sha256, res->text_sha256) &&
+           got->error && res->error && !strcmp(got->error, res->error);
+}
+
 /* Writes one finished result everywhere it goes. */
 static int emit(const judge_run_opts *o, const judge_item *item, const judge_result *res, int id_width, char *err,
                 size_t errlen) {
-    if (o->out && judge_results_append(o->out, res, err, errlen)) return -1;
+    if (o->out && !same_error(o->out, res) && judge_results_append(o->out, res, err, errlen)) return -1;
     if (o->jsonl) {
         char *line = judge_result_line(res, NULL);
         if (!line) {
@@ -81,7 +111,8 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
     const judge_item **items = malloc(sizeof *items * (size_t)bs);
     judge_result *out = malloc(sizeof *out * (size_t)bs);
     int *pos = malloc(sizeof *pos * (size_t)bs);
-    int resumed = (items && out && pos) ? take_resumed(ds, idx, n, o->out, results) : -1;
+    int changed = 0;
+    int resumed = (items && out && pos) ? take_resumed(ds, idx, n, o->out, results, &changed) : -1;
     int rc = 0, id_width = id_width_of(ds, idx, n);
     if (resumed < 0) {
         snprintf(err, errlen, "out of memory");
@@ -89,6 +120,7 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
         goto done;
     }
     judge_progress_start(prog, n - resumed, resumed);
+    prog->changed = changed;
     if (o->table) {
         char head[128];
         judge_table_header(id_width, head, sizeof head);
@@ -114,10 +146,12 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
         if (o->progress && (o->table || o->jsonl)) judge_progress_clear(o->progress);
         for (int j = 0; j < k; j++) {
             out[j].id = items[j]->id;
+            memcpy(out[j].text_sha256, results[pos[j]].r.text_sha256, sizeof out[j].text_sha256);
             if (!(out[j].ms > 0)) out[j].ms = ms;
             judge_run_result *dst = &results[pos[j]];
             dst->r = out[j];
             out[j].reason = NULL; /* owned by results now */
+            out[j].error = NULL;
             if (frc) continue;
             if (emit(o, items[j], &dst->r, id_width, err, errlen)) {
                 frc = -1;
@@ -157,9 +191,12 @@ static void put_preview(char *buf, size_t len, size_t *w, const char *s, size_t 
         size_t k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
         const char *piece = s + i;
         size_t plen = k;
-        if (c < 0x20 || c == 0x7F) {
+        if (c < 0x20 || c == 0x7F || (c == 0xC2 && i + 1 < n && (unsigned char)s[i + 1] >= 0x80 &&
+                                        (unsigned char)s[i + 1] <= 0x9F)) {
+            /* C0 and C1 controls (ESC, CSI ...) would drive the terminal */
             piece = " ";
             plen = 1;
+            k = c == 0xC2 ? 2 : 1;
         } else if (k > 1 && (i + k > n || !judge_utf8_valid(s + i, k))) {
             piece = "\xEF\xBF\xBD";
             plen = 3;
@@ -193,13 +230,21 @@ void judge_table_row(const judge_item *item, const judge_result *res, int id_wid
     char p[16];
     if (isfinite(res->p_toxic)) snprintf(p, sizeof p, "%7.4f", res->p_toxic);
     else snprintf(p, sizeof p, "%7s", "-");
-    int k = snprintf(buf, len - 2, "%-*s  %-10s  %s  ", id_width, res->id, judge_label_name(res->label), p);
+    /* the id comes from the input file: shown like the text, controls as spaces */
+    char id[256];
+    size_t iw = 0;
+    put_preview(id, sizeof id, &iw, res->id, strlen(res->id), 64);
+    int cols = 0;
+    for (size_t i = 0; i < iw; i++) cols += ((unsigned char)id[i] & 0xC0) != 0x80;
+    int pad = id_width > cols ? id_width - cols : 0;
+    int k = snprintf(buf, len - 2, "%s%*s  %-10s  %s  ", id, pad, "", judge_label_name(res->label), p);
     size_t w = (k < 0) ? 0 : ((size_t)k < len - 2 ? (size_t)k : len - 3);
     put_preview(buf, len - 1, &w, item->text, item->text_len, PREVIEW_COLUMNS);
-    if (res->reason && w + 16 < len) {
-        memcpy(buf + w, "\n    reason: ", 13);
-        w += 13;
-        put_preview(buf, len - 1, &w, res->reason, strlen(res->reason), 200);
+    const char *more = res->reason ? res->reason : res->error, *tag = res->reason ? "\n    reason: " : "\n    error: ";
+    if (more && w + 16 < len) {
+        memcpy(buf + w, tag, strlen(tag));
+        w += strlen(tag);
+        put_preview(buf, len - 1, &w, more, strlen(more), 200);
     }
     buf[w++] = '\n';
     buf[w] = 0;

@@ -51,6 +51,11 @@ typedef struct judge_run_result {
 int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn fn, void *user,
               const judge_run_opts *opts, judge_run_result *results, judge_progress *prog, char *err, size_t errlen);
 
+/* 1 when out (may be NULL) already holds a result for item that a run
+ * keeps: one for the same text (text_sha256) that is not an error. Such
+ * items are resumed; the others run. */
+int judge_run_is_done(const judge_results *out, const judge_item *item);
+
 /* Frees the reasons held by results[0, n). */
 void judge_run_results_free(judge_run_result *results, int n);
 

@@ -365,8 +365,14 @@ char *phi3_config_generation_to_json(const phi3_config *cfg) {
     if (!o) return NULL;
     cJSON_AddTrueToObject(o, "_from_model_config");
     add_id(o, "bos_token_id", cfg->bos_id);
-    cJSON *eos = cJSON_AddArrayToObject(o, "eos_token_id");
-    for (int i = 0; eos && i < cfg->n_stop; i++) cJSON_AddItemToArray(eos, cJSON_CreateNumber(cfg->stop_ids[i]));
+    /* no stop ids (a vocabulary too small for Phi-3's): null, which the
+     * reader takes as "none"; an empty list is rejected there */
+    if (cfg->n_stop > 0) {
+        cJSON *eos = cJSON_AddArrayToObject(o, "eos_token_id");
+        for (int i = 0; eos && i < cfg->n_stop; i++) cJSON_AddItemToArray(eos, cJSON_CreateNumber(cfg->stop_ids[i]));
+    } else {
+        cJSON_AddNullToObject(o, "eos_token_id");
+    }
     add_id(o, "pad_token_id", cfg->pad_id);
     cJSON_AddStringToObject(o, "transformers_version", "4.41.1");
     char *s = cJSON_Print(o);

@@ -4,6 +4,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,47 @@ void phi3_map_release(const void *p, uint64_t n) {
     uintptr_t lo = ((uintptr_t)p + page - 1) / page * page;
     uintptr_t hi = ((uintptr_t)p + (uintptr_t)n) / page * page;
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+/* ---- SIGBUS guard ---- */
+
+static _Thread_local sigjmp_buf *guard_jmp; /* set while this thread runs a guarded read */
+static struct sigaction old_bus;            /* the handler before ours (ASan's, or the default) */
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *info, void *uctx) {
+    if (guard_jmp) siglongjmp(*guard_jmp, 1);
+    /* not ours: hand it on, or let the default action end the process */
+    if ((old_bus.sa_flags & SA_SIGINFO) && old_bus.sa_sigaction) {
+        old_bus.sa_sigaction(sig, info, uctx);
+    } else if (old_bus.sa_handler != SIG_DFL && old_bus.sa_handler != SIG_IGN) {
+        old_bus.sa_handler(sig);
+    } else {
+        signal(SIGBUS, SIG_DFL); /* the faulting access runs again and ends the process */
+    }
+}
+
+static void install_sigbus(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old_bus);
+}
+
+int phi3_map_guard(void (*fn)(void *arg), void *arg) {
+    pthread_once(&bus_once, install_sigbus);
+    sigjmp_buf jb;
+    sigjmp_buf *volatile outer = guard_jmp;
+    if (sigsetjmp(jb, 1)) {
+        guard_jmp = outer;
+        return -1;
+    }
+    guard_jmp = &jb;
+    fn(arg);
+    guard_jmp = outer;
+    return 0;
 }
 
 char *phi3_read_file(const char *path, size_t max_bytes, size_t *len, char *err, size_t errlen) {

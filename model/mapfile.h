@@ -29,6 +29,14 @@ void phi3_map_close(phi3_map *m);
  * again from the page cache. A hint: never fails. */
 void phi3_map_release(const void *p, uint64_t n);
 
+/* Runs fn(arg) with a fault on a mapped page turned into an error: a file
+ * that shrinks after phi3_map_open (truncated, rewritten in place) makes
+ * reads past its new end raise SIGBUS, which would kill the process.
+ * Returns 0 when fn ran to its end, -1 when it was cut short by SIGBUS
+ * (whatever fn was writing is then incomplete). Thread-safe: each thread
+ * has its own guard; a SIGBUS outside any guard keeps its default action. */
+int phi3_map_guard(void (*fn)(void *arg), void *arg);
+
 /* Reads a whole (small) file into a NUL-terminated malloc'd buffer; *len gets
  * the length without the NUL. Files larger than max_bytes are an error
  * ("file.json: 300000000 bytes, more than the 100000000 allowed"). Returns

@@ -130,7 +130,12 @@ static int parse_entry(phi3_st_file *f, phi3_st_tensor *t, const cJSON *e, uint6
     if (b > end || end > data_size)
         return phi3_file_error(err, errlen, f->path, "tensor %s: data_offsets [%llu, %llu) outside the data area of %llu bytes", nm,
                     (unsigned long long)b, (unsigned long long)end, (unsigned long long)data_size);
-    uint64_t want = t->n_elements * bits / 8;
+    /* n_elements <= 2^61 (checked above), so n_elements * bits could wrap:
+     * divide first (bits is a multiple of 8) */
+    if (t->n_elements > UINT64_MAX / (bits / 8))
+        return phi3_file_error(err, errlen, f->path, "tensor %s: field shape: %llu elements of %u bytes overflow a 64-bit size", nm,
+                               (unsigned long long)t->n_elements, bits / 8);
+    uint64_t want = t->n_elements * (bits / 8);
     if (end - b != want) {
         char shp[160] = "";
         for (int i = 0, k = 0; i < rank && k < (int)sizeof shp - 24; i++)

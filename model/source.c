@@ -218,6 +218,12 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
     if (c->n_heads <= 0 || c->hidden % c->n_heads)
         return phi3_file_error(err, errlen, s->path, "key phi3.attention.head_count: expected a divisor of phi3.embedding_length (%d), found %d", c->hidden, c->n_heads);
     c->head_dim = c->hidden / c->n_heads;
+    /* checked here, not only in phi3_config_validate: the LongRoPE factor
+     * tensors are read before validation into arrays of PHI3_MAX_HEAD_DIM / 2 */
+    if (c->head_dim > PHI3_MAX_HEAD_DIM || c->head_dim % 2)
+        return phi3_file_error(err, errlen, s->path,
+                               "keys phi3.embedding_length / phi3.attention.head_count: head_dim = %d / %d = %d (expected even and <= %d)",
+                               c->hidden, c->n_heads, c->head_dim, PHI3_MAX_HEAD_DIM);
     if (phi3_gguf_find_key(g, "phi3.rope.dimension_count") >= 0) {
         uint32_t rd;
         if (phi3_gguf_get_u32(g, "phi3.rope.dimension_count", &rd, err, errlen)) return -1;
@@ -245,6 +251,9 @@ static int gguf_rope_factors(phi3_source *s, char *err, size_t errlen) {
     if (!lf && !sf) return 0;
     if (!lf || !sf || lf->dtype != PHI3_DTYPE_F32 || sf->dtype != PHI3_DTYPE_F32)
         return phi3_file_error(err, errlen, s->path, "tensors rope_factors_long/short.weight: expected both, as F32 [%d]", c->head_dim / 2);
+    if (lf->bytes > sizeof c->long_factor || sf->bytes > sizeof c->short_factor)
+        return phi3_file_error(err, errlen, s->path, "tensors rope_factors_long/short.weight: %llu / %llu bytes, more than the %zu of head_dim <= %d",
+                               (unsigned long long)lf->bytes, (unsigned long long)sf->bytes, sizeof c->long_factor, PHI3_MAX_HEAD_DIM);
     memcpy(c->long_factor, lf->data, (size_t)lf->bytes);
     memcpy(c->short_factor, sf->data, (size_t)sf->bytes);
     c->rope_scaling = PHI3_ROPE_LONGROPE;
@@ -384,6 +393,26 @@ static void convert_row(const phi3_tensor *t, const uint8_t *src, uint64_t n, ui
     }
 }
 
+/* One call of convert_row per row, run under phi3_map_guard. */
+typedef struct rows_job {
+    const phi3_tensor *t;
+    const uint8_t *base;
+    size_t es;
+    uint64_t nrows;
+    uint16_t *dst;
+    uint64_t dst_ld;
+    phi3_convert_stats *st;
+} rows_job;
+
+static void convert_rows(void *arg) {
+    const rows_job *j = arg;
+    for (uint64_t r = 0; r < j->nrows; r++) {
+        uint16_t *out = j->dst + r * j->dst_ld;
+        convert_row(j->t, j->base + r * j->t->cols * j->es, j->t->cols, out, j->st);
+        if (j->dst_ld > j->t->cols) memset(out + j->t->cols, 0, (size_t)(j->dst_ld - j->t->cols) * sizeof *out);
+    }
+}
+
 int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, uint16_t *dst,
                               uint64_t dst_ld, phi3_convert_stats *stats, char *err, size_t errlen) {
     size_t es = phi3_dtype_size(t->dtype);
@@ -397,11 +426,12 @@ int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint
     phi3_convert_stats local = {0};
     phi3_convert_stats *st = stats ? stats : &local;
     const uint8_t *base = (const uint8_t *)t->data + row0 * t->cols * es;
-    for (uint64_t r = 0; r < nrows; r++) {
-        uint16_t *out = dst + r * dst_ld;
-        convert_row(t, base + r * t->cols * es, t->cols, out, st);
-        if (dst_ld > t->cols) memset(out + t->cols, 0, (size_t)(dst_ld - t->cols) * sizeof *out);
-    }
+    rows_job job = {t, base, es, nrows, dst, dst_ld, st};
+    /* the file may have shrunk since it was mapped: its pages past the new
+     * end fault with SIGBUS, which the guard turns into this error */
+    if (phi3_map_guard(convert_rows, &job))
+        return phi3_file_error(err, errlen, t->file, "tensor %s: its bytes can no longer be read (the file shrank or changed while loading)",
+                               t->name);
     st->n_values += nrows * t->cols;
     /* only the source's own tensors live in its read-only file mappings;
      * madvise(DONTNEED) on anyone else's memory would discard it */

@@ -91,7 +91,7 @@ a = [json.loads(l) for l in open(sys.argv[1])]
 b = [json.loads(l) for l in open(sys.argv[2])]
 assert [r["id"] for r in a] == ["1", "3", "4", "5"], [r["id"] for r in a]  # line numbers, blank line skipped
 for r, s in zip(a, b):
-    assert set(r) == {"id", "label", "p_toxic", "reason", "prompt_tokens", "ms"}, r
+    assert set(r) == {"id", "label", "p_toxic", "reason", "prompt_tokens", "ms", "text_sha256"}, r
     assert 0 <= r["p_toxic"] <= 1 and r["reason"] is None and r["prompt_tokens"] > 200 and r["ms"] > 0, r
     assert r["label"] == ("toxic" if r["p_toxic"] >= 0.5 else "non-toxic"), r
     assert r["label"] == s["label"] and abs(r["p_toxic"] - s["p_toxic"]) <= 1e-3 and r["prompt_tokens"] == s["prompt_tokens"], (r, s)
@@ -149,12 +149,13 @@ run "resume" 0 "${CL[@]}" --validate
 contains "resume: summary counts resumed items" "$W/err" "already done"
 pycheck "resume: every id exactly once, every line whole" '
 import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
+rows = [r for r in map(json.loads, open(sys.argv[1])) if "provenance" not in r]
 ids = [r["id"] for r in rows]
 assert sorted(ids, key=int) == [str(i) for i in range(1, 41)], ids' "$RES"
 
-run "all ids done: no model needed" 0 classify -m "$W/no-such-model" -f "$TSV" --limit 40 --out "$RES"
+run "all ids done: the model is not loaded" 0 classify -m "$M" --tokenizer "$TOKDIR/tokenizer.json" -f "$TSV" --limit 40 --out "$RES" -v
 contains "all done: summary" "$W/err" "40 more already done"
+if grep -q "context:" "$W/err"; then bad "all done: a context was created"; else ok "all done: no context created"; fi
 
 # progress bar on a terminal (script(1) gives the run a pseudo-terminal)
 if command -v script >/dev/null; then
@@ -180,7 +181,7 @@ run "eval --json --out" 0 eval "${MT[@]}" -f "$W/lab.tsv" --json --out "$W/eval.
 pycheck "eval --json equals the results and the labels" '
 import json, sys
 j = json.load(open(sys.argv[1]))
-res = {r["id"]: r for r in map(json.loads, open(sys.argv[2]))}
+res = {r["id"]: r for r in map(json.loads, open(sys.argv[2])) if "provenance" not in r}
 labels = [l.split("\t")[0] for l in open(sys.argv[3]).read().splitlines()[1:]]
 assert j["n"] == 6 and j["unparsable"] == 0 and j["unparsable_ids"] == [], j
 correct = sum(res[str(i + 1)]["label"] == lab for i, lab in enumerate(labels))
@@ -194,13 +195,96 @@ for k in ("non-toxic", "toxic", "macro avg", "weighted avg"):
     assert set(j["report"][k]) == {"precision", "recall", "f1-score", "support"}, j["report"][k]' \
     "$W/out" "$W/eval.jsonl" "$W/lab.tsv"
 cp "$W/out" "$W/eval1.json"
-run "eval again from --out alone" 0 eval -m "$W/no-such-model" -f "$W/lab.tsv" --json --out "$W/eval.jsonl"
+run "eval again from --out alone" 0 eval "${MT[@]}" -f "$W/lab.tsv" --json --out "$W/eval.jsonl"
 if cmp -s "$W/out" "$W/eval1.json"; then ok "eval from --out: the same report"; else bad "eval from --out differs"; fi
 run "eval --balance --limit 4" 0 eval -m "$M" --tokenizer "$TOKDIR/tokenizer.json" -f "$TSV" --balance --limit 4 --json
 pycheck "eval --balance: 2 + 2 items" '
 import json, sys
 j = json.load(open(sys.argv[1]))
 assert j["n"] == 4 and j["report"]["toxic"]["support"] == 2 and j["report"]["non-toxic"]["support"] == 2, j' "$W/out"
+
+# --- prompts that do not fit the context (--too-long): a model whose whole context is 320 tokens
+M320=$W/model320
+"$BIN" synth "$M320" --preset tiny --layers 1 --seed 5 --ctx 320 >/dev/null || bad "synth --ctx 320"
+M3=(-m "$M320" --tokenizer "$TOKDIR/tokenizer.json")
+LONGTEXT=$(python3 -c 'print(" ".join("word%d" % i for i in range(200)))')
+printf 'short one\n%s\nanother short\n' "$LONGTEXT" >"$W/long.txt"
+run "too long, default skip: exit 3" 3 classify "${M3[@]}" -f "$W/long.txt" --out "$W/long.jsonl"
+contains "too long: counted in the summary" "$W/err" "1 skipped (too long)"
+contains "too long: exit status explained" "$W/err" "1 item was not classified"
+pycheck "too long: an error record with the reason; the others classified" '
+import json, sys
+rows = [r for r in map(json.loads, open(sys.argv[1])) if "provenance" not in r]
+by = {r["id"]: r for r in rows}
+assert sorted(by) == ["1", "2", "3"], rows
+assert by["2"]["label"] == "error" and "more than the model'"'"'s context of 320" in by["2"]["error"], by["2"]
+assert "--ctx" not in by["2"]["error"], by["2"]  # the context is already the model'"'"'s maximum
+assert by["1"]["label"] in ("toxic", "non-toxic") and by["3"]["label"] in ("toxic", "non-toxic"), rows' "$W/long.jsonl"
+run "too long, rerun: skipped again, not written twice" 3 classify "${M3[@]}" -f "$W/long.txt" --out "$W/long.jsonl"
+expect_lines=$(grep -c '"id":"2"' "$W/long.jsonl")
+if [ "$expect_lines" == 1 ]; then ok "too long, rerun: one error line"; else bad "too long, rerun: $expect_lines lines for id 2"; fi
+run "too long: truncate" 0 classify "${M3[@]}" -f "$W/long.txt" --too-long truncate --jsonl
+pycheck "truncate: the text is cut to fit and marked" '
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+by = {r["id"]: r for r in rows}
+assert by["2"].get("truncated") is True and by["2"]["label"] in ("toxic", "non-toxic"), by["2"]
+assert 250 < by["2"]["prompt_tokens"] <= 320, by["2"]
+assert "truncated" not in by["1"], by["1"]' "$W/out"
+run "too long: error stops the run" 1 classify "${M3[@]}" -f "$W/long.txt" --too-long error
+contains "too long, error: names the item" "$W/err" "item 2 (line 2): the prompt has"
+printf 'label\ttext\ntoxic\tyou are an idiot\nnon-toxic\thave a nice day\ntoxic\t%s\n' "$LONGTEXT" >"$W/lab-long.tsv"
+run "eval with a skipped item: exit 3" 3 eval "${M3[@]}" -f "$W/lab-long.tsv"
+contains "eval: the skipped item listed under the report" "$W/out" "not classified (left out of every number above): 1 of 3 items"
+contains "eval: the report counts 2 items" "$W/out" "unparsable answers: 0 of 2"
+run "eval --json with a skipped item" 3 eval "${M3[@]}" -f "$W/lab-long.tsv" --json
+pycheck "eval --json: errors and error_ids" '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["n"] == 2 and j["errors"] == 1 and j["error_ids"] == ["3"], j' "$W/out"
+
+# --- provenance: a resume with another setup is refused and says what differs
+cp "$RES" "$W/prov.jsonl"
+P=(classify -m "$M" --tokenizer "$TOKDIR/tokenizer.json" -f "$TSV" --limit 40 --out "$W/prov.jsonl")
+run "provenance: another prompt is refused" 1 "${P[@]}" --prompt judge-noreason
+contains "provenance: names the prompt" "$W/err" "prompt: the file has 'judge-card', this run 'judge-noreason'"
+run "provenance: --reason is refused" 1 "${P[@]}" --reason
+contains "provenance: names the mode" "$W/err" "mode: the file has 'labels', this run 'reason'"
+run "provenance: the current tokenizer is refused" 1 "${P[@]:0:3}" --tokenizer "$DATA/tokenizer/phi3-mini-4k-instruct/tokenizer.json" "${P[@]:5}"
+contains "provenance: names the tokenizer" "$W/err" "tokenizer_sha256: the file has"
+"$BIN" synth "$W/model-b" --preset tiny --layers 1 --seed 6 >/dev/null
+run "provenance: another model is refused" 1 classify -m "$W/model-b" --tokenizer "$TOKDIR/tokenizer.json" -f "$TSV" --limit 40 --out "$W/prov.jsonl"
+contains "provenance: names the weights (same shapes, other values)" "$W/err" "weights_sha256: the file has"
+contains "provenance: suggests --force-resume" "$W/err" "--force-resume"
+run "provenance: --force-resume adds to it" 0 "${P[@]}" --prompt judge-noreason --force-resume
+contains "provenance: --force-resume warns" "$W/err" "warning: --force-resume"
+pycheck "provenance lines: the original, then the forced one" '
+import json, sys
+prov = [r["provenance"] for r in map(json.loads, open(sys.argv[1])) if "provenance" in r]
+assert [p["prompt"] for p in prov] == ["judge-card", "judge-noreason"], prov
+p = prov[0]
+for k in ("phi3vk_version", "model", "weights_sha256", "weight_type", "tokenizer", "tokenizer_sha256", "prompt_sha256",
+          "mode", "max_new_tokens", "threshold", "too_long", "shard", "device", "driver", "vendor", "kernel_fallbacks"):
+    assert k in p, (k, p)
+assert p["threshold"] == 0.5 and p["shard"] == "1/1" and p["too_long"] == "skip" and p["kernel_fallbacks"] == [], p
+assert len(p["weights_sha256"]) == 64 and p["weight_type"] == "F32", p' "$W/prov.jsonl"
+
+# --- a changed text is run again: an inserted line shifts plain-text ids onto other texts
+printf 'alpha text\nbeta text\ngamma text\n' >"$W/shift.txt"
+run "text change: first run" 0 classify "${MT[@]}" -f "$W/shift.txt" --out "$W/shift.jsonl"
+printf 'inserted line\nalpha text\nbeta text\ngamma text\n' >"$W/shift.txt"
+run "text change: rerun" 0 classify "${MT[@]}" -f "$W/shift.txt" --out "$W/shift.jsonl"
+contains "text change: 3 run again" "$W/err" "3 run again (text changed)"
+pycheck "text change: the last record of every id is for its current line" '
+import hashlib, json, sys
+last = {}
+for r in map(json.loads, open(sys.argv[1])):
+    if "provenance" not in r:
+        last[r["id"]] = r
+lines = open(sys.argv[2]).read().splitlines()
+assert sorted(last) == ["1", "2", "3", "4"], last
+for i, t in enumerate(lines, 1):
+    assert last[str(i)]["text_sha256"] == hashlib.sha256(t.encode()).hexdigest(), (i, t)' "$W/shift.jsonl" "$W/shift.txt"
 
 # --- bad input
 run "missing column" 1 classify "${MT[@]}" -f "$W/lab.tsv" --text-col body

@@ -304,5 +304,42 @@ pull grounded-ai/phi3-toxicity-judge-merge --cache-dir "$C11" --no-tokenizer
 ok "--no-tokenizer: exits 0, no base repo" eq "$RC:$(ls "$C11")" "0:models--grounded-ai--phi3-toxicity-judge-merge"
 stop_server
 
+# ---- 13. hostile servers (issue 14 row 4): every pull ends by a size cap or a time bound ----
+# timed PULL ARGS...: pull under `timeout`, its milliseconds in $MS
+timed() {
+    local t0
+    t0=$(date +%s%N)
+    pull "$@"
+    MS=$((($(date +%s%N) - t0) / 1000000))
+    echo "   (pull $* took $MS ms)"
+}
+start_server endless --mode endless
+timed $REPO --cache-dir "$TMP/c12" --include config.json --max-file-size 5M --retries 0
+ok "endless body, no size known: exits 1" eq "$RC" 1
+ok "endless body: cut at --max-file-size" has "$TMP/err" "passed 5000000 bytes, the --max-file-size cap"
+ok "endless body: at most the cap on disk" [ "$(find "$TMP/c12" -name '*.incomplete' -size +5000k | wc -l)" = 0 ]
+timed $REPO --cache-dir "$TMP/c13" --include config.json --max-file-size 20
+ok "file listed larger than --max-file-size: refused" eq "$RC" 1
+stop_server
+start_server trickle --mode endless --rate 2
+timed $REPO --cache-dir "$TMP/c14" --include config.json --timeout 3 --retries 0
+ok "2 bytes/s with --timeout 3: exits 1" eq "$RC" 1
+ok "2 bytes/s: aborted as too slow" has "$TMP/err" "too slow"
+ok "2 bytes/s: ended within 15 s ($MS ms)" [ "$MS" -lt 15000 ]
+stop_server
+start_server slow --mode endless --rate 20000
+timed $REPO --cache-dir "$TMP/c15" --include config.json --deadline 3
+ok "20 kB/s endless body with --deadline 3: exits 1" eq "$RC" 1
+ok "deadline named" has "$TMP/err" "ran past its deadline of 3 s (--deadline)"
+ok "deadline: ended within 15 s ($MS ms)" [ "$MS" -lt 15000 ]
+stop_server
+
+# ---- 14. an HF_TOKEN longer than a token can be is refused without echoing it (issue 14 row 11) ----
+LONG=$(head -c 5000 /dev/zero | tr '\0' 'Q')
+HF_TOKEN=$LONG pull $REPO --cache-dir "$TMP/c16"
+ok "overlong HF_TOKEN: exits 1" eq "$RC" 1
+ok "overlong HF_TOKEN: says so" has "$TMP/err" "the token from HF_TOKEN is 5000 bytes long"
+ok "overlong HF_TOKEN: not echoed" eq "$(grep -c QQQQ "$TMP/err")" 0
+
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

@@ -18,8 +18,11 @@ Test modes (--mode, comma-separated):
   corrupt     LFS bytes are served with one byte flipped (same length)
   no-range    Range headers are ignored (always 200 with the whole file)
   no-blobs    the API ignores ?blobs=true (no sizes or hashes: clients must HEAD)
+  endless     hostile: no sizes anywhere (listing, HEAD), and every file's GET body never
+              ends (no Content-Length, bytes until the client hangs up), at --rate bytes/s
+              (0: as fast as it goes)
 
-Other options: --serve owner/name=DIR (serve a folder; *.safetensors/*.bin/*.gguf/*.onnx and
+Other options: --rate N (endless mode), --serve owner/name=DIR (serve a folder; *.safetensors/*.bin/*.gguf/*.onnx and
 files >= 1 MB are LFS), --token T (require "Authorization: Bearer T" on /api and /resolve),
 --log FILE (one line per request: METHOD PATH RANGE STATUS), --manifest FILE (JSON of
 every served file: sha256, etag, size, lfs, commit), --max-seconds N (exit after N s).
@@ -141,6 +144,7 @@ class State:
     repos = {}
     by_sha256 = {}
     modes = set()
+    rate = 0
     token = None
     log = None
     dropped = set()
@@ -212,7 +216,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         repo = self.find(repo_id, rev)
         if repo is None:
             return
-        blobs = query.get("blobs", ["false"])[0] == "true" and "no-blobs" not in State.modes
+        blobs = query.get("blobs", ["false"])[0] == "true" and not State.modes & {"no-blobs", "endless"}
         body = json.dumps(repo.info(blobs)).encode()
         self.reply(200, [("Content-Type", "application/json")], body)
 
@@ -224,6 +228,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if e is None:
             return self.error(404, "EntryNotFound", "Entry not found")
         common = [("X-Repo-Commit", repo.sha)]
+        if "endless" in State.modes:
+            return self.endless(common + [("ETag", '"%s"' % e["blob_id"])])
         if e["lfs"]:
             host = "http://%s:%d" % self.server.server_address[:2]
             return self.reply(302, common + [
@@ -232,6 +238,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("X-Linked-Etag", '"%s"' % e["sha256"]),
                 ("X-Linked-Size", str(e["size"]))])
         self.send_bytes(e["data"], common + [("ETag", '"%s"' % e["etag"])])
+
+    def endless(self, headers):
+        self.record(200)
+        self.send_response(200)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        if self.command == "HEAD":
+            return
+        rate = State.rate
+        chunk = b"x" * (max(1, rate // 10) if rate > 0 else 1 << 16)
+        try:
+            while True:
+                self.wfile.write(chunk)
+                self.wfile.flush()
+                if rate > 0:
+                    time.sleep(len(chunk) / rate)
+        except OSError:
+            pass
 
     def cdn(self, sha):
         data = State.by_sha256.get(sha)
@@ -293,13 +320,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--serve", action="append", default=[], metavar="OWNER/NAME=DIR")
     ap.add_argument("--mode", default="")
+    ap.add_argument("--rate", type=int, default=0)
     ap.add_argument("--token")
     ap.add_argument("--log")
     ap.add_argument("--manifest")
     ap.add_argument("--max-seconds", type=float, default=300)
     a = ap.parse_args()
     State.modes = set(m for m in a.mode.split(",") if m)
-    unknown = State.modes - {"drop-once", "corrupt", "no-range", "no-blobs"}
+    State.rate = a.rate
+    unknown = State.modes - {"drop-once", "corrupt", "no-range", "no-blobs", "endless"}
     if unknown:
         ap.error("unknown mode(s): " + ", ".join(sorted(unknown)))
     State.token = a.token

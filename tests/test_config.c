@@ -148,6 +148,15 @@ static void test_longrope_and_roundtrip(void) {
     CHECK(gen && phi3_config_parse_generation(&d, gen, strlen(gen), "gen", err, sizeof err) == 0 && d.n_stop == 3 && d.stop_ids[1] == 32001,
           "generation round trip: %s", err);
     free(gen);
+    /* issue 14 row 13: a vocabulary too small for any stop id (synth --vocab
+     * 32000) wrote "eos_token_id": [], which this reader rejects */
+    c.n_stop = 0;
+    gen = phi3_config_generation_to_json(&c);
+    d.n_stop = 1, d.stop_ids[0] = 5;
+    CHECK(gen && !strstr(gen, "[]") && phi3_config_parse_generation(&d, gen, strlen(gen), "gen", err, sizeof err) == 0 &&
+              d.n_stop == 1,
+          "no stop ids: written as null and read back: %s / %s", gen ? gen : "(null)", err);
+    free(gen);
 }
 
 static void test_shared_data(void) {

@@ -182,6 +182,27 @@ static void check_text_and_bytes(void) {
     CHECK(judge_format_parse("xlsx", &f) == -1, "unknown format");
 }
 
+/* Issue 14: JSONL "\u0000" cut a text or id at the NUL; unknown extensions
+ * were read as plain text. */
+static void check_hostile(void) {
+    const char *nul = "{\"id\": \"1\", \"text\": \"ok\"}\n{\"id\": \"2\", \"text\": \"a\\u0000b\"}\n";
+    judge_dataset *ds = parse(nul, "n.jsonl", JUDGE_FORMAT_JSONL, NULL, NULL, NULL);
+    CHECK(!ds && strstr(err, "n.jsonl:2: \\u0000 (a NUL character)"), "\\u0000: %s", err);
+    judge_dataset_destroy(ds);
+    /* an escaped backslash before u0000 is text, not a NUL */
+    ds = parse("{\"text\": \"a\\\\u0000b\"}\n", "e.jsonl", JUDGE_FORMAT_JSONL, NULL, NULL, NULL);
+    CHECK(ds && ds->n == 1 && ds->items[0].text_len == 8, "\\\\u0000 is text: %s", ds ? ds->items[0].text : err);
+    judge_dataset_destroy(ds);
+    CHECK(judge_json_nul_escape("\\\\\\u0000", 8) == 2 && judge_json_nul_escape("\\\\u0000", 7) == -1, "escape counting");
+    const char *names[] = {"items.json", "x.txt.gz", "noext", "dir.d/file"};
+    for (int i = 0; i < 4; i++) {
+        ds = parse("[1, 2]\n", names[i], JUDGE_FORMAT_AUTO, NULL, NULL, NULL);
+        CHECK(!ds && strstr(err, names[i]) && strstr(err, "--format"), "%s: %s", names[i], err);
+        judge_dataset_destroy(ds);
+    }
+    CHECK(judge_format_guess("a.TXT") == JUDGE_FORMAT_TEXT && judge_format_guess("a.json") == JUDGE_FORMAT_AUTO, "guess");
+}
+
 static void check_stdin_and_missing_file(void) {
     char path[] = "/tmp/phi3vk_ds_XXXXXX";
     int fd = mkstemp(path);
@@ -281,6 +302,7 @@ int main(void) {
     check_tsv();
     check_jsonl();
     check_text_and_bytes();
+    check_hostile();
     check_stdin_and_missing_file();
     check_classes_and_select();
     const char *dir = test_data_dir();

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "judge/provenance.h"
 #include "judge/results.h"
 #include "lib/check.h"
 
@@ -144,6 +145,97 @@ static void check_resume(void) {
     CHECK(!r, "a directory is refused");
     remove(path);
     remove(path2);
+}
+
+/* Issue 14 row 2: a file with no newline at all that is not a result (a
+ * user's items) was taken for a torn line and cut to nothing. */
+static void check_not_ours(void) {
+    char path[256];
+    const char *items = "{\"text\": \"the only item\"}";
+    const char *torn[] = {"{\"id\":\"4\",\"lab", "{\"provenance\":{\"mod", "{\"i"};
+    snprintf(path, sizeof path, "%s/items.jsonl", dir);
+    append_raw(path, items);
+    judge_results *r = judge_results_open(path, err, sizeof err);
+    size_t n = 0;
+    char *back = slurp(path, &n);
+    CHECK(!r && strstr(err, "items.jsonl:1: the last line, without a newline, is not a phi3vk result line"), "%s", err);
+    CHECK(back && n == strlen(items) && !memcmp(back, items, n), "the file is unchanged: '%s'", back ? back : "");
+    free(back);
+    judge_results_close(r, NULL, 0);
+    remove(path);
+    /* what a crash inside the first write() leaves is still cut */
+    for (int i = 0; i < 3; i++) {
+        append_raw(path, torn[i]);
+        r = judge_results_open(path, err, sizeof err);
+        CHECK(r && judge_results_count(r) == 0 && judge_results_dropped_bytes(r) == strlen(torn[i]), "torn first line %d: %s", i,
+              r ? "kept" : err);
+        judge_results_close(r, NULL, 0);
+        remove(path);
+    }
+}
+
+/* Issue 14 row 7: records carry their text's hash; a result for another text
+ * or an error result is replaced, a repeat for the same text is refused. */
+static void check_replace(void) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/replace.jsonl", dir);
+    judge_results *r = judge_results_open(path, err, sizeof err);
+    CHECK(r, "%s", err);
+    if (!r) return;
+    judge_result a = result("1", JUDGE_TOXIC, 0.9), b = a, e = result("2", JUDGE_ERROR, NAN), f = result("2", JUDGE_TOXIC, 0.7);
+    judge_sha256_hex("old text", 8, a.text_sha256);
+    judge_sha256_hex("new text", 8, b.text_sha256);
+    b.p_toxic = 0.2, b.label = JUDGE_NON_TOXIC;
+    e.error = "the prompt has 5000 tokens, more than the model's context of 4096";
+    judge_sha256_hex("long", 4, e.text_sha256);
+    memcpy(f.text_sha256, e.text_sha256, 65);
+    CHECK(!judge_results_append(r, &a, err, sizeof err) && !judge_results_append(r, &e, err, sizeof err), "%s", err);
+    CHECK(judge_results_append(r, &a, err, sizeof err) == -1 && strstr(err, "already"), "same text again: %s", err);
+    CHECK(!judge_results_append(r, &b, err, sizeof err) && !judge_results_append(r, &f, err, sizeof err), "replace: %s", err);
+    judge_results_close(r, NULL, 0);
+    r = judge_results_open(path, err, sizeof err);
+    CHECK(r && judge_results_count(r) == 2, "reopen: %s", err);
+    const judge_result *g1 = r ? judge_results_get(r, "1") : NULL, *g2 = r ? judge_results_get(r, "2") : NULL;
+    CHECK(g1 && g1->p_toxic == 0.2 && !strcmp(g1->text_sha256, b.text_sha256), "the later record of id 1 wins");
+    CHECK(g2 && g2->label == JUDGE_TOXIC && !g2->error, "the error of id 2 was replaced");
+    judge_results_close(r, NULL, 0);
+    /* an error line round trip */
+    char *line = judge_result_line(&e, NULL);
+    judge_result back;
+    CHECK(line && judge_result_parse(line, strlen(line) - 1, &back, err, sizeof err) == 0 && back.label == JUDGE_ERROR &&
+              back.error && !strcmp(back.error, e.error) && !strcmp(back.text_sha256, e.text_sha256),
+          "error line: %s / %s", line ? line : "", err);
+    if (line && !strstr(line, "\"label\":\"error\"")) CHECK(0, "label error in '%s'", line);
+    free((char *)back.id);
+    free((char *)back.error);
+    free(line);
+    /* a \u0000 in a result's id would cut it */
+    CHECK(judge_result_parse("{\"id\":\"1\\u0000x\",\"label\":\"toxic\"}", 33, &back, err, sizeof err) == -1 &&
+              strstr(err, "NUL"), "\\u0000 in an id: %s", err);
+    /* provenance: written once, compared */
+    judge_provenance p = {0}, q;
+    snprintf(p.model, sizeof p.model, "m");
+    snprintf(p.prompt, sizeof p.prompt, "judge-card");
+    r = judge_results_open(path, err, sizeof err);
+    CHECK(r && !judge_results_provenance(r) && !judge_results_set_provenance(r, &p, err, sizeof err) &&
+              !judge_results_set_provenance(r, &p, err, sizeof err), "provenance: %s", err);
+    judge_results_close(r, NULL, 0);
+    r = judge_results_open(path, err, sizeof err);
+    const judge_provenance *fp = r ? judge_results_provenance(r) : NULL;
+    q = p;
+    snprintf(q.prompt, sizeof q.prompt, "phoenix");
+    char diff[512];
+    CHECK(fp && judge_provenance_diff(fp, &p, diff, sizeof diff) == 0, "provenance read back");
+    CHECK(fp && judge_provenance_diff(fp, &q, diff, sizeof diff) == 1 && strstr(diff, "prompt: the file has 'judge-card', this run 'phoenix'"),
+          "diff: %s", diff);
+    judge_results_close(r, NULL, 0);
+    size_t n = 0;
+    char *text = slurp(path, &n);
+    int lines = 0;
+    for (size_t i = 0; i < n; i++) lines += text[i] == '\n';
+    CHECK(lines == 5, "4 results + 1 provenance line, found %d lines", lines);
+    free(text);
+    remove(path);
 }
 
 /* A child holding the file makes a second open fail. */
@@ -302,6 +394,8 @@ int main(void) {
     if (!mkdtemp(dir)) test_skip("cannot create a temporary folder");
     check_line_format();
     check_resume();
+    check_not_ours();
+    check_replace();
     check_lock();
     for (int round = 0; round < 3; round++) check_sigkill(round);
     check_progress();

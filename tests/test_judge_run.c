@@ -202,6 +202,15 @@ static void check_streams(const judge_dataset *ds, const int *idx) {
     char buf[512];
     judge_table_row(&item, &rr, 3, buf, sizeof buf);
     CHECK(!strcmp(buf, "x    unparsable        -  line one tab \xef\xbf\xbd\n    reason: why not\n"), "row: '%s'", buf);
+    /* issue 14 row 9: an id with escape sequences (C0 and C1 controls) is shown with spaces */
+    judge_item esc = {"\x1b]0;x\x07\xc2\x9b" "2J", "t", 1, NULL, 1};
+    judge_result re = {esc.id, JUDGE_TOXIC, 0.5, NULL, 0, 0};
+    judge_table_row(&esc, &re, 8, buf, sizeof buf);
+    CHECK(!strchr(buf, '\x1b') && !strchr(buf, '\x07') && !strstr(buf, "\xc2\x9b") && !strncmp(buf, " ]0;x  2J", 9),
+          "escapes in the id: '%s'", buf);
+    judge_result rerr = {"x", JUDGE_ERROR, NAN, NULL, 0, 0, "the prompt has 9 tokens", 0, ""};
+    judge_table_row(&item, &rerr, 3, buf, sizeof buf);
+    CHECK(strstr(buf, "x    error") && strstr(buf, "\n    error: the prompt has 9 tokens\n"), "error row: '%s'", buf);
     char longtext[200];
     for (int i = 0; i < 100; i++) memcpy(longtext + 2 * i, "\xc3\xa9", 2); /* 100 x e-acute */
     judge_item big = {"y", longtext, 200, NULL, 1};

@@ -98,6 +98,9 @@ static void test_hostile(void) {
     expect("{\"w\":{\"dtype\":\"F32\",\"shape\":\"2\",\"data_offsets\":[0,8]}}", 8, "tensor w", "shape");
     expect("{\"w\":{\"dtype\":\"F32\",\"shape\":[1,1,1,1,1,1,1,1,2],\"data_offsets\":[0,8]}}", 8, "tensor w", "dimensions");
     expect("{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,8]}}", 8, "tensor w", "overflow");
+    /* issue 14 row 8: 2^60 F16 elements are 2^61 bytes, but elements x 16 bits wrapped to 0 */
+    expect("{\"w\":{\"dtype\":\"F16\",\"shape\":[1073741824,1073741824],\"data_offsets\":[0,0]}}", 0, "tensor w", "size/shape mismatch");
+    expect("{\"w\":{\"dtype\":\"F64\",\"shape\":[536870912,1073741824],\"data_offsets\":[0,0]}}", 0, "tensor w", "size/shape mismatch");
     expect("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 8, "tensor w", "data_offsets");
     expect("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,1e300]}}", 8, "tensor w", "data_offsets");
     expect("{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8, "tensor w", "data_offsets");

@@ -13,6 +13,7 @@
 
 #include "lib/check.h"
 #include "model/f16.h"
+#include "model/gguf_write.h"
 #include "model/mapfile.h"
 #include "model/source.h"
 #include "model/synth.h"
@@ -281,6 +282,55 @@ static void test_broken(void) {
     expect_open_fail(p, "nothing-here", "no such file or folder", NULL);
 }
 
+/* Issue 14 row 1: a GGUF whose head_dim (embedding_length / head_count) is
+ * large and whose LongRoPE factor tensors have head_dim / 2 F32 elements was
+ * copied into the 256-float factor arrays before head_dim was checked. */
+static void test_huge_head_dim(void) {
+    char path[512], err[512] = "";
+    snprintf(path, sizeof path, "%s/huge-head.gguf", tmpdir);
+    phi3_gguf_writer *w = phi3_gguf_writer_create();
+    const uint32_t head_dim = 4096, half = head_dim / 2;
+    phi3_gguf_writer_str(w, "general.architecture", "phi3");
+    phi3_gguf_writer_u32(w, "phi3.embedding_length", head_dim);
+    phi3_gguf_writer_u32(w, "phi3.feed_forward_length", 1);
+    phi3_gguf_writer_u32(w, "phi3.block_count", 1);
+    phi3_gguf_writer_u32(w, "phi3.attention.head_count", 1);
+    phi3_gguf_writer_u32(w, "phi3.context_length", 16);
+    phi3_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", 1e-5f);
+    const uint64_t ne_e[2] = {1, 4}, ne_f[1] = {half};
+    phi3_gguf_writer_tensor(w, "token_embd.weight", PHI3_GGML_F32, 2, ne_e);
+    phi3_gguf_writer_tensor(w, "rope_factors_long.weight", PHI3_GGML_F32, 1, ne_f);
+    phi3_gguf_writer_tensor(w, "rope_factors_short.weight", PHI3_GGML_F32, 1, ne_f);
+    float *ones = malloc(4 * (4 + 2 * half));
+    for (uint32_t i = 0; i < 4 + 2 * half; i++) ones[i] = 1.0f;
+    int rc = phi3_gguf_writer_begin(w, path, err, sizeof err) || phi3_gguf_writer_data(w, ones, 4 * (4 + 2 * half), err, sizeof err) ||
+             phi3_gguf_writer_finish(w, err, sizeof err);
+    CHECK(rc == 0, "writing %s: %s", path, err);
+    phi3_gguf_writer_destroy(w);
+    free(ones);
+    expect_open_fail(path, "huge-head.gguf", "head_dim = 4096 / 1 = 4096", "<= 512");
+}
+
+/* Issue 14 row 12: a model file that shrinks while it is being loaded made
+ * the reads past its new end raise SIGBUS; now they are an error. */
+static void test_shrink(void) {
+    for (int g = 0; g < 2; g++) {
+        char p[512], f[600], err[512] = "";
+        fresh(p, sizeof p, g ? "shrink.gguf" : "shrink", g, 1, 0);
+        snprintf(f, sizeof f, "%s%s", p, g ? "" : "/model.safetensors");
+        phi3_source *s = phi3_source_open(p, err, sizeof err);
+        CHECK(s, "%s", err);
+        if (!s) continue;
+        CHECK(truncate(f, 4096) == 0, "truncate %s", f);
+        const phi3_tensor *t = phi3_source_weight(s, PHI3_W_DOWN, 1); /* far past the first page */
+        uint16_t *dst = malloc(t->rows * t->cols * 2);
+        int rc = phi3_source_read_rows_f16(s, t, 0, t->rows, dst, t->cols, NULL, err, sizeof err);
+        CHECK(rc == -1 && strstr(err, t->name) && strstr(err, "shrank"), "shrunk %s: rc %d, '%s'", f, rc, err);
+        free(dst);
+        phi3_source_close(s);
+    }
+}
+
 /* The converter on every fp16 and bf16 bit pattern and a stride through
  * all binary32 patterns (plus the rounding and overflow edges), against
  * f16.h + clamping, on tensors over the test's own memory (src NULL). */
@@ -328,6 +378,8 @@ int main(void) {
     test_variants();
     test_overflow();
     test_broken();
+    test_huge_head_dim();
+    test_shrink();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
     if (system(cmd)) fprintf(stderr, "could not remove %s\n", tmpdir);

@@ -591,6 +591,71 @@ static void test_synthetic(void) {
     }
 }
 
+static double mono_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Issue 14 rows 3, 5, 6: hostile tokenizers are rejected by a bound, or cost
+ * a bounded amount of work. The time limits only catch a return of the old
+ * quadratic behaviour (seconds); bench/RESULTS.md has the real times. */
+static void test_hostile(void) {
+    /* row 3: three Replace "a" -> 10 x "a" made one byte a billion */
+    static const char grow[] = "{\"model\": {\"vocab\": {\"a\": 0}, \"merges\": []}, \"normalizer\": {\"type\": \"Sequence\", "
+                               "\"normalizers\": [{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"aaaaaaaaaa\"},"
+                               "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"aaaaaaaaaa\"},"
+                               "{\"type\": \"Replace\", \"pattern\": {\"String\": \"a\"}, \"content\": \"aaaaaaaaaa\"}]}}";
+    tok_tokenizer *t = tok_load_json_mem(grow, sizeof grow - 1, "grow.json", errbuf, sizeof errbuf);
+    CHECK(!t && strstr(errbuf, "grow.json: normalizer: after step 1 (Replace)") && strstr(errbuf, "at most 8x"), "%s", errbuf);
+    tok_destroy(t);
+
+    /* row 5: a 1 MiB piece (deriving its merges was quadratic) */
+    enum { BIG = 1 << 20 };
+    char *big = malloc(BIG + 1);
+    memset(big, 'a', BIG);
+    big[BIG] = 0;
+    const char *pieces[3] = {"a", "aa", big};
+    const float scores[3] = {0, -1, -2};
+    const int32_t types[3] = {TOK_TYPE_NORMAL, TOK_TYPE_NORMAL, TOK_TYPE_NORMAL};
+    tok_spm_params p = {.n_vocab = 3, .pieces = pieces, .scores = scores, .types = types, .bos_id = -1, .eos_id = -1,
+                        .unk_id = -1, .pad_id = -1, .name = "big.gguf"};
+    double t0 = mono_s();
+    t = tok_create_spm(&p, errbuf, sizeof errbuf);
+    CHECK(!t && strstr(errbuf, "big.gguf: token 2: 1048576 bytes long, at most 128"), "%s", errbuf);
+    CHECK(mono_s() - t0 < 1.0, "1 MiB piece rejected in %.2f s", mono_s() - t0);
+    tok_destroy(t);
+    free(big);
+
+    /* row 6: 100k added tokens sharing a first byte; matching is a trie walk */
+    enum { NADD = 100000 };
+    size_t cap = 64 + (size_t)NADD * 64, n = 0;
+    char *json = malloc(cap);
+    n += (size_t)snprintf(json + n, cap - n, "{\"model\": {\"vocab\": {\"<unk>\": 0, \"x\": 1, \"\\u2581\": 2}, \"merges\": [], "
+                                          "\"unk_token\": \"<unk>\"}, \"added_tokens\": [");
+    for (int i = 0; i < NADD; i++)
+        n += (size_t)snprintf(json + n, cap - n, "%s{\"id\": %d, \"content\": \"x%d\", \"special\": true}", i ? "," : "", 3 + i, i);
+    n += (size_t)snprintf(json + n, cap - n, "]}");
+    t = tok_load_json_mem(json, n, "added.json", errbuf, sizeof errbuf);
+    CHECK(t != NULL, "%s", errbuf);
+    free(json);
+    if (t) {
+        char text[4001];
+        memset(text, 'x', 4000); /* every position starts 100k candidates */
+        text[4000] = 0;
+        memcpy(text, "x99999x12", 9); /* longest match wins: x99999, then x12 */
+        t0 = mono_s();
+        tok_ids v = enc(t, text, 4000, 0);
+        double dt = mono_s() - t0;
+        CHECK(v.n > 2 && v.ids[0] == 3 + 99999 && v.ids[1] == 3 + 12, "longest match first: %d %d", v.n ? v.ids[0] : -1,
+              v.n > 1 ? v.ids[1] : -1);
+        /* before the trie: 1.5 s in a release build (3.75 s in the issue); now ~1 ms */
+        CHECK(dt < 0.5, "4000 characters against 100k added tokens: %.2f s", dt);
+        tok_ids_free(&v);
+        tok_destroy(t);
+    }
+}
+
 static void test_paths(const char *dir) {
     char tmp[] = "/tmp/tok_test_XXXXXX";
     CHECK(mkdtemp(tmp) != NULL, "mkdtemp");
@@ -622,6 +687,7 @@ static void test_paths(const char *dir) {
 
 int main(void) {
     test_synthetic(); /* needs no reference data */
+    test_hostile();
     const char *env = getenv("PHI3VK_DATA");
     if ((!env || access(env, R_OK) != 0) && test_failures) return test_finish();
     const char *dir = test_data_dir(); /* skips (77) when ../shared/data is absent */

@@ -88,6 +88,10 @@ static void matcher_free(tok_matcher *m, int owns_text) {
     if (owns_text)
         for (size_t i = 0; i < m->n; i++) free((char *)m->pats[i].text);
     free(m->pats);
+    free(m->plain);
+    free(m->special);
+    free(m->edge_key);
+    free(m->edge_child);
     memset(m, 0, sizeof *m);
 }
 
@@ -237,19 +241,82 @@ int tok_parse_byte_piece(const char *s, size_t n) {
 
 static int pat_cmp(const void *pa, const void *pb) {
     const tok_added_pat *a = pa, *b = pb;
-    unsigned char ca = (unsigned char)a->text[0], cb = (unsigned char)b->text[0];
-    if (ca != cb) return ca < cb ? -1 : 1;
-    if (a->len != b->len) return a->len > b->len ? -1 : 1; /* longest first */
+    size_t n = a->len < b->len ? a->len : b->len;
+    int c = memcmp(a->text, b->text, n);
+    if (c) return c;
+    if (a->len != b->len) return a->len < b->len ? -1 : 1;
     return a->id < b->id ? -1 : a->id > b->id;
 }
 
-static void matcher_index(tok_matcher *m) {
-    qsort(m->pats, m->n, sizeof *m->pats, pat_cmp);
-    size_t j = 0;
-    for (int b = 0; b <= 256; b++) {
-        while (b < 256 && j < m->n && (unsigned char)m->pats[j].text[0] < b) j++;
-        m->first[b] = (uint32_t)(b < 256 ? j : m->n);
+static int edge_insert(tok_matcher *m, uint64_t key, uint32_t child);
+
+/* Doubles the edge table (load factor <= 1/2). */
+static int edges_grow(tok_matcher *m) {
+    uint32_t old_cap = m->edge_cap, cap = old_cap ? old_cap * 2 : 64;
+    uint64_t *ok = m->edge_key;
+    uint32_t *oc = m->edge_child;
+    m->edge_key = calloc(cap, sizeof *m->edge_key);
+    m->edge_child = calloc(cap, sizeof *m->edge_child);
+    if (!m->edge_key || !m->edge_child) {
+        free(m->edge_key);
+        free(m->edge_child);
+        m->edge_key = ok, m->edge_child = oc;
+        return -1;
     }
+    m->edge_cap = cap;
+    m->n_edges = 0;
+    for (uint32_t i = 0; i < old_cap; i++)
+        if (ok[i]) edge_insert(m, ok[i], oc[i]);
+    free(ok);
+    free(oc);
+    return 0;
+}
+
+static int edge_insert(tok_matcher *m, uint64_t key, uint32_t child) {
+    if ((m->n_edges + 1) * 2 > m->edge_cap && edges_grow(m)) return -1;
+    uint32_t mask = m->edge_cap - 1, i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+    while (m->edge_key[i]) i = (i + 1) & mask;
+    m->edge_key[i] = key;
+    m->edge_child[i] = child;
+    m->n_edges++;
+    return 0;
+}
+
+/* A new node without patterns; its index, or 0 when out of memory. */
+static uint32_t node_new(tok_matcher *m) {
+    if (m->n_nodes == m->node_cap) {
+        uint32_t cap = m->node_cap ? m->node_cap * 2 : 64;
+        int32_t *p = realloc(m->plain, cap * sizeof *p);
+        if (p) m->plain = p;
+        int32_t *q = realloc(m->special, cap * sizeof *q);
+        if (q) m->special = q;
+        if (!p || !q) return 0;
+        m->node_cap = cap;
+    }
+    m->plain[m->n_nodes] = m->special[m->n_nodes] = -1;
+    return m->n_nodes++;
+}
+
+/* Sorts the patterns and builds the trie. Patterns of equal text keep the
+ * lowest id of each kind (the sort puts it first). -1 when out of memory. */
+static int matcher_index(tok_matcher *m) {
+    qsort(m->pats, m->n, sizeof *m->pats, pat_cmp);
+    if (node_new(m) != 0 || !m->plain) return -1; /* the root */
+    for (size_t k = 0; k < m->n; k++) {
+        const tok_added_pat *a = &m->pats[k];
+        uint32_t node = 0;
+        for (size_t i = 0; i < a->len; i++) {
+            unsigned char b = (unsigned char)a->text[i];
+            uint32_t next = tok_trie_child(m, node, b);
+            if (!next) {
+                if (!(next = node_new(m)) || edge_insert(m, ((uint64_t)node << 8 | b) + 1, next)) return -1;
+            }
+            node = next;
+        }
+        int32_t *slot = (a->flags & TOK_ADDED_SPECIAL) ? &m->special[node] : &m->plain[node];
+        if (*slot < 0) *slot = (int32_t)k;
+    }
+    return 0;
 }
 
 /* Builds raw_added and norm_added from the entries marked is_added. */
@@ -284,9 +351,7 @@ static int build_matchers(tok_tokenizer *t) {
             t->raw_added.pats[t->raw_added.n++] = p;
         }
     }
-    matcher_index(&t->raw_added);
-    matcher_index(&t->norm_added);
-    return 0;
+    return matcher_index(&t->raw_added) || matcher_index(&t->norm_added) ? -1 : 0;
 }
 
 /* Word splitting (BPE run separately on each "▁word") is exact when no merge

@@ -279,6 +279,35 @@ int tok_normalize(const tok_tokenizer *t, const char *s, size_t n, char **buf, s
     return rc;
 }
 
+int tok_norm_check(const tok_tokenizer *t, const char *name, char *err, size_t errlen) {
+    if (t->n_norm > TOK_MAX_NORM_STEPS)
+        return tok_fail(err, errlen, "%s: normalizer: %zu Prepend/Replace steps, at most %d allowed", name, t->n_norm,
+                        TOK_MAX_NORM_STEPS);
+    /* out <= grow * in + extra, composed step by step */
+    double grow = 1, extra = 0;
+    for (size_t i = 0; i < t->n_norm; i++) {
+        const tok_norm_op *op = &t->norm[i];
+        size_t longest = op->alen > op->blen ? op->alen : op->blen;
+        if (longest > TOK_MAX_PIECE_LEN)
+            return tok_fail(err, errlen, "%s: normalizer step %zu: a %zu-byte string, at most %d allowed", name, i + 1,
+                            longest, TOK_MAX_PIECE_LEN);
+        if (op->kind == TOK_NORM_PREPEND) {
+            extra += (double)op->alen;
+        } else if (op->blen > op->alen) {
+            double f = (double)op->blen / (double)op->alen; /* every occurrence replaced */
+            grow *= f;
+            extra *= f;
+        }
+        if (grow > TOK_NORM_MAX_GROWTH || extra > TOK_NORM_MAX_EXTRA)
+            return tok_fail(err, errlen,
+                            "%s: normalizer: after step %zu (%s) a text can grow to %.3gx its length + %.0f bytes; at "
+                            "most %dx + %d allowed",
+                            name, i + 1, op->kind == TOK_NORM_PREPEND ? "Prepend" : "Replace", grow, extra,
+                            TOK_NORM_MAX_GROWTH, TOK_NORM_MAX_EXTRA);
+    }
+    return 0;
+}
+
 /* ---- added-token matching ---- */
 
 /* Word characters for single_word tokens: ASCII alphanumerics, '_' and any
@@ -340,23 +369,31 @@ static int is_protected(const prot *p, size_t pos) {
     return 0;
 }
 
-/* Leftmost-longest match at or after `from`; returns 1 and the match. */
+/* Leftmost-longest match at or after `from`; returns 1 and the match. Among
+ * patterns of the same text the lowest id wins, except that a special one
+ * inside a protected range is no candidate. Walks the trie from each start:
+ * at most the longest pattern's length steps per position. */
 static int find_added(const tok_matcher *m, const unsigned char *s, size_t n, size_t from, const prot *pr,
                       size_t *mstart, const tok_added_pat **pat) {
     if (m->n == 0) return 0;
     for (size_t p = from; p < n; p++) {
-        uint32_t lo = m->first[s[p]], hi = m->first[s[p] + 1];
-        if (lo == hi) continue;
+        uint32_t node = tok_trie_child(m, 0, s[p]);
+        if (!node) continue;
         int prot_here = -1;
-        for (uint32_t j = lo; j < hi; j++) {
-            const tok_added_pat *a = &m->pats[j];
-            if (a->len > n - p || memcmp(s + p, a->text, a->len) != 0) continue;
-            if (a->flags & TOK_ADDED_SPECIAL) {
+        const tok_added_pat *best = NULL;
+        for (size_t q = p + 1;; q++) {
+            int32_t sp = m->special[node], pl = m->plain[node];
+            if (sp >= 0) {
                 if (prot_here < 0) prot_here = is_protected(pr, p);
-                if (prot_here) continue;
+                if (prot_here) sp = -1;
             }
+            int32_t pick = sp < 0 ? pl : pl < 0 ? sp : m->pats[sp].id < m->pats[pl].id ? sp : pl;
+            if (pick >= 0) best = &m->pats[pick];
+            if (q >= n || !(node = tok_trie_child(m, node, s[q]))) break;
+        }
+        if (best) {
             *mstart = p;
-            *pat = a;
+            *pat = best;
             return 1;
         }
     }

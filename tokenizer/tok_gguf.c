@@ -97,10 +97,10 @@ tok_tokenizer *tok_load_gguf(const phi3_gguf *g, char *err, size_t errlen) {
     }
     int phi3 = is_phi3(g);
     for (uint64_t i = 0; i < toks.n; i++) {
-        uint64_t len;
-        if (phi3_gguf_arr_str(&toks, i, &pieces[i], &len) != 0 || len > (1u << 20)) {
-            tok_fail(err, errlen, "%s: tokenizer.ggml.tokens[%llu]: unreadable or longer than 1 MiB", name,
-                     (unsigned long long)i);
+        uint64_t len = 0;
+        if (phi3_gguf_arr_str(&toks, i, &pieces[i], &len) != 0 || len > TOK_MAX_PIECE_LEN) {
+            tok_fail(err, errlen, "%s: tokenizer.ggml.tokens[%llu]: unreadable, or %llu bytes long (at most %d allowed)",
+                     name, (unsigned long long)i, (unsigned long long)len, TOK_MAX_PIECE_LEN);
             goto done;
         }
         lens[i] = (uint32_t)len;

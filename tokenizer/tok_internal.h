@@ -8,6 +8,15 @@
 #include "tokenizer/tok.h"
 
 #define TOK_MAX_VOCAB (1 << 21) /* ids must be below this (largest real vocabs ~256k) */
+/* Bounds that make a hostile tokenizer cheap to reject (issue 14). Deriving
+ * merges costs pieces x length^2 and added-token matching text x length, so
+ * pieces are short: the longest Phi-3 piece is 48 bytes (16 characters,
+ * SentencePiece's default max_sentencepiece_length). */
+#define TOK_MAX_PIECE_LEN 128        /* bytes of a vocabulary piece or added token */
+#define TOK_MAX_MERGES (1u << 22)    /* merges (Phi-3: 61k, the largest BPE vocabularies ~300k) */
+#define TOK_MAX_NORM_STEPS 16        /* Prepend / Replace steps (Phi-3: 2) */
+#define TOK_NORM_MAX_GROWTH 8        /* a normalized text is at most 8x its input... */
+#define TOK_NORM_MAX_EXTRA 1024      /* ...plus this many bytes (Phi-3: 3x + 3) */
 #define TOK_SPACE_MARK "\xE2\x96\x81" /* U+2581 "▁", SentencePiece's space */
 
 /* One piece of the vocabulary, indexed by id. */
@@ -59,13 +68,32 @@ typedef struct tok_added_pat {
     unsigned flags;    /* enum tok_added_flag */
 } tok_added_pat;
 
-/* A set of added-token patterns, sorted by first byte then length (longest
- * first) so a lookup at a position tries the candidates for that byte. */
+/* A set of added-token patterns in a trie over their bytes, so finding the
+ * longest match at a position costs at most the longest pattern's length,
+ * however many patterns share a prefix. Node 0 is the root; node k's
+ * patterns are those whose text spells the path to k. */
 typedef struct tok_matcher {
-    tok_added_pat *pats;   /* [n] */
+    tok_added_pat *pats;   /* [n] sorted by text, then id */
     size_t n;
-    uint32_t first[257];   /* pats[first[b] .. first[b+1]) start with byte b */
+    int32_t *plain;        /* [n_nodes] lowest-id non-special pattern ending at the node, or -1 */
+    int32_t *special;      /* [n_nodes] lowest-id special pattern ending at the node, or -1 */
+    uint32_t n_nodes, node_cap;
+    uint64_t *edge_key;    /* [edge_cap] (node << 8 | byte) + 1; 0 = empty slot */
+    uint32_t *edge_child;  /* [edge_cap] */
+    uint32_t edge_cap, n_edges;
 } tok_matcher;
+
+/* The child of node along byte b, or 0 when there is none (the root is
+ * never a child). */
+static inline uint32_t tok_trie_child(const tok_matcher *m, uint32_t node, unsigned char b) {
+    if (!m->edge_cap) return 0;
+    uint64_t key = ((uint64_t)node << 8 | b) + 1;
+    uint32_t mask = m->edge_cap - 1;
+    for (uint32_t i = (uint32_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;; i = (i + 1) & mask) {
+        if (m->edge_key[i] == key) return m->edge_child[i];
+        if (!m->edge_key[i]) return 0;
+    }
+}
 
 struct tok_tokenizer {
     char kind[16];          /* "tokenizer.json" or "spm" */
@@ -140,6 +168,10 @@ int tok_parse_byte_piece(const char *s, size_t n);
  * normalizer and the added flags are set: builds all_pieces, ascii_ids,
  * byte_ids, the added-token matchers and decides word_split. */
 int tok_finish(tok_tokenizer *t, const char *name, char *err, size_t errlen);
+
+/* Checks the normalizer against the bounds above (steps, string lengths,
+ * the worst-case growth of a text); -1 with err naming the step. */
+int tok_norm_check(const tok_tokenizer *t, const char *name, char *err, size_t errlen);
 
 /* ---- tok_encode.c ---- */
 

@@ -35,6 +35,7 @@ static int32_t as_id(const cJSON *v) {
 /* ---- normalizer ---- */
 
 static int add_norm(tok_tokenizer *t, int kind, const char *a, const char *b) {
+    if (t->n_norm > TOK_MAX_NORM_STEPS) return 0; /* tok_norm_check reports it */
     tok_norm_op *p = realloc(t->norm, (t->n_norm + 1) * sizeof *p);
     if (!p) return -1;
     t->norm = p;
@@ -153,6 +154,9 @@ static int load_vocab(tok_tokenizer *t, const cJSON *vocab, const char *name, ch
         int32_t id = as_id(c);
         const char *s = c->string ? c->string : "";
         tok_entry *e = &t->entries[id];
+        if (strlen(s) > TOK_MAX_PIECE_LEN)
+            return tok_fail(err, errlen, "%s: model.vocab: id %d (\"%.40s...\") is %zu bytes long, at most %d allowed", name,
+                            id, s, strlen(s), TOK_MAX_PIECE_LEN);
         if (e->type != TOK_TYPE_UNUSED)
             return tok_fail(err, errlen, "%s: model.vocab: id %d is given to both \"%.40s\" and \"%.40s\"", name, id,
                             tok_text(t, id), s);
@@ -178,6 +182,9 @@ static int load_added(tok_tokenizer *t, const cJSON *added, const char *name, ch
         const char *s = cJSON_GetObjectItemCaseSensitive(c, "content")->valuestring;
         size_t len = strlen(s);
         tok_entry *e = &t->entries[id];
+        if (len > TOK_MAX_PIECE_LEN)
+            return tok_fail(err, errlen, "%s: added_tokens[%d]: \"%.40s...\" is %zu bytes long, at most %d allowed", name, i,
+                            s, len, TOK_MAX_PIECE_LEN);
         int32_t in_vocab = tok_strmap_get(&t->bpe_vocab, t, s, len);
         if (in_vocab >= 0 && in_vocab != id)
             return tok_fail(err, errlen, "%s: added_tokens[%d]: \"%.40s\" has id %d but model.vocab gives it id %d",
@@ -211,6 +218,8 @@ static int load_added(tok_tokenizer *t, const cJSON *added, const char *name, ch
 static int load_merges(tok_tokenizer *t, const cJSON *merges, merge_rec **out, size_t *n_out, const char *name,
                        char *err, size_t errlen) {
     size_t n = (size_t)cJSON_GetArraySize(merges);
+    if (n > TOK_MAX_MERGES)
+        return tok_fail(err, errlen, "%s: model.merges has %zu entries, at most %u allowed", name, n, TOK_MAX_MERGES);
     merge_rec *recs = malloc((n + 1) * sizeof *recs);
     char *cat = NULL;
     size_t cat_cap = 0;
@@ -423,7 +432,9 @@ static tok_tokenizer *build(const cJSON *root, const char *name, char *err, size
     t->byte_fallback = get_bool(model, "byte_fallback", 0);
     t->fuse_unk = get_bool(model, "fuse_unk", 0);
     if (reconstruct_scores(t, recs, n_recs) != 0) goto oom;
-    if (parse_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), name, 0, err, errlen) != 0) goto fail;
+    if (parse_normalizer(t, cJSON_GetObjectItemCaseSensitive(root, "normalizer"), name, 0, err, errlen) != 0 ||
+        tok_norm_check(t, name, err, errlen) != 0)
+        goto fail;
     t->strip_leading_space = decoder_strips(cJSON_GetObjectItemCaseSensitive(root, "decoder"));
     if (tok_finish(t, name, err, errlen) != 0) goto fail;
     /* defaults when no tokenizer_config.json says otherwise */

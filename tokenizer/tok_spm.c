@@ -23,7 +23,8 @@ static int merge_cmp(const void *pa, const void *pb) {
 }
 
 /* Every split of every NORMAL piece into two NORMAL pieces, ranked by
- * (score desc, id, left, right). */
+ * (score desc, id, left, right). Costs pieces x TOK_MAX_PIECE_LEN^2 at most.
+ * -1 when out of memory, -2 past TOK_MAX_MERGES. */
 static int derive_merges(tok_tokenizer *t) {
     size_t cap = 1024, n = 0;
     spm_merge *m = malloc(cap * sizeof *m);
@@ -39,6 +40,10 @@ static int derive_merges(tok_tokenizer *t) {
             if (a < 0) continue;
             int32_t b = tok_strmap_get(&t->bpe_vocab, t, s + k, e->len - k);
             if (b < 0) continue;
+            if (n == TOK_MAX_MERGES) {
+                free(m);
+                return -2;
+            }
             if (n == cap) {
                 cap *= 2;
                 spm_merge *p = realloc(m, cap * sizeof *m);
@@ -91,8 +96,9 @@ tok_tokenizer *tok_create_spm(const tok_spm_params *p, char *err, size_t errlen)
                      (int)(len > 40 ? 40 : len), s, type);
             goto fail;
         }
-        if (len > (1u << 20)) {
-            tok_fail(err, errlen, "%s: token %d: %zu bytes long, more than a piece can be", name, i, len);
+        if (len > TOK_MAX_PIECE_LEN) {
+            tok_fail(err, errlen, "%s: token %d: %zu bytes long, at most %d allowed for a piece", name, i, len,
+                     TOK_MAX_PIECE_LEN);
             goto fail;
         }
         if (tok_set_text(t, i, s, len) != 0) goto oom;
@@ -137,7 +143,12 @@ tok_tokenizer *tok_create_spm(const tok_spm_params *p, char *err, size_t errlen)
         free(t->norm[1].a);
         t->n_norm = 1;
     }
-    if (derive_merges(t) != 0) goto oom;
+    int drc = derive_merges(t);
+    if (drc == -2) {
+        tok_fail(err, errlen, "%s: the vocabulary splits into more than %u merges", name, TOK_MAX_MERGES);
+        goto fail;
+    }
+    if (drc != 0) goto oom;
     if (tok_finish(t, name, err, errlen) != 0) goto fail;
     return t;
 oom:
