@@ -90,7 +90,7 @@ expect "resume after the lost device: exit 0" 0 $?
 expect "resume: every id once, labels as the uninterrupted run" ok "$(python3 -c '
 import json, sys
 full = {r["id"]: r for r in map(json.loads, open(sys.argv[1]))}
-res = [json.loads(l) for l in open(sys.argv[2])]
+res = [r for r in map(json.loads, open(sys.argv[2])) if "provenance" not in r]
 ids = [r["id"] for r in res]
 assert sorted(ids) == sorted(full) and len(set(ids)) == len(ids), ids
 for r in res:
