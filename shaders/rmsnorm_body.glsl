@@ -40,10 +40,6 @@ void main() {
         for (uint k = 0u; k < gl_NumSubgroups; k++) s += partial[k];
     }
     float scale = inversesqrt(s / float(p.n) + p.eps);
-    // The same trip count in every invocation, the tail masked (README,
-    // "Driver quirks": divergent loops around texel loads).
-    for (uint i0 = 0u; i0 < p.n; i0 += gl_WorkGroupSize.x) {
-        uint i = i0 + gl_LocalInvocationID.x;
-        if (i < p.n) y[row * p.ld_out + i] = float16_t(x[base + i] * scale * weight(i));
-    }
+    for (uint i = gl_LocalInvocationID.x; i < p.n; i += gl_WorkGroupSize.x)
+        y[row * p.ld_out + i] = float16_t(x[base + i] * scale * weight(i));
 }

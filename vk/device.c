@@ -112,6 +112,7 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     info->subgroup_ops = subgroup.supportedOperations;
     info->min_subgroup_size = sgctl.minSubgroupSize ? sgctl.minSubgroupSize : subgroup.subgroupSize;
     info->max_subgroup_size = sgctl.maxSubgroupSize ? sgctl.maxSubgroupSize : subgroup.subgroupSize;
+    info->max_workgroup_subgroups = sgctl.maxComputeWorkgroupSubgroups;
     info->max_storage_buffer_range = lim->maxStorageBufferRange;
     info->max_alloc_size = maint3.maxMemoryAllocationSize;
     info->max_texel_elements = lim->maxTexelBufferElements;

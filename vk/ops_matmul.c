@@ -64,8 +64,9 @@ static void matvec(vkr_cmd *cmd, const vkr_matmul_args *a, const struct pc_matmu
         bindings = !ubo ? "trw" : image ? "Tuw" : "tuw";
     }
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = shader, .bindings = bindings, .push_size = sizeof *pc, .spec = {wg, rows, nt, len, wg_rows},
-        .n_spec = 5, .subgroup_size = pr->subgroup, .full_subgroups = 1});
+        .shader = shader, .bindings = bindings, .push_size = sizeof *pc,
+        .spec = {wg, rows, nt, len, wg_rows, pr->exact_subgroup && wg == pr->subgroup * pr->matvec_subgroups},
+        .n_spec = 6, .subgroup_size = pr->subgroup, .full_subgroups = 1});
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, wg_rows)}, .label = "matvec", .bytes = w_bytes(a, pc), .flops = flops(a)});

@@ -111,8 +111,9 @@ static vkr_pipeline *pipeline_create(vkr_ctx *ctx, const vkr_pipeline_desc *d) {
      * pin the size the kernel's layout was planned for, and ask for full
      * subgroups when the workgroup (spec[0] by convention) holds whole ones. */
     uint32_t full = ctx->info.max_subgroup_size;
+    uint32_t wg = d->n_spec ? d->spec[0] : 1, most = ctx->info.max_workgroup_subgroups;
     if (d->subgroup_size && ctx->info.subgroup_size_control && d->subgroup_size >= ctx->info.min_subgroup_size &&
-        d->subgroup_size <= ctx->info.max_subgroup_size) {
+        d->subgroup_size <= ctx->info.max_subgroup_size && (!most || wg <= d->subgroup_size * most)) {
         sg.requiredSubgroupSize = d->subgroup_size;
         ci.stage.pNext = &sg;
         full = d->subgroup_size;

@@ -48,9 +48,15 @@ static void gpu_common(const vkr_device_info *d, vkr_device_profile *p) {
  * other than the invocation's own, so kernels read through storage buffers
  * (and uniform texel buffers past maxStorageBufferRange). */
 static void quirks(const vkr_device_info *d, vkr_device_profile *p) {
+    /* The planned width is what runs when the device pins it or has no other. */
+    int pinnable = d->subgroup_size_control && p->subgroup >= d->min_subgroup_size && p->subgroup <= d->max_subgroup_size;
+    int only = d->min_subgroup_size == d->max_subgroup_size && d->subgroup_size == p->subgroup;
+    p->exact_subgroup = pinnable || only;
+    /* lavapipe at LP_NATIVE_VECTOR_WIDTH 1024 / 2048 reports 32 / 64 lanes and runs 16. */
     if (!strcmp(d->driver_name, "llvmpipe") && d->subgroup_size > 16) {
         p->storage_loads = 1;
-        snprintf(p->quirks, sizeof p->quirks, "lavapipe wider than 16 lanes: no storage-texel loads");
+        p->exact_subgroup = 0;
+        snprintf(p->quirks, sizeof p->quirks, "lavapipe wider than 16 lanes: runs 16, no storage-texel loads");
     }
 }
 
@@ -95,6 +101,9 @@ int vkr_device_profile_pick(const vkr_device_info *d, const char *name, vkr_devi
         out->attn_key_slots = sg / out->attn_lanes_per_key > 8 ? 8 : sg / out->attn_lanes_per_key;
     }
     out->matvec_subgroups = 256 / out->subgroup ? 256 / out->subgroup : 1;
+    /* A pinned size allows at most maxComputeWorkgroupSubgroups per workgroup. */
+    uint32_t most = d->max_workgroup_subgroups ? d->max_workgroup_subgroups : 32;
+    if (out->matvec_subgroups > most) out->matvec_subgroups = most;
     quirks(d, out);
     return 0;
 }

@@ -58,6 +58,7 @@ typedef struct vkr_device_info {
     uint8_t uuid[16];                   /* deviceUUID (self-test verdicts are kept per device) */
     uint32_t subgroup_size;             /* default subgroup size */
     uint32_t min_subgroup_size, max_subgroup_size;
+    uint32_t max_workgroup_subgroups;   /* maxComputeWorkgroupSubgroups (0: no size control) */
     uint32_t subgroup_ops;              /* VkSubgroupFeatureFlags in compute */
     uint64_t max_storage_buffer_range;  /* bytes */
     uint64_t max_alloc_size;            /* maxMemoryAllocationSize, bytes */
@@ -128,6 +129,9 @@ typedef struct vkr_device_profile {
     int uma;                    /* device memory is host memory (integrated GPU, CPU driver) */
     uint32_t subgroup;          /* lanes the kernels are laid out for (pinned where the
                                    device has subgroup-size control and allows it) */
+    int exact_subgroup;         /* the device runs exactly `subgroup` lanes (pinned, or
+                                   its only size, and the driver not known to misreport):
+                                   kernels may drop their paths for other widths */
     int storage_loads;          /* weights and KV cache read with storage-buffer vector
                                    loads where they fit maxStorageBufferRange (else texels) */
     uint32_t matvec_rows;       /* rows per subgroup pass of matvec */
