@@ -12,9 +12,9 @@
  *   }
  *
  * Tests (one row each per device and depth):
- *   ppN  prefill: phi3_ctx_eval of an N-token prompt after the cache is cut
+ *   ppN  prefill: eng_ctx_eval of an N-token prompt after the cache is cut
  *        back to the depth; tokens/s = N / wall time of the eval.
- *   tgN  generation: N phi3_ctx_decode_greedy steps, one token at a time,
+ *   tgN  generation: N eng_ctx_decode_greedy steps, one token at a time,
  *        each feeding the previous step's id; tokens/s = N / wall time.
  *   @dD  the test runs after D tokens are already in the KV cache.
  * Each test runs once to warm up, then `reps` times; the row gives every
@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "bench/check.h"
+#include "engine/check.h"
 #include "vk/vkr.h"
 
 #define BENCH_MAX_LIST 16     /* most values in -p, -n, -d lists */
@@ -86,10 +86,9 @@ typedef struct bench_row {
     vkr_device_info dev;           /* name, vendor, type, driver, api_version, subgroup size ... */
     char driver_version[32];       /* vkr_driver_version_str */
     char vulkan_api[16];           /* "1.3.230" */
-    int fp16;                      /* shaders use fp16 arithmetic (vkr_ctx_fp16) */
     char model[256];               /* "synthetic:phi3-mini" or the path given */
-    uint64_t model_params;         /* phi3_model_params */
-    uint64_t model_bytes;          /* phi3_model_weight_bytes */
+    uint64_t model_params;         /* eng_model_params */
+    uint64_t model_bytes;          /* eng_model_weight_bytes */
     int model_layers;              /* layers run */
     char test[48];                 /* "pp512", "tg128", "pp512@d1024" */
     int n_prompt, n_gen, depth;    /* the test's sizes (n_prompt 0 for tg, n_gen 0 for pp) */
@@ -98,7 +97,7 @@ typedef struct bench_row {
     double mean, sd;               /* tokens/s: mean and sample standard deviation (0 when reps 1) */
     uint64_t device_bytes;         /* weights + context (KV cache, scratch), bytes */
     uint64_t host_rss_bytes;       /* peak resident set of the process so far (getrusage) */
-    bench_check_result check;      /* attestation on this device */
+    eng_check_result check;      /* attestation on this device */
     char device_profile[16];       /* the device profile whose kernels ran (vkr.h) */
     char fallbacks[128];           /* kernels on their portable variant after the self-test ("none") */
     int has_profile;               /* profile is filled (--profile) */

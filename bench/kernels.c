@@ -8,15 +8,11 @@
 #include <cjson/cJSON.h>
 
 #include "bench/bench.h"
-#include "model/f16.h"
-#include "vk/ops.h"
-#include "vk/ops_internal.h"
+#include "formats/f16.h"
+#include "kernels/kernels.h"
+#include "kernels/tune.h"
+#include "util/time.h"
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* xorshift values in [-1, 1), rounded to fp16. */
 static void fill_f16(uint16_t *h, uint64_t n, uint64_t ld, uint64_t cols, uint64_t seed, float scale) {
@@ -24,7 +20,7 @@ static void fill_f16(uint16_t *h, uint64_t n, uint64_t ld, uint64_t cols, uint64
     for (uint64_t i = 0; i < n; i++) {
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         float v = ((float)(s >> 40) / 8388608.0f - 1.0f) * scale;
-        h[i] = (i % ld) < cols ? phi3_f32_to_f16(v) : 0;
+        h[i] = (i % ld) < cols ? fmt_f32_to_f16(v) : 0;
     }
 }
 
@@ -35,7 +31,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int reps, int samples,
                         bench_kernel_result *out, char *err, size_t errlen) {
-    uint32_t ld = vkr_ld(k);
+    uint32_t ld = kern_ld(k);
     uint64_t wn = (uint64_t)n * ld, xn = (uint64_t)t * ld;
     int rc = -1, host_fail = 0;
     uint16_t *w = NULL, *x = NULL;
@@ -57,22 +53,22 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     fill_f16(w, wn, ld, k, 1, 0.05f);
     fill_f16(x, xn, ld, k, 2, 1.0f);
     if (vkr_buffer_write(ctx, bw, 0, w, wn * 2) || vkr_buffer_write(ctx, bx, 0, x, xn * 2)) goto done;
-    vkr_matmul_args a = {.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t};
+    kern_matmul_args a = {.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t};
     if (vkr_cmd_begin(cmd)) goto done;
-    for (int i = 0; i < reps; i++) vkr_op_matmul(cmd, &a);
+    for (int i = 0; i < reps; i++) kern_matmul(cmd, &a);
     /* Warm-up: untimed runs of the whole batch for at least half a second
      * (pipeline creation, page faults, driver threads and clocks: on lavapipe
      * the first second of a fresh process measured 10-20 % slow). */
     if (vkr_cmd_end(cmd)) goto done;
-    for (double w0 = now_s(); now_s() - w0 < 0.5;)
+    for (double w0 = util_now_s(); util_now_s() - w0 < 0.5;)
         if (vkr_cmd_run(cmd)) goto done;
     double ms[100];
     if (samples < 1) samples = 1;
     if (samples > 100) samples = 100;
     for (int i = 0; i < samples; i++) {
-        double t0 = now_s();
+        double t0 = util_now_s();
         if (vkr_cmd_run(cmd)) goto done;
-        ms[i] = (now_s() - t0) * 1e3 / reps;
+        ms[i] = (util_now_s() - t0) * 1e3 / reps;
     }
     qsort(ms, (size_t)samples, sizeof ms[0], cmp_double);
     double med = samples % 2 ? ms[samples / 2] : 0.5 * (ms[samples / 2 - 1] + ms[samples / 2]);
@@ -84,13 +80,13 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
         for (uint32_t r = 0; r < n && r < 64; r++) {
             double s = 0;
             for (uint32_t c = 0; c < k; c++)
-                s += (double)phi3_f16_to_f32(w[(uint64_t)r * ld + c]) * phi3_f16_to_f32(x[(uint64_t)ti * ld + c]);
+                s += (double)fmt_f16_to_f32(w[(uint64_t)r * ld + c]) * fmt_f16_to_f32(x[(uint64_t)ti * ld + c]);
             double d = y[(uint64_t)ti * n + r] - s;
             num += d * d, den += s * s;
         }
     memset(out, 0, sizeof *out);
-    vkr_matmul_args shape = {.n_out = n, .n_in = k, .n_tokens = t};
-    int mv = vkr_matmul_tune_for(vkr_ctx_profile(ctx), vkr_ctx_device(ctx), &shape).kernel == VKR_MATMUL_MATVEC;
+    kern_matmul_args shape = {.n_out = n, .n_in = k, .n_tokens = t};
+    int mv = kern_matmul_tune_for(vkr_ctx_profile(ctx), vkr_ctx_device(ctx), &shape).kernel == KERN_MATMUL_MATVEC;
     snprintf(out->name, sizeof out->name, "%s %ux%u t=%u", mv ? "matvec" : "matmul", n, k, t);
     out->n = n, out->k = k, out->t = t, out->reps = reps, out->samples = samples;
     out->ms = med, out->ms_min = ms[0], out->ms_max = ms[samples - 1];
@@ -101,7 +97,7 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     out->check_nmse = den > 0 ? num / den : num;
     rc = 0;
 done:
-    if (rc && !host_fail) snprintf(err, errlen, "%s", vkr_ctx_error(ctx));
+    if (rc && !host_fail) vkr_ctx_error_to(ctx, err, errlen);
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bw), vkr_buffer_destroy(ctx, bx), vkr_buffer_destroy(ctx, by);
     free(w), free(x), free(y);

@@ -22,7 +22,7 @@ typedef struct bench_kernel_result {
     double check_nmse;   /* device result vs C reference on the first rows */
 } bench_kernel_result;
 
-/* Times vkr_op_matmul on W [n, k] fp16 (random) by t tokens: after a warm-up,
+/* Times kern_matmul on W [n, k] fp16 (random) by t tokens: after a warm-up,
  * `samples` (1..100) submits of reps dispatches each. Also checks the output
  * against a C reference on up to 64 rows of every token (check_nmse). Returns
  * 0, or -1 with the reason in err. */

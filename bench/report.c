@@ -69,7 +69,7 @@ typedef struct field {
     double v;       /* F_INT, F_NUM, F_BOOL */
 } field;
 
-enum { N_FIELDS = 36 };
+enum { N_FIELDS = 35 };
 
 /* Field i of row; the order is the CSV column order. */
 static field row_field(const bench_report *r, const bench_row *w, int i) {
@@ -86,7 +86,7 @@ static field row_field(const bench_report *r, const bench_row *w, int i) {
     case 8: return (field){"driver_info", F_STR, d->driver_info, 0};
     case 9: return (field){"driver_version", F_STR, w->driver_version, 0};
     case 10: return (field){"vulkan_api", F_STR, w->vulkan_api, 0};
-    case 11: return (field){"fp16", F_BOOL, NULL, w->fp16};
+    case 11: return (field){"device_profile", F_STR, w->device_profile, 0};
     case 12: return (field){"subgroup_size", F_INT, NULL, d->subgroup_size};
     case 13: return (field){"model_name", F_STR, w->model, 0};
     case 14: return (field){"model_params", F_INT, NULL, (double)w->model_params};
@@ -106,10 +106,9 @@ static field row_field(const bench_report *r, const bench_row *w, int i) {
     case 28: return (field){"check", F_STR, w->check.pass ? "pass" : "fail", 0};
     case 29: return (field){"check_nmse", F_NUM, NULL, w->check.nmse};
     case 30: return (field){"check_ids_match", F_INT, NULL, w->check.ids_match};
-    case 31: return (field){"check_ids", F_INT, NULL, BENCH_CHECK_IDS};
+    case 31: return (field){"check_ids", F_INT, NULL, ENG_CHECK_IDS};
     case 32: return (field){"check_message", F_STR, w->check.message, 0};
-    case 33: return (field){"device_profile", F_STR, w->device_profile, 0};
-    case 34: return (field){"kernel_fallbacks", F_STR, w->fallbacks, 0};
+    case 33: return (field){"kernel_fallbacks", F_STR, w->fallbacks, 0};
     default: return (field){"profile", F_PROFILE, NULL, 0};
     }
 }
@@ -256,14 +255,14 @@ static void md_profile(sbuf *b, const bench_row *w) {
 static char *format_md(const bench_report *r) {
     sbuf b = {0};
     /* devices: one line per distinct device of the rows */
-    sb_printf(&b, "| # | device | vendor | type | driver | version | driver info | Vulkan | fp16 | subgroup | check "
+    sb_printf(&b, "| # | device | vendor | type | driver | version | driver info | Vulkan | profile | subgroup | check "
                   "| check nmse |\n|---:|---|---|---|---|---|---|---|---|---:|---|---:|\n");
     for (int k = 0; k < r->n_rows; k++) {
         const bench_row *w = &r->rows[k];
         if (k > 0 && r->rows[k - 1].dev.index == w->dev.index && !strcmp(r->rows[k - 1].dev.name, w->dev.name)) continue;
         sb_printf(&b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s | %u | %s%s%s | %.2e |\n", w->dev.index, w->dev.name,
                   w->dev.vendor, w->dev.type, w->dev.driver_name, w->driver_version, w->dev.driver_info, w->vulkan_api,
-                  w->fp16 ? "yes" : "no", w->dev.subgroup_size, w->check.pass ? "pass" : "**FAIL**",
+                  w->device_profile, w->dev.subgroup_size, w->check.pass ? "pass" : "**FAIL**",
                   w->check.pass ? "" : ": ", w->check.message, w->check.nmse);
     }
     sb_printf(&b, "\n| # | model | params | size | type | test | t/s | samples | device mem | peak RSS | check |\n"

@@ -8,27 +8,23 @@
 #include <time.h>
 
 #include "bench/bench.h"
-#include "bench/selftest.h"
-#include "model/phi3.h"
+#include "engine/selftest.h"
+#include "engine/engine.h"
 #include "model/synth.h"
-#include "vk/ops.h"
+#include "kernels/kernels.h"
+#include "util/time.h"
 
 /* What one device's tests share. */
 typedef struct bench_state {
     const bench_opts *o;
     vkr_ctx *vk;
-    phi3_model *m;
-    phi3_ctx *c;
+    eng_model *m;
+    eng_ctx *c;
     bench_row proto;     /* device, model, check and memory fields copied into each row */
     int32_t *tokens;     /* [n_ctx] prompt ids */
     bench_report *out;
 } bench_state;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static void progress(const bench_opts *o, const char *fmt, ...) {
     if (!o->progress) return;
@@ -127,8 +123,8 @@ static int op_cmp(const void *a, const void *b) {
 }
 
 static int take_profile(bench_state *s, bench_profile *p, int tokens, double wall_s, char *err, size_t errlen) {
-    phi3_op_profile ops[BENCH_MAX_OPS];
-    int n = phi3_ctx_profile(s->c, ops, BENCH_MAX_OPS);
+    eng_op_profile ops[BENCH_MAX_OPS];
+    int n = eng_ctx_profile(s->c, ops, BENCH_MAX_OPS);
     if (n < 0) {
         snprintf(err, errlen, "--profile: %s", vkr_ctx_error(s->vk));
         return -1;
@@ -154,26 +150,26 @@ static int take_profile(bench_state *s, bench_profile *p, int tokens, double wal
 /* Cuts the cache back to depth and runs one repetition; returns its wall
  * time in seconds and, for tg, the last step's in *last_s (-1 on error). */
 static double run_once(bench_state *s, int depth, int n_prompt, int n_gen, double *last_s, char *err, size_t errlen) {
-    if (phi3_ctx_truncate(s->c, depth)) {
+    if (eng_ctx_truncate(s->c, depth)) {
         snprintf(err, errlen, "cannot cut the cache back to depth %d", depth);
         return -1;
     }
-    double t0 = now_s();
+    double t0 = util_now_s();
     if (n_prompt) {
-        if (phi3_ctx_eval(s->c, s->tokens + depth, n_prompt, err, errlen)) return -1;
-        *last_s = now_s() - t0;
+        if (eng_ctx_eval(s->c, s->tokens + depth, n_prompt, err, errlen)) return -1;
+        *last_s = util_now_s() - t0;
         return *last_s;
     }
-    int vocab = phi3_model_config(s->m)->vocab;
+    int vocab = eng_model_config(s->m)->vocab;
     int32_t tok = s->tokens[depth], next;
     for (int i = 0; i < n_gen; i++) {
-        double ts = now_s();
-        if (phi3_ctx_decode_greedy(s->c, tok, &next, err, errlen)) return -1;
-        *last_s = now_s() - ts;
+        double ts = util_now_s();
+        if (eng_ctx_decode_greedy(s->c, tok, &next, err, errlen)) return -1;
+        *last_s = util_now_s() - ts;
         /* a broken device may return no id (NaN logits): keep measuring, the check reports it */
         tok = next >= 0 && next < vocab ? next : s->tokens[depth];
     }
-    return now_s() - t0;
+    return util_now_s() - t0;
 }
 
 static int run_test(bench_state *s, int depth, int n_prompt, int n_gen, char *err, size_t errlen) {
@@ -222,7 +218,7 @@ static int32_t *make_tokens(int n, int vocab) {
 
 static int load_model(bench_state *s, char *err, size_t errlen) {
     const bench_opts *o = s->o;
-    phi3_model_opts mo = {.vk = s->vk, .max_layers = o->layers};
+    eng_model_opts mo = {.vk = s->vk, .max_layers = o->layers};
     if (o->synthetic) {
         phi3_synth_opts so;
         phi3_synth_defaults(&so);
@@ -230,15 +226,15 @@ static int load_model(bench_state *s, char *err, size_t errlen) {
         if (phi3_synth_preset(&so.cfg, o->synthetic, err, errlen)) return -1;
         progress(o, "%s: generating synthetic %s weights (seed %llu)", s->proto.dev.name, o->synthetic,
                  (unsigned long long)o->seed);
-        s->m = phi3_model_synthetic(&so, &mo, err, errlen);
+        s->m = eng_model_synthetic(&so, &mo, err, errlen);
         snprintf(s->proto.model, sizeof s->proto.model, "synthetic:%s", o->synthetic);
     } else {
         progress(o, "%s: loading %s", s->proto.dev.name, o->model);
-        s->m = phi3_model_open(o->model, &mo, err, errlen);
+        s->m = eng_model_open(o->model, &mo, err, errlen);
         snprintf(s->proto.model, sizeof s->proto.model, "%s", o->model);
     }
     if (!s->m) return -1;
-    const phi3_config *cfg = phi3_model_config(s->m);
+    const phi3_config *cfg = eng_model_config(s->m);
     int max_depth = max_of(o->depth, o->n_depth), max_pp = max_of(o->pp, o->n_pp);
     int max_tg = max_of(o->tg, o->n_tg);
     int n_ctx = max_depth + (max_pp > max_tg ? max_pp : max_tg);
@@ -248,16 +244,16 @@ static int load_model(bench_state *s, char *err, size_t errlen) {
         return -1;
     }
     /* One prefill pass per pp test, so its profile covers the whole prompt. */
-    phi3_ctx_opts co = {.n_ctx = n_ctx, .n_batch = max_pp > 0 ? max_pp : 512};
-    if (!(s->c = phi3_ctx_create(s->m, &co, err, errlen))) return -1;
+    eng_ctx_opts co = {.n_ctx = n_ctx, .n_batch = max_pp > 0 ? max_pp : 512};
+    if (!(s->c = eng_ctx_create(s->m, &co, err, errlen))) return -1;
     if (!(s->tokens = make_tokens(n_ctx, cfg->vocab))) {
         snprintf(err, errlen, "out of host memory");
         return -1;
     }
-    s->proto.model_params = phi3_model_params(s->m);
-    s->proto.model_bytes = phi3_model_weight_bytes(s->m);
+    s->proto.model_params = eng_model_params(s->m);
+    s->proto.model_bytes = eng_model_weight_bytes(s->m);
     s->proto.model_layers = cfg->n_layers;
-    s->proto.device_bytes = phi3_model_weight_bytes(s->m) + phi3_ctx_device_bytes(s->c);
+    s->proto.device_bytes = eng_model_weight_bytes(s->m) + eng_ctx_device_bytes(s->c);
     return 0;
 }
 
@@ -270,19 +266,18 @@ static int run_device(bench_state *s, char *err, size_t errlen) {
     p->dev = *d;
     vkr_driver_version_str(d, p->driver_version, sizeof p->driver_version);
     vkr_api_version_str(d, p->vulkan_api, sizeof p->vulkan_api);
-    p->fp16 = vkr_ctx_fp16(s->vk);
     snprintf(p->device_profile, sizeof p->device_profile, "%s", vkr_ctx_profile(s->vk)->name);
-    bench_selftest_names(vkr_ctx_profile(s->vk)->fallbacks, p->fallbacks, sizeof p->fallbacks);
+    eng_selftest_names(vkr_ctx_profile(s->vk)->fallbacks, p->fallbacks, sizeof p->fallbacks);
     if (load_model(s, err, errlen)) return -1;
     progress(o, "%s: correctness check", d->name);
-    bench_check_run(s->vk, &p->check);
+    eng_check_run(s->vk, &p->check);
     progress(o, "%s: check %s (nmse %.2e, %d/%d ids)%s%s", d->name, p->check.pass ? "pass" : "FAIL", p->check.nmse,
-             p->check.ids_match, BENCH_CHECK_IDS, p->check.pass ? "" : ": ", p->check.message);
+             p->check.ids_match, ENG_CHECK_IDS, p->check.pass ? "" : ": ", p->check.message);
     for (int di = 0; di < (o->n_depth ? o->n_depth : 1); di++) {
         int depth = o->n_depth ? o->depth[di] : 0;
         if (depth > 0) {
             progress(o, "%s: filling the cache to depth %d", d->name, depth);
-            if (phi3_ctx_truncate(s->c, 0) || phi3_ctx_eval(s->c, s->tokens, depth, err, errlen)) return -1;
+            if (eng_ctx_truncate(s->c, 0) || eng_ctx_eval(s->c, s->tokens, depth, err, errlen)) return -1;
         }
         for (int i = 0; i < o->n_pp; i++)
             if (o->pp[i] > 0 && run_test(s, depth, o->pp[i], 0, err, errlen)) return -1;
@@ -293,8 +288,8 @@ static int run_device(bench_state *s, char *err, size_t errlen) {
 }
 
 static void state_clear(bench_state *s) {
-    phi3_ctx_destroy(s->c);
-    phi3_model_close(s->m);
+    eng_ctx_destroy(s->c);
+    eng_model_close(s->m);
     free(s->tokens);
     s->c = NULL, s->m = NULL, s->tokens = NULL;
 }
@@ -314,8 +309,8 @@ int bench_run(const bench_opts *o, bench_report *out, char *err, size_t errlen) 
             vkr_ctx_opts vo = {.device = sel, .validate = o->validate, .quiet = 1, .cache_dir = o->cache_dir,
                                .profile = o->profile, .device_profile = o->device_profile};
             s.vk = vkr_ctx_create(&vo, msg, sizeof msg);
-            bench_selftest_result st;
-            if (s.vk && !o->no_self_test && bench_selftest_ensure(s.vk, 0, &st, msg, sizeof msg)) {
+            eng_selftest_result st;
+            if (s.vk && !o->no_self_test && eng_selftest_ensure(s.vk, 0, &st, msg, sizeof msg)) {
                 vkr_ctx_destroy(s.vk);
                 s.vk = NULL;
             }

@@ -60,7 +60,7 @@ static const char *usage_text =
     "                       R dispatches (-r, default 20; a tenth for 64 tokens and more): the\n"
     "                       median is reported, with the slowest and fastest sample beside it\n"
     "\n"
-    "Every row has: device name, vendor, type, driver name and version, Vulkan version, fp16,\n"
+    "Every row has: device name, vendor, type, driver name and version, Vulkan version,\n"
     "subgroup size, device profile and kernel fallbacks, model name, parameters, bytes and\n"
     "weight type, test, t/s mean and sd, every sample, device memory used (weights + KV cache\n"
     "+ scratch), peak host RSS, check, phi3vk version and commit, and the date (UTC). Exit\n"

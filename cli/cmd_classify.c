@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "cli/judge_common.h"
+#include "util/utf8.h"
 
 static const char *classify_usage =
     "usage: phi3vk classify [TEXT...] [-f FILE] [--jsonl | --table] [--out FILE] [options]\n"
@@ -100,7 +101,7 @@ static judge_dataset *texts_dataset(const classify_args *c) {
         memcpy(it->text, c->texts[i], it->text_len + 1);
         snprintf(it->id, 16, "%d", i + 1);
         it->line = i + 1;
-        if (!judge_utf8_valid(it->text, it->text_len)) {
+        if (!util_utf8_valid(it->text, it->text_len)) {
             if (!ds->n_invalid_utf8++) ds->first_invalid_utf8_line = i + 1;
         }
     }

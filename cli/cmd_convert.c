@@ -9,6 +9,7 @@
 #include "model/convert.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
+#include "util/time.h"
 
 static void convert_usage(FILE *f) {
     fprintf(f,
@@ -36,11 +37,6 @@ typedef struct progress_view {
     double t0;
 } progress_view;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void on_progress(void *ctx, int index, int count, const char *name, uint64_t done, uint64_t total) {
     progress_view *v = ctx;
@@ -111,7 +107,7 @@ int cmd_convert(int argc, char **argv) {
         goto done;
     }
     fprintf(stderr, "converting %s (tokenizer %s%s%s) -> %s\n", in, tok_path, tc.path[0] ? ", " : "", tc.path[0] ? tc.path : "", out);
-    view.t0 = now_s();
+    view.t0 = util_now_s();
     if (phi3_convert_gguf(src, tok, &o, out, &res, err, sizeof err)) {
         if (view.tty) fputc('\n', stderr);
         cli_error("convert", "%s", err);
@@ -121,7 +117,7 @@ int cmd_convert(int argc, char **argv) {
     if (st->n_overflow || st->n_nan)
         fprintf(stderr, "warning: %llu values beyond fp16's range were clamped to +-65504 (max |x| %g) and %llu are NaN; first in %s\n",
                 (unsigned long long)st->n_overflow, st->max_abs, (unsigned long long)st->n_nan, st->first_name);
-    double dt = now_s() - view.t0;
+    double dt = util_now_s() - view.t0;
     fprintf(stderr, "wrote %s: %d tensors, %.3f GB of tensor data, %d vocabulary entries padded, %.1f s (%.0f MB/s)%s\n", out,
             res.n_tensors, (double)res.tensor_bytes / 1e9, (int)res.n_pad, dt, dt > 0 ? (double)res.tensor_bytes / 1e6 / dt : 0.0,
             tc.chat_template ? "" : "; no chat template (no tokenizer_config.json chat_template)");

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/selftest.h"
+#include "engine/selftest.h"
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "vk/vkr.h"
@@ -67,7 +67,6 @@ static cJSON *device_json(const vkr_device_info *d, int is_default) {
     cJSON_AddBoolToObject(o, "fp16_arithmetic", d->fp16_arith);
     cJSON_AddBoolToObject(o, "storage_16bit", d->storage16);
     cJSON_AddBoolToObject(o, "push_descriptor", d->push_descriptor);
-    cJSON_AddBoolToObject(o, "cooperative_matrix", d->coop_matrix);
     cJSON_AddNumberToObject(o, "subgroup_size", d->subgroup_size);
     cJSON_AddNumberToObject(o, "subgroup_size_min", d->min_subgroup_size);
     cJSON_AddNumberToObject(o, "subgroup_size_max", d->max_subgroup_size);
@@ -93,8 +92,8 @@ static void device_text(const vkr_device_info *d, int is_default) {
     for (int i = 0; i < d->n_heaps; i++)
         printf("    heap %d        %.2f GiB%s\n", i, d->heap_size[i] / 1073741824.0,
                d->heap_device_local[i] ? " device-local" : "");
-    printf("    fp16 math     %s; 16-bit storage %s; push descriptors %s; cooperative matrix %s\n", yes(d->fp16_arith),
-           yes(d->storage16), yes(d->push_descriptor), yes(d->coop_matrix));
+    printf("    fp16 math     %s; 16-bit storage %s; push descriptors %s\n", yes(d->fp16_arith), yes(d->storage16),
+           yes(d->push_descriptor));
     printf("    subgroup      %u (min %u, max %u): %s\n", d->subgroup_size, d->min_subgroup_size, d->max_subgroup_size,
            ops);
     printf("    limits        storage buffer %.0f MiB, allocation %.0f MiB, texel buffer %u elements, shared "
@@ -130,10 +129,10 @@ static int check_device(int i, const char *profile, int json, cJSON *check) {
                    f.reported, f.lanes, f.subgroups, f.invocations,
                    ok ? "" : ": the driver reports a subgroup size it does not run (phi3vk's kernels do not rely on it)");
     }
-    bench_selftest_result r;
-    int rc = bench_selftest_ensure(vk, 1, &r, err, sizeof err);
+    eng_selftest_result r;
+    int rc = eng_selftest_ensure(vk, 1, &r, err, sizeof err);
     char names[128];
-    bench_selftest_names(r.fallbacks, names, sizeof names);
+    eng_selftest_names(r.fallbacks, names, sizeof names);
     cJSON_AddStringToObject(check, "device_profile", vkr_ctx_profile(vk)->name);
     cJSON_AddStringToObject(check, "self_test", rc ? "refused" : r.pass ? "pass" : "fallback");
     cJSON_AddStringToObject(check, "fallbacks", rc ? "" : names);

@@ -9,8 +9,9 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
-#include "model/sample.h"
+#include "engine/sample.h"
 #include "tokenizer/tok.h"
+#include "util/time.h"
 
 static const char *generate_usage =
     "usage: phi3vk generate -m MODEL (-p PROMPT | -f FILE) [--chat [--system TEXT]] [-n N]\n"
@@ -56,7 +57,7 @@ typedef struct gen_args {
     const char *prompt, *file, *system;
     int chat, ids;
     long long n_predict;          /* < 0: unlimited */
-    phi3_sampler_opts sampling;
+    eng_sampler_opts sampling;
     int seed_given;
 } gen_args;
 
@@ -169,28 +170,28 @@ static int is_stop(const phi3_config *cfg, int32_t id) {
 }
 
 /* Runs prefill + the decode loop. Returns 0 or 1 (exit code). */
-static int generate(const gen_args *g, phi3_model *m, phi3_ctx *c, const tok_ids *prompt, emitter *e) {
-    const phi3_config *cfg = phi3_model_config(m);
+static int generate(const gen_args *g, eng_model *m, eng_ctx *c, const tok_ids *prompt, emitter *e) {
+    const phi3_config *cfg = eng_model_config(m);
     char err[2048];
-    int greedy = phi3_sampler_is_greedy(&g->sampling), n_ctx = phi3_ctx_n_ctx(c);
-    phi3_sampler *s = phi3_sampler_create(&g->sampling, cfg->vocab);
+    int greedy = eng_sampler_is_greedy(&g->sampling), n_ctx = eng_ctx_n_ctx(c);
+    eng_sampler *s = eng_sampler_create(&g->sampling, cfg->vocab);
     if (!s) {
         cli_error("generate", "out of memory");
         return 1;
     }
-    for (size_t i = 0; i < prompt->n; i++) phi3_sampler_accept(s, prompt->ids[i]);
-    double t0 = cli_now();
-    if (phi3_ctx_eval(c, prompt->ids, (int)prompt->n, err, sizeof err)) {
+    for (size_t i = 0; i < prompt->n; i++) eng_sampler_accept(s, prompt->ids[i]);
+    double t0 = util_now_s();
+    if (eng_ctx_eval(c, prompt->ids, (int)prompt->n, err, sizeof err)) {
         cli_error("generate", "%s", err);
-        phi3_sampler_destroy(s);
+        eng_sampler_destroy(s);
         return 1;
     }
-    double t1 = cli_now();
+    double t1 = util_now_s();
     int n_gen = 0, steps = 0, rc = 0;
     const char *why = "";
     if (g->n_predict != 0) {
-        int32_t tok = phi3_sampler_sample(s, phi3_ctx_logits(c, NULL)); /* argmax when greedy */
-        phi3_sampler_accept(s, tok);
+        int32_t tok = eng_sampler_sample(s, eng_ctx_logits(c, NULL)); /* argmax when greedy */
+        eng_sampler_accept(s, tok);
         n_gen = 1;
         if (emit(e, tok, is_stop(cfg, tok))) goto write_fail;
         for (;;) {
@@ -202,17 +203,17 @@ static int generate(const gen_args *g, phi3_model *m, phi3_ctx *c, const tok_ids
                 why = "-n reached";
                 break;
             }
-            if (phi3_ctx_n_past(c) >= n_ctx) {
+            if (eng_ctx_n_past(c) >= n_ctx) {
                 why = "context full";
                 break;
             }
             int32_t next;
             int bad;
             if (greedy) {
-                bad = phi3_ctx_decode_greedy(c, tok, &next, err, sizeof err);
+                bad = eng_ctx_decode_greedy(c, tok, &next, err, sizeof err);
             } else {
-                bad = phi3_ctx_eval(c, &tok, 1, err, sizeof err);
-                if (!bad) next = phi3_sampler_sample(s, phi3_ctx_logits(c, NULL));
+                bad = eng_ctx_eval(c, &tok, 1, err, sizeof err);
+                if (!bad) next = eng_sampler_sample(s, eng_ctx_logits(c, NULL));
             }
             if (bad) {
                 cli_error("generate", "%s", err);
@@ -220,13 +221,13 @@ static int generate(const gen_args *g, phi3_model *m, phi3_ctx *c, const tok_ids
                 break;
             }
             steps++;
-            phi3_sampler_accept(s, next);
+            eng_sampler_accept(s, next);
             tok = next;
             n_gen++;
             if (emit(e, tok, is_stop(cfg, tok))) goto write_fail;
         }
     }
-    double t2 = cli_now();
+    double t2 = util_now_s();
     size_t len = 0;
     const char *tail = e->stream ? tok_stream_flush(e->stream, &len) : "";
     fwrite(tail, 1, len, stdout);
@@ -243,11 +244,11 @@ static int generate(const gen_args *g, phi3_model *m, phi3_ctx *c, const tok_ids
                 n_gen, steps, greedy ? "greedy on the device" : "sampled on the host", t2 - t1,
                 steps > 0 ? steps / (t2 - t1) : 0.0, *why ? why : "an error");
     }
-    phi3_sampler_destroy(s);
+    eng_sampler_destroy(s);
     return rc;
 write_fail:
     fprintf(stderr, "phi3vk generate: writing standard output failed\n");
-    phi3_sampler_destroy(s);
+    eng_sampler_destroy(s);
     return 1;
 }
 
@@ -273,8 +274,8 @@ int cmd_generate(int argc, char **argv) {
     } else {
         len = strlen(text);
     }
-    phi3_model *m = cli_model_open("generate", &g.model, 1);
-    phi3_ctx *c = NULL;
+    eng_model *m = cli_model_open("generate", &g.model, 1);
+    eng_ctx *c = NULL;
     tok_ids prompt = {0};
     emitter e = {.ids = g.ids};
     int rc = 1;
@@ -283,20 +284,20 @@ int cmd_generate(int argc, char **argv) {
         cli_error("generate", "the prompt is empty (and --no-bos leaves no token to start from)");
         goto done;
     }
-    if (!(c = cli_ctx_create("generate", m, &g.model, &(phi3_ctx_opts){.n_ctx = g.model.n_ctx}))) goto done;
-    if (prompt.n > (size_t)phi3_ctx_n_ctx(c)) {
+    if (!(c = cli_ctx_create("generate", m, &g.model, &(eng_ctx_opts){.n_ctx = g.model.n_ctx}))) goto done;
+    if (prompt.n > (size_t)eng_ctx_n_ctx(c)) {
         cli_error("generate", "the prompt has %zu tokens, more than --ctx %d: pass a larger --ctx (the model allows "
-                              "%d) or a shorter prompt", prompt.n, phi3_ctx_n_ctx(c), phi3_model_config(m)->max_pos);
+                              "%d) or a shorter prompt", prompt.n, eng_ctx_n_ctx(c), eng_model_config(m)->max_pos);
         goto done;
     }
     if (!g.ids) {
-        e.stream = tok_stream_create(phi3_model_tokenizer(m), g.chat ? 0 : TOK_DECODE_KEEP_LEADING_SPACE);
+        e.stream = tok_stream_create(eng_model_tokenizer(m), g.chat ? 0 : TOK_DECODE_KEEP_LEADING_SPACE);
         if (!e.stream) {
             cli_error("generate", "out of memory");
             goto done;
         }
     }
-    if (g.model.verbose && !phi3_sampler_is_greedy(&g.sampling))
+    if (g.model.verbose && !eng_sampler_is_greedy(&g.sampling))
         fprintf(stderr, "phi3vk: sampling with --seed %llu\n", (unsigned long long)g.sampling.seed);
     rc = generate(&g, m, c, &prompt, &e);
 done:

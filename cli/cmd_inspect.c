@@ -6,7 +6,7 @@
 
 #include "cli/cli.h"
 #include "model/convert.h"
-#include "model/gguf.h"
+#include "formats/gguf.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
 #include "tokenizer/tok_gguf.h"
@@ -58,37 +58,37 @@ static void print_tensors(const phi3_source *src) {
 }
 
 /* key: type = short value, for every GGUF key. */
-static void print_gguf_metadata(const phi3_gguf *g) {
+static void print_gguf_metadata(const fmt_gguf *g) {
     char err[256];
-    printf("GGUF v%u, alignment %u, %llu keys:\n", phi3_gguf_version(g), phi3_gguf_alignment(g), (unsigned long long)phi3_gguf_kv_count(g));
-    for (uint64_t i = 0; i < phi3_gguf_kv_count(g); i++) {
-        const char *key = phi3_gguf_kv_key(g, (int64_t)i);
-        phi3_gguf_type t = phi3_gguf_kv_type(g, (int64_t)i);
+    printf("GGUF v%u, alignment %u, %llu keys:\n", fmt_gguf_version(g), fmt_gguf_alignment(g), (unsigned long long)fmt_gguf_kv_count(g));
+    for (uint64_t i = 0; i < fmt_gguf_kv_count(g); i++) {
+        const char *key = fmt_gguf_kv_key(g, (int64_t)i);
+        fmt_gguf_type t = fmt_gguf_kv_type(g, (int64_t)i);
         fputs("  ", stdout);
         cli_print_safe(stdout, key, strlen(key), 0); /* keys and strings come from the file */
-        printf(": %s", phi3_gguf_type_name(t));
+        printf(": %s", fmt_gguf_type_name(t));
         const char *s;
         uint64_t len;
-        phi3_gguf_arr a;
+        fmt_gguf_arr a;
         int64_t iv;
         uint64_t uv;
         double fv;
         int bv;
-        if (t == PHI3_GGUF_STRING && !phi3_gguf_get_str(g, key, &s, &len, err, sizeof err)) {
+        if (t == FMT_GGUF_STRING && !fmt_gguf_get_str(g, key, &s, &len, err, sizeof err)) {
             int cut = 0;
             while (cut < 60 && (uint64_t)cut < len && s[cut] != '\n') cut++;
             fputs(" = \"", stdout);
             cli_print_safe(stdout, s, (size_t)cut, 0);
             printf("\"%s", (uint64_t)cut < len ? " ..." : "");
-        } else if (t == PHI3_GGUF_ARRAY && !phi3_gguf_get_arr(g, key, PHI3_GGUF_TYPE_COUNT, &a, err, sizeof err)) {
-            printf(" of %llu %s", (unsigned long long)a.n, phi3_gguf_type_name(a.type));
-        } else if (t == PHI3_GGUF_BOOL && !phi3_gguf_get_bool(g, key, &bv, err, sizeof err)) {
+        } else if (t == FMT_GGUF_ARRAY && !fmt_gguf_get_arr(g, key, FMT_GGUF_TYPE_COUNT, &a, err, sizeof err)) {
+            printf(" of %llu %s", (unsigned long long)a.n, fmt_gguf_type_name(a.type));
+        } else if (t == FMT_GGUF_BOOL && !fmt_gguf_get_bool(g, key, &bv, err, sizeof err)) {
             printf(" = %s", bv ? "true" : "false");
-        } else if ((t == PHI3_GGUF_FLOAT32 || t == PHI3_GGUF_FLOAT64) && !phi3_gguf_get_f64(g, key, &fv, err, sizeof err)) {
+        } else if ((t == FMT_GGUF_FLOAT32 || t == FMT_GGUF_FLOAT64) && !fmt_gguf_get_f64(g, key, &fv, err, sizeof err)) {
             printf(" = %g", fv);
-        } else if (!phi3_gguf_get_i64(g, key, &iv, err, sizeof err)) {
+        } else if (!fmt_gguf_get_i64(g, key, &iv, err, sizeof err)) {
             printf(" = %lld", (long long)iv);
-        } else if (t == PHI3_GGUF_UINT64 && !phi3_gguf_get_u64(g, key, &uv, err, sizeof err)) {
+        } else if (t == FMT_GGUF_UINT64 && !fmt_gguf_get_u64(g, key, &uv, err, sizeof err)) {
             printf(" = %llu", (unsigned long long)uv);
         }
         printf("\n");
@@ -114,7 +114,7 @@ static void print_hf_template(const char *tok_path) {
     phi3_tokcfg_free(&tc);
 }
 
-static void print_tokenizer(const phi3_source *src, const phi3_gguf *g, const char *override) {
+static void print_tokenizer(const phi3_source *src, const fmt_gguf *g, const char *override) {
     char err[1024] = "";
     tok_tokenizer *t = NULL;
     const char *from;
@@ -177,7 +177,7 @@ int cmd_inspect(int argc, char **argv) {
     }
     /* not a loadable model: still describe a GGUF file (e.g. vocab-only) */
     char gerr[1024];
-    phi3_gguf *g = phi3_gguf_open(path, gerr, sizeof gerr);
+    fmt_gguf *g = fmt_gguf_open(path, gerr, sizeof gerr);
     if (!g) {
         cli_error("inspect", "%s", err);
         return 1;
@@ -185,14 +185,14 @@ int cmd_inspect(int argc, char **argv) {
     printf("%s: GGUF file, not a loadable Phi-3 model (%s)\n", path, err);
     print_gguf_metadata(g);
     if (tensors) {
-        printf("tensors (%llu):\n", (unsigned long long)phi3_gguf_tensor_count(g));
-        for (uint64_t i = 0; i < phi3_gguf_tensor_count(g); i++) {
-            const phi3_gguf_tensor *t = phi3_gguf_tensor_at(g, i);
-            printf("  %-52s %-5s ne [%llu, %llu, %llu, %llu] %llu bytes\n", t->name, phi3_ggml_type_name(t->type), (unsigned long long)t->ne[0],
+        printf("tensors (%llu):\n", (unsigned long long)fmt_gguf_tensor_count(g));
+        for (uint64_t i = 0; i < fmt_gguf_tensor_count(g); i++) {
+            const fmt_gguf_tensor *t = fmt_gguf_tensor_at(g, i);
+            printf("  %-52s %-5s ne [%llu, %llu, %llu, %llu] %llu bytes\n", t->name, fmt_ggml_type_name(t->type), (unsigned long long)t->ne[0],
                    (unsigned long long)t->ne[1], (unsigned long long)t->ne[2], (unsigned long long)t->ne[3], (unsigned long long)t->n_bytes);
         }
     }
     print_tokenizer(NULL, g, tok);
-    phi3_gguf_close(g);
+    fmt_gguf_close(g);
     return 1;
 }

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "tokenizer/tok.h"
+#include "util/time.h"
 
 static const char *logits_usage =
     "usage: phi3vk logits -m MODEL (--tokens IDS | -p TEXT) --out FILE.npy [model options]\n"
@@ -115,11 +116,11 @@ int cmd_logits(int argc, char **argv) {
         }
     }
     int rc = 1;
-    phi3_ctx *c = NULL;
-    phi3_model *m = cli_model_open(cmd, &a, prompt != NULL);
+    eng_ctx *c = NULL;
+    eng_model *m = cli_model_open(cmd, &a, prompt != NULL);
     if (!m) goto done;
     if (prompt && cli_encode_prompt(cmd, m, &a, prompt, strlen(prompt), 0, NULL, &ids)) goto done;
-    const phi3_config *cfg = phi3_model_config(m);
+    const phi3_config *cfg = eng_model_config(m);
     if (ids.n == 0) {
         cli_error(cmd, "the text gives no tokens (and --no-bos adds none)");
         goto done;
@@ -130,17 +131,17 @@ int cmd_logits(int argc, char **argv) {
         goto done;
     }
     int n = (int)ids.n;
-    phi3_ctx_opts co = {.n_ctx = a.n_ctx ? a.n_ctx : n, .n_batch = n, .all_logits = 1};
+    eng_ctx_opts co = {.n_ctx = a.n_ctx ? a.n_ctx : n, .n_batch = n, .all_logits = 1};
     if (!(c = cli_ctx_create(cmd, m, &a, &co))) goto done;
     char err[2048];
-    double t0 = cli_now();
-    if (phi3_ctx_eval(c, ids.ids, n, err, sizeof err)) {
+    double t0 = util_now_s();
+    if (eng_ctx_eval(c, ids.ids, n, err, sizeof err)) {
         cli_error(cmd, "%s", err);
         goto done;
     }
-    double t1 = cli_now();
+    double t1 = util_now_s();
     int rows;
-    const float *logits = phi3_ctx_logits(c, &rows);
+    const float *logits = eng_ctx_logits(c, &rows);
     if (write_npy(out, logits, rows, cfg->vocab, err, sizeof err)) {
         cli_error(cmd, "%s", err);
         goto done;

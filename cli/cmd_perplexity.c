@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "tokenizer/tok.h"
+#include "util/time.h"
 
 #define DEFAULT_CTX 512 /* llama-perplexity's default window */
 
@@ -119,15 +120,15 @@ static int parse_args(ppl_args *p, int argc, char **argv) {
 }
 
 /* Evaluates every window and prints the result. Returns the exit code. */
-static int run_windows(const ppl_args *p, phi3_model *m, phi3_ctx *c, const tok_ids *text) {
+static int run_windows(const ppl_args *p, eng_model *m, eng_ctx *c, const tok_ids *text) {
     const char *cmd = "perplexity";
-    int n_ctx = phi3_ctx_n_ctx(c), vocab = phi3_model_config(m)->vocab;
+    int n_ctx = eng_ctx_n_ctx(c), vocab = eng_model_config(m)->vocab;
     int stride = p->stride ? (int)p->stride : n_ctx;
     /* Targets are the window positions [first + 1, n_ctx): the second half
      * (llama-perplexity), or the last `stride` tokens when that is fewer. */
     int first = n_ctx / 2 > n_ctx - 1 - stride ? n_ctx / 2 : n_ctx - 1 - stride;
     int n_win = (int)((text->n - (size_t)n_ctx) / (size_t)stride) + 1;
-    int32_t bos = tok_bos_id(phi3_model_tokenizer(m));
+    int32_t bos = tok_bos_id(eng_model_tokenizer(m));
     int32_t *win = malloc((size_t)n_ctx * sizeof *win);
     if (!win) {
         cli_error(cmd, "out of memory");
@@ -135,26 +136,26 @@ static int run_windows(const ppl_args *p, phi3_model *m, phi3_ctx *c, const tok_
     }
     ppl_sum sum = {0};
     char err[2048];
-    double t0 = cli_now(), ppl = 0, se = 0, mean = 0;
+    double t0 = util_now_s(), ppl = 0, se = 0, mean = 0;
     for (int w = 0; w < n_win; w++) {
         const int32_t *src = text->ids + (size_t)w * stride;
         memcpy(win, src, (size_t)n_ctx * sizeof *win);
         if (!p->model.no_bos && bos >= 0) win[0] = bos;
         err[0] = 0;
-        if (phi3_ctx_truncate(c, 0) || phi3_ctx_eval(c, win, n_ctx, err, sizeof err)) {
+        if (eng_ctx_truncate(c, 0) || eng_ctx_eval(c, win, n_ctx, err, sizeof err)) {
             if (!err[0]) snprintf(err, sizeof err, "cannot reset the context");
             cli_error(cmd, "window %d: %s", w + 1, err);
             free(win);
             return 1;
         }
-        const float *logits = phi3_ctx_logits(c, NULL);
+        const float *logits = eng_ctx_logits(c, NULL);
         if (score_rows(logits + (size_t)first * vocab, vocab, src + first + 1, n_ctx - 1 - first, &sum)) {
             cli_error(cmd, "window %d: the model produced non-finite logits (broken weights?)", w + 1);
             free(win);
             return 1;
         }
         ppl_result(&sum, &ppl, &se, &mean);
-        double dt = cli_now() - t0;
+        double dt = util_now_s() - t0;
         fprintf(stderr, "[%d/%d] perplexity %.*g  (%lld tokens scored, %.1f s, %.1f tokens/s)\n", w + 1, n_win,
                 digits(ppl), ppl, sum.count, dt, (w + 1.0) * n_ctx / dt);
     }
@@ -162,7 +163,7 @@ static int run_windows(const ppl_args *p, phi3_model *m, phi3_ctx *c, const tok_
     if (p->json)
         printf("{\"perplexity\": %.9g, \"uncertainty\": %.9g, \"nll_mean\": %.9g, \"tokens_scored\": %lld, "
                "\"windows\": %d, \"ctx\": %d, \"stride\": %d, \"text_tokens\": %zu, \"seconds\": %.3f}\n",
-               ppl, se, mean, sum.count, n_win, n_ctx, stride, text->n, cli_now() - t0);
+               ppl, se, mean, sum.count, n_win, n_ctx, stride, text->n, util_now_s() - t0);
     else
         printf("perplexity: %.*g +/- %.*g\n", digits(ppl), ppl, digits(ppl), se);
     return fflush(stdout) ? 1 : 0;
@@ -177,11 +178,11 @@ int cmd_perplexity(int argc, char **argv) {
     char *text = cli_read_text(cmd, p.file, &len);
     if (!text) return 1;
     tok_ids ids = {0};
-    phi3_ctx *c = NULL;
+    eng_ctx *c = NULL;
     int rc = 1;
-    phi3_model *m = cli_model_open(cmd, &p.model, 1);
+    eng_model *m = cli_model_open(cmd, &p.model, 1);
     if (!m || cli_encode_prompt(cmd, m, &p.model, text, len, 0, NULL, &ids)) goto done;
-    int max_pos = phi3_model_config(m)->max_pos;
+    int max_pos = eng_model_config(m)->max_pos;
     int n_ctx = p.model.n_ctx ? p.model.n_ctx : (max_pos < DEFAULT_CTX ? max_pos : DEFAULT_CTX);
     if (n_ctx < 4) {
         cli_error(cmd, "the model's context (%d tokens) is too short for perplexity windows", max_pos);
@@ -196,7 +197,7 @@ int cmd_perplexity(int argc, char **argv) {
                        "text", p.file, ids.n, n_ctx);
         goto done;
     }
-    if (!(c = cli_ctx_create(cmd, m, &p.model, &(phi3_ctx_opts){.n_ctx = n_ctx, .n_batch = n_ctx, .all_logits = 1})))
+    if (!(c = cli_ctx_create(cmd, m, &p.model, &(eng_ctx_opts){.n_ctx = n_ctx, .n_batch = n_ctx, .all_logits = 1})))
         goto done;
     rc = run_windows(&p, m, c, &ids);
 done:

@@ -8,6 +8,7 @@
 #include "cli/cli.h"
 #include "cli/common.h"
 #include "hub/hub.h"
+#include "util/time.h"
 
 #define MAX_PATTERNS 64
 
@@ -62,11 +63,6 @@ typedef struct progress_view {
     int line_open;    /* a '\r' line is on screen */
 } progress_view;
 
-static double mono_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void on_progress(void *user, const hub_progress *p) {
     progress_view *v = user;
@@ -75,7 +71,7 @@ static void on_progress(void *user, const hub_progress *p) {
     hub_format_bytes(p->file_size, fs, sizeof fs);
     hub_format_bytes(p->total_done, td, sizeof td);
     hub_format_bytes(p->total_size, ts, sizeof ts);
-    double t = mono_s();
+    double t = util_now_s();
     if (p->event == HUB_EV_FILE_START) {
         v->t0 = t;
         v->start_b = p->file_done;

@@ -107,11 +107,11 @@ int cmd_synth(int argc, char **argv) {
     }
     if (!kv_set) o.cfg.n_kv_heads = o.cfg.n_heads;
     o.cfg.orig_max_pos = o.cfg.max_pos; /* --longrope lowers it */
-    if (o.gguf) o.dtype = PHI3_DTYPE_F16;
+    if (o.gguf) o.dtype = FMT_DTYPE_F16;
     if (dtype) {
-        if (!strcmp(dtype, "f32")) o.dtype = PHI3_DTYPE_F32;
-        else if (!strcmp(dtype, "f16")) o.dtype = PHI3_DTYPE_F16;
-        else if (!strcmp(dtype, "bf16")) o.dtype = PHI3_DTYPE_BF16;
+        if (!strcmp(dtype, "f32")) o.dtype = FMT_DTYPE_F32;
+        else if (!strcmp(dtype, "f16")) o.dtype = FMT_DTYPE_F16;
+        else if (!strcmp(dtype, "bf16")) o.dtype = FMT_DTYPE_BF16;
         else {
             cli_error("synth", "--dtype: expected f32, f16 or bf16, found '%s'", dtype);
             return 2;
@@ -138,7 +138,7 @@ int cmd_synth(int argc, char **argv) {
         return 1;
     }
     printf("wrote %s: %s, hidden %d, ffn %d, %d layers, %d/%d heads, vocab %d, %s%s\n", out, o.gguf ? "GGUF" : "HF folder",
-           o.cfg.hidden, o.cfg.intermediate, o.cfg.n_layers, o.cfg.n_heads, o.cfg.n_kv_heads, o.cfg.vocab, phi3_dtype_name(o.dtype),
+           o.cfg.hidden, o.cfg.intermediate, o.cfg.n_layers, o.cfg.n_heads, o.cfg.n_kv_heads, o.cfg.vocab, fmt_dtype_name(o.dtype),
            o.gguf || o.shards == 1 ? "" : " (sharded)");
     return 0;
 }

@@ -7,8 +7,9 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "model/mapfile.h"
+#include "formats/mapfile.h"
 #include "tokenizer/tok.h"
+#include "util/time.h"
 
 #define TOKENIZER_HELP                                                                                  \
     "  --tokenizer PATH  a tokenizer.json, a folder holding one, or a .gguf with tokenizer.ggml.*\n"   \
@@ -96,24 +97,19 @@ static void print_piece(const tok_tokenizer *t, int32_t id) {
     putchar('\n');
 }
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Encodes every line of path again and again for `seconds`; prints MB/s. */
 static int run_bench(const tok_tokenizer *t, const char *path, double seconds) {
     char err[1024];
     size_t len;
-    char *buf = phi3_read_file(path, (size_t)1 << 30, &len, err, sizeof err);
+    char *buf = fmt_read_file(path, (size_t)1 << 30, &len, err, sizeof err);
     if (!buf) {
         cli_error("tokenize", "%s", err);
         return 1;
     }
     size_t passes = 0, ids = 0, lines = 0;
     tok_ids v = {0};
-    double w0 = now_s();
+    double w0 = util_now_s();
     clock_t c0 = clock();
     do {
         for (char *p = buf; p < buf + len;) {
@@ -133,8 +129,8 @@ static int run_bench(const tok_tokenizer *t, const char *path, double seconds) {
             p += n + 1;
         }
         passes++;
-    } while (now_s() - w0 < seconds);
-    double wall = now_s() - w0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
+    } while (util_now_s() - w0 < seconds);
+    double wall = util_now_s() - w0, cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
     printf("%s: %zu bytes, %zu lines, %zu ids per pass; %zu passes in %.2f s (%.2f s CPU)\n", path, len, lines, ids,
            passes, wall, cpu);
     printf("%.2f MB/s wall, %.2f MB/s CPU, one thread (%s tokenizer)\n", (double)len * passes / wall / 1e6,

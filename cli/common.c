@@ -11,19 +11,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "bench/selftest.h"
+#include "engine/selftest.h"
 #include "cli/cli.h"
-#include "model/mapfile.h"
+#include "formats/mapfile.h"
 #include "tokenizer/tok.h"
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_TEXT_BYTES ((size_t)1 << 30) /* prompt and perplexity files: 1 GiB */
 
-double cli_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 int cli_parse_int(const char *cmd, const char *opt, const char *v, long long lo, long long hi, long long *out) {
     char *end;
@@ -103,7 +98,7 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer) {
+eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer) {
     const char *path = a->model;
     if (!path || !*path) path = getenv("PHI3VK_MODEL");
     if (!path || !*path) {
@@ -122,7 +117,7 @@ phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_to
     }
     vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test, 0);
     if (!vk) return NULL;
-    phi3_model_opts o = {
+    eng_model_opts o = {
         .vk = vk,
         .take_vk = 1,
         .verbose = a->verbose,
@@ -130,15 +125,15 @@ phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_to
         .max_layers = a->layers,
     };
     char err[2048];
-    phi3_model *m = phi3_model_open(path, &o, err, sizeof err);
+    eng_model *m = eng_model_open(path, &o, err, sizeof err);
     if (!m) {
         cli_error(cmd, "%s", err);
         return NULL;
     }
-    if (need_tokenizer && !phi3_model_tokenizer(m)) {
+    if (need_tokenizer && !eng_model_tokenizer(m)) {
         cli_error(cmd, "%s: the model has no tokenizer (no tokenizer.ggml.* in the GGUF): pass --tokenizer PATH "
                        "(a tokenizer.json or a folder with one)", path);
-        phi3_model_close(m);
+        eng_model_close(m);
         return NULL;
     }
     return m;
@@ -156,18 +151,18 @@ vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_pro
         return NULL;
     }
     if (no_self_test) return vk;
-    bench_selftest_result r;
-    if ((verbose || isatty(2)) && !bench_selftest_cached(vk))
+    eng_selftest_result r;
+    if ((verbose || isatty(2)) && !eng_selftest_cached(vk))
         fprintf(stderr, "phi3vk %s: first use of %s with this driver and build: running the kernel self-test\n", cmd,
                 vkr_ctx_device(vk)->name);
-    if (bench_selftest_ensure(vk, 0, &r, err, sizeof err)) {
+    if (eng_selftest_ensure(vk, 0, &r, err, sizeof err)) {
         cli_error(cmd, "%s", err);
         vkr_ctx_destroy(vk);
         return NULL;
     }
     if (r.fallbacks && !quiet) {
         char names[128];
-        bench_selftest_names(r.fallbacks, names, sizeof names);
+        eng_selftest_names(r.fallbacks, names, sizeof names);
         fprintf(stderr, "phi3vk %s: warning: on %s the %s kernel%s failed the self-test (%s); using the portable "
                         "variant (slower). `phi3vk devices --check` re-tests.\n",
                 cmd, vkr_ctx_device(vk)->name, names, strchr(names, ',') ? "s" : "", r.detail);
@@ -177,9 +172,9 @@ vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_pro
     return vk;
 }
 
-phi3_ctx *cli_ctx_create(const char *cmd, phi3_model *m, const cli_model_args *a, const phi3_ctx_opts *o) {
+eng_ctx *cli_ctx_create(const char *cmd, eng_model *m, const cli_model_args *a, const eng_ctx_opts *o) {
     char err[2048];
-    phi3_ctx *c = phi3_ctx_create(m, o, err, sizeof err);
+    eng_ctx *c = eng_ctx_create(m, o, err, sizeof err);
     if (!c) {
         cli_error(cmd, "%s", err);
         return NULL;
@@ -188,22 +183,22 @@ phi3_ctx *cli_ctx_create(const char *cmd, phi3_model *m, const cli_model_args *a
         /* The KV cache is fp16 K and V per layer and sequence: 2 x layers x
          * n_seq x n_ctx x kv_heads x head_dim x 2 bytes; the rest of the
          * context is scratch (activations, logits, RoPE table). */
-        const phi3_config *cfg = phi3_model_config(m);
-        double w = (double)phi3_model_weight_bytes(m);
-        double kv = 4.0 * cfg->n_layers * phi3_ctx_n_seq(c) * phi3_ctx_n_ctx(c) * cfg->n_kv_heads * cfg->head_dim;
-        double ctx = (double)phi3_ctx_device_bytes(c), total = (double)vkr_ctx_allocated(phi3_model_vk(m));
+        const phi3_config *cfg = eng_model_config(m);
+        double w = (double)eng_model_weight_bytes(m);
+        double kv = 4.0 * cfg->n_layers * eng_ctx_n_seq(c) * eng_ctx_n_ctx(c) * cfg->n_kv_heads * cfg->head_dim;
+        double ctx = (double)eng_ctx_device_bytes(c), total = (double)vkr_ctx_allocated(eng_model_vk(m));
         fprintf(stderr, "phi3vk: device memory: weights %.1f MiB + KV cache %.1f MiB (%d x %d tokens) + scratch "
                         "%.1f MiB = %.1f MiB (%.1f MiB allocated from the driver)\n",
-                w / MIB, kv / MIB, phi3_ctx_n_seq(c), phi3_ctx_n_ctx(c), (ctx - kv) / MIB, (w + ctx) / MIB,
+                w / MIB, kv / MIB, eng_ctx_n_seq(c), eng_ctx_n_ctx(c), (ctx - kv) / MIB, (w + ctx) / MIB,
                 total / MIB);
     }
     return c;
 }
 
-int cli_model_close(phi3_model *m, phi3_ctx *c) {
-    int n = m ? vkr_ctx_validation_messages(phi3_model_vk(m)) : 0;
-    phi3_ctx_destroy(c);
-    phi3_model_close(m);
+int cli_model_close(eng_model *m, eng_ctx *c) {
+    int n = m ? vkr_ctx_validation_messages(eng_model_vk(m)) : 0;
+    eng_ctx_destroy(c);
+    eng_model_close(m);
     if (n > 0) fprintf(stderr, "phi3vk: the Vulkan validation layer reported %d message%s\n", n, n == 1 ? "" : "s");
     return n > 0;
 }
@@ -211,7 +206,7 @@ int cli_model_close(phi3_model *m, phi3_ctx *c) {
 char *cli_read_text(const char *cmd, const char *path, size_t *len) {
     char err[1024];
     if (strcmp(path, "-")) {
-        char *buf = phi3_read_file(path, MAX_TEXT_BYTES, len, err, sizeof err);
+        char *buf = fmt_read_file(path, MAX_TEXT_BYTES, len, err, sizeof err);
         if (!buf) cli_error(cmd, "%s", err);
         return buf;
     }
@@ -239,9 +234,9 @@ char *cli_read_text(const char *cmd, const char *path, size_t *len) {
     return buf;
 }
 
-int cli_encode_prompt(const char *cmd, const phi3_model *m, const cli_model_args *a, const char *text, size_t len,
+int cli_encode_prompt(const char *cmd, const eng_model *m, const cli_model_args *a, const char *text, size_t len,
                       int chat, const char *system, struct tok_ids *out) {
-    const tok_tokenizer *t = phi3_model_tokenizer(m);
+    const tok_tokenizer *t = eng_model_tokenizer(m);
     char err[1024];
     int rc;
     if (chat) {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/phi3.h"
+#include "engine/engine.h"
 
 /* Help lines for the flags cli_model_arg accepts; commands print them under
  * their own usage text. */
@@ -59,17 +59,17 @@ int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int
  * need_tokenizer: fail, saying how to pass one, when the model has no
  * tokenizer. Prints the error (naming the path and what to do) and returns
  * NULL on failure. */
-phi3_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer);
+eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer);
 
 /* Creates a context (n_ctx and the options in o) and, with a->verbose,
  * prints the device memory in use: weights + KV cache + scratch = total.
  * Prints the error and returns NULL on failure. */
-phi3_ctx *cli_ctx_create(const char *cmd, phi3_model *m, const cli_model_args *a, const phi3_ctx_opts *o);
+eng_ctx *cli_ctx_create(const char *cmd, eng_model *m, const cli_model_args *a, const eng_ctx_opts *o);
 
 /* Closes ctx and model (either may be NULL). With --validate, prints how
  * many validation messages the run produced when there were any, and
  * returns 1 then (so a test run fails), else 0. */
-int cli_model_close(phi3_model *m, phi3_ctx *c);
+int cli_model_close(eng_model *m, eng_ctx *c);
 
 /* Creates the Vulkan context of a model command (device, profile,
  * validation) and gives it the self-test verdict (unless no_self_test).
@@ -100,14 +100,12 @@ char *cli_read_text(const char *cmd, const char *path, size_t *len);
  * when system is not NULL) ending in the assistant prompt. Appends to out.
  * Prints the error and returns -1 on failure. */
 struct tok_ids;
-int cli_encode_prompt(const char *cmd, const phi3_model *m, const cli_model_args *a, const char *text, size_t len,
+int cli_encode_prompt(const char *cmd, const eng_model *m, const cli_model_args *a, const char *text, size_t len,
                       int chat, const char *system, struct tok_ids *out);
 
 /* Parses "1,2,3" (commas and/or spaces) into out. Prints an error naming the
  * bad item and returns -1 for anything that is not a non-negative integer. */
 int cli_parse_ids(const char *cmd, const char *s, struct tok_ids *out);
 
-/* Monotonic clock in seconds. */
-double cli_now(void);
 
 #endif

@@ -12,10 +12,11 @@
 
 #include "cli/cli.h"
 #include "hub/hub.h"
-#include "model/mapfile.h"
+#include "formats/mapfile.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
 #include "vk/vkr.h"
+#include "util/time.h"
 
 /* What `phi3vk pull` of the judge downloads (its repo at the time of
  * writing: config, generation config, index and 4 F32 safetensors shards),
@@ -148,7 +149,7 @@ static void on_download(void *user, const hub_progress *p) {
     dl_view *v = user;
     char done[32], total[32];
     if (p->event == HUB_EV_FILE_PROGRESS) {
-        double now = cli_now();
+        double now = util_now_s();
         if (!v->tty || now - v->last < 0.2) return;
         v->last = now;
         hub_format_bytes(p->total_done, done, sizeof done);
@@ -284,8 +285,8 @@ static double host_available_bytes(void) {
  * weights holds: at most 16 (CPU devices: 1 for labels, 8 with --reason),
  * at most the items to run. */
 static void size_context(const cli_judge_args *a, const cli_judge_session *s, const judge_dataset *ds, const int *idx,
-                         int n, int todo, phi3_ctx_opts *o) {
-    const phi3_config *cfg = phi3_model_config(s->m);
+                         int n, int todo, eng_ctx_opts *o) {
+    const phi3_config *cfg = eng_model_config(s->m);
     int cap = cfg->max_pos;
     if (a->model.n_ctx) {
         o->n_ctx = a->model.n_ctx;
@@ -297,7 +298,7 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
             const judge_item *it = &ds->items[idx[i]];
             if (judge_run_is_done(s->out, it)) continue;
             ids.n = 0;
-            if (judge_prompt_encode(phi3_model_tokenizer(s->m), s->prompt, a->model.no_bos, it->text, it->text_len,
+            if (judge_prompt_encode(eng_model_tokenizer(s->m), s->prompt, a->model.no_bos, it->text, it->text_len,
                                     &ids, err, sizeof err) == 0 && (int)ids.n > longest)
                 longest = (int)ids.n;
         }
@@ -310,10 +311,10 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
         o->n_seq = a->batch;
         return;
     }
-    vkr_ctx *vk = phi3_model_vk(s->m);
-    /* CPU drivers are compute-bound: batched prefills measured 0.83-0.92x there,
+    vkr_ctx *vk = eng_model_vk(s->m);
+    /* CPU drivers are compute-bound: batched prefills measured slower there,
      * so labels go one item at a time; lockstep decoding of 8 sequences (one
-     * register-blocked tile of tokens) made --reason 1.6-1.8x faster (RESULTS.md). */
+     * register-blocked tile of tokens) made --reason faster (bench/RESULTS.md). */
     int most = vkr_ctx_profile(vk)->cpu ? (a->reason ? 8 : 1) : 16;
     double kv = 4.0 * cfg->n_layers * o->n_ctx * cfg->n_kv_heads * cfg->head_dim; /* fp16 K and V per sequence */
     double left = (double)vkr_ctx_device(vk)->device_local_bytes - (double)vkr_ctx_allocated(vk);
@@ -361,7 +362,7 @@ static int provenance_tokenizer(const char *cmd, const cli_model_args *m, const 
         return 0;
     }
     if (!t) t = phi3_source_dir(src);
-    if (phi3_is_dir(t)) snprintf(path, sizeof path, "%s/tokenizer.json", t);
+    if (fmt_is_dir(t)) snprintf(path, sizeof path, "%s/tokenizer.json", t);
     else snprintf(path, sizeof path, "%s", t);
     snprintf(p->tokenizer, sizeof p->tokenizer, "%.1000s", realpath(path, real) ? real : path);
     if (judge_provenance_hash_file(path, 1, p->tokenizer_sha256, err, sizeof err)) {
@@ -472,7 +473,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
              m.tokenizer ? m.tokenizer : "");
     if (a->model.verbose) fprintf(stderr, "phi3vk %s: model %s\n", cmd, s->model_desc);
     if (!(s->m = cli_model_open(cmd, &m, 1))) return -1;
-    phi3_ctx_opts co_ctx = {0};
+    eng_ctx_opts co_ctx = {0};
     size_context(a, s, ds, idx, n, todo, &co_ctx);
     if (a->model.verbose)
         fprintf(stderr, "phi3vk %s: context: %d sequence%s (items per engine pass) x %d tokens\n", cmd, co_ctx.n_seq,
@@ -495,7 +496,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
                   const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results) {
     judge_run_opts o = {
-        .batch = s->c ? phi3_ctx_n_seq(s->c) : 1,
+        .batch = s->c ? eng_ctx_n_seq(s->c) : 1,
         .out = s->out,
         .jsonl = jsonl,
         .table = table,
@@ -511,7 +512,7 @@ int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s
     signal(SIGINT, old_int);
     signal(SIGTERM, old_term);
     char line[256];
-    judge_summary_format(&prog, judge_now(), line, sizeof line);
+    judge_summary_format(&prog, util_now_s(), line, sizeof line);
     if (rc < 0) cli_error(cmd, "%s", err);
     fprintf(stderr, "%s\n", line);
     if (a->model.verbose && s->cl) {

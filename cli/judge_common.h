@@ -101,8 +101,8 @@ judge_dataset *cli_judge_load(const char *cmd, const cli_judge_args *a, const ch
 typedef struct cli_judge_session {
     judge_prompt *prompt;
     judge_results *out;          /* --out, or NULL */
-    phi3_model *m;
-    phi3_ctx *c;
+    eng_model *m;
+    eng_ctx *c;
     judge_classifier *cl;
     char model_desc[8300];       /* what was loaded, for -v and reports */
     judge_provenance prov;       /* with --out: what this run's results come from */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "util/utf8.h"
 
 /* One line per subcommand; add yours here when its cmd_<name>.c lands. */
 static const cli_command commands[] = {
@@ -23,17 +24,6 @@ static const cli_command commands[] = {
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
-/* Length of the valid UTF-8 character at s[0, n), 0 when there is none. */
-static size_t utf8_char(const unsigned char *s, size_t n) {
-    unsigned c = s[0];
-    size_t k = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (!k || k > n) return 0;
-    for (size_t i = 1; i < k; i++)
-        if ((s[i] & 0xC0) != 0x80) return 0;
-    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) || (c == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return k;
-}
 
 void cli_print_safe(FILE *f, const char *str, size_t n, int keep_newlines) {
     const unsigned char *s = (const unsigned char *)str;
@@ -50,7 +40,7 @@ void cli_print_safe(FILE *f, const char *str, size_t n, int keep_newlines) {
             fprintf(f, "\\x%02x", c);
             i++;
         } else {
-            size_t k = utf8_char(s + i, n - i);
+            size_t k = util_utf8_char(s + i, n - i);
             if (!k) fprintf(f, "\\x%02x", c), k = 1;
             else if (c == 0xC2 && s[i + 1] <= 0x9F) fprintf(f, "\\u%04x", s[i + 1]); /* C1: CSI, OSC ... */
             else fwrite(s + i, 1, k, f);

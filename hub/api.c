@@ -2,6 +2,7 @@
  * The body comes from the network, so every field is checked before it names a file on disk. */
 #include "hub/hub.h"
 #include "hub/internal.h"
+#include "util/utf8.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -10,27 +11,6 @@
 
 #define NAME_MAX_BYTES 1024 /* longest repo file name accepted */
 
-/* 1 if s[0..n) is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
-static int utf8_ok(const unsigned char *s, size_t n) {
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned min, cp;
-        if (c < 0x80) { i++; continue; }
-        if ((c & 0xe0) == 0xc0) k = 1, min = 0x80, cp = c & 0x1f;
-        else if ((c & 0xf0) == 0xe0) k = 2, min = 0x800, cp = c & 0x0f;
-        else if ((c & 0xf8) == 0xf0) k = 3, min = 0x10000, cp = c & 0x07;
-        else return 0;
-        if (i + k >= n) return 0; /* truncated: needs bytes i+1 .. i+k */
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) return 0;
-            cp = cp << 6 | (s[i + j] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
 
 /* Why name is unsafe as a path below snapshots/<sha>/, or NULL when it is fine. */
 static const char *unsafe_name(const char *name) {
@@ -43,7 +23,7 @@ static const char *unsafe_name(const char *name) {
         if (c < 0x20 || c == 0x7f) return "has a control character";
         if (c == '\\') return "has a backslash";
     }
-    if (!utf8_ok((const unsigned char *)name, n)) return "is not valid UTF-8";
+    if (!util_utf8_valid(name, n)) return "is not valid UTF-8";
     for (const char *p = name;;) {
         size_t k = strcspn(p, "/");
         if (k == 0) return "has an empty path part";

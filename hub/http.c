@@ -1,5 +1,6 @@
 /* libcurl wrapper for the Hub: one easy handle, the Hub's headers, resumable downloads into a file. */
 #include "hub/internal.h"
+#include "util/time.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -17,14 +18,9 @@ struct hub_http {
     CURL *curl;
     struct curl_slist *headers; /* Authorization, when a token is set */
     int timeout_s;
-    double deadline;            /* hub_mono_s() by which every request ends; 0: none */
+    double deadline;            /* util_now_s() by which every request ends; 0: none */
 };
 
-double hub_mono_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 void hub_http_set_deadline(hub_http *h, double deadline) { h->deadline = deadline; }
 
@@ -32,7 +28,7 @@ void hub_http_set_deadline(hub_http *h, double deadline) { h->deadline = deadlin
 static void set_time_limit(hub_http *h, long max_s) {
     long ms = max_s > 0 ? max_s * 1000 : 0;
     if (h->deadline > 0) {
-        double left = (h->deadline - hub_mono_s()) * 1000.0;
+        double left = (h->deadline - util_now_s()) * 1000.0;
         long dl = left < 1 ? 1 : left > 1e12 ? (long)1e12 : (long)left;
         if (!ms || dl < ms) ms = dl;
     }
@@ -237,7 +233,7 @@ static size_t on_body_sink(char *data, size_t size, size_t nmemb, void *user) {
             x->sink_failed = 1;
             return 0;
         }
-        if (s->sha) hub_sha256_init(s->sha);
+        if (s->sha) util_sha256_init(s->sha);
         s->offset = 0;
     }
     if (first_chunk && r->status == 206 && r->range_start != (int64_t)s->offset) {
@@ -262,7 +258,7 @@ static size_t on_body_sink(char *data, size_t size, size_t nmemb, void *user) {
         x->sink_failed = 1;
         return 0;
     }
-    if (s->sha) hub_sha256_update(s->sha, data, n);
+    if (s->sha) util_sha256_update(s->sha, data, n);
     s->offset += n;
     if (s->on_bytes) s->on_bytes(s->user, s->offset, n);
     return n;

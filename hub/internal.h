@@ -4,7 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hub/sha256.h"
+#include "util/sha256.h"
 
 /* snprintf into err (no-op when err is NULL or errlen 0). */
 void hub_set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -54,7 +54,7 @@ typedef struct hub_sink {
     uint64_t offset;          /* bytes in the file before this request (the Range start) */
     uint64_t limit;           /* abort when the file would grow past this; 0 = no limit */
     int size_unknown;         /* limit is the --max-file-size cap, not the file's listed size */
-    hub_sha256 *sha;          /* hashed as written; NULL: no hashing */
+    util_sha256 *sha;         /* hashed as written; NULL: no hashing */
     void (*on_bytes)(void *user, uint64_t file_bytes, uint64_t new_bytes); /* optional progress */
     void *user;
     char err[512];            /* why the sink aborted */
@@ -66,10 +66,8 @@ typedef struct hub_sink {
  * timeout and low-speed abort (< HUB_MIN_SPEED for that long). */
 hub_http *hub_http_create(const char *token, int timeout_s, char *err, size_t errlen);
 /* Every request from now on ends by deadline (a CLOCK_MONOTONIC time in
- * seconds, see hub_mono_s; 0: none), whatever the server sends. */
+ * seconds, see util_now_s; 0: none), whatever the server sends. */
 void hub_http_set_deadline(hub_http *h, double deadline);
-/* CLOCK_MONOTONIC in seconds. */
-double hub_mono_s(void);
 void hub_http_destroy(hub_http *h);
 /* GET url into resp->body (at most max_body bytes, else fails), following
  * redirects, with a total time limit of timeout_s. Fails only when curl

@@ -2,6 +2,7 @@
  * Hugging Face cache (blobs/<etag> + snapshot symlinks + refs), resuming and verifying. */
 #include "hub/hub.h"
 #include "hub/internal.h"
+#include "util/time.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -32,14 +33,9 @@ typedef struct pull_state {
     uint64_t done_files;        /* bytes of the selected files finished so far */
     double last_emit;           /* monotonic seconds of the last PROGRESS event */
     int deadline_s;             /* --deadline in effect */
-    double deadline;            /* hub_mono_s() by which the pull ends */
+    double deadline;            /* util_now_s() by which the pull ends */
 } pull_state;
 
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + t.tv_nsec * 1e-9;
-}
 
 static void emit(pull_state *st, hub_event ev, int k, uint64_t file_done, const char *msg) {
     if (!st->opts->progress) return;
@@ -307,14 +303,14 @@ static int plan(pull_state *st, hub_pull_result *res, char *err, size_t errlen) 
 static void on_bytes(void *user, uint64_t file_bytes, uint64_t new_bytes) {
     pull_state *st = user;
     st->prog.downloaded += new_bytes;
-    double t = now_s();
+    double t = util_now_s();
     if (t - st->last_emit < 0.1) return;
     st->last_emit = t;
     emit(st, HUB_EV_FILE_PROGRESS, st->prog.file_index, file_bytes, NULL);
 }
 
 /* Hashes the first n bytes already in fd (a resumed download) into sha. */
-static int hash_prefix(int fd, uint64_t n, hub_sha256 *sha) {
+static int hash_prefix(int fd, uint64_t n, util_sha256 *sha) {
     enum { CHUNK = 1 << 20 };
     char *buf = n ? malloc(CHUNK) : NULL;
     if (n && !buf) return -1;
@@ -325,7 +321,7 @@ static int hash_prefix(int fd, uint64_t n, hub_sha256 *sha) {
             free(buf);
             return -1;
         }
-        hub_sha256_update(sha, buf, (size_t)got);
+        util_sha256_update(sha, buf, (size_t)got);
         off += (uint64_t)got;
     }
     free(buf);
@@ -385,14 +381,14 @@ static int check_headers(const pull_state *st, const hub_file *f, const char *ur
 
 /* Runs GETs (resuming) until the file is whole, the retries are spent, or the Hub refuses.
  * *have is the byte count in fd before and after. */
-static int transfer(pull_state *st, int k, hub_file *f, int fd, uint64_t *have, hub_sha256 *sha, const char *inc,
+static int transfer(pull_state *st, int k, hub_file *f, int fd, uint64_t *have, util_sha256 *sha, const char *inc,
                     char *err, size_t errlen) {
     char url[PATH_BYTES], why[512] = "";
     int retries = st->opts->retries < 0 ? 3 : st->opts->retries;
     if (file_url(st, f, url, sizeof url, err, errlen)) return -1;
     for (int attempt = 0;; attempt++) {
         if (f->size_known && *have == f->size) return 0;
-        if (hub_mono_s() >= st->deadline) {
+        if (util_now_s() >= st->deadline) {
             hub_set_err(err, errlen,
                         "downloading %s: the pull ran past its deadline of %d s (--deadline)%s%s; %llu bytes are kept "
                         "in %s: run the same command again to resume",
@@ -449,7 +445,7 @@ static int transfer(pull_state *st, int k, hub_file *f, int fd, uint64_t *have, 
                 return -1;
             }
             *have = 0;
-            hub_sha256_init(sha);
+            util_sha256_init(sha);
             hub_set_err(why, sizeof why, "HTTP 416 to a resumed request; restarting the file");
         } else if (r.status == 429 || r.status >= 500) {
             hub_set_err(why, sizeof why, "HTTP %ld", r.status);
@@ -483,13 +479,13 @@ static int pull_file(pull_state *st, int k, char *err, size_t errlen) {
     uint64_t have = 0;
     int fd = open_incomplete(inc, f, &have, err, errlen);
     if (fd < 0) return -1;
-    hub_sha256 sha;
-    hub_sha256_init(&sha);
+    util_sha256 sha;
+    util_sha256_init(&sha);
     if (f->sha256[0] && hash_prefix(fd, have, &sha) != 0) {
         hub_set_err(err, errlen, "cannot read %s: %s", inc, strerror(errno));
         goto fail;
     }
-    st->last_emit = now_s();
+    st->last_emit = util_now_s();
     emit(st, HUB_EV_FILE_START, k, have, NULL);
     if (transfer(st, k, f, fd, &have, &sha, inc, err, errlen)) goto fail;
     if (f->size_known && have != f->size) {
@@ -499,7 +495,7 @@ static int pull_file(pull_state *st, int k, char *err, size_t errlen) {
     }
     if (f->sha256[0]) {
         char got[65];
-        hub_sha256_final(&sha, got);
+        util_sha256_final(&sha, got);
         if (strcmp(got, f->sha256)) {
             /* Corrupt bytes are useless to resume from: drop them so a rerun starts clean. */
             hub_set_err(err, errlen,
@@ -613,7 +609,7 @@ static int setup(pull_state *st, const hub_pull_opts *o, char *err, size_t errle
     memset(token, 0, sizeof token);
     if (!st->http) return -1;
     st->deadline_s = o->deadline_s > 0 ? o->deadline_s : HUB_DEFAULT_DEADLINE_S;
-    st->deadline = hub_mono_s() + st->deadline_s;
+    st->deadline = util_now_s() + st->deadline_s;
     hub_http_set_deadline(st->http, st->deadline);
     return 0;
 }

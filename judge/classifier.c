@@ -9,8 +9,9 @@
 #include <time.h>
 
 #include "judge/label.h"
-#include "model/phi3.h"
+#include "engine/engine.h"
 #include "tokenizer/tok.h"
+#include "util/time.h"
 
 /* The item text the answer paths are computed with: any text gives the same
  * paths, since the chat template's special tokens split the encoding. */
@@ -26,8 +27,8 @@ typedef struct seq_state {
 } seq_state;
 
 struct judge_classifier {
-    phi3_model *m;                /* not owned */
-    phi3_ctx *c;                  /* not owned */
+    eng_model *m;                /* not owned */
+    eng_ctx *c;                  /* not owned */
     const tok_tokenizer *tok;     /* the model's */
     const judge_prompt *prompt;   /* not owned */
     judge_classifier_opts o;
@@ -37,15 +38,10 @@ struct judge_classifier {
     int n_seq;                    /* sequences of the context: items per engine pass */
     int max_new;
     seq_state *seq;               /* (n_seq) */
-    phi3_seq_tokens *items;       /* (n_seq) scratch for phi3_ctx_eval_batch */
+    eng_seq_tokens *items;       /* (n_seq) scratch for eng_ctx_eval_batch */
     judge_classifier_stats stats;
 };
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Finds the token path of every spelling after the chat-wrapped sample
  * prompt and builds the scoring tokens from them. */
@@ -97,7 +93,7 @@ done:
     return rc;
 }
 
-judge_classifier *judge_classifier_create(phi3_model *m, phi3_ctx *c, const judge_prompt *p,
+judge_classifier *judge_classifier_create(eng_model *m, eng_ctx *c, const judge_prompt *p,
                                           const judge_classifier_opts *o, char *err, size_t errlen) {
     judge_classifier *cl = calloc(1, sizeof *cl);
     if (!cl) {
@@ -108,9 +104,9 @@ judge_classifier *judge_classifier_create(phi3_model *m, phi3_ctx *c, const judg
     cl->c = c;
     cl->prompt = p;
     if (o) cl->o = *o;
-    cl->tok = phi3_model_tokenizer(m);
-    cl->n_vocab = phi3_model_config(m)->vocab;
-    cl->n_ctx = phi3_ctx_n_ctx(c);
+    cl->tok = eng_model_tokenizer(m);
+    cl->n_vocab = eng_model_config(m)->vocab;
+    cl->n_ctx = eng_ctx_n_ctx(c);
     cl->max_new = cl->o.max_new > 0 ? cl->o.max_new : p->max_new_reason;
     if (cl->max_new < 1) cl->max_new = 1;
     if (!cl->tok) {
@@ -123,13 +119,13 @@ judge_classifier *judge_classifier_create(phi3_model *m, phi3_ctx *c, const judg
         goto fail;
     }
     if (build_answer(cl, err, errlen)) goto fail;
-    cl->n_seq = phi3_ctx_n_seq(c);
+    cl->n_seq = eng_ctx_n_seq(c);
     cl->seq = calloc((size_t)cl->n_seq, sizeof *cl->seq);
     cl->items = calloc((size_t)cl->n_seq, sizeof *cl->items);
     if (!cl->seq || !cl->items) goto oom;
     for (int j = 0; j < cl->n_seq; j++) {
         if (!(cl->seq[j].gen = malloc(sizeof *cl->seq[j].gen * (size_t)(cl->max_new + 1)))) goto oom;
-        phi3_ctx_truncate_seq(c, j, 0);
+        eng_ctx_truncate_seq(c, j, 0);
     }
     return cl;
 oom:
@@ -181,7 +177,7 @@ int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t
 /* Forgets every sequence's KV cache (after an engine error its content is
  * unknown). */
 static void drop_cache(judge_classifier *cl) {
-    for (int j = 0; j < cl->n_seq; j++) phi3_ctx_truncate_seq(cl->c, j, 0);
+    for (int j = 0; j < cl->n_seq; j++) eng_ctx_truncate_seq(cl->c, j, 0);
 }
 
 static int is_stop(const phi3_config *cfg, int32_t id) {
@@ -200,7 +196,7 @@ static int32_t argmax(const float *x, int n) {
 /* Why a prompt of n tokens (shared answer tokens included) does not fit;
  * a larger --ctx is suggested only when the model allows one. Returns -1. */
 static int too_long_message(const judge_classifier *cl, int n, char *err, size_t errlen) {
-    int max = phi3_model_config(cl->m)->max_pos;
+    int max = eng_model_config(cl->m)->max_pos;
     if (cl->n_ctx >= max)
         snprintf(err, errlen, "the prompt has %d tokens, more than the model's context of %d", n, max);
     else
@@ -232,20 +228,20 @@ static int encode_item(judge_classifier *cl, int j, const char *text, size_t len
 static int prefill(judge_classifier *cl, int k, judge_item_detail *d, char *err, size_t errlen) {
     for (int j = 0; j < k; j++) {
         const int32_t *ids = cl->seq[j].ids.ids;
-        int n = (int)cl->seq[j].ids.n, past = phi3_ctx_n_past_seq(cl->c, j);
-        int reuse = cl->o.no_prefix_cache ? 0 : judge_common_prefix(phi3_ctx_tokens_seq(cl->c, j), past, ids, n);
+        int n = (int)cl->seq[j].ids.n, past = eng_ctx_n_past_seq(cl->c, j);
+        int reuse = cl->o.no_prefix_cache ? 0 : judge_common_prefix(eng_ctx_tokens_seq(cl->c, j), past, ids, n);
         if (reuse > n - 1) reuse = n - 1;
-        if (phi3_ctx_truncate_seq(cl->c, j, reuse)) {
+        if (eng_ctx_truncate_seq(cl->c, j, reuse)) {
             snprintf(err, errlen, "KV cache: cannot keep %d tokens of %d", reuse, past);
             return -1;
         }
-        cl->items[j] = (phi3_seq_tokens){.seq = j, .tokens = ids + reuse, .n = n - reuse};
+        cl->items[j] = (eng_seq_tokens){.seq = j, .tokens = ids + reuse, .n = n - reuse};
         d[j].reused = reuse;
         d[j].evaluated = n - reuse;
         cl->stats.reused_tokens += reuse;
         cl->stats.eval_tokens += n - reuse;
     }
-    return phi3_ctx_eval_batch(cl->c, cl->items, k, err, errlen);
+    return eng_ctx_eval_batch(cl->c, cl->items, k, err, errlen);
 }
 
 /* Appends one token to each active sequence (of 0..k-1) and stores the
@@ -255,18 +251,18 @@ static int decode_step(judge_classifier *cl, int k, char *err, size_t errlen) {
     int n = 0;
     for (int j = 0; j < k; j++) {
         seq_state *q = &cl->seq[j];
-        if (q->active) cl->items[n++] = (phi3_seq_tokens){.seq = j, .tokens = &q->gen[q->n_gen - 1], .n = 1};
+        if (q->active) cl->items[n++] = (eng_seq_tokens){.seq = j, .tokens = &q->gen[q->n_gen - 1], .n = 1};
     }
     if (n == 0) return 0;
     cl->stats.decode_steps += n;
     if (n == 1 && cl->items[0].seq == 0) {
         seq_state *q = &cl->seq[0];
-        return phi3_ctx_decode_greedy(cl->c, q->gen[q->n_gen - 1], &q->gen[q->n_gen], err, errlen);
+        return eng_ctx_decode_greedy(cl->c, q->gen[q->n_gen - 1], &q->gen[q->n_gen], err, errlen);
     }
-    if (phi3_ctx_eval_batch(cl->c, cl->items, n, err, errlen)) return -1;
+    if (eng_ctx_eval_batch(cl->c, cl->items, n, err, errlen)) return -1;
     for (int i = 0; i < n; i++) {
         seq_state *q = &cl->seq[cl->items[i].seq];
-        q->gen[q->n_gen] = argmax(phi3_ctx_logits_seq(cl->c, cl->items[i].seq), cl->n_vocab);
+        q->gen[q->n_gen] = argmax(eng_ctx_logits_seq(cl->c, cl->items[i].seq), cl->n_vocab);
     }
     return 0;
 }
@@ -274,14 +270,14 @@ static int decode_step(judge_classifier *cl, int k, char *err, size_t errlen) {
 /* Greedy decoding of sequences 0..k-1 after their prefill, in lockstep;
  * each stops at a stop id, after max_new tokens or with a full context. */
 static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err, size_t errlen) {
-    const phi3_config *cfg = phi3_model_config(cl->m);
+    const phi3_config *cfg = eng_model_config(cl->m);
     if (cl->ans.n_shared > 0) {
         /* The scored position came after teacher-forced answer tokens: the
          * answer itself starts right after the prompt, so its last token is
          * fed again (as the "generated" token of step 0). */
         for (int j = 0; j < k; j++) {
             seq_state *q = &cl->seq[j];
-            if (phi3_ctx_truncate_seq(cl->c, j, q->n_prompt - 1)) {
+            if (eng_ctx_truncate_seq(cl->c, j, q->n_prompt - 1)) {
                 snprintf(err, errlen, "KV cache: cannot keep %d tokens", q->n_prompt - 1);
                 return -1;
             }
@@ -295,7 +291,7 @@ static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err
             q->gen[0] = q->gen[1];
         }
     } else {
-        for (int j = 0; j < k; j++) cl->seq[j].gen[0] = argmax(phi3_ctx_logits_seq(cl->c, j), cl->n_vocab);
+        for (int j = 0; j < k; j++) cl->seq[j].gen[0] = argmax(eng_ctx_logits_seq(cl->c, j), cl->n_vocab);
     }
     for (int j = 0; j < k; j++) {
         seq_state *q = &cl->seq[j];
@@ -307,7 +303,7 @@ static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err
         for (int j = 0; j < k; j++) {
             seq_state *q = &cl->seq[j];
             q->active = !is_stop(cfg, q->gen[q->n_gen - 1]) && q->n_gen < cl->max_new &&
-                        phi3_ctx_n_past_seq(cl->c, j) < cl->n_ctx;
+                        eng_ctx_n_past_seq(cl->c, j) < cl->n_ctx;
             any |= q->active;
         }
         if (!any) break;
@@ -321,7 +317,7 @@ static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err
 
 /* The reason text of sequence j's generated tokens (a final stop token left out). */
 static char *reason_text(judge_classifier *cl, int j, char *err, size_t errlen) {
-    const phi3_config *cfg = phi3_model_config(cl->m);
+    const phi3_config *cfg = eng_model_config(cl->m);
     seq_state *q = &cl->seq[j];
     int k = q->n_gen;
     if (k > 0 && is_stop(cfg, q->gen[k - 1])) k--;
@@ -349,7 +345,7 @@ static char *reason_text(judge_classifier *cl, int j, char *err, size_t errlen) 
  * judge_classifier_run_one; ms is the batch's wall time / k. */
 static int classify_chunk(judge_classifier *cl, const char *const *texts, const size_t *lens, int k,
                           judge_result *out, judge_item_detail *d, int *bad, char *err, size_t errlen) {
-    double t0 = now_s();
+    double t0 = util_now_s();
     *bad = -1;
     for (int j = 0; j < k; j++) {
         d[j] = (judge_item_detail){.argmax_class = -1, .first_token = -1};
@@ -366,7 +362,7 @@ static int classify_chunk(judge_classifier *cl, const char *const *texts, const 
     }
     if (prefill(cl, k, d, err, errlen)) goto fail;
     for (int j = 0; j < k; j++) {
-        const float *logits = phi3_ctx_logits_seq(cl->c, j);
+        const float *logits = eng_ctx_logits_seq(cl->c, j);
         out[j].p_toxic = judge_p_toxic(logits, cl->n_vocab, &cl->ans);
         d[j].argmax_class = judge_answer_argmax_class(logits, cl->n_vocab, &cl->ans);
         if (!cl->o.reason)
@@ -389,7 +385,7 @@ static int classify_chunk(judge_classifier *cl, const char *const *texts, const 
             out[j].label = judge_label_snap(reason, strlen(reason), cl->prompt->snap);
         }
     }
-    double ms = (now_s() - t0) * 1000.0 / k;
+    double ms = (util_now_s() - t0) * 1000.0 / k;
     for (int j = 0; j < k; j++) {
         out[j].ms = ms;
         cl->stats.items++;

@@ -1,5 +1,5 @@
 /* judge classifier: the engine glue of classify and eval. It turns an item's
- * text into the chat-wrapped prompt tokens, runs them through a phi3_ctx and
+ * text into the chat-wrapped prompt tokens, runs them through a eng_ctx and
  * reads the label, P(toxic) and, on request, the model's reason.
  *
  * Tokens of an item: BOS (the April-2024 Phi-3 template the judge was tuned
@@ -17,7 +17,7 @@
  *
  * Batches: item j of a batch goes to sequence j of the context (n_seq
  * sequences = items per engine pass); the prompts are evaluated together
- * (phi3_ctx_eval_batch) and, with reasons, decoded in lockstep, one pass per
+ * (eng_ctx_eval_batch) and, with reasons, decoded in lockstep, one pass per
  * step for every sequence still generating (sequence 0 alone uses the
  * pre-recorded decode step with the arg-max on the device).
  *
@@ -50,8 +50,8 @@
 #include "judge/results.h"
 #include "judge/score.h"
 
-typedef struct phi3_model phi3_model;
-typedef struct phi3_ctx phi3_ctx;
+typedef struct eng_model eng_model;
+typedef struct eng_ctx eng_ctx;
 struct tok_ids;
 
 typedef struct judge_classifier judge_classifier;
@@ -106,7 +106,7 @@ typedef struct judge_item_detail {
  * have a tokenizer. Fails with a message when it has none, when the answer
  * paths cannot be built (see the file comment and judge_answer_tokens_build)
  * or when out of memory. */
-judge_classifier *judge_classifier_create(phi3_model *m, phi3_ctx *c, const judge_prompt *p,
+judge_classifier *judge_classifier_create(eng_model *m, eng_ctx *c, const judge_prompt *p,
                                           const judge_classifier_opts *o, char *err, size_t errlen);
 
 /* Frees the classifier (not the model, context or prompt). NULL is fine. */

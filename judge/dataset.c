@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "judge/idset.h"
+#include "util/utf8.h"
 
 /* ---- formats ------------------------------------------------------------ */
 
@@ -60,36 +61,6 @@ long judge_json_nul_escape(const char *s, size_t n) {
 
 /* ---- UTF-8 ---------------------------------------------------------------- */
 
-int judge_utf8_valid(const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t k;
-        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-        if (c >= 0xC2 && c <= 0xDF) k = 1;
-        else if (c >= 0xE0 && c <= 0xEF) {
-            k = 2;
-            if (c == 0xE0) lo = 0xA0;          /* overlong */
-            if (c == 0xED) hi = 0x9F;          /* surrogates */
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            k = 3;
-            if (c == 0xF0) lo = 0x90;          /* overlong */
-            if (c == 0xF4) hi = 0x8F;          /* > U+10FFFF */
-        } else {
-            return 0;
-        }
-        if (n - i <= k) return 0; /* truncated sequence */
-        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
-        for (size_t j = 2; j <= k; j++)
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
 
 /* ---- building a dataset --------------------------------------------------- */
 
@@ -144,7 +115,7 @@ static int add_item(builder *b, int line, long row_number, const char *id, size_
     it->line = line;
     ds->n++; /* counted before the check so destroy frees what was copied */
     if (!it->id || !it->text || (label && !it->label)) return fail(b, "%s: out of memory", b->name);
-    if (!judge_utf8_valid(text, text_len) && ds->n_invalid_utf8++ == 0) ds->first_invalid_utf8_line = line;
+    if (!util_utf8_valid(text, text_len) && ds->n_invalid_utf8++ == 0) ds->first_invalid_utf8_line = line;
     return 0;
 }
 
@@ -160,7 +131,7 @@ static int check_ids(builder *b, const char *id_key) {
             rc = fail(b, "%s:%d: empty id in '%s'", b->name, it->line, id_key);
             break;
         }
-        if (!judge_utf8_valid(it->id, strlen(it->id))) {
+        if (!util_utf8_valid(it->id, strlen(it->id))) {
             rc = fail(b, "%s:%d: the id in '%s' is not valid UTF-8", b->name, it->line, id_key);
             break;
         }

@@ -101,9 +101,6 @@ void judge_dataset_destroy(judge_dataset *ds);
  * string there, so a text or id holding one is refused, not shortened. */
 long judge_json_nul_escape(const char *s, size_t n);
 
-/* 1 when s[0, n) is valid UTF-8 (no overlong forms, no surrogates, nothing
- * above U+10FFFF), else 0. */
-int judge_utf8_valid(const char *s, size_t n);
 
 /* Maps every item's label to a class: 1 when it equals positive (compared
  * without surrounding whitespace, ASCII case-insensitively), else 0. cls has

@@ -11,11 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hub/sha256.h"
-#include "model/mapfile.h"
+#include "util/sha256.h"
+#include "formats/mapfile.h"
 #include "model/source.h"
 
-#define HEADER_MAX PHI3_ST_MAX_HEADER
+#define HEADER_MAX FMT_ST_MAX_HEADER
 #define CONFIG_MAX (64u << 20)
 
 /* ---- the fields, in the order they are written ---- */
@@ -141,32 +141,32 @@ int judge_provenance_diff(const judge_provenance *file, const judge_provenance *
 /* ---- hashing ---- */
 
 void judge_sha256_hex(const void *data, size_t n, char out[65]) {
-    hub_sha256 s;
-    hub_sha256_init(&s);
-    hub_sha256_update(&s, data, n);
-    hub_sha256_final(&s, out);
+    util_sha256 s;
+    util_sha256_init(&s);
+    util_sha256_update(&s, data, n);
+    util_sha256_final(&s, out);
 }
 
 /* Feeds bytes [0, n) of path into s (n = SIZE_MAX: the whole file, at most max). */
-static int hash_part(hub_sha256 *s, const char *path, uint64_t n, uint64_t max, char *err, size_t errlen) {
+static int hash_part(util_sha256 *s, const char *path, uint64_t n, uint64_t max, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return phi3_file_error(err, errlen, path, "cannot open: %s", strerror(errno));
+    if (!f) return fmt_file_error(err, errlen, path, "cannot open: %s", strerror(errno));
     char buf[1 << 16];
     uint64_t done = 0;
     while (done < n) {
         size_t want = n - done < sizeof buf ? (size_t)(n - done) : sizeof buf;
         size_t got = fread(buf, 1, want, f);
         if (!got) break;
-        hub_sha256_update(s, buf, got);
+        util_sha256_update(s, buf, got);
         done += got;
         if (done > max) {
             fclose(f);
-            return phi3_file_error(err, errlen, path, "more than %llu bytes", (unsigned long long)max);
+            return fmt_file_error(err, errlen, path, "more than %llu bytes", (unsigned long long)max);
         }
     }
     int bad = ferror(f) || (n != UINT64_MAX && done != n);
     fclose(f);
-    return bad ? phi3_file_error(err, errlen, path, "cannot read %llu bytes", (unsigned long long)n) : 0;
+    return bad ? fmt_file_error(err, errlen, path, "cannot read %llu bytes", (unsigned long long)n) : 0;
 }
 
 /* SAMPLES pieces of SAMPLE_BYTES spread evenly over bytes [from, end of
@@ -174,9 +174,9 @@ static int hash_part(hub_sha256 *s, const char *path, uint64_t n, uint64_t max, 
  * and this tells them apart for the cost of a few reads. */
 #define SAMPLES 16
 #define SAMPLE_BYTES 4096
-static int hash_samples(hub_sha256 *s, const char *path, uint64_t from, char *err, size_t errlen) {
+static int hash_samples(util_sha256 *s, const char *path, uint64_t from, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
-    if (!f) return phi3_file_error(err, errlen, path, "cannot open: %s", strerror(errno));
+    if (!f) return fmt_file_error(err, errlen, path, "cannot open: %s", strerror(errno));
     char buf[SAMPLE_BYTES];
     int rc = fseek(f, 0, SEEK_END);
     long size = ftell(f);
@@ -184,39 +184,39 @@ static int hash_samples(hub_sha256 *s, const char *path, uint64_t from, char *er
         uint64_t span = (uint64_t)size - from, at = from + span / SAMPLES * (uint64_t)i;
         rc = fseek(f, (long)at, SEEK_SET);
         size_t got = rc ? 0 : fread(buf, 1, sizeof buf, f);
-        hub_sha256_update(s, buf, got);
+        util_sha256_update(s, buf, got);
     }
     fclose(f);
-    return rc || size < 0 ? phi3_file_error(err, errlen, path, "cannot read tensor data") : 0;
+    return rc || size < 0 ? fmt_file_error(err, errlen, path, "cannot read tensor data") : 0;
 }
 
 /* A safetensors file's header (its 8-byte length and the JSON) and samples
  * of its data. */
-static int hash_st_header(hub_sha256 *s, const char *path, char *err, size_t errlen) {
+static int hash_st_header(util_sha256 *s, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     uint64_t hlen = 0;
     int ok = f && fread(&hlen, 8, 1, f) == 1;
     if (f) fclose(f);
-    if (!ok || hlen > HEADER_MAX) return phi3_file_error(err, errlen, path, "no readable safetensors header");
+    if (!ok || hlen > HEADER_MAX) return fmt_file_error(err, errlen, path, "no readable safetensors header");
     if (hash_part(s, path, 8 + hlen, HEADER_MAX + 8, err, errlen)) return -1;
     return hash_samples(s, path, 8 + hlen, err, errlen);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
 
-static int hash_hf(const phi3_source *src, hub_sha256 *s, char *err, size_t errlen) {
+static int hash_hf(const phi3_source *src, util_sha256 *s, char *err, size_t errlen) {
     static const char *const configs[] = {"config.json", "generation_config.json", "model.safetensors.index.json"};
     char path[4200];
     for (size_t i = 0; i < sizeof configs / sizeof configs[0]; i++) {
         snprintf(path, sizeof path, "%s/%s", phi3_source_dir(src), configs[i]);
-        if (!phi3_is_file(path)) continue;
-        hub_sha256_update(s, configs[i], strlen(configs[i]) + 1);
+        if (!fmt_is_file(path)) continue;
+        util_sha256_update(s, configs[i], strlen(configs[i]) + 1);
         if (hash_part(s, path, UINT64_MAX, CONFIG_MAX, err, errlen)) return -1;
     }
     /* the files holding tensors, each once, in name order */
     uint64_t n = phi3_source_tensor_count(src), k = 0;
     const char **files = malloc(sizeof *files * (size_t)(n ? n : 1));
-    if (!files) return phi3_file_error(err, errlen, phi3_source_path(src), "out of memory");
+    if (!files) return fmt_file_error(err, errlen, phi3_source_path(src), "out of memory");
     for (uint64_t i = 0; i < n; i++) files[k++] = phi3_source_tensor_at(src, i)->file;
     qsort(files, (size_t)k, sizeof *files, cmp_str);
     int rc = 0;
@@ -224,7 +224,7 @@ static int hash_hf(const phi3_source *src, hub_sha256 *s, char *err, size_t errl
         if (i && !strcmp(files[i], files[i - 1])) continue;
         const char *base = strrchr(files[i], '/');
         base = base ? base + 1 : files[i];
-        hub_sha256_update(s, base, strlen(base) + 1);
+        util_sha256_update(s, base, strlen(base) + 1);
         rc = hash_st_header(s, files[i], err, errlen);
     }
     free(files);
@@ -249,32 +249,32 @@ static void weights_dtype(const phi3_source *src, char out[16]) {
 
 int judge_provenance_hash_model(const phi3_source *src, char out[65], char weight_type[16], char *err,
                                 size_t errlen) {
-    hub_sha256 s;
-    hub_sha256_init(&s);
-    const phi3_gguf *g = phi3_source_gguf(src);
-    int rc = g ? hash_part(&s, phi3_source_path(src), phi3_gguf_data_offset(g), UINT64_MAX, err, errlen) ||
-                     hash_samples(&s, phi3_source_path(src), phi3_gguf_data_offset(g), err, errlen)
+    util_sha256 s;
+    util_sha256_init(&s);
+    const fmt_gguf *g = phi3_source_gguf(src);
+    int rc = g ? hash_part(&s, phi3_source_path(src), fmt_gguf_data_offset(g), UINT64_MAX, err, errlen) ||
+                     hash_samples(&s, phi3_source_path(src), fmt_gguf_data_offset(g), err, errlen)
                : hash_hf(src, &s, err, errlen);
     if (rc) return -1;
-    hub_sha256_final(&s, out);
+    util_sha256_final(&s, out);
     weights_dtype(src, weight_type);
     return 0;
 }
 
 int judge_provenance_hash_file(const char *path, int also_config, char out[65], char *err, size_t errlen) {
-    hub_sha256 s;
-    hub_sha256_init(&s);
+    util_sha256 s;
+    util_sha256_init(&s);
     if (hash_part(&s, path, UINT64_MAX, 1ull << 30, err, errlen)) return -1;
     if (also_config) {
         char cfg[4200];
         const char *slash = strrchr(path, '/');
         int dir_len = slash ? (int)(slash - path) : 1;
         snprintf(cfg, sizeof cfg, "%.*s/tokenizer_config.json", dir_len, slash ? path : ".");
-        if (phi3_is_file(cfg)) {
-            hub_sha256_update(&s, "tokenizer_config.json", 22);
+        if (fmt_is_file(cfg)) {
+            util_sha256_update(&s, "tokenizer_config.json", 22);
             if (hash_part(&s, cfg, UINT64_MAX, CONFIG_MAX, err, errlen)) return -1;
         }
     }
-    hub_sha256_final(&s, out);
+    util_sha256_final(&s, out);
     return 0;
 }

@@ -15,6 +15,8 @@
 #include "judge/dataset.h"
 #include "judge/idset.h"
 #include "judge/provenance.h"
+#include "util/time.h"
+#include "util/utf8.h"
 
 #define SYNC_INTERVAL_S 1.0
 
@@ -37,7 +39,7 @@ static char *utf8_sanitize(const char *s) {
     size_t w = 0;
     for (size_t i = 0; i < n;) {
         size_t k = seq_len((unsigned char)s[i]);
-        if (i + k <= n && judge_utf8_valid(s + i, k)) {
+        if (i + k <= n && util_utf8_valid(s + i, k)) {
             memcpy(out + w, s + i, k);
             w += k;
             i += k;
@@ -167,7 +169,7 @@ struct judge_results {
     int n, cap;
     judge_idset *ids;       /* id -> index in items */
     size_t dropped;         /* bytes of a torn last line cut at open */
-    double last_sync;       /* judge_now() of the last fdatasync */
+    double last_sync;       /* util_now_s() of the last fdatasync */
     judge_provenance prov;  /* the last provenance line */
     int has_prov;
 };
@@ -368,7 +370,7 @@ judge_results *judge_results_open(const char *path, char *err, size_t errlen) {
     }
     if (load_lines(r, buf, n, err, errlen)) goto fail;
     free(buf);
-    r->last_sync = judge_now();
+    r->last_sync = util_now_s();
     return r;
 fail:
     free(buf);
@@ -417,7 +419,7 @@ const judge_result *judge_results_get(const judge_results *r, const char *id) {
 }
 
 int judge_results_append(judge_results *r, const judge_result *res, char *err, size_t errlen) {
-    if (!res->id || !res->id[0] || !judge_utf8_valid(res->id, strlen(res->id))) {
+    if (!res->id || !res->id[0] || !util_utf8_valid(res->id, strlen(res->id))) {
         snprintf(err, errlen, "%s: result id is empty or not valid UTF-8", r->path);
         return -1;
     }
@@ -449,7 +451,7 @@ int judge_results_append(judge_results *r, const judge_result *res, char *err, s
         snprintf(err, errlen, "%s: out of memory", r->path);
         return -1;
     }
-    double now = judge_now();
+    double now = util_now_s();
     if (now - r->last_sync >= SYNC_INTERVAL_S) {
         /* Power-loss durability only; kill -9 cannot lose written data. */
         if (fdatasync(r->fd) && errno != EINVAL) {
@@ -478,17 +480,12 @@ int judge_results_close(judge_results *r, char *err, size_t errlen) {
 
 /* ---- progress ------------------------------------------------------------- */
 
-double judge_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 void judge_progress_start(judge_progress *p, int total, int resumed) {
     memset(p, 0, sizeof *p);
     p->total = total;
     p->resumed = resumed;
-    p->start = judge_now();
+    p->start = util_now_s();
     p->last_draw = -1e9;
 }
 
@@ -544,7 +541,7 @@ void judge_summary_format(const judge_progress *p, double now, char *buf, size_t
 }
 
 void judge_progress_draw(judge_progress *p, FILE *tty, int force) {
-    double now = judge_now();
+    double now = util_now_s();
     if (!force && now - p->last_draw < 0.1) return;
     p->last_draw = now;
     char line[160];

@@ -105,12 +105,10 @@ typedef struct judge_progress {
     int errors;         /* finished items not classified (label error: --too-long skip) */
     int truncated;      /* finished items whose text was cut to fit (--too-long truncate) */
     int changed;        /* items run again because their text differs from the output's record */
-    double start;       /* judge_now() when the run started */
-    double last_draw;   /* judge_now() when the bar was last drawn */
+    double start;       /* util_now_s() when the run started */
+    double last_draw;   /* util_now_s() when the bar was last drawn */
 } judge_progress;
 
-/* Seconds on a monotonic clock. */
-double judge_now(void);
 
 /* Starts counting a run of total items, resumed of them already done. */
 void judge_progress_start(judge_progress *p, int total, int resumed);
@@ -120,7 +118,7 @@ void judge_progress_add(judge_progress *p, const judge_result *res);
 
 /* The bar as one line without a newline, e.g.
  * " 120/350  34% [######--------------]  12.3 items/s  ETA 0:18", into buf
- * (truncated to len). now: judge_now(). */
+ * (truncated to len). now: util_now_s(). */
 void judge_progress_format(const judge_progress *p, double now, char *buf, size_t len);
 
 /* The final summary without a newline, e.g. "350 items (12 more already

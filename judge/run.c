@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "judge/provenance.h"
+#include "util/time.h"
+#include "util/utf8.h"
 
 #define PREVIEW_COLUMNS 60
 
@@ -140,9 +142,9 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
         if (k == 0) break;
         memset(out, 0, sizeof *out * (size_t)k);
         for (int j = 0; j < k; j++) out[j].p_toxic = NAN;
-        double t0 = judge_now();
+        double t0 = util_now_s();
         int frc = fn(user, items, k, out, err, errlen);
-        double ms = (judge_now() - t0) * 1000.0 / k;
+        double ms = (util_now_s() - t0) * 1000.0 / k;
         if (o->progress && (o->table || o->jsonl)) judge_progress_clear(o->progress);
         for (int j = 0; j < k; j++) {
             out[j].id = items[j]->id;
@@ -197,7 +199,7 @@ static void put_preview(char *buf, size_t len, size_t *w, const char *s, size_t 
             piece = " ";
             plen = 1;
             k = c == 0xC2 ? 2 : 1;
-        } else if (k > 1 && (i + k > n || !judge_utf8_valid(s + i, k))) {
+        } else if (k > 1 && (i + k > n || !util_utf8_valid(s + i, k))) {
             piece = "\xEF\xBF\xBD";
             plen = 3;
             k = 1;

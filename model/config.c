@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/mapfile.h"
+#include "formats/mapfile.h"
 
 #define PHI3_END_ID 32007          /* <|end|>: ends every assistant turn */
 #define CONFIG_MAX_BYTES (16u << 20)
@@ -36,13 +36,13 @@ static int get_int(const cJSON *root, const char *key, int required, int null_ok
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     char buf[64];
     if (!v || (null_ok && cJSON_IsNull(v))) {
-        if (required) return phi3_file_error(err, errlen, file, "field %s: expected an integer in [%ld, %ld], found %s", key, lo, hi, found(v, buf, sizeof buf));
+        if (required) return fmt_file_error(err, errlen, file, "field %s: expected an integer in [%ld, %ld], found %s", key, lo, hi, found(v, buf, sizeof buf));
         *out = def;
         return 0;
     }
     double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     if (!(d >= (double)lo && d <= (double)hi) || d != floor(d))
-        return phi3_file_error(err, errlen, file, "field %s: expected an integer in [%ld, %ld], found %s", key, lo, hi, found(v, buf, sizeof buf));
+        return fmt_file_error(err, errlen, file, "field %s: expected an integer in [%ld, %ld], found %s", key, lo, hi, found(v, buf, sizeof buf));
     *out = (int)d;
     return 0;
 }
@@ -58,7 +58,7 @@ static int get_num(const cJSON *root, const char *key, double lo, double hi, dou
     }
     double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     if (!(d > lo && d <= hi))
-        return phi3_file_error(err, errlen, file, "field %s: expected a number in (%g, %g], found %s", key, lo, hi, found(v, buf, sizeof buf));
+        return fmt_file_error(err, errlen, file, "field %s: expected a number in (%g, %g], found %s", key, lo, hi, found(v, buf, sizeof buf));
     *out = d;
     return 0;
 }
@@ -68,16 +68,16 @@ static int get_factors(const cJSON *rs, const char *key, int n, float *out, cons
     const cJSON *a = cJSON_GetObjectItemCaseSensitive(rs, key);
     char buf[64];
     if (!cJSON_IsArray(a))
-        return phi3_file_error(err, errlen, file, "field rope_scaling.%s: expected an array of head_dim/2 = %d numbers, found %s", key, n, found(a, buf, sizeof buf));
+        return fmt_file_error(err, errlen, file, "field rope_scaling.%s: expected an array of head_dim/2 = %d numbers, found %s", key, n, found(a, buf, sizeof buf));
     int count = cJSON_GetArraySize(a);
     if (count != n)
-        return phi3_file_error(err, errlen, file, "field rope_scaling.%s: expected head_dim/2 = %d numbers, found %d", key, n, count);
+        return fmt_file_error(err, errlen, file, "field rope_scaling.%s: expected head_dim/2 = %d numbers, found %d", key, n, count);
     int i = 0;
     const cJSON *v;
     cJSON_ArrayForEach(v, a) {
         double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
         if (!(d > 0 && d < 1e9))
-            return phi3_file_error(err, errlen, file, "field rope_scaling.%s[%d]: expected a positive number, found %s", key, i, found(v, buf, sizeof buf));
+            return fmt_file_error(err, errlen, file, "field rope_scaling.%s[%d]: expected a positive number, found %s", key, i, found(v, buf, sizeof buf));
         out[i++] = (float)d;
     }
     return 0;
@@ -89,11 +89,11 @@ static int parse_rope_scaling(phi3_config *cfg, const cJSON *root, const char *f
     cfg->rope_scaling = PHI3_ROPE_NONE;
     cfg->rope_attn_factor = 0;
     if (!rs || cJSON_IsNull(rs)) return 0;
-    if (!cJSON_IsObject(rs)) return phi3_file_error(err, errlen, file, "field rope_scaling: expected null or an object, found %s", found(rs, buf, sizeof buf));
+    if (!cJSON_IsObject(rs)) return fmt_file_error(err, errlen, file, "field rope_scaling: expected null or an object, found %s", found(rs, buf, sizeof buf));
     const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "type");
     if (!t) t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
     if (!cJSON_IsString(t) || (strcmp(t->valuestring, "longrope") && strcmp(t->valuestring, "su")))
-        return phi3_file_error(err, errlen, file, "field rope_scaling.type: expected \"longrope\" or \"su\" (other scalings are not supported), found %s",
+        return fmt_file_error(err, errlen, file, "field rope_scaling.type: expected \"longrope\" or \"su\" (other scalings are not supported), found %s",
                     found(t, buf, sizeof buf));
     cfg->rope_scaling = PHI3_ROPE_LONGROPE;
     int half = cfg->head_dim / 2;
@@ -104,7 +104,7 @@ static int parse_rope_scaling(phi3_config *cfg, const cJSON *root, const char *f
     if (af && !cJSON_IsNull(af)) {
         double d = cJSON_IsNumber(af) ? af->valuedouble : NAN;
         if (!(d > 0 && d < 100))
-            return phi3_file_error(err, errlen, file, "field rope_scaling.attention_factor: expected a number in (0, 100), found %s", found(af, buf, sizeof buf));
+            return fmt_file_error(err, errlen, file, "field rope_scaling.attention_factor: expected a number in (0, 100), found %s", found(af, buf, sizeof buf));
         cfg->rope_attn_factor = d;
     }
     return 0;
@@ -126,7 +126,7 @@ static int get_id(const cJSON *root, const char *key, int def, int *out, const c
     char buf[64];
     double d = cJSON_IsNumber(v) ? v->valuedouble : NAN;
     if (!(d >= 0 && d < PHI3_MAX_DIM * 100.0) || d != floor(d))
-        return phi3_file_error(err, errlen, file, "field %s: expected a token id (integer >= 0) or null, found %s", key, found(v, buf, sizeof buf));
+        return fmt_file_error(err, errlen, file, "field %s: expected a token id (integer >= 0) or null, found %s", key, found(v, buf, sizeof buf));
     *out = (int)d;
     return 0;
 }
@@ -134,10 +134,10 @@ static int get_id(const cJSON *root, const char *key, int def, int *out, const c
 /* head_dim = hidden / n_heads: exact, even (RoPE rotates pairs), bounded. */
 static int derive_head_dim(phi3_config *cfg, const char *file, char *err, size_t errlen) {
     if (cfg->n_heads < 1 || cfg->hidden % cfg->n_heads)
-        return phi3_file_error(err, errlen, file, "field num_attention_heads: expected a divisor of hidden_size (%d), found %d", cfg->hidden, cfg->n_heads);
+        return fmt_file_error(err, errlen, file, "field num_attention_heads: expected a divisor of hidden_size (%d), found %d", cfg->hidden, cfg->n_heads);
     cfg->head_dim = cfg->hidden / cfg->n_heads;
     if (cfg->head_dim > PHI3_MAX_HEAD_DIM || cfg->head_dim % 2)
-        return phi3_file_error(err, errlen, file, "field num_attention_heads: head_dim = hidden_size / num_attention_heads = %d (expected even and <= %d)",
+        return fmt_file_error(err, errlen, file, "field num_attention_heads: head_dim = hidden_size / num_attention_heads = %d (expected even and <= %d)",
                                cfg->head_dim, PHI3_MAX_HEAD_DIM);
     return 0;
 }
@@ -146,7 +146,7 @@ static int parse_fields(phi3_config *cfg, const cJSON *root, const char *file, c
     char buf[64];
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(root, "model_type");
     if (!cJSON_IsString(mt) || strcmp(mt->valuestring, "phi3"))
-        return phi3_file_error(err, errlen, file, "field model_type: expected \"phi3\", found %s", found(mt, buf, sizeof buf));
+        return fmt_file_error(err, errlen, file, "field model_type: expected \"phi3\", found %s", found(mt, buf, sizeof buf));
     const long M = PHI3_MAX_DIM;
     if (get_int(root, "hidden_size", 1, 0, 1, M, 0, &cfg->hidden, file, err, errlen) ||
         get_int(root, "intermediate_size", 1, 0, 1, M, 0, &cfg->intermediate, file, err, errlen) ||
@@ -164,7 +164,7 @@ static int parse_fields(phi3_config *cfg, const cJSON *root, const char *file, c
         get_id(root, "pad_token_id", 32000, &cfg->pad_id, file, err, errlen))
         return -1;
     const cJSON *tie = cJSON_GetObjectItemCaseSensitive(root, "tie_word_embeddings");
-    if (tie && !cJSON_IsBool(tie)) return phi3_file_error(err, errlen, file, "field tie_word_embeddings: expected true or false, found %s", found(tie, buf, sizeof buf));
+    if (tie && !cJSON_IsBool(tie)) return fmt_file_error(err, errlen, file, "field tie_word_embeddings: expected true or false, found %s", found(tie, buf, sizeof buf));
     cfg->tie_word_embeddings = cJSON_IsTrue(tie);
     /* head_dim is needed to check the factor arrays */
     if (derive_head_dim(cfg, file, err, errlen)) return -1;
@@ -176,11 +176,11 @@ static cJSON *parse_json(const char *json, size_t len, const char *file, char *e
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= json && at <= json + len ? (long)(at - json) : -1;
-        phi3_file_error(err, errlen, file, "invalid JSON near byte %ld", off);
+        fmt_file_error(err, errlen, file, "invalid JSON near byte %ld", off);
         return NULL;
     }
     if (!cJSON_IsObject(root)) {
-        phi3_file_error(err, errlen, file, "expected a JSON object at the top level");
+        fmt_file_error(err, errlen, file, "expected a JSON object at the top level");
         cJSON_Delete(root);
         return NULL;
     }
@@ -207,20 +207,20 @@ int phi3_config_parse_generation(phi3_config *cfg, const char *json, size_t len,
     char buf[64];
     if (!v || cJSON_IsNull(v)) goto done;
     if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > PHI3_MAX_STOP_IDS) {
-        rc = phi3_file_error(err, errlen, file, "field eos_token_id: expected at most %d ids, found %d", PHI3_MAX_STOP_IDS, cJSON_GetArraySize(v));
+        rc = fmt_file_error(err, errlen, file, "field eos_token_id: expected at most %d ids, found %d", PHI3_MAX_STOP_IDS, cJSON_GetArraySize(v));
         goto done;
     }
     const cJSON *e = cJSON_IsArray(v) ? v->child : v;
     for (; e; e = cJSON_IsArray(v) ? e->next : NULL) {
         double d = cJSON_IsNumber(e) ? e->valuedouble : NAN;
         if (!(d >= 0 && d < cfg->vocab) || d != floor(d)) {
-            rc = phi3_file_error(err, errlen, file, "field eos_token_id: expected token ids in [0, %d) (vocab_size), found %s", cfg->vocab, found(e, buf, sizeof buf));
+            rc = fmt_file_error(err, errlen, file, "field eos_token_id: expected token ids in [0, %d) (vocab_size), found %s", cfg->vocab, found(e, buf, sizeof buf));
             goto done;
         }
         ids[n++] = (int)d;
     }
     if (n == 0) {
-        rc = phi3_file_error(err, errlen, file, "field eos_token_id: expected an id or a non-empty list of ids, found an empty list");
+        rc = fmt_file_error(err, errlen, file, "field eos_token_id: expected an id or a non-empty list of ids, found an empty list");
         goto done;
     }
     cfg->n_stop = n;
@@ -245,44 +245,44 @@ int phi3_config_validate(phi3_config *cfg, const char *file, char *err, size_t e
     };
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         if (sizes[i].v < 1 || sizes[i].v > M)
-            return phi3_file_error(err, errlen, file, "field %s: expected an integer in [1, %d], found %d", sizes[i].name, M, sizes[i].v);
+            return fmt_file_error(err, errlen, file, "field %s: expected an integer in [1, %d], found %d", sizes[i].name, M, sizes[i].v);
     if (derive_head_dim(cfg, file, err, errlen)) return -1;
     if (cfg->n_heads % cfg->n_kv_heads)
-        return phi3_file_error(err, errlen, file, "field num_key_value_heads: expected a divisor of num_attention_heads (%d), found %d", cfg->n_heads, cfg->n_kv_heads);
+        return fmt_file_error(err, errlen, file, "field num_key_value_heads: expected a divisor of num_attention_heads (%d), found %d", cfg->n_heads, cfg->n_kv_heads);
     if (cfg->sliding_window < 0 || cfg->sliding_window > M)
-        return phi3_file_error(err, errlen, file, "field sliding_window: expected null or an integer in [0, %d], found %d", M, cfg->sliding_window);
+        return fmt_file_error(err, errlen, file, "field sliding_window: expected null or an integer in [0, %d], found %d", M, cfg->sliding_window);
     if (!(cfg->rms_eps > 0 && cfg->rms_eps <= 0.5))
-        return phi3_file_error(err, errlen, file, "field rms_norm_eps: expected a number in (0, 0.5], found %g", cfg->rms_eps);
+        return fmt_file_error(err, errlen, file, "field rms_norm_eps: expected a number in (0, 0.5], found %g", cfg->rms_eps);
     if (!(cfg->rope_theta > 0 && cfg->rope_theta <= 1e12))
-        return phi3_file_error(err, errlen, file, "field rope_theta: expected a number in (0, 1e12], found %g", cfg->rope_theta);
+        return fmt_file_error(err, errlen, file, "field rope_theta: expected a number in (0, 1e12], found %g", cfg->rope_theta);
     if (cfg->orig_max_pos > cfg->max_pos)
-        return phi3_file_error(err, errlen, file, "field original_max_position_embeddings: expected <= max_position_embeddings (%d), found %d",
+        return fmt_file_error(err, errlen, file, "field original_max_position_embeddings: expected <= max_position_embeddings (%d), found %d",
                     cfg->max_pos, cfg->orig_max_pos);
     struct { const char *name; int v; } ids[] = {{"bos_token_id", cfg->bos_id}, {"eos_token_id", cfg->eos_id}, {"pad_token_id", cfg->pad_id}};
     for (size_t i = 0; i < 3; i++)
         if (ids[i].v < -1 || ids[i].v >= cfg->vocab)
-            return phi3_file_error(err, errlen, file, "field %s: expected a token id in [0, %d) (vocab_size) or null, found %d", ids[i].name, cfg->vocab, ids[i].v);
+            return fmt_file_error(err, errlen, file, "field %s: expected a token id in [0, %d) (vocab_size) or null, found %d", ids[i].name, cfg->vocab, ids[i].v);
     if (cfg->n_stop < 0 || cfg->n_stop > PHI3_MAX_STOP_IDS)
-        return phi3_file_error(err, errlen, file, "stop ids: expected at most %d, found %d", PHI3_MAX_STOP_IDS, cfg->n_stop);
+        return fmt_file_error(err, errlen, file, "stop ids: expected at most %d, found %d", PHI3_MAX_STOP_IDS, cfg->n_stop);
     for (int i = 0; i < cfg->n_stop; i++)
         if (cfg->stop_ids[i] < 0 || cfg->stop_ids[i] >= cfg->vocab)
-            return phi3_file_error(err, errlen, file, "stop id %d: expected a token id in [0, %d)", cfg->stop_ids[i], cfg->vocab);
+            return fmt_file_error(err, errlen, file, "stop id %d: expected a token id in [0, %d)", cfg->stop_ids[i], cfg->vocab);
     if (cfg->rope_scaling == PHI3_ROPE_NONE) {
         cfg->rope_attn_factor = 1.0;
         return 0;
     }
     if (cfg->rope_scaling != PHI3_ROPE_LONGROPE)
-        return phi3_file_error(err, errlen, file, "field rope_scaling: unknown scaling %d", (int)cfg->rope_scaling);
+        return fmt_file_error(err, errlen, file, "field rope_scaling: unknown scaling %d", (int)cfg->rope_scaling);
     for (int i = 0; i < cfg->head_dim / 2; i++)
         if (!(cfg->short_factor[i] > 0 && cfg->short_factor[i] < 1e9f) || !(cfg->long_factor[i] > 0 && cfg->long_factor[i] < 1e9f))
-            return phi3_file_error(err, errlen, file, "field rope_scaling: factor %d: expected positive finite short/long factors, found %g / %g", i,
+            return fmt_file_error(err, errlen, file, "field rope_scaling: factor %d: expected positive finite short/long factors, found %g / %g", i,
                         cfg->short_factor[i], cfg->long_factor[i]);
     if (cfg->rope_attn_factor == 0) {
         double scale = (double)cfg->max_pos / cfg->orig_max_pos;
         cfg->rope_attn_factor = scale <= 1.0 || cfg->orig_max_pos < 2 ? 1.0 : sqrt(1.0 + log(scale) / log((double)cfg->orig_max_pos));
     }
     if (!(cfg->rope_attn_factor > 0 && cfg->rope_attn_factor < 100))
-        return phi3_file_error(err, errlen, file, "field rope_scaling.attention_factor: expected a number in (0, 100), found %g", cfg->rope_attn_factor);
+        return fmt_file_error(err, errlen, file, "field rope_scaling.attention_factor: expected a number in (0, 100), found %g", cfg->rope_attn_factor);
     return 0;
 }
 
@@ -290,14 +290,14 @@ int phi3_config_load(phi3_config *cfg, const char *dir, char *err, size_t errlen
     char path[4096];
     size_t len;
     snprintf(path, sizeof path, "%s/config.json", dir);
-    char *text = phi3_read_file(path, CONFIG_MAX_BYTES, &len, err, errlen);
+    char *text = fmt_read_file(path, CONFIG_MAX_BYTES, &len, err, errlen);
     if (!text) return -1;
     int rc = phi3_config_parse(cfg, text, len, path, err, errlen);
     free(text);
     if (rc) return -1;
     snprintf(path, sizeof path, "%s/generation_config.json", dir);
-    if (!phi3_is_file(path)) return 0;
-    if (!(text = phi3_read_file(path, CONFIG_MAX_BYTES, &len, err, errlen))) return -1;
+    if (!fmt_is_file(path)) return 0;
+    if (!(text = fmt_read_file(path, CONFIG_MAX_BYTES, &len, err, errlen))) return -1;
     rc = phi3_config_parse_generation(cfg, text, len, path, err, errlen);
     free(text);
     return rc;

@@ -34,10 +34,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "model/f16.h"
-#include "model/gguf.h"
-#include "model/gguf_write.h"
-#include "model/mapfile.h"
+#include "formats/f16.h"
+#include "formats/gguf.h"
+#include "formats/gguf_write.h"
+#include "formats/mapfile.h"
 
 #define TOKCFG_MAX_BYTES (16u << 20)   /* tokenizer_config.json is a few KB */
 #define CHUNK_VALUES (1u << 22)        /* fp16 values per write: 8 MB */
@@ -64,24 +64,24 @@ static int is_gguf_file(const char *path) {
 }
 
 static int tokcfg_from_gguf(const char *path, phi3_tokcfg *c, char *err, size_t errlen) {
-    phi3_gguf *g = phi3_gguf_open(path, err, errlen);
+    fmt_gguf *g = fmt_gguf_open(path, err, errlen);
     if (!g) return -1;
     int rc = 0, b;
     const char *s;
     snprintf(c->path, sizeof c->path, "%s", path);
-    if (phi3_gguf_find_key(g, "tokenizer.chat_template") >= 0) {
-        rc = phi3_gguf_get_str(g, "tokenizer.chat_template", &s, NULL, err, errlen);
-        if (!rc && !(c->chat_template = strdup(s))) rc = phi3_file_error(err, errlen, path, "out of memory");
+    if (fmt_gguf_find_key(g, "tokenizer.chat_template") >= 0) {
+        rc = fmt_gguf_get_str(g, "tokenizer.chat_template", &s, NULL, err, errlen);
+        if (!rc && !(c->chat_template = strdup(s))) rc = fmt_file_error(err, errlen, path, "out of memory");
     }
-    if (!rc && phi3_gguf_find_key(g, "tokenizer.ggml.add_bos_token") >= 0) {
-        rc = phi3_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b, err, errlen);
+    if (!rc && fmt_gguf_find_key(g, "tokenizer.ggml.add_bos_token") >= 0) {
+        rc = fmt_gguf_get_bool(g, "tokenizer.ggml.add_bos_token", &b, err, errlen);
         c->add_bos = b;
     }
-    if (!rc && phi3_gguf_find_key(g, "tokenizer.ggml.add_eos_token") >= 0) {
-        rc = phi3_gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b, err, errlen);
+    if (!rc && fmt_gguf_find_key(g, "tokenizer.ggml.add_eos_token") >= 0) {
+        rc = fmt_gguf_get_bool(g, "tokenizer.ggml.add_eos_token", &b, err, errlen);
         c->add_eos = b;
     }
-    phi3_gguf_close(g);
+    fmt_gguf_close(g);
     return rc;
 }
 
@@ -89,7 +89,7 @@ static int tokcfg_from_gguf(const char *path, phi3_tokcfg *c, char *err, size_t 
 static int tokcfg_bool(const cJSON *root, const char *key, int *out, const char *path, char *err, size_t errlen) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!v || cJSON_IsNull(v)) return 0;
-    if (!cJSON_IsBool(v)) return phi3_file_error(err, errlen, path, "field %s: expected true or false", key);
+    if (!cJSON_IsBool(v)) return fmt_file_error(err, errlen, path, "field %s: expected true or false", key);
     *out = cJSON_IsTrue(v) ? 1 : 0;
     return 0;
 }
@@ -107,35 +107,35 @@ static int tokcfg_template(const cJSON *root, phi3_tokcfg *c, char *err, size_t 
         if (!pick) return 0;
         v = pick;
     }
-    if (!cJSON_IsString(v)) return phi3_file_error(err, errlen, c->path, "field chat_template: expected a string");
-    if (!(c->chat_template = strdup(v->valuestring))) return phi3_file_error(err, errlen, c->path, "out of memory");
+    if (!cJSON_IsString(v)) return fmt_file_error(err, errlen, c->path, "field chat_template: expected a string");
+    if (!(c->chat_template = strdup(v->valuestring))) return fmt_file_error(err, errlen, c->path, "out of memory");
     return 0;
 }
 
 int phi3_tokcfg_load(const char *tok_path, phi3_tokcfg *c, char *err, size_t errlen) {
     memset(c, 0, sizeof *c);
     c->add_bos = c->add_eos = -1;
-    if (phi3_is_file(tok_path) && is_gguf_file(tok_path)) return tokcfg_from_gguf(tok_path, c, err, errlen);
+    if (fmt_is_file(tok_path) && is_gguf_file(tok_path)) return tokcfg_from_gguf(tok_path, c, err, errlen);
     /* the folder itself, or the folder of a tokenizer.json */
     char path[4096];
     int n;
-    if (phi3_is_dir(tok_path)) {
+    if (fmt_is_dir(tok_path)) {
         n = snprintf(path, sizeof path, "%s/tokenizer_config.json", tok_path);
     } else {
         const char *slash = strrchr(tok_path, '/');
         n = slash ? snprintf(path, sizeof path, "%.*s/tokenizer_config.json", (int)(slash - tok_path), tok_path)
                   : snprintf(path, sizeof path, "tokenizer_config.json");
     }
-    if (n < 0 || (size_t)n >= sizeof path) return phi3_file_error(err, errlen, tok_path, "path too long");
-    if (!phi3_is_file(path)) return 0;
+    if (n < 0 || (size_t)n >= sizeof path) return fmt_file_error(err, errlen, tok_path, "path too long");
+    if (!fmt_is_file(path)) return 0;
     size_t len;
-    char *text = phi3_read_file(path, TOKCFG_MAX_BYTES, &len, err, errlen);
+    char *text = fmt_read_file(path, TOKCFG_MAX_BYTES, &len, err, errlen);
     if (!text) return -1;
     snprintf(c->path, sizeof c->path, "%s", path);
     cJSON *root = cJSON_ParseWithLength(text, len);
     free(text);
     int rc;
-    if (!cJSON_IsObject(root)) rc = phi3_file_error(err, errlen, path, "not a JSON object");
+    if (!cJSON_IsObject(root)) rc = fmt_file_error(err, errlen, path, "not a JSON object");
     else
         rc = tokcfg_bool(root, "add_bos_token", &c->add_bos, path, err, errlen) ||
              tokcfg_bool(root, "add_eos_token", &c->add_eos, path, err, errlen) || tokcfg_template(root, c, err, errlen);
@@ -150,22 +150,17 @@ typedef struct plan_t {
     char name[64];
     const phi3_tensor *src;   /* HF weight; NULL for the rope factors */
     const float *fixed;       /* rope factors: cols F32 values from the config */
-    uint32_t type;            /* PHI3_GGML_F16 or _F32 */
+    uint32_t type;            /* FMT_GGML_F16 or _F32 */
     uint64_t rows, cols;      /* rows 0: a 1-D tensor of cols values */
 } plan_t;
-
-static const char *const gguf_fmt[PHI3_W_KIND_COUNT] = {
-    "token_embd.weight", "blk.%d.attn_norm.weight", "blk.%d.attn_qkv.weight", "blk.%d.attn_output.weight",
-    "blk.%d.ffn_norm.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight", "output_norm.weight", "output.weight",
-};
 
 static void plan_weight(plan_t *p, int *n, const phi3_source *src, phi3_weight_kind kind, int layer) {
     plan_t *t = &p[(*n)++];
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, gguf_fmt[kind], layer);
+    phi3_weight_name(kind, layer, 1, t->name, sizeof t->name);
     t->src = phi3_source_weight(src, kind, layer);
     int one_d = t->src->n_dims <= 1;
-    t->type = one_d ? PHI3_GGML_F32 : PHI3_GGML_F16;
+    t->type = one_d ? FMT_GGML_F32 : FMT_GGML_F16;
     t->rows = one_d ? 0 : t->src->rows;
     t->cols = t->src->cols;
 }
@@ -177,12 +172,12 @@ static int make_plan(const phi3_source *src, plan_t *p) {
     int n = 0;
     if (c->rope_scaling == PHI3_ROPE_LONGROPE) {
         const float *f[2] = {c->long_factor, c->short_factor};
-        const char *nm[2] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+        const char *nm[2] = {PHI3_GGUF_ROPE_LONG, PHI3_GGUF_ROPE_SHORT};
         for (int i = 0; i < 2; i++) {
             plan_t *t = &p[n++];
             memset(t, 0, sizeof *t);
             snprintf(t->name, sizeof t->name, "%s", nm[i]);
-            t->fixed = f[i], t->type = PHI3_GGML_F32, t->cols = (uint64_t)c->head_dim / 2;
+            t->fixed = f[i], t->type = FMT_GGML_F32, t->cols = (uint64_t)c->head_dim / 2;
         }
     }
     plan_weight(p, &n, src, PHI3_W_EMBD, 0);
@@ -193,7 +188,7 @@ static int make_plan(const phi3_source *src, plan_t *p) {
     return n;
 }
 
-static uint64_t plan_bytes(const plan_t *t) { return (t->rows ? t->rows : 1) * t->cols * (t->type == PHI3_GGML_F32 ? 4 : 2); }
+static uint64_t plan_bytes(const plan_t *t) { return (t->rows ? t->rows : 1) * t->cols * (t->type == FMT_GGML_F32 ? 4 : 2); }
 
 /* ---- metadata ---- */
 
@@ -235,27 +230,27 @@ void phi3_convert_default_name(const char *src_path, char *out, size_t n) {
     snprintf(out, n, "%s%s", phi3_convert_name_marks_phi3(name) ? "" : "Phi-3 ", name);
 }
 
-void phi3_convert_model_keys(phi3_gguf_writer *w, const phi3_config *c, const char *name, uint32_t file_type) {
-    phi3_gguf_writer_str(w, "general.architecture", "phi3");
+void phi3_convert_model_keys(fmt_gguf_writer *w, const phi3_config *c, const char *name, uint32_t file_type) {
+    fmt_gguf_writer_str(w, "general.architecture", "phi3");
     if (c->rope_scaling == PHI3_ROPE_LONGROPE)
-        phi3_gguf_writer_f32(w, "phi3.rope.scaling.attn_factor", (float)c->rope_attn_factor);
-    phi3_gguf_writer_str(w, "general.type", "model");
-    phi3_gguf_writer_str(w, "general.name", name);
-    phi3_gguf_writer_u32(w, "phi3.context_length", (uint32_t)c->max_pos);
-    phi3_gguf_writer_u32(w, "phi3.rope.scaling.original_context_length", (uint32_t)c->orig_max_pos);
-    phi3_gguf_writer_u32(w, "phi3.embedding_length", (uint32_t)c->hidden);
-    phi3_gguf_writer_u32(w, "phi3.feed_forward_length", (uint32_t)c->intermediate);
-    phi3_gguf_writer_u32(w, "phi3.block_count", (uint32_t)c->n_layers);
-    phi3_gguf_writer_u32(w, "phi3.attention.head_count", (uint32_t)c->n_heads);
-    phi3_gguf_writer_u32(w, "phi3.attention.head_count_kv", (uint32_t)c->n_kv_heads);
-    phi3_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", (float)c->rms_eps);
-    phi3_gguf_writer_u32(w, "phi3.rope.dimension_count", (uint32_t)c->head_dim);
-    phi3_gguf_writer_f32(w, "phi3.rope.freq_base", (float)c->rope_theta);
-    phi3_gguf_writer_u32(w, "general.file_type", file_type);
-    phi3_gguf_writer_u32(w, "phi3.attention.sliding_window", (uint32_t)c->sliding_window);
+        fmt_gguf_writer_f32(w, "phi3.rope.scaling.attn_factor", (float)c->rope_attn_factor);
+    fmt_gguf_writer_str(w, "general.type", "model");
+    fmt_gguf_writer_str(w, "general.name", name);
+    fmt_gguf_writer_u32(w, "phi3.context_length", (uint32_t)c->max_pos);
+    fmt_gguf_writer_u32(w, "phi3.rope.scaling.original_context_length", (uint32_t)c->orig_max_pos);
+    fmt_gguf_writer_u32(w, "phi3.embedding_length", (uint32_t)c->hidden);
+    fmt_gguf_writer_u32(w, "phi3.feed_forward_length", (uint32_t)c->intermediate);
+    fmt_gguf_writer_u32(w, "phi3.block_count", (uint32_t)c->n_layers);
+    fmt_gguf_writer_u32(w, "phi3.attention.head_count", (uint32_t)c->n_heads);
+    fmt_gguf_writer_u32(w, "phi3.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    fmt_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", (float)c->rms_eps);
+    fmt_gguf_writer_u32(w, "phi3.rope.dimension_count", (uint32_t)c->head_dim);
+    fmt_gguf_writer_f32(w, "phi3.rope.freq_base", (float)c->rope_theta);
+    fmt_gguf_writer_u32(w, "general.file_type", file_type);
+    fmt_gguf_writer_u32(w, "phi3.attention.sliding_window", (uint32_t)c->sliding_window);
 }
 
-static void model_keys(phi3_gguf_writer *w, const phi3_source *src, const phi3_convert_opts *o) {
+static void model_keys(fmt_gguf_writer *w, const phi3_source *src, const phi3_convert_opts *o) {
     char name[256];
     if (o && o->name && o->name[0]) snprintf(name, sizeof name, "%s", o->name);
     else phi3_convert_default_name(phi3_source_path(src), name, sizeof name);
@@ -282,19 +277,19 @@ static int vocab_build(vocab_t *v, const tok_tokenizer *tok, int32_t n_model, co
     int32_t n_tok = tok_n_vocab(tok);
     memset(v, 0, sizeof *v);
     if (n_tok > n_model)
-        return phi3_file_error(err, errlen, path, "the tokenizer has %d ids but config.json vocab_size is %d (expected at most %d)", (int)n_tok,
+        return fmt_file_error(err, errlen, path, "the tokenizer has %d ids but config.json vocab_size is %d (expected at most %d)", (int)n_tok,
                                (int)n_model, (int)n_model);
     v->n = n_model;
     v->tokens = calloc((size_t)n_model, sizeof *v->tokens);
     v->scores = calloc((size_t)n_model, sizeof *v->scores);
     v->types = calloc((size_t)n_model, sizeof *v->types);
     v->pad_text = calloc((size_t)n_model, 16);
-    if (!v->tokens || !v->scores || !v->types || !v->pad_text) return phi3_file_error(err, errlen, path, "out of memory");
+    if (!v->tokens || !v->scores || !v->types || !v->pad_text) return fmt_file_error(err, errlen, path, "out of memory");
     for (int32_t i = 0; i < n_model; i++) {
         tok_piece_info info;
         if (i < n_tok && tok_vocab_get(tok, i, &info) == 0 && info.type != TOK_TYPE_UNUSED) {
             if (info.len != strlen(info.text))
-                return phi3_file_error(err, errlen, path, "token %d contains a NUL byte (cannot be stored)", (int)i);
+                return fmt_file_error(err, errlen, path, "token %d contains a NUL byte (cannot be stored)", (int)i);
             v->tokens[i] = info.text, v->scores[i] = info.score, v->types[i] = info.type;
         } else { /* beyond the tokenizer, or a hole in its ids */
             char *s = v->pad_text + (size_t)i * 16;
@@ -314,13 +309,13 @@ static int32_t special_id(int32_t from_tok, int from_cfg, int have_tokcfg, int32
     return id >= 0 && id < n ? id : -1;
 }
 
-static void tokenizer_keys(phi3_gguf_writer *w, const vocab_t *v, const tok_tokenizer *tok, const phi3_config *c,
+static void tokenizer_keys(fmt_gguf_writer *w, const vocab_t *v, const tok_tokenizer *tok, const phi3_config *c,
                            const phi3_tokcfg *tc) {
-    phi3_gguf_writer_str(w, "tokenizer.ggml.model", "llama");
-    phi3_gguf_writer_str(w, "tokenizer.ggml.pre", "default");
-    phi3_gguf_writer_arr(w, "tokenizer.ggml.tokens", PHI3_GGUF_STRING, v->tokens, (uint64_t)v->n);
-    phi3_gguf_writer_arr(w, "tokenizer.ggml.scores", PHI3_GGUF_FLOAT32, v->scores, (uint64_t)v->n);
-    phi3_gguf_writer_arr(w, "tokenizer.ggml.token_type", PHI3_GGUF_INT32, v->types, (uint64_t)v->n);
+    fmt_gguf_writer_str(w, "tokenizer.ggml.model", "llama");
+    fmt_gguf_writer_str(w, "tokenizer.ggml.pre", "default");
+    fmt_gguf_writer_arr(w, "tokenizer.ggml.tokens", FMT_GGUF_STRING, v->tokens, (uint64_t)v->n);
+    fmt_gguf_writer_arr(w, "tokenizer.ggml.scores", FMT_GGUF_FLOAT32, v->scores, (uint64_t)v->n);
+    fmt_gguf_writer_arr(w, "tokenizer.ggml.token_type", FMT_GGUF_INT32, v->types, (uint64_t)v->n);
     int have = tc && tc->path[0];
     struct { const char *key; int32_t id; } ids[] = {
         {"tokenizer.ggml.bos_token_id", special_id(tok_bos_id(tok), c->bos_id, have, v->n)},
@@ -329,42 +324,42 @@ static void tokenizer_keys(phi3_gguf_writer *w, const vocab_t *v, const tok_toke
         {"tokenizer.ggml.padding_token_id", special_id(tok_pad_id(tok), c->pad_id, have, v->n)},
     };
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++)
-        if (ids[i].id >= 0) phi3_gguf_writer_u32(w, ids[i].key, (uint32_t)ids[i].id);
+        if (ids[i].id >= 0) fmt_gguf_writer_u32(w, ids[i].key, (uint32_t)ids[i].id);
     /* llama.cpp's defaults for a SentencePiece vocabulary when the config is silent */
-    phi3_gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", tc && tc->add_bos >= 0 ? tc->add_bos : tok_add_bos_default(tok));
-    phi3_gguf_writer_bool(w, "tokenizer.ggml.add_eos_token", tc && tc->add_eos >= 0 ? tc->add_eos : 0);
-    if (tc && tc->chat_template) phi3_gguf_writer_str(w, "tokenizer.chat_template", tc->chat_template);
-    phi3_gguf_writer_u32(w, "general.quantization_version", GGML_QUANT_VERSION);
+    fmt_gguf_writer_bool(w, "tokenizer.ggml.add_bos_token", tc && tc->add_bos >= 0 ? tc->add_bos : tok_add_bos_default(tok));
+    fmt_gguf_writer_bool(w, "tokenizer.ggml.add_eos_token", tc && tc->add_eos >= 0 ? tc->add_eos : 0);
+    if (tc && tc->chat_template) fmt_gguf_writer_str(w, "tokenizer.chat_template", tc->chat_template);
+    fmt_gguf_writer_u32(w, "general.quantization_version", GGML_QUANT_VERSION);
 }
 
 /* ---- tensor data ---- */
 
 /* F32 data of a 1-D tensor: the source's values widened exactly (F32 kept,
  * BF16 and F16 converted) or the fixed rope factors. */
-static int write_f32(phi3_gguf_writer *w, const plan_t *t, float *buf, char *err, size_t errlen) {
-    if (t->fixed) return phi3_gguf_writer_data(w, t->fixed, (size_t)t->cols * 4, err, errlen);
+static int write_f32(fmt_gguf_writer *w, const plan_t *t, float *buf, char *err, size_t errlen) {
+    if (t->fixed) return fmt_gguf_writer_data(w, t->fixed, (size_t)t->cols * 4, err, errlen);
     const uint8_t *d = t->src->data;
     for (uint64_t i = 0; i < t->cols; i++) {
         uint16_t h;
         switch (t->src->dtype) {
-        case PHI3_DTYPE_F32: memcpy(&buf[i], d + i * 4, 4); break;
-        case PHI3_DTYPE_BF16: memcpy(&h, d + i * 2, 2), buf[i] = phi3_bf16_to_f32(h); break;
-        case PHI3_DTYPE_F16: memcpy(&h, d + i * 2, 2), buf[i] = phi3_f16_to_f32(h); break;
-        default: return phi3_file_error(err, errlen, t->src->file, "tensor %s: dtype %s cannot be converted", t->src->name, t->src->dtype_name);
+        case FMT_DTYPE_F32: memcpy(&buf[i], d + i * 4, 4); break;
+        case FMT_DTYPE_BF16: memcpy(&h, d + i * 2, 2), buf[i] = fmt_bf16_to_f32(h); break;
+        case FMT_DTYPE_F16: memcpy(&h, d + i * 2, 2), buf[i] = fmt_f16_to_f32(h); break;
+        default: return fmt_file_error(err, errlen, t->src->file, "tensor %s: dtype %s cannot be converted", t->src->name, t->src->dtype_name);
         }
     }
-    return phi3_gguf_writer_data(w, buf, (size_t)t->cols * 4, err, errlen);
+    return fmt_gguf_writer_data(w, buf, (size_t)t->cols * 4, err, errlen);
 }
 
 /* F16 data of a matrix, a block of rows at a time. */
-static int write_f16(phi3_gguf_writer *w, const phi3_source *src, const plan_t *t, uint16_t *buf, phi3_convert_stats *st, char *err,
+static int write_f16(fmt_gguf_writer *w, const phi3_source *src, const plan_t *t, uint16_t *buf, phi3_convert_stats *st, char *err,
                      size_t errlen) {
     uint64_t step = CHUNK_VALUES / t->cols;
     if (step == 0) step = 1;
     for (uint64_t r = 0; r < t->rows; r += step) {
         uint64_t nr = t->rows - r < step ? t->rows - r : step;
         if (phi3_source_read_rows_f16(src, t->src, r, nr, buf, t->cols, st, err, errlen) ||
-            phi3_gguf_writer_data(w, buf, (size_t)(nr * t->cols * 2), err, errlen))
+            fmt_gguf_writer_data(w, buf, (size_t)(nr * t->cols * 2), err, errlen))
             return -1;
     }
     return 0;
@@ -373,11 +368,11 @@ static int write_f16(phi3_gguf_writer *w, const phi3_source *src, const plan_t *
 /* Flushes path's data to disk so that the rename below publishes a whole file. */
 static int sync_file(const char *path, char *err, size_t errlen) {
     int fd = open(path, O_RDONLY);
-    if (fd < 0) return phi3_file_error(err, errlen, path, "cannot reopen to sync: %s", strerror(errno));
+    if (fd < 0) return fmt_file_error(err, errlen, path, "cannot reopen to sync: %s", strerror(errno));
     int rc = fsync(fd);
     int e = errno;
     close(fd);
-    return rc ? phi3_file_error(err, errlen, path, "fsync failed: %s", strerror(e)) : 0;
+    return rc ? fmt_file_error(err, errlen, path, "fsync failed: %s", strerror(e)) : 0;
 }
 
 int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const phi3_convert_opts *o, const char *out_path,
@@ -386,20 +381,20 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     if (!res) res = &local;
     memset(res, 0, sizeof *res);
     if (phi3_source_gguf(src))
-        return phi3_file_error(err, errlen, phi3_source_path(src), "already a GGUF file (convert takes a Hugging Face folder)");
-    if (!tok) return phi3_file_error(err, errlen, phi3_source_path(src), "no tokenizer given (a GGUF file embeds one)");
-    if (phi3_is_dir(out_path)) return phi3_file_error(err, errlen, out_path, "is a folder (expected the path of the .gguf file to write)");
+        return fmt_file_error(err, errlen, phi3_source_path(src), "already a GGUF file (convert takes a Hugging Face folder)");
+    if (!tok) return fmt_file_error(err, errlen, phi3_source_path(src), "no tokenizer given (a GGUF file embeds one)");
+    if (fmt_is_dir(out_path)) return fmt_file_error(err, errlen, out_path, "is a folder (expected the path of the .gguf file to write)");
     const phi3_config *c = phi3_source_config(src);
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", out_path) >= (int)sizeof tmp) return phi3_file_error(err, errlen, out_path, "path too long");
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", out_path) >= (int)sizeof tmp) return fmt_file_error(err, errlen, out_path, "path too long");
 
     int rc = -1, n = 0, cap = 10 + 6 * c->n_layers;
     vocab_t v = {0};
-    phi3_gguf_writer *w = phi3_gguf_writer_create();
+    fmt_gguf_writer *w = fmt_gguf_writer_create();
     plan_t *p = calloc((size_t)cap, sizeof *p);
     uint16_t *buf = malloc((size_t)CHUNK_VALUES * 2 > (size_t)c->hidden * 4 ? (size_t)CHUNK_VALUES * 2 : (size_t)c->hidden * 4);
     if (!w || !p || !buf) {
-        phi3_file_error(err, errlen, out_path, "out of memory");
+        fmt_file_error(err, errlen, out_path, "out of memory");
         goto done;
     }
     if (vocab_build(&v, tok, c->vocab, phi3_source_path(src), err, errlen)) goto done;
@@ -409,24 +404,24 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     uint64_t total = 0, done_bytes = 0;
     for (int i = 0; i < n; i++) {
         uint64_t ne[2] = {p[i].cols, p[i].rows};
-        phi3_gguf_writer_tensor(w, p[i].name, p[i].type, p[i].rows ? 2 : 1, ne);
+        fmt_gguf_writer_tensor(w, p[i].name, p[i].type, p[i].rows ? 2 : 1, ne);
         total += plan_bytes(&p[i]);
     }
-    if (phi3_gguf_writer_begin(w, tmp, err, errlen)) goto done;
+    if (fmt_gguf_writer_begin(w, tmp, err, errlen)) goto done;
     for (int i = 0; i < n; i++) {
-        int r = p[i].type == PHI3_GGML_F32 ? write_f32(w, &p[i], (float *)buf, err, errlen)
+        int r = p[i].type == FMT_GGML_F32 ? write_f32(w, &p[i], (float *)buf, err, errlen)
                                            : write_f16(w, src, &p[i], buf, &res->stats, err, errlen);
         if (r) goto done;
         done_bytes += plan_bytes(&p[i]);
         if (o && o->progress) o->progress(o->progress_ctx, i, n, p[i].name, done_bytes, total);
     }
-    if (phi3_gguf_writer_finish(w, err, errlen)) goto done;
+    if (fmt_gguf_writer_finish(w, err, errlen)) goto done;
     if (sync_file(tmp, err, errlen)) {
         remove(tmp);
         goto done;
     }
     if (rename(tmp, out_path)) {
-        phi3_file_error(err, errlen, out_path, "cannot rename %s to it: %s", tmp, strerror(errno));
+        fmt_file_error(err, errlen, out_path, "cannot rename %s to it: %s", tmp, strerror(errno));
         remove(tmp);
         goto done;
     }
@@ -435,7 +430,7 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     res->n_pad = v.n_pad;
     rc = 0;
 done:
-    phi3_gguf_writer_destroy(w); /* removes an unfinished tmp file */
+    fmt_gguf_writer_destroy(w); /* removes an unfinished tmp file */
     vocab_free(&v);
     free(p);
     free(buf);

@@ -40,7 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model/gguf_write.h"
+#include "formats/gguf_write.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
 
@@ -87,7 +87,7 @@ void phi3_convert_default_name(const char *src_path, char *out, size_t n);
 /* Writes the phi3.* model keys and general.architecture / type / name /
  * file_type (llama.cpp: 0 all F32, 1 mostly F16, 32 mostly BF16) in the
  * order llama.cpp's converter does. Shared by convert and model/synth. */
-void phi3_convert_model_keys(phi3_gguf_writer *w, const phi3_config *c, const char *name, uint32_t file_type);
+void phi3_convert_model_keys(fmt_gguf_writer *w, const phi3_config *c, const char *name, uint32_t file_type);
 
 typedef struct phi3_convert_opts {
     const char *name;           /* general.name, as given; NULL or "": phi3_convert_default_name */

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/f16.h"
-#include "model/mapfile.h"
+#include "formats/f16.h"
+#include "formats/mapfile.h"
 
 #define N_LAYER_KINDS 6 /* ATTN_NORM .. DOWN */
 #define F16_MAX_BITS 0x7BFFu /* 65504 */
@@ -17,41 +17,14 @@ struct phi3_source {
     char *path;                   /* as given */
     char *dir;                    /* HF folder; NULL for GGUF */
     phi3_config cfg;
-    phi3_st_model *st;            /* HF weights */
-    phi3_gguf *gguf;              /* GGUF file */
+    fmt_st_model *st;            /* HF weights */
+    fmt_gguf *gguf;              /* GGUF file */
     phi3_tensor *all;             /* every tensor; HF: sorted by name */
     uint64_t n_all;
     const phi3_tensor *embd, *output_norm, *output;
     const phi3_tensor **layer;    /* n_layers x N_LAYER_KINDS, kind - PHI3_W_ATTN_NORM */
     int tied;
 };
-
-static const char *const kind_names[PHI3_W_KIND_COUNT] = {
-    "embd", "attn_norm", "qkv", "o", "ffn_norm", "gate_up", "down", "output_norm", "output",
-};
-
-/* HF and GGUF names per kind; per-layer ones take the layer number. */
-static const char *const hf_names[PHI3_W_KIND_COUNT] = {
-    "model.embed_tokens.weight",
-    "model.layers.%d.input_layernorm.weight",
-    "model.layers.%d.self_attn.qkv_proj.weight",
-    "model.layers.%d.self_attn.o_proj.weight",
-    "model.layers.%d.post_attention_layernorm.weight",
-    "model.layers.%d.mlp.gate_up_proj.weight",
-    "model.layers.%d.mlp.down_proj.weight",
-    "model.norm.weight",
-    "lm_head.weight",
-};
-static const char *const gguf_names[PHI3_W_KIND_COUNT] = {
-    "token_embd.weight", "blk.%d.attn_norm.weight", "blk.%d.attn_qkv.weight", "blk.%d.attn_output.weight",
-    "blk.%d.ffn_norm.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight", "output_norm.weight", "output.weight",
-};
-
-int phi3_weight_is_per_layer(phi3_weight_kind kind) { return kind >= PHI3_W_ATTN_NORM && kind <= PHI3_W_DOWN; }
-
-const char *phi3_weight_kind_name(phi3_weight_kind kind) {
-    return (unsigned)kind < PHI3_W_KIND_COUNT ? kind_names[kind] : "unknown";
-}
 
 /* ---- the tensor list ---- */
 
@@ -62,10 +35,10 @@ static void set_view(phi3_tensor *t) {
 }
 
 static int list_st(phi3_source *s, char *err, size_t errlen) {
-    s->n_all = phi3_st_model_count(s->st);
-    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return phi3_file_error(err, errlen, s->path, "out of memory");
+    s->n_all = fmt_st_model_count(s->st);
+    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return fmt_file_error(err, errlen, s->path, "out of memory");
     for (uint64_t i = 0; i < s->n_all; i++) {
-        const phi3_st_tensor *st = phi3_st_model_at(s->st, i);
+        const fmt_st_tensor *st = fmt_st_model_at(s->st, i);
         phi3_tensor *t = &s->all[i];
         *t = (phi3_tensor){st->name, st->file, st->dtype, st->dtype_name, st->n_dims, {0}, 0, 0, st->n_bytes, st->data};
         memcpy(t->shape, st->shape, sizeof t->shape);
@@ -75,16 +48,16 @@ static int list_st(phi3_source *s, char *err, size_t errlen) {
 }
 
 static int list_gguf(phi3_source *s, char *err, size_t errlen) {
-    s->n_all = phi3_gguf_tensor_count(s->gguf);
-    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return phi3_file_error(err, errlen, s->path, "out of memory");
+    s->n_all = fmt_gguf_tensor_count(s->gguf);
+    if (!(s->all = calloc((size_t)(s->n_all ? s->n_all : 1), sizeof *s->all))) return fmt_file_error(err, errlen, s->path, "out of memory");
     for (uint64_t i = 0; i < s->n_all; i++) {
-        const phi3_gguf_tensor *g = phi3_gguf_tensor_at(s->gguf, i);
+        const fmt_gguf_tensor *g = fmt_gguf_tensor_at(s->gguf, i);
         phi3_tensor *t = &s->all[i];
-        phi3_dtype dt = g->type == PHI3_GGML_F32    ? PHI3_DTYPE_F32
-                        : g->type == PHI3_GGML_F16  ? PHI3_DTYPE_F16
-                        : g->type == PHI3_GGML_BF16 ? PHI3_DTYPE_BF16
-                                                    : PHI3_DTYPE_OTHER;
-        *t = (phi3_tensor){g->name, s->path, dt, phi3_ggml_type_name(g->type), (int)g->n_dims, {0}, 0, 0, g->n_bytes, g->data};
+        fmt_dtype dt = g->type == FMT_GGML_F32    ? FMT_DTYPE_F32
+                        : g->type == FMT_GGML_F16  ? FMT_DTYPE_F16
+                        : g->type == FMT_GGML_BF16 ? FMT_DTYPE_BF16
+                                                    : FMT_DTYPE_OTHER;
+        *t = (phi3_tensor){g->name, s->path, dt, fmt_ggml_type_name(g->type), (int)g->n_dims, {0}, 0, 0, g->n_bytes, g->data};
         for (uint32_t d = 0; d < g->n_dims; d++) t->shape[d] = g->ne[g->n_dims - 1 - d];
         set_view(t);
     }
@@ -93,8 +66,8 @@ static int list_gguf(phi3_source *s, char *err, size_t errlen) {
 
 static const phi3_tensor *find(const phi3_source *s, const char *name) {
     if (s->gguf) {
-        const phi3_gguf_tensor *g = phi3_gguf_find_tensor(s->gguf, name);
-        return g ? &s->all[g - phi3_gguf_tensor_at(s->gguf, 0)] : NULL;
+        const fmt_gguf_tensor *g = fmt_gguf_find_tensor(s->gguf, name);
+        return g ? &s->all[g - fmt_gguf_tensor_at(s->gguf, 0)] : NULL;
     }
     uint64_t lo = 0, hi = s->n_all; /* HF list is sorted by name */
     while (lo < hi) {
@@ -122,35 +95,39 @@ static int expect_tensor(phi3_source *s, const char *name, uint64_t rows, uint64
     else snprintf(want, sizeof want, "[%llu]", (unsigned long long)cols);
     const phi3_tensor *t = find(s, name);
     *out = t;
-    if (!t) return optional ? 0 : phi3_file_error(err, errlen, s->path, "tensor %s: missing (expected %s)", name, want);
+    if (!t) return optional ? 0 : fmt_file_error(err, errlen, s->path, "tensor %s: missing (expected %s)", name, want);
     shape_str(got, sizeof got, t);
     int ok = rows ? t->n_dims == 2 && t->shape[0] == rows && t->shape[1] == cols : t->n_dims == 1 && t->shape[0] == cols;
-    if (!ok) return phi3_file_error(err, errlen, t->file, "tensor %s: expected %s, got %s", name, want, got);
-    if (t->dtype == PHI3_DTYPE_OTHER)
-        return phi3_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", name, t->dtype_name);
+    if (!ok) return fmt_file_error(err, errlen, t->file, "tensor %s: expected %s, got %s", name, want, got);
+    if (t->dtype == FMT_DTYPE_OTHER)
+        return fmt_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", name, t->dtype_name);
     return 0;
 }
 
-/* Finds and checks every weight. */
-static int bind_weights(phi3_source *s, const char *const *names, char *err, size_t errlen) {
+/* Finds and checks every weight (names and shapes: model/tensors.h). */
+static int bind_weights(phi3_source *s, int gguf, char *err, size_t errlen) {
     const phi3_config *c = &s->cfg;
-    uint64_t H = (uint64_t)c->hidden, V = (uint64_t)c->vocab, F = (uint64_t)c->intermediate;
-    uint64_t qkv = (uint64_t)(c->n_heads + 2 * c->n_kv_heads) * (uint64_t)c->head_dim;
-    uint64_t q = (uint64_t)c->n_heads * (uint64_t)c->head_dim;
-    /* rows, cols per layer kind (rows 0: 1-D) */
-    const uint64_t shape[N_LAYER_KINDS][2] = {{0, H}, {qkv, H}, {H, q}, {0, H}, {2 * F, H}, {H, F}};
-    if (!(s->layer = calloc((size_t)c->n_layers * N_LAYER_KINDS, sizeof *s->layer))) return phi3_file_error(err, errlen, s->path, "out of memory");
-    if (expect_tensor(s, names[PHI3_W_EMBD], V, H, 0, &s->embd, err, errlen)) return -1;
     char name[128];
+    uint64_t rows, cols;
+    if (!(s->layer = calloc((size_t)c->n_layers * N_LAYER_KINDS, sizeof *s->layer))) return fmt_file_error(err, errlen, s->path, "out of memory");
+    phi3_weight_name(PHI3_W_EMBD, 0, gguf, name, sizeof name);
+    phi3_weight_shape(c, PHI3_W_EMBD, &rows, &cols);
+    if (expect_tensor(s, name, rows, cols, 0, &s->embd, err, errlen)) return -1;
     for (int l = 0; l < c->n_layers; l++)
         for (int k = 0; k < N_LAYER_KINDS; k++) {
-            snprintf(name, sizeof name, names[PHI3_W_ATTN_NORM + k], l);
-            if (expect_tensor(s, name, shape[k][0], shape[k][1], 0, &s->layer[l * N_LAYER_KINDS + k], err, errlen)) return -1;
+            phi3_weight_kind kind = (phi3_weight_kind)(PHI3_W_ATTN_NORM + k);
+            phi3_weight_name(kind, l, gguf, name, sizeof name);
+            phi3_weight_shape(c, kind, &rows, &cols);
+            if (expect_tensor(s, name, rows, cols, 0, &s->layer[l * N_LAYER_KINDS + k], err, errlen)) return -1;
         }
-    if (expect_tensor(s, names[PHI3_W_OUTPUT_NORM], 0, H, 0, &s->output_norm, err, errlen)) return -1;
+    phi3_weight_name(PHI3_W_OUTPUT_NORM, 0, gguf, name, sizeof name);
+    phi3_weight_shape(c, PHI3_W_OUTPUT_NORM, &rows, &cols);
+    if (expect_tensor(s, name, rows, cols, 0, &s->output_norm, err, errlen)) return -1;
     /* GGUF: output.weight is optional; HF: required unless tied */
     int optional = s->gguf != NULL || c->tie_word_embeddings;
-    if (expect_tensor(s, names[PHI3_W_OUTPUT], V, H, optional, &s->output, err, errlen)) return -1;
+    phi3_weight_name(PHI3_W_OUTPUT, 0, gguf, name, sizeof name);
+    phi3_weight_shape(c, PHI3_W_OUTPUT, &rows, &cols);
+    if (expect_tensor(s, name, rows, cols, optional, &s->output, err, errlen)) return -1;
     if (!s->output || c->tie_word_embeddings) {
         s->output = s->embd;
         s->tied = 1;
@@ -169,15 +146,15 @@ typedef struct gkey {
 } gkey;
 
 static int gguf_config(phi3_source *s, char *err, size_t errlen) {
-    phi3_gguf *g = s->gguf;
+    fmt_gguf *g = s->gguf;
     phi3_config *c = &s->cfg;
     const char *arch;
     memset(c, 0, sizeof *c);
-    if (phi3_gguf_get_str(g, "general.architecture", &arch, NULL, err, errlen)) return -1;
-    if (strcmp(arch, "phi3")) return phi3_file_error(err, errlen, s->path, "key general.architecture: expected \"phi3\", found \"%.40s\"", arch);
-    const phi3_gguf_tensor *te = phi3_gguf_find_tensor(g, "token_embd.weight");
+    if (fmt_gguf_get_str(g, "general.architecture", &arch, NULL, err, errlen)) return -1;
+    if (strcmp(arch, "phi3")) return fmt_file_error(err, errlen, s->path, "key general.architecture: expected \"phi3\", found \"%.40s\"", arch);
+    const fmt_gguf_tensor *te = fmt_gguf_find_tensor(g, "token_embd.weight");
     if (!te || te->n_dims != 2 || te->ne[1] > PHI3_MAX_DIM)
-        return phi3_file_error(err, errlen, s->path, "tensor token_embd.weight: missing or not 2-D (needed for the vocabulary size)");
+        return fmt_file_error(err, errlen, s->path, "tensor token_embd.weight: missing or not 2-D (needed for the vocabulary size)");
     c->vocab = (int)te->ne[1];
     gkey keys[] = {
         {"phi3.embedding_length", &c->hidden, 1, 0},
@@ -194,12 +171,12 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
     };
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
         uint32_t v;
-        if (!keys[i].required && phi3_gguf_find_key(g, keys[i].key) < 0) {
+        if (!keys[i].required && fmt_gguf_find_key(g, keys[i].key) < 0) {
             *keys[i].dst = keys[i].def;
             continue;
         }
-        if (phi3_gguf_get_u32(g, keys[i].key, &v, err, errlen)) return -1;
-        if (v > PHI3_MAX_DIM) return phi3_file_error(err, errlen, s->path, "key %s: expected at most %d, found %u", keys[i].key, PHI3_MAX_DIM, v);
+        if (fmt_gguf_get_u32(g, keys[i].key, &v, err, errlen)) return -1;
+        if (v > PHI3_MAX_DIM) return fmt_file_error(err, errlen, s->path, "key %s: expected at most %d, found %u", keys[i].key, PHI3_MAX_DIM, v);
         *keys[i].dst = (int)v;
     }
     if (c->n_kv_heads < 0) c->n_kv_heads = c->n_heads;
@@ -208,31 +185,31 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
     for (int i = 0; i < 3; i++)
         if (*ids[i] >= c->vocab) *ids[i] = -1; /* defaults beyond a small vocabulary */
     float f;
-    if (phi3_gguf_get_f32(g, "phi3.attention.layer_norm_rms_epsilon", &f, err, errlen)) return -1;
+    if (fmt_gguf_get_f32(g, "phi3.attention.layer_norm_rms_epsilon", &f, err, errlen)) return -1;
     c->rms_eps = f;
     c->rope_theta = 10000.0;
-    if (phi3_gguf_find_key(g, "phi3.rope.freq_base") >= 0) {
-        if (phi3_gguf_get_f32(g, "phi3.rope.freq_base", &f, err, errlen)) return -1;
+    if (fmt_gguf_find_key(g, "phi3.rope.freq_base") >= 0) {
+        if (fmt_gguf_get_f32(g, "phi3.rope.freq_base", &f, err, errlen)) return -1;
         c->rope_theta = f;
     }
     if (c->n_heads <= 0 || c->hidden % c->n_heads)
-        return phi3_file_error(err, errlen, s->path, "key phi3.attention.head_count: expected a divisor of phi3.embedding_length (%d), found %d", c->hidden, c->n_heads);
+        return fmt_file_error(err, errlen, s->path, "key phi3.attention.head_count: expected a divisor of phi3.embedding_length (%d), found %d", c->hidden, c->n_heads);
     c->head_dim = c->hidden / c->n_heads;
     /* checked here, not only in phi3_config_validate: the LongRoPE factor
      * tensors are read before validation into arrays of PHI3_MAX_HEAD_DIM / 2 */
     if (c->head_dim > PHI3_MAX_HEAD_DIM || c->head_dim % 2)
-        return phi3_file_error(err, errlen, s->path,
+        return fmt_file_error(err, errlen, s->path,
                                "keys phi3.embedding_length / phi3.attention.head_count: head_dim = %d / %d = %d (expected even and <= %d)",
                                c->hidden, c->n_heads, c->head_dim, PHI3_MAX_HEAD_DIM);
-    if (phi3_gguf_find_key(g, "phi3.rope.dimension_count") >= 0) {
+    if (fmt_gguf_find_key(g, "phi3.rope.dimension_count") >= 0) {
         uint32_t rd;
-        if (phi3_gguf_get_u32(g, "phi3.rope.dimension_count", &rd, err, errlen)) return -1;
+        if (fmt_gguf_get_u32(g, "phi3.rope.dimension_count", &rd, err, errlen)) return -1;
         if ((int)rd != c->head_dim)
-            return phi3_file_error(err, errlen, s->path, "key phi3.rope.dimension_count: expected head_dim = %d (partial rotary is not supported), found %u", c->head_dim, rd);
+            return fmt_file_error(err, errlen, s->path, "key phi3.rope.dimension_count: expected head_dim = %d (partial rotary is not supported), found %u", c->head_dim, rd);
     }
     phi3_config_default_stops(c);
     uint32_t eot; /* llama.cpp writes <|end|> (32007) as the end-of-turn token */
-    if (phi3_gguf_find_key(g, "tokenizer.ggml.eot_token_id") >= 0 && !phi3_gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &eot, err, errlen) &&
+    if (fmt_gguf_find_key(g, "tokenizer.ggml.eot_token_id") >= 0 && !fmt_gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &eot, err, errlen) &&
         eot < (uint32_t)c->vocab && c->n_stop < PHI3_MAX_STOP_IDS) {
         int seen = 0;
         for (int i = 0; i < c->n_stop; i++) seen |= c->stop_ids[i] == (int)eot;
@@ -245,21 +222,21 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
 static int gguf_rope_factors(phi3_source *s, char *err, size_t errlen) {
     phi3_config *c = &s->cfg;
     const phi3_tensor *lf, *sf;
-    if (expect_tensor(s, "rope_factors_long.weight", 0, (uint64_t)c->head_dim / 2, 1, &lf, err, errlen) ||
-        expect_tensor(s, "rope_factors_short.weight", 0, (uint64_t)c->head_dim / 2, 1, &sf, err, errlen))
+    if (expect_tensor(s, PHI3_GGUF_ROPE_LONG, 0, (uint64_t)c->head_dim / 2, 1, &lf, err, errlen) ||
+        expect_tensor(s, PHI3_GGUF_ROPE_SHORT, 0, (uint64_t)c->head_dim / 2, 1, &sf, err, errlen))
         return -1;
     if (!lf && !sf) return 0;
-    if (!lf || !sf || lf->dtype != PHI3_DTYPE_F32 || sf->dtype != PHI3_DTYPE_F32)
-        return phi3_file_error(err, errlen, s->path, "tensors rope_factors_long/short.weight: expected both, as F32 [%d]", c->head_dim / 2);
+    if (!lf || !sf || lf->dtype != FMT_DTYPE_F32 || sf->dtype != FMT_DTYPE_F32)
+        return fmt_file_error(err, errlen, s->path, "tensors rope_factors_long/short.weight: expected both, as F32 [%d]", c->head_dim / 2);
     if (lf->bytes > sizeof c->long_factor || sf->bytes > sizeof c->short_factor)
-        return phi3_file_error(err, errlen, s->path, "tensors rope_factors_long/short.weight: %llu / %llu bytes, more than the %zu of head_dim <= %d",
+        return fmt_file_error(err, errlen, s->path, "tensors rope_factors_long/short.weight: %llu / %llu bytes, more than the %zu of head_dim <= %d",
                                (unsigned long long)lf->bytes, (unsigned long long)sf->bytes, sizeof c->long_factor, PHI3_MAX_HEAD_DIM);
     memcpy(c->long_factor, lf->data, (size_t)lf->bytes);
     memcpy(c->short_factor, sf->data, (size_t)sf->bytes);
     c->rope_scaling = PHI3_ROPE_LONGROPE;
-    if (phi3_gguf_find_key(s->gguf, "phi3.rope.scaling.attn_factor") >= 0) {
+    if (fmt_gguf_find_key(s->gguf, "phi3.rope.scaling.attn_factor") >= 0) {
         float f;
-        if (phi3_gguf_get_f32(s->gguf, "phi3.rope.scaling.attn_factor", &f, err, errlen)) return -1;
+        if (fmt_gguf_get_f32(s->gguf, "phi3.rope.scaling.attn_factor", &f, err, errlen)) return -1;
         c->rope_attn_factor = f;
     }
     return 0;
@@ -268,17 +245,17 @@ static int gguf_rope_factors(phi3_source *s, char *err, size_t errlen) {
 /* ---- open / close ---- */
 
 static int open_hf(phi3_source *s, char *err, size_t errlen) {
-    if (!(s->dir = strdup(s->path))) return phi3_file_error(err, errlen, s->path, "out of memory");
+    if (!(s->dir = strdup(s->path))) return fmt_file_error(err, errlen, s->path, "out of memory");
     if (phi3_config_load(&s->cfg, s->dir, err, errlen)) return -1;
-    if (!(s->st = phi3_st_model_open(s->dir, err, errlen))) return -1;
-    return list_st(s, err, errlen) || bind_weights(s, hf_names, err, errlen);
+    if (!(s->st = fmt_st_model_open(s->dir, err, errlen))) return -1;
+    return list_st(s, err, errlen) || bind_weights(s, 0, err, errlen);
 }
 
 static int open_gguf(phi3_source *s, char *err, size_t errlen) {
-    if (!(s->gguf = phi3_gguf_open(s->path, err, errlen))) return -1;
+    if (!(s->gguf = fmt_gguf_open(s->path, err, errlen))) return -1;
     if (list_gguf(s, err, errlen) || gguf_config(s, err, errlen) || gguf_rope_factors(s, err, errlen)) return -1;
     if (phi3_config_validate(&s->cfg, s->path, err, errlen)) return -1;
-    return bind_weights(s, gguf_names, err, errlen);
+    return bind_weights(s, 1, err, errlen);
 }
 
 phi3_source *phi3_source_open(const char *path, char *err, size_t errlen) {
@@ -289,9 +266,9 @@ phi3_source *phi3_source_open(const char *path, char *err, size_t errlen) {
         return NULL;
     }
     int rc;
-    if (phi3_is_dir(path)) rc = open_hf(s, err, errlen);
-    else if (phi3_is_file(path)) rc = open_gguf(s, err, errlen);
-    else rc = phi3_file_error(err, errlen, path, "no such file or folder (expected a Hugging Face folder or a .gguf file)");
+    if (fmt_is_dir(path)) rc = open_hf(s, err, errlen);
+    else if (fmt_is_file(path)) rc = open_gguf(s, err, errlen);
+    else rc = fmt_file_error(err, errlen, path, "no such file or folder (expected a Hugging Face folder or a .gguf file)");
     if (rc) {
         phi3_source_close(s);
         return NULL;
@@ -303,8 +280,8 @@ void phi3_source_close(phi3_source *src) {
     if (!src) return;
     free(src->layer);
     free(src->all);
-    phi3_gguf_close(src->gguf);
-    phi3_st_model_close(src->st);
+    fmt_gguf_close(src->gguf);
+    fmt_st_model_close(src->st);
     free(src->dir);
     free(src->path);
     free(src);
@@ -328,7 +305,7 @@ uint64_t phi3_source_tensor_count(const phi3_source *src) { return src->n_all; }
 const phi3_tensor *phi3_source_tensor_at(const phi3_source *src, uint64_t i) { return i < src->n_all ? &src->all[i] : NULL; }
 const char *phi3_source_path(const phi3_source *src) { return src->path; }
 const char *phi3_source_dir(const phi3_source *src) { return src->dir; }
-const phi3_gguf *phi3_source_gguf(const phi3_source *src) { return src->gguf; }
+const fmt_gguf *phi3_source_gguf(const phi3_source *src) { return src->gguf; }
 
 /* ---- streaming conversion ---- */
 
@@ -348,7 +325,7 @@ static inline uint16_t check_f16(uint16_t h, float x, phi3_convert_stats *st, co
 
 /* fp16 bits of a binary32 whose magnitude lies in fp16's normal range
  * [2^-14, 65520): rebias the exponent, round to nearest even by adding
- * 0xFFF + the kept lsb. Gives the same bits as phi3_f32_to_f16 on all 2^32
+ * 0xFFF + the kept lsb. Gives the same bits as fmt_f32_to_f16 on all 2^32
  * inputs it accepts (checked exhaustively); returns 0 for the others
  * (zero, subnormal, overflow, inf, NaN), which take the full path. About
  * 4x faster than the general routine: weights are almost all normal. */
@@ -366,19 +343,19 @@ static inline uint16_t from_f32_bits(uint32_t u, phi3_convert_stats *st, const c
     if (f16_normal(u, &h)) return h;
     float x;
     memcpy(&x, &u, 4);
-    return check_f16(phi3_f32_to_f16(x), x, st, name);
+    return check_f16(fmt_f32_to_f16(x), x, st, name);
 }
 
 /* One loop per dtype so the per-element work has no dtype branch. */
 static void convert_row(const phi3_tensor *t, const uint8_t *src, uint64_t n, uint16_t *dst, phi3_convert_stats *st) {
     uint32_t u;
     uint16_t h;
-    if (t->dtype == PHI3_DTYPE_F32) {
+    if (t->dtype == FMT_DTYPE_F32) {
         for (uint64_t i = 0; i < n; i++) {
             memcpy(&u, src + 4 * i, 4);
             dst[i] = from_f32_bits(u, st, t->name);
         }
-    } else if (t->dtype == PHI3_DTYPE_BF16) {
+    } else if (t->dtype == FMT_DTYPE_BF16) {
         for (uint64_t i = 0; i < n; i++) {
             memcpy(&h, src + 2 * i, 2);
             dst[i] = from_f32_bits((uint32_t)h << 16, st, t->name);
@@ -389,11 +366,11 @@ static void convert_row(const phi3_tensor *t, const uint8_t *src, uint64_t n, ui
         unsigned special = 0;
         for (uint64_t i = 0; i < n; i++) special |= (dst[i] & 0x7C00u) == 0x7C00u;
         for (uint64_t i = 0; special && i < n; i++)
-            if ((dst[i] & 0x7C00u) == 0x7C00u) dst[i] = check_f16(dst[i], phi3_f16_to_f32(dst[i]), st, t->name);
+            if ((dst[i] & 0x7C00u) == 0x7C00u) dst[i] = check_f16(dst[i], fmt_f16_to_f32(dst[i]), st, t->name);
     }
 }
 
-/* One call of convert_row per row, run under phi3_map_guard. */
+/* One call of convert_row per row, run under fmt_map_guard. */
 typedef struct rows_job {
     const phi3_tensor *t;
     const uint8_t *base;
@@ -415,13 +392,13 @@ static void convert_rows(void *arg) {
 
 int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, uint16_t *dst,
                               uint64_t dst_ld, phi3_convert_stats *stats, char *err, size_t errlen) {
-    size_t es = phi3_dtype_size(t->dtype);
-    if (!es) return phi3_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", t->name, t->dtype_name);
+    size_t es = fmt_dtype_size(t->dtype);
+    if (!es) return fmt_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", t->name, t->dtype_name);
     if (row0 > t->rows || nrows > t->rows - row0)
-        return phi3_file_error(err, errlen, t->file, "tensor %s: rows [%llu, +%llu) requested, it has %llu", t->name, (unsigned long long)row0,
+        return fmt_file_error(err, errlen, t->file, "tensor %s: rows [%llu, +%llu) requested, it has %llu", t->name, (unsigned long long)row0,
                     (unsigned long long)nrows, (unsigned long long)t->rows);
     if (dst_ld < t->cols)
-        return phi3_file_error(err, errlen, t->file, "tensor %s: destination row stride %llu is less than its %llu columns", t->name,
+        return fmt_file_error(err, errlen, t->file, "tensor %s: destination row stride %llu is less than its %llu columns", t->name,
                     (unsigned long long)dst_ld, (unsigned long long)t->cols);
     phi3_convert_stats local = {0};
     phi3_convert_stats *st = stats ? stats : &local;
@@ -429,12 +406,12 @@ int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint
     rows_job job = {t, base, es, nrows, dst, dst_ld, st};
     /* the file may have shrunk since it was mapped: its pages past the new
      * end fault with SIGBUS, which the guard turns into this error */
-    if (phi3_map_guard(convert_rows, &job))
-        return phi3_file_error(err, errlen, t->file, "tensor %s: its bytes can no longer be read (the file shrank or changed while loading)",
+    if (fmt_map_guard(convert_rows, &job))
+        return fmt_file_error(err, errlen, t->file, "tensor %s: its bytes can no longer be read (the file shrank or changed while loading)",
                                t->name);
     st->n_values += nrows * t->cols;
     /* only the source's own tensors live in its read-only file mappings;
      * madvise(DONTNEED) on anyone else's memory would discard it */
-    if (src && t >= src->all && t < src->all + src->n_all) phi3_map_release(base, nrows * t->cols * es);
+    if (src && t >= src->all && t < src->all + src->n_all) fmt_map_release(base, nrows * t->cols * es);
     return 0;
 }

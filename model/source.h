@@ -31,37 +31,17 @@
 #include <stdint.h>
 
 #include "model/config.h"
-#include "model/gguf.h"
-#include "model/safetensors.h"
+#include "model/tensors.h"
+#include "formats/gguf.h"
+#include "formats/safetensors.h"
 
 typedef struct phi3_source phi3_source;
-
-/* The weights of the model. Kinds below PHI3_W_OUTPUT_NORM exist once per
- * layer; the others once. */
-typedef enum phi3_weight_kind {
-    PHI3_W_EMBD = 0,     /* [vocab, hidden] token embedding */
-    PHI3_W_ATTN_NORM,    /* [hidden] RMSNorm weight before attention */
-    PHI3_W_QKV,          /* [(heads + 2 kv_heads) head_dim, hidden], rows q|k|v */
-    PHI3_W_O,            /* [hidden, heads head_dim] attention output */
-    PHI3_W_FFN_NORM,     /* [hidden] RMSNorm weight before the MLP */
-    PHI3_W_GATE_UP,      /* [2 intermediate, hidden], rows gate then up */
-    PHI3_W_DOWN,         /* [hidden, intermediate] */
-    PHI3_W_OUTPUT_NORM,  /* [hidden] final RMSNorm weight */
-    PHI3_W_OUTPUT,       /* [vocab, hidden] lm_head (may be the EMBD tensor) */
-    PHI3_W_KIND_COUNT
-} phi3_weight_kind;
-
-/* 1 for kinds that exist once per layer (ATTN_NORM .. DOWN). */
-int phi3_weight_is_per_layer(phi3_weight_kind kind);
-/* "embd", "attn_norm", "qkv", "o", "ffn_norm", "gate_up", "down",
- * "output_norm", "output". */
-const char *phi3_weight_kind_name(phi3_weight_kind kind);
 
 /* One tensor in a checkpoint file, row-major. */
 typedef struct phi3_tensor {
     const char *name;        /* name in the file (owned by the source) */
     const char *file;        /* path of the file holding it (messages) */
-    phi3_dtype dtype;        /* F32, F16, BF16, or OTHER (not convertible) */
+    fmt_dtype dtype;        /* F32, F16, BF16, or OTHER (not convertible) */
     const char *dtype_name;  /* "F32", "BF16", "Q4_K", "I64", ... */
     int n_dims;              /* 0 .. 8 */
     uint64_t shape[8];       /* rows-first (slowest first); GGUF dims are reversed into this order */
@@ -121,7 +101,7 @@ const char *phi3_source_path(const phi3_source *src);
 const char *phi3_source_dir(const phi3_source *src);
 /* The GGUF handle (its tokenizer.ggml.* keys feed the tokenizer); NULL for
  * a Hugging Face folder. Owned by the source. */
-const phi3_gguf *phi3_source_gguf(const phi3_source *src);
+const fmt_gguf *phi3_source_gguf(const phi3_source *src);
 
 /* Converts rows [row0, row0 + nrows) of t (a weight of this source; a 1-D
  * tensor is one row) from F32, BF16 or F16 to fp16, rounding to nearest

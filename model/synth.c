@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 
 #include "model/convert.h"
-#include "model/f16.h"
-#include "model/mapfile.h"
-#include "model/gguf_write.h"
+#include "formats/f16.h"
+#include "formats/mapfile.h"
+#include "formats/gguf_write.h"
 
 #define CHUNK (1u << 20) /* elements generated per step */
 
@@ -21,7 +21,7 @@ int phi3_synth_preset(phi3_config *cfg, const char *name, char *err, size_t errl
     } else if (!strcmp(name, "phi3-mini")) {
         cfg->hidden = 3072, cfg->intermediate = 8192, cfg->n_layers = 32, cfg->n_heads = 32, cfg->n_kv_heads = 32;
     } else {
-        return phi3_file_error(err, errlen, "synth", "unknown preset \"%s\" (expected tiny or phi3-mini)", name);
+        return fmt_file_error(err, errlen, "synth", "unknown preset \"%s\" (expected tiny or phi3-mini)", name);
     }
     cfg->head_dim = cfg->hidden / cfg->n_heads;
     cfg->vocab = 32064;
@@ -38,7 +38,7 @@ int phi3_synth_preset(phi3_config *cfg, const char *name, char *err, size_t errl
 void phi3_synth_defaults(phi3_synth_opts *o) {
     memset(o, 0, sizeof *o);
     phi3_synth_preset(&o->cfg, "tiny", NULL, 0);
-    o->dtype = PHI3_DTYPE_F32;
+    o->dtype = FMT_DTYPE_F32;
     o->shards = 1;
     o->seed = 1;
     o->std = 0.06f;
@@ -98,56 +98,40 @@ typedef struct plan_t {
     phi3_weight_kind kind;
     int layer;
     uint64_t rows, cols;    /* rows 0: 1-D of cols elements */
-    phi3_dtype dtype;
+    fmt_dtype dtype;
     const float *fixed;     /* LongRoPE factors: constant data instead of noise */
     uint64_t bytes;
     int shard;
 } plan_t;
 
-static const char *const hf_fmt[PHI3_W_KIND_COUNT] = {
-    "model.embed_tokens.weight", "model.layers.%d.input_layernorm.weight", "model.layers.%d.self_attn.qkv_proj.weight",
-    "model.layers.%d.self_attn.o_proj.weight", "model.layers.%d.post_attention_layernorm.weight",
-    "model.layers.%d.mlp.gate_up_proj.weight", "model.layers.%d.mlp.down_proj.weight", "model.norm.weight", "lm_head.weight",
-};
-static const char *const gguf_fmt[PHI3_W_KIND_COUNT] = {
-    "token_embd.weight", "blk.%d.attn_norm.weight", "blk.%d.attn_qkv.weight", "blk.%d.attn_output.weight",
-    "blk.%d.ffn_norm.weight", "blk.%d.ffn_up.weight", "blk.%d.ffn_down.weight", "output_norm.weight", "output.weight",
-};
-
-static void plan_add(plan_t *p, int *n, const phi3_synth_opts *o, phi3_weight_kind kind, int layer, uint64_t rows, uint64_t cols) {
+static void plan_add(plan_t *p, int *n, const phi3_synth_opts *o, phi3_weight_kind kind, int layer) {
     plan_t *t = &p[(*n)++];
     memset(t, 0, sizeof *t);
-    snprintf(t->name, sizeof t->name, (o->gguf ? gguf_fmt : hf_fmt)[kind], layer);
-    t->kind = kind, t->layer = layer, t->rows = rows, t->cols = cols;
-    t->dtype = o->gguf && is_norm(kind) ? PHI3_DTYPE_F32 : o->dtype;
-    t->bytes = (rows ? rows : 1) * cols * phi3_dtype_size(t->dtype);
+    phi3_weight_name(kind, layer, o->gguf, t->name, sizeof t->name);
+    phi3_weight_shape(&o->cfg, kind, &t->rows, &t->cols);
+    t->kind = kind, t->layer = layer;
+    t->dtype = o->gguf && is_norm(kind) ? FMT_DTYPE_F32 : o->dtype;
+    t->bytes = (t->rows ? t->rows : 1) * t->cols * fmt_dtype_size(t->dtype);
 }
 
 /* Every tensor in file order; returns the count. p holds 9 + 6 n_layers. */
 static int make_plan(const phi3_synth_opts *o, plan_t *p) {
     const phi3_config *c = &o->cfg;
-    uint64_t H = (uint64_t)c->hidden, F = (uint64_t)c->intermediate, V = (uint64_t)c->vocab;
     uint64_t hd = (uint64_t)(c->hidden / c->n_heads);
     int n = 0;
-    plan_add(p, &n, o, PHI3_W_EMBD, 0, V, H);
-    for (int l = 0; l < c->n_layers; l++) {
-        plan_add(p, &n, o, PHI3_W_ATTN_NORM, l, 0, H);
-        plan_add(p, &n, o, PHI3_W_QKV, l, (uint64_t)(c->n_heads + 2 * c->n_kv_heads) * hd, H);
-        plan_add(p, &n, o, PHI3_W_O, l, H, (uint64_t)c->n_heads * hd);
-        plan_add(p, &n, o, PHI3_W_FFN_NORM, l, 0, H);
-        plan_add(p, &n, o, PHI3_W_GATE_UP, l, 2 * F, H);
-        plan_add(p, &n, o, PHI3_W_DOWN, l, H, F);
-    }
-    plan_add(p, &n, o, PHI3_W_OUTPUT_NORM, 0, 0, H);
-    if (!c->tie_word_embeddings) plan_add(p, &n, o, PHI3_W_OUTPUT, 0, V, H);
+    plan_add(p, &n, o, PHI3_W_EMBD, 0);
+    for (int l = 0; l < c->n_layers; l++)
+        for (int k = PHI3_W_ATTN_NORM; k <= PHI3_W_DOWN; k++) plan_add(p, &n, o, (phi3_weight_kind)k, l);
+    plan_add(p, &n, o, PHI3_W_OUTPUT_NORM, 0);
+    if (!c->tie_word_embeddings) plan_add(p, &n, o, PHI3_W_OUTPUT, 0);
     if (o->gguf && c->rope_scaling == PHI3_ROPE_LONGROPE) {
         const float *f[2] = {c->long_factor, c->short_factor};
-        const char *nm[2] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+        const char *nm[2] = {PHI3_GGUF_ROPE_LONG, PHI3_GGUF_ROPE_SHORT};
         for (int i = 0; i < 2; i++) {
             plan_t *t = &p[n++];
             memset(t, 0, sizeof *t);
             snprintf(t->name, sizeof t->name, "%s", nm[i]);
-            t->cols = hd / 2, t->dtype = PHI3_DTYPE_F32, t->fixed = f[i], t->bytes = hd / 2 * 4;
+            t->cols = hd / 2, t->dtype = FMT_DTYPE_F32, t->fixed = f[i], t->bytes = hd / 2 * 4;
         }
     }
     return n;
@@ -163,12 +147,12 @@ static int stream_tensor(const phi3_synth_opts *o, const plan_t *t, float *vals,
         uint64_t n = total - at < CHUNK ? total - at : CHUNK;
         if (t->fixed) memcpy(vals, t->fixed + at, (size_t)n * 4);
         else phi3_synth_values(o, t->kind, t->layer, at, n, vals);
-        size_t nb = (size_t)n * phi3_dtype_size(t->dtype);
-        if (t->dtype == PHI3_DTYPE_F32) {
+        size_t nb = (size_t)n * fmt_dtype_size(t->dtype);
+        if (t->dtype == FMT_DTYPE_F32) {
             memcpy(bytes, vals, nb);
         } else {
             uint16_t *h = (uint16_t *)(void *)bytes;
-            for (uint64_t i = 0; i < n; i++) h[i] = t->dtype == PHI3_DTYPE_F16 ? phi3_f32_to_f16(vals[i]) : phi3_synth_f32_to_bf16(vals[i]);
+            for (uint64_t i = 0; i < n; i++) h[i] = t->dtype == FMT_DTYPE_F16 ? fmt_f32_to_f16(vals[i]) : phi3_synth_f32_to_bf16(vals[i]);
         }
         if (emit(ctx, bytes, nb, err, errlen)) return -1;
     }
@@ -184,17 +168,17 @@ typedef struct file_ctx {
 
 static int emit_file(void *ctx, const void *p, size_t n, char *err, size_t errlen) {
     file_ctx *fc = ctx;
-    if (fwrite(p, 1, n, fc->f) != n) return phi3_file_error(err, errlen, fc->path, "write failed: %s", strerror(errno));
+    if (fwrite(p, 1, n, fc->f) != n) return fmt_file_error(err, errlen, fc->path, "write failed: %s", strerror(errno));
     return 0;
 }
 
 static int write_text(const char *path, const char *text, char *err, size_t errlen) {
     FILE *f = fopen(path, "wb");
-    if (!f) return phi3_file_error(err, errlen, path, "cannot create: %s", strerror(errno));
+    if (!f) return fmt_file_error(err, errlen, path, "cannot create: %s", strerror(errno));
     size_t n = strlen(text);
     int bad = fwrite(text, 1, n, f) != n || fputc('\n', f) == EOF;
     bad |= fclose(f) != 0;
-    return bad ? phi3_file_error(err, errlen, path, "write failed: %s", strerror(errno)) : 0;
+    return bad ? fmt_file_error(err, errlen, path, "write failed: %s", strerror(errno)) : 0;
 }
 
 /* Shard of each tensor: contiguous, balanced by bytes, none empty (needs
@@ -224,7 +208,7 @@ static char *shard_header(const plan_t *p, int n, int shard, size_t *len) {
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
         if (p[i].shard != shard) continue;
-        const char *dt = phi3_dtype_name(p[i].dtype);
+        const char *dt = fmt_dtype_name(p[i].dtype);
         if (p[i].rows)
             k += (size_t)snprintf(h + k, cap - k, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%llu,%llu],\"data_offsets\":[%llu,%llu]}", p[i].name, dt,
                                   (unsigned long long)p[i].rows, (unsigned long long)p[i].cols, (unsigned long long)off,
@@ -245,12 +229,12 @@ static int write_shard(const phi3_synth_opts *o, const plan_t *p, int n, int sha
                        char *err, size_t errlen) {
     size_t hlen;
     char *h = shard_header(p, n, shard, &hlen);
-    if (!h) return phi3_file_error(err, errlen, path, "out of memory");
+    if (!h) return fmt_file_error(err, errlen, path, "out of memory");
     file_ctx fc = {fopen(path, "wb"), path};
     int rc = -1;
     uint64_t hl = hlen;
     if (!fc.f) {
-        phi3_file_error(err, errlen, path, "cannot create: %s", strerror(errno));
+        fmt_file_error(err, errlen, path, "cannot create: %s", strerror(errno));
         goto done;
     }
     if (emit_file(&fc, &hl, 8, err, errlen) || emit_file(&fc, h, hlen, err, errlen)) goto done;
@@ -258,7 +242,7 @@ static int write_shard(const phi3_synth_opts *o, const plan_t *p, int n, int sha
         if (p[i].shard == shard && stream_tensor(o, &p[i], vals, bytes, emit_file, &fc, err, errlen)) goto done;
     rc = 0;
 done:
-    if (fc.f && fclose(fc.f) && !rc) rc = phi3_file_error(err, errlen, path, "close failed: %s", strerror(errno));
+    if (fc.f && fclose(fc.f) && !rc) rc = fmt_file_error(err, errlen, path, "close failed: %s", strerror(errno));
     free(h);
     return rc;
 }
@@ -268,7 +252,7 @@ static int write_index(const plan_t *p, int n, int shards, const char *dir, char
     for (int i = 0; i < n; i++) total += p[i].bytes;
     size_t cap = 256 + (size_t)n * 160, k;
     char *s = malloc(cap), path[4096];
-    if (!s) return phi3_file_error(err, errlen, dir, "out of memory");
+    if (!s) return fmt_file_error(err, errlen, dir, "out of memory");
     k = (size_t)snprintf(s, cap, "{\n  \"metadata\": {\n    \"total_size\": %llu\n  },\n  \"weight_map\": {", (unsigned long long)total);
     for (int i = 0; i < n; i++)
         k += (size_t)snprintf(s + k, cap - k, "%s\n    \"%s\": \"model-%05d-of-%05d.safetensors\"", i ? "," : "", p[i].name, p[i].shard + 1, shards);
@@ -281,10 +265,10 @@ static int write_index(const plan_t *p, int n, int shards, const char *dir, char
 
 static int write_hf(const phi3_synth_opts *o, const plan_t *p, int n, const char *dir, float *vals, uint8_t *bytes, char *err, size_t errlen) {
     char path[4096];
-    if (mkdir(dir, 0755) && errno != EEXIST) return phi3_file_error(err, errlen, dir, "cannot create folder: %s", strerror(errno));
-    const char *torch = o->dtype == PHI3_DTYPE_F32 ? "float32" : o->dtype == PHI3_DTYPE_F16 ? "float16" : "bfloat16";
+    if (mkdir(dir, 0755) && errno != EEXIST) return fmt_file_error(err, errlen, dir, "cannot create folder: %s", strerror(errno));
+    const char *torch = o->dtype == FMT_DTYPE_F32 ? "float32" : o->dtype == FMT_DTYPE_F16 ? "float16" : "bfloat16";
     char *cj = phi3_config_to_json(&o->cfg, torch), *gj = phi3_config_generation_to_json(&o->cfg);
-    int rc = !cj || !gj ? phi3_file_error(err, errlen, dir, "out of memory") : 0;
+    int rc = !cj || !gj ? fmt_file_error(err, errlen, dir, "out of memory") : 0;
     if (!rc) snprintf(path, sizeof path, "%s/config.json", dir), rc = write_text(path, cj, err, errlen);
     if (!rc) snprintf(path, sizeof path, "%s/generation_config.json", dir), rc = write_text(path, gj, err, errlen);
     free(cj);
@@ -300,44 +284,44 @@ static int write_hf(const phi3_synth_opts *o, const plan_t *p, int n, const char
 
 /* ---- GGUF ---- */
 
-static int emit_gguf(void *ctx, const void *p, size_t n, char *err, size_t errlen) { return phi3_gguf_writer_data(ctx, p, n, err, errlen); }
+static int emit_gguf(void *ctx, const void *p, size_t n, char *err, size_t errlen) { return fmt_gguf_writer_data(ctx, p, n, err, errlen); }
 
-static void gguf_metadata(phi3_gguf_writer *w, const phi3_synth_opts *o) {
+static void gguf_metadata(fmt_gguf_writer *w, const phi3_synth_opts *o) {
     /* "Phi-3" in the name: llama.cpp keys its Phi-3 tokenizer handling on it */
     phi3_convert_model_keys(w, &o->cfg, "Phi-3 synthetic (phi3vk)",
-                            o->dtype == PHI3_DTYPE_F32 ? 0 : o->dtype == PHI3_DTYPE_F16 ? 1 : 32);
+                            o->dtype == FMT_DTYPE_F32 ? 0 : o->dtype == FMT_DTYPE_F16 ? 1 : 32);
 }
 
 static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const char *path, float *vals, uint8_t *bytes, char *err, size_t errlen) {
-    phi3_gguf_writer *w = phi3_gguf_writer_create();
-    if (!w) return phi3_file_error(err, errlen, path, "out of memory");
+    fmt_gguf_writer *w = fmt_gguf_writer_create();
+    if (!w) return fmt_file_error(err, errlen, path, "out of memory");
     gguf_metadata(w, o);
     for (int i = 0; i < n; i++) {
         uint64_t ne[2] = {p[i].cols, p[i].rows};
-        uint32_t type = p[i].dtype == PHI3_DTYPE_F32 ? PHI3_GGML_F32 : p[i].dtype == PHI3_DTYPE_F16 ? PHI3_GGML_F16 : PHI3_GGML_BF16;
-        phi3_gguf_writer_tensor(w, p[i].name, type, p[i].rows ? 2 : 1, ne);
+        uint32_t type = p[i].dtype == FMT_DTYPE_F32 ? FMT_GGML_F32 : p[i].dtype == FMT_DTYPE_F16 ? FMT_GGML_F16 : FMT_GGML_BF16;
+        fmt_gguf_writer_tensor(w, p[i].name, type, p[i].rows ? 2 : 1, ne);
     }
-    int rc = phi3_gguf_writer_begin(w, path, err, errlen);
+    int rc = fmt_gguf_writer_begin(w, path, err, errlen);
     for (int i = 0; !rc && i < n; i++) rc = stream_tensor(o, &p[i], vals, bytes, emit_gguf, w, err, errlen);
-    if (!rc) rc = phi3_gguf_writer_finish(w, err, errlen);
-    phi3_gguf_writer_destroy(w);
+    if (!rc) rc = fmt_gguf_writer_finish(w, err, errlen);
+    fmt_gguf_writer_destroy(w);
     return rc;
 }
 
 int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_t errlen) {
     phi3_synth_opts v = *o;
     if (phi3_config_validate(&v.cfg, "synth", err, errlen)) return -1;
-    if (v.dtype != PHI3_DTYPE_F32 && v.dtype != PHI3_DTYPE_F16 && v.dtype != PHI3_DTYPE_BF16)
-        return phi3_file_error(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
+    if (v.dtype != FMT_DTYPE_F32 && v.dtype != FMT_DTYPE_F16 && v.dtype != FMT_DTYPE_BF16)
+        return fmt_file_error(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
     if (!(v.std > 0 && v.std < 100) || !(v.embd_std > 0 && v.embd_std <= 1e6f))
-        return phi3_file_error(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", v.std, v.embd_std);
+        return fmt_file_error(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", v.std, v.embd_std);
     int cap = 11 + 6 * v.cfg.n_layers;
     plan_t *p = calloc((size_t)cap, sizeof *p);
     float *vals = malloc(CHUNK * sizeof *vals);
     uint8_t *bytes = malloc(CHUNK * 4);
     int rc = -1;
     if (!p || !vals || !bytes) {
-        phi3_file_error(err, errlen, out, "out of memory");
+        fmt_file_error(err, errlen, out, "out of memory");
         goto done;
     }
     int n = make_plan(&v, p);
@@ -346,7 +330,7 @@ int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_
         goto done;
     }
     if (v.shards < 1 || v.shards > n) {
-        phi3_file_error(err, errlen, "synth", "--shards: expected 1 .. %d (the number of tensors), found %d", n, v.shards);
+        fmt_file_error(err, errlen, "synth", "--shards: expected 1 .. %d (the number of tensors), found %d", n, v.shards);
         goto done;
     }
     assign_shards(p, n, v.shards);

@@ -15,12 +15,12 @@
 #include <stdint.h>
 
 #include "model/config.h"
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 #include "model/source.h"
 
 typedef struct phi3_synth_opts {
     phi3_config cfg;     /* model shape and config.json values; validated by write */
-    phi3_dtype dtype;    /* F32, F16 or BF16: matrices (and, for HF, norms too) */
+    fmt_dtype dtype;    /* F32, F16 or BF16: matrices (and, for HF, norms too) */
     int shards;          /* HF: number of .safetensors files; 1 = model.safetensors */
     int gguf;            /* 1: write one GGUF file at OUT (norms and LongRoPE factors stay F32) */
     uint64_t seed;       /* any value; same seed, same bytes */

@@ -3,15 +3,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "model/gguf.h"
+#include "formats/gguf.h"
 #include "tokenizer/tok_gguf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512];
-    phi3_gguf *g = phi3_gguf_open_mem(data, size, "fuzz.gguf", err, sizeof err);
+    fmt_gguf *g = fmt_gguf_open_mem(data, size, "fuzz.gguf", err, sizeof err);
     if (!g) return 0;
     tok_tokenizer *t = tok_load_gguf(g, err, sizeof err);
-    phi3_gguf_close(g);
+    fmt_gguf_close(g);
     if (!t) return 0;
     static const char text[] = "Hello <|user|>\n w\xC3\xB6rld \xFF <s> ab ba";
     tok_ids v = {0};

@@ -9,7 +9,7 @@
  *   tables;
  * - the attestation passes on a working device, with a reference margin far
  *   above the device's rounding, and fails (check: fail in every format)
- *   when bench_check_corrupt_for_test corrupts the reference;
+ *   when eng_check_corrupt_for_test corrupts the reference;
  * - the profile's matrix FLOPs and weight bytes are exactly those of the
  *   forward pass: every layer on every token, except the last layer's
  *   o_proj and MLP and lm_head, which run on the last token of a prefill;
@@ -23,7 +23,7 @@
 #include "bench/bench.h"
 #include "lib/check.h"
 #include "model/synth.h"
-#include "vk/ops.h"
+#include "kernels/kernels.h"
 #include "vk/vkr.h"
 
 /* The fields every JSON/CSV row must carry (the list). */
@@ -51,7 +51,6 @@ static void check_row_json(const cJSON *o, int row, const char *want_check) {
     for (int i = 0; i < N_NUM; i++)
         CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, num_fields[i])), "row %d: %s missing or not a number",
               row, num_fields[i]);
-    CHECK(cJSON_IsBool(cJSON_GetObjectItemCaseSensitive(o, "fp16")), "row %d: fp16 not a bool", row);
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples_ts");
     CHECK(cJSON_IsArray(samples) && cJSON_GetArraySize(samples) == 1, "row %d: samples_ts not an array of 1", row);
     const cJSON *test = cJSON_GetObjectItemCaseSensitive(o, "test");
@@ -211,11 +210,11 @@ static void bad_options(vkr_ctx *vk) {
 }
 
 /* The matrix ops of one pass of T tokens (T = 1: a decode step): FLOPs and
- * weight bytes (rows padded to vkr_ld, read once per dispatch). */
+ * weight bytes (rows padded to kern_ld, read once per dispatch). */
 static void want_cost(const phi3_config *c, int T, double *flops, double *bytes) {
     double H = c->hidden, QD = (double)c->n_heads * c->head_dim, F = c->intermediate, V = c->vocab;
     double QKV = (double)(c->n_heads + 2 * c->n_kv_heads) * c->head_dim;
-    double ldH = vkr_ld((uint32_t)H), ldQ = vkr_ld((uint32_t)QD), ldF = vkr_ld((uint32_t)F);
+    double ldH = kern_ld((uint32_t)H), ldQ = kern_ld((uint32_t)QD), ldF = kern_ld((uint32_t)F);
     double rest = H * QD + 2 * F * H + H * F; /* o_proj, gate_up, down */
     *flops = 2 * ((c->n_layers * QKV * H + (c->n_layers - 1) * rest) * T + rest + V * H);
     *bytes = 2 * (c->n_layers * (QKV * ldH + H * ldQ + 2 * F * ldH + H * ldF) + V * ldH);
@@ -251,16 +250,16 @@ int main(void) {
     }
 
     /* the attestation on its own: passes, with margin; fails when corrupted */
-    bench_check_result cr;
-    CHECK(bench_check_run(vk, &cr) == 0 && cr.pass, "check failed on a working device: %s", cr.message);
-    CHECK(cr.nmse <= BENCH_CHECK_NMSE && cr.ids_match == BENCH_CHECK_IDS, "nmse %g, ids %d", cr.nmse, cr.ids_match);
+    eng_check_result cr;
+    CHECK(eng_check_run(vk, &cr) == 0 && cr.pass, "check failed on a working device: %s", cr.message);
+    CHECK(cr.nmse <= ENG_CHECK_NMSE && cr.ids_match == ENG_CHECK_IDS, "nmse %g, ids %d", cr.nmse, cr.ids_match);
     CHECK(cr.ref_margin > 0.5, "reference greedy margin %g is too close to a tie for a fixed check", cr.ref_margin);
-    printf("check: nmse %.3g, %d/%d ids, reference margin %.2f, %.0f ms\n", cr.nmse, cr.ids_match, BENCH_CHECK_IDS,
+    printf("check: nmse %.3g, %d/%d ids, reference margin %.2f, %.0f ms\n", cr.nmse, cr.ids_match, ENG_CHECK_IDS,
            cr.ref_margin, cr.ms);
-    bench_check_corrupt_for_test(1);
-    CHECK(bench_check_run(vk, &cr) == -1 && !cr.pass && cr.message[0], "corrupted check passed");
+    eng_check_corrupt_for_test(1);
+    CHECK(eng_check_run(vk, &cr) == -1 && !cr.pass && cr.message[0], "corrupted check passed");
     printf("corrupted check: %s\n", cr.message);
-    bench_check_corrupt_for_test(0);
+    eng_check_corrupt_for_test(0);
 
     /* the whole bench, every format */
     bench_opts o;
@@ -292,7 +291,7 @@ int main(void) {
     }
 
     /* a corrupted reference shows as check fail in every format */
-    bench_check_corrupt_for_test(1);
+    eng_check_corrupt_for_test(1);
     if (run(&o, &rep) == 0) {
         for (int i = 0; i < rep.n_rows; i++) CHECK(!rep.rows[i].check.pass, "row %d passed while corrupted", i);
         check_json(&rep, "fail");
@@ -302,7 +301,7 @@ int main(void) {
     } else {
         CHECK(0, "bench_run failed");
     }
-    bench_check_corrupt_for_test(0);
+    eng_check_corrupt_for_test(0);
 
     bad_options(vk);
     bench_format f;

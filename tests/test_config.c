@@ -7,7 +7,7 @@
 
 #include "lib/check.h"
 #include "model/config.h"
-#include "model/mapfile.h"
+#include "formats/mapfile.h"
 
 static const char *MINI =
     "{\"model_type\":\"phi3\",\"hidden_size\":3072,\"intermediate_size\":8192,\"num_hidden_layers\":32,"
@@ -162,14 +162,14 @@ static void test_longrope_and_roundtrip(void) {
 static void test_shared_data(void) {
     const char *data = getenv("PHI3VK_DATA");
     char path[4096];
-    if (!data || !phi3_is_dir(data)) {
+    if (!data || !fmt_is_dir(data)) {
         printf("note: PHI3VK_DATA absent, real config files not checked\n");
         return;
     }
     char err[512] = "";
     size_t len;
     snprintf(path, sizeof path, "%s/config/phi3-mini-4k-instruct.config.json", data);
-    char *text = phi3_read_file(path, 1 << 20, &len, err, sizeof err);
+    char *text = fmt_read_file(path, 1 << 20, &len, err, sizeof err);
     CHECK(text, "%s", err);
     if (!text) return;
     phi3_config c;
@@ -178,7 +178,7 @@ static void test_shared_data(void) {
           c.rope_theta == 10000.0 && c.sliding_window == 2047 && c.head_dim == 96, "phi3-mini sizes");
     free(text);
     snprintf(path, sizeof path, "%s/config/grounded-ai_phi3-toxicity-judge-merge.generation_config.json", data);
-    text = phi3_read_file(path, 1 << 20, &len, err, sizeof err);
+    text = fmt_read_file(path, 1 << 20, &len, err, sizeof err);
     CHECK(text && phi3_config_parse_generation(&c, text, len, path, err, sizeof err) == 0, "%s", err);
     CHECK(c.n_stop == 3 && c.stop_ids[0] == 32000 && c.stop_ids[1] == 32001 && c.stop_ids[2] == 32007, "judge stop ids");
     free(text);

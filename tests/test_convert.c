@@ -20,8 +20,8 @@
 
 #include "lib/check.h"
 #include "model/convert.h"
-#include "model/gguf.h"
-#include "model/mapfile.h"
+#include "formats/gguf.h"
+#include "formats/mapfile.h"
 #include "model/source.h"
 #include "model/synth.h"
 #include "tokenizer/tok.h"
@@ -85,8 +85,8 @@ static void check_weights(const char *label, const phi3_source *hf, const phi3_s
             CHECK(!rc, "%s: %s", label, err);
             CHECK(!rc && !memcmp(x, y, n * 2), "%s: weight %s layer %d: fp16 rows differ", label, phi3_weight_kind_name((phi3_weight_kind)k), l);
             /* norms are F32 in the GGUF, matrices F16 */
-            uint32_t want = a->n_dims == 1 ? PHI3_GGML_F32 : PHI3_GGML_F16;
-            const phi3_gguf_tensor *gt = phi3_gguf_find_tensor(phi3_source_gguf(gg), b->name);
+            uint32_t want = a->n_dims == 1 ? FMT_GGML_F32 : FMT_GGML_F16;
+            const fmt_gguf_tensor *gt = fmt_gguf_find_tensor(phi3_source_gguf(gg), b->name);
             CHECK(gt && gt->type == want && gt->ne[0] == a->cols && (a->n_dims == 1 || gt->ne[1] == a->rows), "%s: %s: type or ne order wrong",
                   label, b->name);
             free(x);
@@ -96,48 +96,48 @@ static void check_weights(const char *label, const phi3_source *hf, const phi3_s
 }
 
 /* The keys llama.cpp's converter writes for phi3, with their types. */
-static void check_keys(const char *label, const phi3_gguf *g, const phi3_config *c, int have_template) {
-    static const struct { const char *key; phi3_gguf_type type; } keys[] = {
-        {"general.architecture", PHI3_GGUF_STRING}, {"general.type", PHI3_GGUF_STRING}, {"general.name", PHI3_GGUF_STRING},
-        {"general.file_type", PHI3_GGUF_UINT32}, {"general.quantization_version", PHI3_GGUF_UINT32},
-        {"phi3.context_length", PHI3_GGUF_UINT32}, {"phi3.rope.scaling.original_context_length", PHI3_GGUF_UINT32},
-        {"phi3.embedding_length", PHI3_GGUF_UINT32}, {"phi3.feed_forward_length", PHI3_GGUF_UINT32},
-        {"phi3.block_count", PHI3_GGUF_UINT32}, {"phi3.attention.head_count", PHI3_GGUF_UINT32},
-        {"phi3.attention.head_count_kv", PHI3_GGUF_UINT32}, {"phi3.attention.layer_norm_rms_epsilon", PHI3_GGUF_FLOAT32},
-        {"phi3.rope.dimension_count", PHI3_GGUF_UINT32}, {"phi3.rope.freq_base", PHI3_GGUF_FLOAT32},
-        {"phi3.attention.sliding_window", PHI3_GGUF_UINT32}, {"tokenizer.ggml.model", PHI3_GGUF_STRING},
-        {"tokenizer.ggml.pre", PHI3_GGUF_STRING}, {"tokenizer.ggml.tokens", PHI3_GGUF_ARRAY},
-        {"tokenizer.ggml.scores", PHI3_GGUF_ARRAY}, {"tokenizer.ggml.token_type", PHI3_GGUF_ARRAY},
-        {"tokenizer.ggml.bos_token_id", PHI3_GGUF_UINT32}, {"tokenizer.ggml.eos_token_id", PHI3_GGUF_UINT32},
-        {"tokenizer.ggml.unknown_token_id", PHI3_GGUF_UINT32}, {"tokenizer.ggml.add_bos_token", PHI3_GGUF_BOOL},
-        {"tokenizer.ggml.add_eos_token", PHI3_GGUF_BOOL}, {"general.alignment", PHI3_GGUF_UINT32},
-        {"tokenizer.ggml.padding_token_id", PHI3_GGUF_UINT32}, {"tokenizer.chat_template", PHI3_GGUF_STRING},
-        {"phi3.rope.scaling.attn_factor", PHI3_GGUF_FLOAT32},
+static void check_keys(const char *label, const fmt_gguf *g, const phi3_config *c, int have_template) {
+    static const struct { const char *key; fmt_gguf_type type; } keys[] = {
+        {"general.architecture", FMT_GGUF_STRING}, {"general.type", FMT_GGUF_STRING}, {"general.name", FMT_GGUF_STRING},
+        {"general.file_type", FMT_GGUF_UINT32}, {"general.quantization_version", FMT_GGUF_UINT32},
+        {"phi3.context_length", FMT_GGUF_UINT32}, {"phi3.rope.scaling.original_context_length", FMT_GGUF_UINT32},
+        {"phi3.embedding_length", FMT_GGUF_UINT32}, {"phi3.feed_forward_length", FMT_GGUF_UINT32},
+        {"phi3.block_count", FMT_GGUF_UINT32}, {"phi3.attention.head_count", FMT_GGUF_UINT32},
+        {"phi3.attention.head_count_kv", FMT_GGUF_UINT32}, {"phi3.attention.layer_norm_rms_epsilon", FMT_GGUF_FLOAT32},
+        {"phi3.rope.dimension_count", FMT_GGUF_UINT32}, {"phi3.rope.freq_base", FMT_GGUF_FLOAT32},
+        {"phi3.attention.sliding_window", FMT_GGUF_UINT32}, {"tokenizer.ggml.model", FMT_GGUF_STRING},
+        {"tokenizer.ggml.pre", FMT_GGUF_STRING}, {"tokenizer.ggml.tokens", FMT_GGUF_ARRAY},
+        {"tokenizer.ggml.scores", FMT_GGUF_ARRAY}, {"tokenizer.ggml.token_type", FMT_GGUF_ARRAY},
+        {"tokenizer.ggml.bos_token_id", FMT_GGUF_UINT32}, {"tokenizer.ggml.eos_token_id", FMT_GGUF_UINT32},
+        {"tokenizer.ggml.unknown_token_id", FMT_GGUF_UINT32}, {"tokenizer.ggml.add_bos_token", FMT_GGUF_BOOL},
+        {"tokenizer.ggml.add_eos_token", FMT_GGUF_BOOL}, {"general.alignment", FMT_GGUF_UINT32},
+        {"tokenizer.ggml.padding_token_id", FMT_GGUF_UINT32}, {"tokenizer.chat_template", FMT_GGUF_STRING},
+        {"phi3.rope.scaling.attn_factor", FMT_GGUF_FLOAT32},
     };
     size_t n = sizeof keys / sizeof keys[0], want = 0;
     for (size_t i = 0; i < n; i++) {
         /* the last three are conditional */
         int needed = i < n - 3 || (i == n - 3 && c->pad_id >= 0) || (i == n - 2 && have_template) ||
                      (i == n - 1 && c->rope_scaling == PHI3_ROPE_LONGROPE);
-        int64_t k = phi3_gguf_find_key(g, keys[i].key);
-        CHECK(needed ? k >= 0 && phi3_gguf_kv_type(g, k) == keys[i].type : k < 0, "%s: key %s %s", label, keys[i].key,
+        int64_t k = fmt_gguf_find_key(g, keys[i].key);
+        CHECK(needed ? k >= 0 && fmt_gguf_kv_type(g, k) == keys[i].type : k < 0, "%s: key %s %s", label, keys[i].key,
               needed ? "missing or of another type" : "present but not expected");
         want += (size_t)needed;
     }
-    CHECK(phi3_gguf_kv_count(g) == want, "%s: %llu keys, expected %zu", label, (unsigned long long)phi3_gguf_kv_count(g), want);
+    CHECK(fmt_gguf_kv_count(g) == want, "%s: %llu keys, expected %zu", label, (unsigned long long)fmt_gguf_kv_count(g), want);
     const char *s;
     uint32_t ft = 0, qv = 0;
-    CHECK(!phi3_gguf_get_str(g, "general.architecture", &s, NULL, NULL, 0) && !strcmp(s, "phi3"), "%s: architecture", label);
-    CHECK(!phi3_gguf_get_str(g, "tokenizer.ggml.model", &s, NULL, NULL, 0) && !strcmp(s, "llama"), "%s: tokenizer model", label);
-    CHECK(!phi3_gguf_get_str(g, "tokenizer.ggml.pre", &s, NULL, NULL, 0) && !strcmp(s, "default"), "%s: tokenizer pre", label);
-    CHECK(!phi3_gguf_get_u32(g, "general.file_type", &ft, NULL, 0) && ft == 1, "%s: file_type %u", label, ft);
-    CHECK(!phi3_gguf_get_u32(g, "general.quantization_version", &qv, NULL, 0) && qv == 2, "%s: quantization_version %u", label, qv);
-    phi3_gguf_arr a;
+    CHECK(!fmt_gguf_get_str(g, "general.architecture", &s, NULL, NULL, 0) && !strcmp(s, "phi3"), "%s: architecture", label);
+    CHECK(!fmt_gguf_get_str(g, "tokenizer.ggml.model", &s, NULL, NULL, 0) && !strcmp(s, "llama"), "%s: tokenizer model", label);
+    CHECK(!fmt_gguf_get_str(g, "tokenizer.ggml.pre", &s, NULL, NULL, 0) && !strcmp(s, "default"), "%s: tokenizer pre", label);
+    CHECK(!fmt_gguf_get_u32(g, "general.file_type", &ft, NULL, 0) && ft == 1, "%s: file_type %u", label, ft);
+    CHECK(!fmt_gguf_get_u32(g, "general.quantization_version", &qv, NULL, 0) && qv == 2, "%s: quantization_version %u", label, qv);
+    fmt_gguf_arr a;
     const char *arr[3] = {"tokenizer.ggml.tokens", "tokenizer.ggml.scores", "tokenizer.ggml.token_type"};
-    phi3_gguf_type et[3] = {PHI3_GGUF_STRING, PHI3_GGUF_FLOAT32, PHI3_GGUF_INT32};
+    fmt_gguf_type et[3] = {FMT_GGUF_STRING, FMT_GGUF_FLOAT32, FMT_GGUF_INT32};
     for (int i = 0; i < 3; i++)
-        CHECK(!phi3_gguf_get_arr(g, arr[i], et[i], &a, NULL, 0) && a.n == (uint64_t)c->vocab, "%s: %s: not %d %s", label, arr[i], c->vocab,
-              phi3_gguf_type_name(et[i]));
+        CHECK(!fmt_gguf_get_arr(g, arr[i], et[i], &a, NULL, 0) && a.n == (uint64_t)c->vocab, "%s: %s: not %d %s", label, arr[i], c->vocab,
+              fmt_gguf_type_name(et[i]));
 }
 
 /* Encodes text with both tokenizers; 1 when the ids agree. */
@@ -173,9 +173,9 @@ static void check_convert(const char *label, const char *hf_dir, const tok_token
         check_weights(label, hf, gg);
         check_keys(label, phi3_source_gguf(gg), c, tc && tc->chat_template);
         CHECK(res.n_pad == c->vocab - tok_n_vocab(tok), "%s: %d padded, expected %d", label, (int)res.n_pad, (int)(c->vocab - tok_n_vocab(tok)));
-        CHECK(res.n_tensors == (int)phi3_gguf_tensor_count(phi3_source_gguf(gg)), "%s: %d tensors reported", label, res.n_tensors);
+        CHECK(res.n_tensors == (int)fmt_gguf_tensor_count(phi3_source_gguf(gg)), "%s: %d tensors reported", label, res.n_tensors);
         const char *name;
-        phi3_gguf_get_str(phi3_source_gguf(gg), "general.name", &name, NULL, err, sizeof err);
+        fmt_gguf_get_str(phi3_source_gguf(gg), "general.name", &name, NULL, err, sizeof err);
         CHECK(!strcmp(name, expect_name), "%s: general.name \"%s\", expected \"%s\"", label, name, expect_name);
         tok_tokenizer *back = tok_load_gguf(phi3_source_gguf(gg), err, sizeof err);
         CHECK(back, "%s: tokenizer from the GGUF: %s", label, err);
@@ -190,7 +190,7 @@ static void check_convert(const char *label, const char *hf_dir, const tok_token
                 CHECK(same_ids(tok, back, texts[i], strlen(texts[i])), "%s: ids differ for \"%s\"", label, texts[i]);
             const char *tmpl;
             if (tc && tc->chat_template)
-                CHECK(!phi3_gguf_get_str(phi3_source_gguf(gg), "tokenizer.chat_template", &tmpl, NULL, err, sizeof err) &&
+                CHECK(!fmt_gguf_get_str(phi3_source_gguf(gg), "tokenizer.chat_template", &tmpl, NULL, err, sizeof err) &&
                           !strcmp(tmpl, tc->chat_template),
                       "%s: chat template differs", label);
         }
@@ -283,7 +283,7 @@ static void part_synthetic(void) {
     write_text(out, "keep");
     CHECK(err_has(phi3_convert_gguf(hf, big, NULL, out, NULL, err, sizeof err), err, "310 ids but config.json vocab_size is 300"),
           "tokenizer larger than the model: %s", err);
-    char *kept = phi3_read_file(out, 100, &(size_t){0}, err, sizeof err);
+    char *kept = fmt_read_file(out, 100, &(size_t){0}, err, sizeof err);
     CHECK(kept && !strcmp(kept, "keep"), "existing output changed by a failed conversion");
     free(kept);
     char tmp[320];
@@ -357,27 +357,27 @@ static void part_tokcfg(void) {
  * tokenizer.json cannot give (see tok_vocab_get). */
 static void check_against_llama_cpp(const char *ours_path, const char *ref_path) {
     char err[1024];
-    phi3_gguf *ours = phi3_gguf_open(ours_path, err, sizeof err), *ref = phi3_gguf_open(ref_path, err, sizeof err);
+    fmt_gguf *ours = fmt_gguf_open(ours_path, err, sizeof err), *ref = fmt_gguf_open(ref_path, err, sizeof err);
     CHECK(ours && ref, "%s", err);
     if (!ours || !ref) goto done;
-    for (uint64_t i = 0; i < phi3_gguf_kv_count(ref); i++) {
-        const char *key = phi3_gguf_kv_key(ref, (int64_t)i);
-        int64_t k = phi3_gguf_find_key(ours, key);
-        phi3_gguf_type t = phi3_gguf_kv_type(ref, (int64_t)i);
-        CHECK(k >= 0 && phi3_gguf_kv_type(ours, k) == t, "key %s (%s in llama.cpp's file) missing or of another type", key, phi3_gguf_type_name(t));
-        phi3_gguf_arr a, b;
-        if (k >= 0 && t == PHI3_GGUF_ARRAY && !phi3_gguf_get_arr(ref, key, PHI3_GGUF_TYPE_COUNT, &a, err, sizeof err) &&
-            !phi3_gguf_get_arr(ours, key, PHI3_GGUF_TYPE_COUNT, &b, err, sizeof err))
-            CHECK(a.type == b.type && a.n == b.n, "key %s: %llu %s, llama.cpp %llu %s", key, (unsigned long long)b.n, phi3_gguf_type_name(b.type),
-                  (unsigned long long)a.n, phi3_gguf_type_name(a.type));
+    for (uint64_t i = 0; i < fmt_gguf_kv_count(ref); i++) {
+        const char *key = fmt_gguf_kv_key(ref, (int64_t)i);
+        int64_t k = fmt_gguf_find_key(ours, key);
+        fmt_gguf_type t = fmt_gguf_kv_type(ref, (int64_t)i);
+        CHECK(k >= 0 && fmt_gguf_kv_type(ours, k) == t, "key %s (%s in llama.cpp's file) missing or of another type", key, fmt_gguf_type_name(t));
+        fmt_gguf_arr a, b;
+        if (k >= 0 && t == FMT_GGUF_ARRAY && !fmt_gguf_get_arr(ref, key, FMT_GGUF_TYPE_COUNT, &a, err, sizeof err) &&
+            !fmt_gguf_get_arr(ours, key, FMT_GGUF_TYPE_COUNT, &b, err, sizeof err))
+            CHECK(a.type == b.type && a.n == b.n, "key %s: %llu %s, llama.cpp %llu %s", key, (unsigned long long)b.n, fmt_gguf_type_name(b.type),
+                  (unsigned long long)a.n, fmt_gguf_type_name(a.type));
     }
-    phi3_gguf_arr ta, tb, sa, sb, ya, yb;
-    if (phi3_gguf_get_arr(ref, "tokenizer.ggml.tokens", PHI3_GGUF_STRING, &ta, err, sizeof err) ||
-        phi3_gguf_get_arr(ours, "tokenizer.ggml.tokens", PHI3_GGUF_STRING, &tb, err, sizeof err) ||
-        phi3_gguf_get_arr(ref, "tokenizer.ggml.scores", PHI3_GGUF_FLOAT32, &sa, err, sizeof err) ||
-        phi3_gguf_get_arr(ours, "tokenizer.ggml.scores", PHI3_GGUF_FLOAT32, &sb, err, sizeof err) ||
-        phi3_gguf_get_arr(ref, "tokenizer.ggml.token_type", PHI3_GGUF_INT32, &ya, err, sizeof err) ||
-        phi3_gguf_get_arr(ours, "tokenizer.ggml.token_type", PHI3_GGUF_INT32, &yb, err, sizeof err) || ta.n != tb.n) {
+    fmt_gguf_arr ta, tb, sa, sb, ya, yb;
+    if (fmt_gguf_get_arr(ref, "tokenizer.ggml.tokens", FMT_GGUF_STRING, &ta, err, sizeof err) ||
+        fmt_gguf_get_arr(ours, "tokenizer.ggml.tokens", FMT_GGUF_STRING, &tb, err, sizeof err) ||
+        fmt_gguf_get_arr(ref, "tokenizer.ggml.scores", FMT_GGUF_FLOAT32, &sa, err, sizeof err) ||
+        fmt_gguf_get_arr(ours, "tokenizer.ggml.scores", FMT_GGUF_FLOAT32, &sb, err, sizeof err) ||
+        fmt_gguf_get_arr(ref, "tokenizer.ggml.token_type", FMT_GGUF_INT32, &ya, err, sizeof err) ||
+        fmt_gguf_get_arr(ours, "tokenizer.ggml.token_type", FMT_GGUF_INT32, &yb, err, sizeof err) || ta.n != tb.n) {
         CHECK(0, "vocabulary arrays: %s", err);
         goto done;
     }
@@ -385,11 +385,11 @@ static void check_against_llama_cpp(const char *ours_path, const char *ref_path)
     for (uint64_t i = 0; i < ta.n; i++) {
         const char *x, *y;
         uint64_t lx, ly;
-        phi3_gguf_arr_str(&ta, i, &x, &lx);
-        phi3_gguf_arr_str(&tb, i, &y, &ly);
+        fmt_gguf_arr_str(&ta, i, &x, &lx);
+        fmt_gguf_arr_str(&tb, i, &y, &ly);
         bad_text += lx != ly || memcmp(x, y, (size_t)lx);
-        bad_score += i != 29871 && phi3_gguf_arr_f32(&sa, i) != phi3_gguf_arr_f32(&sb, i);
-        int64_t ra = phi3_gguf_arr_i64(&ya, i), rb = phi3_gguf_arr_i64(&yb, i);
+        bad_score += i != 29871 && fmt_gguf_arr_f32(&sa, i) != fmt_gguf_arr_f32(&sb, i);
+        int64_t ra = fmt_gguf_arr_i64(&ya, i), rb = fmt_gguf_arr_i64(&yb, i);
         /* [PAD] entries: UNKNOWN (2) in that older file, UNUSED (5) in today's converter */
         bad_type += i >= 32011 ? !(ra == TOK_TYPE_UNKNOWN && rb == TOK_TYPE_UNUSED) : ra != rb;
     }
@@ -398,11 +398,11 @@ static void check_against_llama_cpp(const char *ours_path, const char *ref_path)
     const char *ids[] = {"tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id", "tokenizer.ggml.unknown_token_id",
                          "tokenizer.ggml.padding_token_id"};
     for (int i = 0; i < 4; i++)
-        CHECK(!phi3_gguf_get_u32(ref, ids[i], &a_id, err, sizeof err) && !phi3_gguf_get_u32(ours, ids[i], &b_id, err, sizeof err) && a_id == b_id,
+        CHECK(!fmt_gguf_get_u32(ref, ids[i], &a_id, err, sizeof err) && !fmt_gguf_get_u32(ours, ids[i], &b_id, err, sizeof err) && a_id == b_id,
               "%s differs from llama.cpp's", ids[i]);
 done:
-    phi3_gguf_close(ours);
-    phi3_gguf_close(ref);
+    fmt_gguf_close(ours);
+    fmt_gguf_close(ref);
 }
 
 /* llama.cpp's 46 tokenizer cases through the tokenizer read back from our GGUF. */
@@ -410,9 +410,9 @@ static void check_46_cases(const char *gguf_path, const char *data) {
     char path[1024], err[1024];
     size_t ilen, olen;
     snprintf(path, sizeof path, "%s/tokenizer/ggml-vocab-phi-3.gguf.inp", data);
-    char *inp = phi3_read_file(path, 1 << 20, &ilen, err, sizeof err);
+    char *inp = fmt_read_file(path, 1 << 20, &ilen, err, sizeof err);
     snprintf(path, sizeof path, "%s/tokenizer/ggml-vocab-phi-3.gguf.out", data);
-    char *outp = phi3_read_file(path, 1 << 20, &olen, err, sizeof err);
+    char *outp = fmt_read_file(path, 1 << 20, &olen, err, sizeof err);
     tok_tokenizer *t = tok_load_gguf_file(gguf_path, err, sizeof err);
     CHECK(inp && outp && t, "%s", err);
     static const char sep[] = "\n__ggml_vocab_test__\n";
@@ -451,10 +451,10 @@ static void part_real(const char *data) {
           "phi3-mini-4k-instruct tokenizer_config.json: %s", err);
     if (!tok) return;
     /* the BF16 one sits where `phi3vk pull` puts the judge */
-    struct { const char *label, *dir, *name; phi3_dtype dtype; int shards, longrope; } v[] = {
-        {"F32 single", "f32", "Phi-3 f32", PHI3_DTYPE_F32, 1, 0},
-        {"BF16 sharded", "models--grounded-ai--phi3-toxicity-judge-merge/snapshots/5f3e", "phi3-toxicity-judge-merge", PHI3_DTYPE_BF16, 3, 0},
-        {"F16 LongRoPE tied", "longrope", "Phi-3 longrope", PHI3_DTYPE_F16, 2, 1},
+    struct { const char *label, *dir, *name; fmt_dtype dtype; int shards, longrope; } v[] = {
+        {"F32 single", "f32", "Phi-3 f32", FMT_DTYPE_F32, 1, 0},
+        {"BF16 sharded", "models--grounded-ai--phi3-toxicity-judge-merge/snapshots/5f3e", "phi3-toxicity-judge-merge", FMT_DTYPE_BF16, 3, 0},
+        {"F16 LongRoPE tied", "longrope", "Phi-3 longrope", FMT_DTYPE_F16, 2, 1},
     };
     char dir[300], out[320], first[320] = "";
     snprintf(dir, sizeof dir, "%s/models--grounded-ai--phi3-toxicity-judge-merge", tmpdir);

@@ -14,7 +14,7 @@
 
 #include "lib/check.h"
 #include "hub/hub.h"
-#include "hub/sha256.h"
+#include "util/sha256.h"
 
 #define HAS(s, sub) (strstr((s), (sub)) != NULL)
 
@@ -62,10 +62,10 @@ static void rm_rf(const char *path) {
 /* ---- SHA-256 ---- */
 
 static void sha_hex(const void *data, size_t n, char out[65]) {
-    hub_sha256 s;
-    hub_sha256_init(&s);
-    hub_sha256_update(&s, data, n);
-    hub_sha256_final(&s, out);
+    util_sha256 s;
+    util_sha256_init(&s);
+    util_sha256_update(&s, data, n);
+    util_sha256_final(&s, out);
 }
 
 static void test_sha256(void) {
@@ -80,16 +80,16 @@ static void test_sha256(void) {
     /* One million 'a', fed in uneven pieces: the split must not matter. */
     static char a[1000000];
     memset(a, 'a', sizeof a);
-    hub_sha256 s;
-    hub_sha256_init(&s);
+    util_sha256 s;
+    util_sha256_init(&s);
     size_t off = 0, step = 1;
     while (off < sizeof a) {
         size_t n = step < sizeof a - off ? step : sizeof a - off;
-        hub_sha256_update(&s, a + off, n);
+        util_sha256_update(&s, a + off, n);
         off += n;
         step = step * 7 % 1031 + 1;
     }
-    hub_sha256_final(&s, h);
+    util_sha256_final(&s, h);
     CHECK(!strcmp(h, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"), "million a: %s", h);
 }
 

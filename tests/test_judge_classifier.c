@@ -28,8 +28,8 @@
 
 #include "judge/classifier.h"
 #include "lib/check.h"
-#include "model/phi3.h"
-#include "model/safetensors.h"
+#include "engine/engine.h"
+#include "formats/safetensors.h"
 #include "model/synth.h"
 #include "tokenizer/tok.h"
 
@@ -91,10 +91,10 @@ static void synth_opts(phi3_synth_opts *o) {
     o->seed = 11;
 }
 
-static phi3_model *open_synthetic(const char *tok) {
+static eng_model *open_synthetic(const char *tok) {
     phi3_synth_opts s;
     synth_opts(&s);
-    phi3_model *m = phi3_model_synthetic(&s, &(phi3_model_opts){.vk = vk, .tokenizer = tok}, err, sizeof err);
+    eng_model *m = eng_model_synthetic(&s, &(eng_model_opts){.vk = vk, .tokenizer = tok}, err, sizeof err);
     CHECK(m, "synthetic model: %s", err);
     return m;
 }
@@ -106,8 +106,8 @@ static int has_class(const judge_answer_tokens *a, int cls, int32_t t) {
 }
 
 static void check_ids(const char *tok, const int32_t *want, int n_want, const int32_t first[2][2]) {
-    phi3_model *m = open_synthetic(tok);
-    phi3_ctx *c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+    eng_model *m = open_synthetic(tok);
+    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     judge_classifier *cl = c && p ? judge_classifier_create(m, c, p, NULL, err, sizeof err) : NULL;
     CHECK(cl, "%s: classifier: %s", tok, err);
@@ -133,8 +133,8 @@ static void check_ids(const char *tok, const int32_t *want, int n_want, const in
     }
     judge_classifier_destroy(cl);
     judge_prompt_destroy(p);
-    phi3_ctx_destroy(c);
-    phi3_model_close(m);
+    eng_ctx_destroy(c);
+    eng_model_close(m);
 }
 
 static const char *const texts[] = {
@@ -153,7 +153,7 @@ typedef struct run_out {
     judge_item_detail d[N_TEXTS];
 } run_out;
 
-static int run_all(phi3_model *m, phi3_ctx *c, const judge_prompt *p, const judge_classifier_opts *o, run_out *out) {
+static int run_all(eng_model *m, eng_ctx *c, const judge_prompt *p, const judge_classifier_opts *o, run_out *out) {
     judge_classifier *cl = judge_classifier_create(m, c, p, o, err, sizeof err);
     CHECK(cl, "classifier: %s", err);
     if (!cl) return -1;
@@ -180,8 +180,8 @@ static void free_out(run_out *o) {
 /* Prefix reuse against runs without it, label-only and with reasons. */
 static void check_reuse(void) {
     printf("== prefix reuse\n");
-    phi3_model *m = open_synthetic(tok_april);
-    phi3_ctx *c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+    eng_model *m = open_synthetic(tok_april);
+    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     CHECK(c && p, "setup: %s", err);
     if (!c || !p) goto done;
@@ -236,17 +236,17 @@ static void check_reuse(void) {
     judge_classifier_destroy(cl);
 done:
     judge_prompt_destroy(p);
-    phi3_ctx_destroy(c);
-    phi3_model_close(m);
+    eng_ctx_destroy(c);
+    eng_model_close(m);
 }
 
 /* Several items per engine pass (3 sequences, 7 items: passes of 3, 3, 1)
  * give what one item at a time gives, label-only and with reasons. */
 static void check_batch(void) {
     printf("== batches of 3 sequences\n");
-    phi3_model *m = open_synthetic(tok_april);
-    phi3_ctx *c1 = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
-    phi3_ctx *c3 = c1 ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512, .n_seq = 3}, err, sizeof err) : NULL;
+    eng_model *m = open_synthetic(tok_april);
+    eng_ctx *c1 = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+    eng_ctx *c3 = c1 ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512, .n_seq = 3}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     CHECK(c3 && p, "setup: %s", err);
     judge_item items[N_TEXTS];
@@ -286,9 +286,9 @@ static void check_batch(void) {
         free_out(&one);
     }
     judge_prompt_destroy(p);
-    phi3_ctx_destroy(c3);
-    phi3_ctx_destroy(c1);
-    phi3_model_close(m);
+    eng_ctx_destroy(c3);
+    eng_ctx_destroy(c1);
+    eng_model_close(m);
 }
 
 /* A tokenizer whose answer spellings share a leading token: no merges, so
@@ -331,10 +331,10 @@ static void check_shared(const char *dir) {
     printf("== answer spellings sharing a leading token\n");
     char tok[1024];
     CHECK(write_shared_tokenizer(dir, tok, sizeof tok) == 0, "write %s", tok);
-    phi3_model *m = open_synthetic(tok);
-    phi3_ctx *c1 = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
-    phi3_ctx *c3 = c1 ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 1280, .n_seq = 3}, err, sizeof err) : NULL;
-    phi3_ctx *ref = c3 ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
+    eng_model *m = open_synthetic(tok);
+    eng_ctx *c1 = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
+    eng_ctx *c3 = c1 ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 1280, .n_seq = 3}, err, sizeof err) : NULL;
+    eng_ctx *ref = c3 ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin("judge-noreason", err, sizeof err);
     CHECK(ref && p, "setup: %s", err);
     if (!ref || !p) goto done;
@@ -347,18 +347,18 @@ static void check_shared(const char *dir) {
           a->n_shared, a->n_shared ? a->shared[0] : -1);
     /* Reference: the prompt's logits (the reason's first token), then those
      * after the forced "▁" (the score). */
-    const int V = phi3_model_config(m)->vocab;
+    const int V = eng_model_config(m)->vocab;
     int32_t want_first[3];
     double want_p[3];
     for (int i = 0; i < 3; i++) {
         tok_ids ids = {0};
         const int32_t space = 3;
         judge_classifier_encode(cl, texts[i], strlen(texts[i]), &ids, err, sizeof err);
-        phi3_ctx_truncate(ref, 0);
-        CHECK(phi3_ctx_eval(ref, ids.ids, (int)ids.n, err, sizeof err) == 0, "ref eval: %s", err);
-        want_first[i] = argmax_row(phi3_ctx_logits(ref, NULL), V);
-        CHECK(phi3_ctx_eval(ref, &space, 1, err, sizeof err) == 0, "ref eval: %s", err);
-        want_p[i] = judge_p_toxic(phi3_ctx_logits(ref, NULL), V, a);
+        eng_ctx_truncate(ref, 0);
+        CHECK(eng_ctx_eval(ref, ids.ids, (int)ids.n, err, sizeof err) == 0, "ref eval: %s", err);
+        want_first[i] = argmax_row(eng_ctx_logits(ref, NULL), V);
+        CHECK(eng_ctx_eval(ref, &space, 1, err, sizeof err) == 0, "ref eval: %s", err);
+        want_p[i] = judge_p_toxic(eng_ctx_logits(ref, NULL), V, a);
         tok_ids_free(&ids);
     }
     judge_item items[3];
@@ -391,17 +391,17 @@ static void check_shared(const char *dir) {
     judge_classifier_destroy(cl);
 done:
     judge_prompt_destroy(p);
-    phi3_ctx_destroy(ref);
-    phi3_ctx_destroy(c3);
-    phi3_ctx_destroy(c1);
-    phi3_model_close(m);
+    eng_ctx_destroy(ref);
+    eng_ctx_destroy(c3);
+    eng_ctx_destroy(c1);
+    eng_model_close(m);
 }
 
 /* Errors do not poison the classifier. */
 static void check_errors(void) {
     printf("== errors\n");
-    phi3_model *m = open_synthetic(tok_april);
-    phi3_ctx *c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 256}, err, sizeof err) : NULL;
+    eng_model *m = open_synthetic(tok_april);
+    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 256}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     judge_classifier *cl = c && p ? judge_classifier_create(m, c, p, NULL, err, sizeof err) : NULL;
     CHECK(cl, "setup: %s", err);
@@ -425,8 +425,8 @@ static void check_errors(void) {
     }
     judge_classifier_destroy(cl);
     judge_prompt_destroy(p);
-    phi3_ctx_destroy(c);
-    phi3_model_close(m);
+    eng_ctx_destroy(c);
+    eng_model_close(m);
 }
 
 /* ---- greedy answers forced to a spelling ----------------------------------- */
@@ -483,20 +483,20 @@ static void check_forced(const char *dir) {
     };
     float *orig = NULL;
     int32_t *perm = malloc(sizeof *perm * (size_t)V);
-    phi3_st_file *st = NULL;
+    fmt_st_file *st = NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     CHECK(phi3_synth_write(&s, path, err, sizeof err) == 0, "synth: %s", err);
-    CHECK((st = phi3_st_open(file, err, sizeof err)) != NULL, "open: %s", err);
-    const phi3_st_tensor *lm = st ? phi3_st_find(st, "lm_head.weight") : NULL;
-    CHECK(lm && lm->dtype == PHI3_DTYPE_F32 && lm->n_elements == (uint64_t)V * H, "lm_head.weight F32 [%d, %d]", V, H);
+    CHECK((st = fmt_st_open(file, err, sizeof err)) != NULL, "open: %s", err);
+    const fmt_st_tensor *lm = st ? fmt_st_find(st, "lm_head.weight") : NULL;
+    CHECK(lm && lm->dtype == FMT_DTYPE_F32 && lm->n_elements == (uint64_t)V * H, "lm_head.weight F32 [%d, %d]", V, H);
     if (!lm || !perm || !p) goto done;
     orig = malloc(lm->n_bytes);
     memcpy(orig, lm->data, lm->n_bytes);
     uint64_t offset = lm->offset;
 
     /* Teacher-forced logits of each path with the original model. */
-    phi3_model *m = phi3_model_open(path, &(phi3_model_opts){.vk = vk, .tokenizer = tok_april}, err, sizeof err);
-    phi3_ctx *c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512, .all_logits = 1}, err, sizeof err) : NULL;
+    eng_model *m = eng_model_open(path, &(eng_model_opts){.vk = vk, .tokenizer = tok_april}, err, sizeof err);
+    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512, .all_logits = 1}, err, sizeof err) : NULL;
     judge_classifier *cl = c ? judge_classifier_create(m, c, p, NULL, err, sizeof err) : NULL;
     CHECK(cl, "original model: %s", err);
     for (int k = 0; cl && k < 3; k++) {
@@ -508,18 +508,18 @@ static void check_forced(const char *dir) {
         if (!grown) break;
         ids.ids = grown;
         for (int j = 0; j < f[k].n_path - 1; j++) ids.ids[ids.n++] = f[k].path[j];
-        phi3_ctx_truncate(c, 0);
+        eng_ctx_truncate(c, 0);
         int rows = 0;
-        CHECK(phi3_ctx_eval(c, ids.ids, (int)ids.n, err, sizeof err) == 0, "eval: %s", err);
-        const float *lg = phi3_ctx_logits(c, &rows);
+        CHECK(eng_ctx_eval(c, ids.ids, (int)ids.n, err, sizeof err) == 0, "eval: %s", err);
+        const float *lg = eng_ctx_logits(c, &rows);
         f[k].logits = malloc(sizeof(float) * (size_t)V * f[k].n_path);
         if (lg && rows == (int)ids.n && f[k].logits)
             memcpy(f[k].logits, lg + (size_t)(np - 1) * V, sizeof(float) * (size_t)V * f[k].n_path);
         tok_ids_free(&ids);
     }
     judge_classifier_destroy(cl);
-    phi3_ctx_destroy(c);
-    phi3_model_close(m);
+    eng_ctx_destroy(c);
+    eng_model_close(m);
 
     for (int k = 0; k < 3; k++) {
         if (!f[k].logits) continue;
@@ -538,8 +538,8 @@ static void check_forced(const char *dir) {
         for (int j = 0; j < f[k].n_path; j++) ok &= argmax_perm(f[k].logits + (size_t)j * V, perm, V) == f[k].path[j];
         CHECK(ok, "text %d: row swaps collide", k);
         CHECK(permute_lm_head(file, orig, perm, V, H, offset) == 0, "rewrite lm_head");
-        m = phi3_model_open(path, &(phi3_model_opts){.vk = vk, .tokenizer = tok_april}, err, sizeof err);
-        c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+        m = eng_model_open(path, &(eng_model_opts){.vk = vk, .tokenizer = tok_april}, err, sizeof err);
+        c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
         cl = c ? judge_classifier_create(m, c, p, &(judge_classifier_opts){.reason = 1, .max_new = 8}, err,
                                          sizeof err)
                : NULL;
@@ -563,12 +563,12 @@ static void check_forced(const char *dir) {
         }
         free((char *)r.reason);
         judge_classifier_destroy(cl);
-        phi3_ctx_destroy(c);
-        phi3_model_close(m);
+        eng_ctx_destroy(c);
+        eng_model_close(m);
     }
 done:
     for (int k = 0; k < 3; k++) free(f[k].logits);
-    phi3_st_close(st);
+    fmt_st_close(st);
     judge_prompt_destroy(p);
     free(orig);
     free(perm);

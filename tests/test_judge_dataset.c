@@ -8,6 +8,7 @@
 
 #include "judge/dataset.h"
 #include "lib/check.h"
+#include "util/utf8.h"
 
 static char err[1024];
 
@@ -167,12 +168,12 @@ static void check_text_and_bytes(void) {
     CHECK(item_is(ds, 0, "1", "x", NULL, 2), "BOM: %s", err);
     judge_dataset_destroy(ds);
 
-    CHECK(judge_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10), "valid utf8");
+    CHECK(util_utf8_valid("a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 10), "valid utf8");
     static const char *bad[] = {"\xc0\x80", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xf0\x9f\x98",
                                 "\x80", "\xf5\x80\x80\x80", "\xe2\x28\xa1"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        CHECK(!judge_utf8_valid(bad[i], strlen(bad[i])), "invalid utf8 case %zu accepted", i);
-    CHECK(judge_utf8_valid("\xf4\x8f\xbf\xbf", 4) && judge_utf8_valid("\xed\x9f\xbf", 3), "edges");
+        CHECK(!util_utf8_valid(bad[i], strlen(bad[i])), "invalid utf8 case %zu accepted", i);
+    CHECK(util_utf8_valid("\xf4\x8f\xbf\xbf", 4) && util_utf8_valid("\xed\x9f\xbf", 3), "edges");
 
     judge_format f;
     CHECK(judge_format_guess("a/b.TSV") == JUDGE_FORMAT_TSV && judge_format_guess("x.ndjson") == JUDGE_FORMAT_JSONL &&

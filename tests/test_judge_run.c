@@ -13,6 +13,7 @@
 #include "judge/report.h"
 #include "judge/run.h"
 #include "lib/check.h"
+#include "util/utf8.h"
 
 static char err[1024];
 static char dir[] = "/tmp/phi3vk_run_XXXXXX";
@@ -219,7 +220,7 @@ static void check_streams(const judge_dataset *ds, const int *idx) {
     const char *text = strstr(buf, "0.5000  ") + 8;
     CHECK(strlen(text) == 60 * 2 + 3 + 1 && !strcmp(text + 120, "...\n"), "cut: '%s'", buf);
     judge_table_row(&big, &ry, 1, buf, 40);
-    CHECK(strlen(buf) < 40 && buf[strlen(buf) - 1] == '\n' && judge_utf8_valid(buf, strlen(buf)), "small buffer: '%s'",
+    CHECK(strlen(buf) < 40 && buf[strlen(buf) - 1] == '\n' && util_utf8_valid(buf, strlen(buf)), "small buffer: '%s'",
           buf);
 }
 

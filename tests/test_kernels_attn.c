@@ -25,19 +25,15 @@
 #include "lib/check.h"
 #include "lib/ref_ops.h"
 #include "lib/vktest.h"
-#include "model/f16.h"
-#include "shaders/common.h"
-#include "vk/ops.h"
-#include "vk/ops_internal.h"
+#include "formats/f16.h"
+#include "kernels/shaders/common.h"
+#include "kernels/kernels.h"
+#include "kernels/tune.h"
+#include "util/time.h"
 
 #define ROPE_Q_BOUND 1e-12
 #define F16_BOUND 1e-6
 
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
 
 static float *randv(test_rng *r, size_t n, float scale, int round16) {
     float *v = malloc(n * sizeof *v);
@@ -71,7 +67,7 @@ static vkr_buffer *params_buffer(vkr_ctx *ctx, uint32_t n_past, uint32_t n_token
 typedef struct attn_case {
     uint32_t n_heads, n_kv_heads, head_dim, n_tokens, n_past, ctx, window, n_split;
     float q_scale;               /* sd of q: large values test the max subtraction */
-    const vkr_attn_tune *tune;   /* NULL: the device's default layout */
+    const kern_attn_tune *tune;   /* NULL: the device's default layout */
     placement at;                /* batched sequence placement */
 } attn_case;
 
@@ -99,7 +95,7 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
     float *ref = malloc(nq * sizeof *ref), *got = malloc((size_t)qrows * hd * sizeof *got);
     ref_case(c, q + (size_t)pl->row0 * hd, k + (size_t)pl->kv_base * kvw, v + (size_t)pl->kv_base * kvw, ref);
 
-    uint64_t scratch = vkr_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, c->n_split);
+    uint64_t scratch = kern_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, c->n_split);
     vkr_buffer *bq = vkt_raw(ctx, "q", q, (uint64_t)qrows * hd * 4), *bk = vkt_f16(ctx, "k_cache", k, kvrows, kvw);
     vkr_buffer *bv = vkt_f16(ctx, "v_cache", v, kvrows, kvw), *bo = vkt_f16(ctx, "out", NULL, qrows, hd);
     vkr_buffer *bp = params_buffer(ctx, c->n_past, c->n_tokens, pl);
@@ -108,20 +104,20 @@ static void check_attention(vkr_ctx *ctx, const attn_case *c, uint64_t seed) {
     int setup = bq && bk && bv && bo && bp && (bs || !scratch) && cmd;
     CHECK(setup, "setup: %s", vkr_ctx_error(ctx));
     if (setup) {
-        vkr_attention_args a = {.q = bq, .k_cache = bk, .v_cache = bv, .params = bp, .scratch = bs, .out = bo,
+        kern_attention_args a = {.q = bq, .k_cache = bk, .v_cache = bv, .params = bp, .scratch = bs, .out = bo,
                                 .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
                                 .n_tokens = c->n_tokens, .window = c->window, .n_split = c->n_split,
                                 .row0 = pl->row0, .seq = pl->seq};
         vkr_cmd_begin(cmd);
-        if (c->tune) vkr_op_attention_tuned(cmd, &a, c->tune);
-        else vkr_op_attention(cmd, &a);
+        if (c->tune) kern_attention_tuned(cmd, &a, c->tune);
+        else kern_attention(cmd, &a);
         int ok = vkr_cmd_end(cmd) == 0;
         /* The first run includes lavapipe's JIT compile of the pipeline. */
-        double t0 = now_ms();
+        double t0 = util_now_ms();
         ok = ok && vkr_cmd_run(cmd) == 0;
-        double t1 = now_ms();
+        double t1 = util_now_ms();
         ok = ok && vkr_cmd_run(cmd) == 0;
-        double ms = now_ms() - t1, first = t1 - t0;
+        double ms = util_now_ms() - t1, first = t1 - t0;
         ok = ok && vkt_read_f16(ctx, bo, got, qrows, hd) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
         size_t stray = 0; /* rows of other sequences stay untouched (zero) */
@@ -170,12 +166,12 @@ static void ref_rotate(const float *x, const float *table, uint32_t pos, uint32_
 
 static void check_rope_table(void) {
     float t[2 * 4 * 8], div[4] = {1, 2, 4, 8};
-    vkr_rope_table(t, 8, 8, 10000.0, NULL, 1.0);
+    kern_rope_table(t, 8, 8, 10000.0, NULL, 1.0);
     CHECK(t[0] == 1.0f && t[1] == 0.0f, "position 0: cos %g sin %g", t[0], t[1]);
     CHECK(fabs(t[8] - cos(1.0)) < 1e-7 && fabs(t[9] - sin(1.0)) < 1e-7, "pos 1 i 0: %g %g", t[8], t[9]);
     /* i = 2 of head_dim 8: inv_freq = 10000^(-4/8) = 0.01. */
     CHECK(fabs(t[(3 * 4 + 2) * 2 + 1] - sin(0.03)) < 1e-7, "pos 3 i 2: sin %g", t[(3 * 4 + 2) * 2 + 1]);
-    vkr_rope_table(t, 8, 8, 10000.0, div, 1.5);
+    kern_rope_table(t, 8, 8, 10000.0, div, 1.5);
     CHECK(t[0] == 1.5f, "mscale: cos(0) %g", t[0]);
     CHECK(fabs(t[(5 * 4 + 3) * 2] - 1.5 * cos(5 * pow(10000.0, -0.75) / 8)) < 1e-6, "longrope pos 5 i 3: %g",
           t[(5 * 4 + 3) * 2]);
@@ -192,7 +188,7 @@ static void check_rope(vkr_ctx *ctx, const rope_case *c, uint64_t seed) {
     float *x = randv(&r, nx, 1.0f, 0), *table = malloc((size_t)max_pos * d * sizeof *table);
     float *div = malloc(half * sizeof *div);
     for (uint32_t i = 0; i < half; i++) div[i] = 1.0f + 40.0f * i / half;
-    vkr_rope_table(table, max_pos, d, 10000.0, c->longrope ? div : NULL, c->longrope ? 1.19 : 1.0);
+    kern_rope_table(table, max_pos, d, 10000.0, c->longrope ? div : NULL, c->longrope ? 1.19 : 1.0);
 
     /* References: zero wherever the step must not write. */
     float *rq = calloc(nq, 4), *rk = calloc(nkv, 4), *rv = calloc(nkv, 4);
@@ -221,14 +217,14 @@ static void check_rope(vkr_ctx *ctx, const rope_case *c, uint64_t seed) {
     CHECK(setup, "setup: %s", vkr_ctx_error(ctx));
     if (setup) {
         vkr_cmd_begin(cmd);
-        vkr_op_rope(cmd, &(vkr_rope_args){.qkv = bx, .cos_sin = bt, .params = bp, .q = bq, .k_cache = bk,
+        kern_rope(cmd, &(kern_rope_args){.qkv = bx, .cos_sin = bt, .params = bp, .q = bq, .k_cache = bk,
                                           .v_cache = bv, .n_heads = c->n_heads, .n_kv_heads = c->n_kv_heads,
                                           .head_dim = d, .n_tokens = c->n_tokens, .max_pos = max_pos,
                                           .ctx = kvrows, .row0 = pl->row0, .seq = pl->seq});
         int ok = vkr_cmd_end(cmd) == 0;
-        double t0 = now_ms();
+        double t0 = util_now_ms();
         ok = ok && vkr_cmd_run(cmd) == 0;
-        double ms = now_ms() - t0;
+        double ms = util_now_ms() - t0;
         ok = ok && vkr_buffer_read(ctx, bq, 0, gq, nq * 4) == 0 && vkt_read_f16(ctx, bk, gk, kvrows, kvw) == 0 &&
              vkt_read_f16(ctx, bv, gv, kvrows, kvw) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
@@ -273,23 +269,23 @@ static void check_decode_loop(vkr_ctx *ctx, uint32_t window, uint32_t n_split, u
     float *table = malloc((size_t)cap * d * sizeof *table), *q = malloc(hd * 4);
     float *ref = malloc(hd * 4), *got = malloc(hd * 4);
     double *tmp = malloc(d * sizeof *tmp);
-    vkr_rope_table(table, cap, d, 10000.0, NULL, 1.0);
+    kern_rope_table(table, cap, d, 10000.0, NULL, 1.0);
     /* Rows >= n0 are garbage until a step writes them. */
     vkr_buffer *bk = vkt_f16(ctx, "k_cache", k, cap, kvw), *bv = vkt_f16(ctx, "v_cache", v, cap, kvw);
     vkr_buffer *bt = vkt_raw(ctx, "cos_sin", table, (uint64_t)cap * d * 4), *bp = params_buffer(ctx, n0, 1, &(placement){0});
     vkr_buffer *bx = vkt_raw(ctx, "qkv", NULL, (uint64_t)heads * d * 4), *bq = vkt_raw(ctx, "q", NULL, hd * 4);
     vkr_buffer *bo = vkt_f16(ctx, "out", NULL, 1, hd);
-    uint64_t sbytes = vkr_attention_scratch_bytes(nh, d, 1, n_split);
+    uint64_t sbytes = kern_attention_scratch_bytes(nh, d, 1, n_split);
     vkr_buffer *bs = sbytes ? vkr_buffer_create(ctx, "scratch", sbytes, VKR_BUF_DEVICE) : NULL;
     vkr_cmd *cmd = vkr_cmd_create(ctx, "decode");
     int ok = bk && bv && bt && bp && bx && bq && bo && (bs || !sbytes) && cmd;
     CHECK(ok, "setup: %s", vkr_ctx_error(ctx));
     if (ok) {
         vkr_cmd_begin(cmd);
-        vkr_op_rope(cmd, &(vkr_rope_args){.qkv = bx, .cos_sin = bt, .params = bp, .q = bq, .k_cache = bk,
+        kern_rope(cmd, &(kern_rope_args){.qkv = bx, .cos_sin = bt, .params = bp, .q = bq, .k_cache = bk,
                                           .v_cache = bv, .n_heads = nh, .n_kv_heads = nkv, .head_dim = d,
                                           .n_tokens = 1, .max_pos = cap, .ctx = cap});
-        vkr_op_attention(cmd, &(vkr_attention_args){.q = bq, .k_cache = bk, .v_cache = bv, .params = bp,
+        kern_attention(cmd, &(kern_attention_args){.q = bq, .k_cache = bk, .v_cache = bv, .params = bp,
                                                     .scratch = bs, .out = bo, .n_heads = nh, .n_kv_heads = nkv,
                                                     .head_dim = d, .n_tokens = 1, .window = window,
                                                     .n_split = n_split});
@@ -352,27 +348,27 @@ static void check_errors(vkr_ctx *ctx) {
     vkr_cmd *cmd = vkr_cmd_create(ctx, "errors");
     CHECK(b && bp && cmd, "setup: %s", vkr_ctx_error(ctx));
     if (!b || !bp || !cmd) goto done;
-    vkr_attention_args a = {.q = b, .k_cache = b, .v_cache = b, .params = bp, .out = b, .n_heads = 1,
+    kern_attention_args a = {.q = b, .k_cache = b, .v_cache = b, .params = bp, .out = b, .n_heads = 1,
                             .n_kv_heads = 1, .head_dim = 12, .n_tokens = 1, .n_split = 1};
     vkr_cmd_begin(cmd);
-    vkr_op_attention(cmd, &a);
+    kern_attention(cmd, &a);
     expect_error(ctx, cmd, "head_dim 12");
     a.head_dim = 8;
     a.n_split = 4;
     vkr_cmd_begin(cmd);
-    vkr_op_attention(cmd, &a);
+    kern_attention(cmd, &a);
     expect_error(ctx, cmd, "scratch buffer missing");
     a.n_split = 1;
     a.n_tokens = 100;
     vkr_cmd_begin(cmd);
-    vkr_op_attention(cmd, &a);
+    kern_attention(cmd, &a);
     expect_error(ctx, cmd, "q buffer small has 256 bytes, needs 3200");
     a.n_tokens = 1;
     vkr_cmd_begin(cmd);
-    vkr_op_attention_tuned(cmd, &a, &(vkr_attn_tune){.lanes_per_key = 256, .key_slots = 1, .rows = 1});
+    kern_attention_tuned(cmd, &a, &(kern_attn_tune){.lanes_per_key = 256, .key_slots = 1, .rows = 1});
     expect_error(ctx, cmd, "L <= the subgroup size");
     vkr_cmd_begin(cmd);
-    vkr_op_rope(cmd, &(vkr_rope_args){.qkv = b, .cos_sin = b, .params = bp, .q = b, .k_cache = b, .v_cache = b,
+    kern_rope(cmd, &(kern_rope_args){.qkv = b, .cos_sin = b, .params = bp, .q = b, .k_cache = b, .v_cache = b,
                                       .n_heads = 1, .n_kv_heads = 1, .head_dim = 8, .n_tokens = 1, .max_pos = 8,
                                       .ctx = 100});
     expect_error(ctx, cmd, "k_cache buffer small has 256 bytes, needs 1600");
@@ -386,16 +382,16 @@ int main(void) {
     vkr_ctx *ctx = vkt_ctx();
     /* GPU layouts, run on lavapipe's subgroups (a layout planned for more
      * key slots than a subgroup holds runs with fewer). */
-    static const vkr_attn_tune l4 = {.lanes_per_key = 4, .key_slots = 2, .rows = 4};
-    static const vkr_attn_tune l2 = {.lanes_per_key = 2, .key_slots = 4, .rows = 1};
-    static const vkr_attn_tune l8 = {.lanes_per_key = 8, .key_slots = 1, .rows = 3};
-    static const vkr_attn_tune keys = {.lanes_per_key = 1, .key_slots = 8, .rows = 1};
-    static const vkr_attn_tune rows = {.lanes_per_key = 1, .key_slots = 1, .rows = 8};
+    static const kern_attn_tune l4 = {.lanes_per_key = 4, .key_slots = 2, .rows = 4};
+    static const kern_attn_tune l2 = {.lanes_per_key = 2, .key_slots = 4, .rows = 1};
+    static const kern_attn_tune l8 = {.lanes_per_key = 8, .key_slots = 1, .rows = 3};
+    static const kern_attn_tune keys = {.lanes_per_key = 1, .key_slots = 8, .rows = 1};
+    static const kern_attn_tune rows = {.lanes_per_key = 1, .key_slots = 1, .rows = 8};
     /* Several keys per step: odd block sizes against windows, splits and the
      * ends of the key range. */
-    static const vkr_attn_tune rows3 = {.lanes_per_key = 1, .key_slots = 1, .rows = 8, .key_block = 3};
-    static const vkr_attn_tune keys4 = {.lanes_per_key = 1, .key_slots = 8, .rows = 1, .key_block = 4};
-    static const vkr_attn_tune l4b2 = {.lanes_per_key = 4, .key_slots = 2, .rows = 4, .key_block = 2};
+    static const kern_attn_tune rows3 = {.lanes_per_key = 1, .key_slots = 1, .rows = 8, .key_block = 3};
+    static const kern_attn_tune keys4 = {.lanes_per_key = 1, .key_slots = 8, .rows = 1, .key_block = 4};
+    static const kern_attn_tune l4b2 = {.lanes_per_key = 4, .key_slots = 2, .rows = 4, .key_block = 2};
 
     check_rope_table();
     const rope_case ropes[] = {

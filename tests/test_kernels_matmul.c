@@ -15,7 +15,7 @@
 #include "lib/check.h"
 #include "lib/ref_ops.h"
 #include "lib/vktest.h"
-#include "vk/ops_internal.h"
+#include "kernels/tune.h"
 
 #define MATMUL_BOUND 1e-10
 #define RMSNORM_BOUND 1e-6
@@ -27,21 +27,21 @@ static float *randv(test_rng *r, size_t n, float scale) {
     return v;
 }
 
-static const char *kernel_name(const vkr_matmul_tune *tune) {
+static const char *kernel_name(const kern_matmul_tune *tune) {
     if (!tune) return "auto";
     switch (tune->kernel) {
-    case VKR_MATMUL_MATVEC: return "matvec";
-    case VKR_MATMUL_REGISTER: return "register";
-    case VKR_MATMUL_TILED: return "tiled";
+    case KERN_MATMUL_MATVEC: return "matvec";
+    case KERN_MATMUL_REGISTER: return "register";
+    case KERN_MATMUL_TILED: return "tiled";
     }
     return "?";
 }
 
 /* One way to run a matmul: a device profile, and a forced kernel (NULL: the
- * one vkr_op_matmul picks under that profile). */
+ * one kern_matmul picks under that profile). */
 typedef struct mm_run {
     const char *profile;
-    const vkr_matmul_tune *tune;
+    const kern_matmul_tune *tune;
 } mm_run;
 
 /* Every profile's own choice: on lavapipe this runs the CPU kernels and each
@@ -66,13 +66,13 @@ static void check_matmul_runs(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, 
     vkr_cmd *cmd = vkr_cmd_create(ctx, "matmul");
     CHECK(bw && bx && by && cmd, "setup: %s", vkr_ctx_error(ctx));
     for (int i = 0; bw && bx && by && cmd && i < n_runs; i++) {
-        const vkr_matmul_tune *tune = runs[i].tune;
+        const kern_matmul_tune *tune = runs[i].tune;
         CHECK(vkr_ctx_use_profile(ctx, runs[i].profile) == 0, "profile %s: %s", runs[i].profile, vkr_ctx_error(ctx));
-        vkr_matmul_args a = {
+        kern_matmul_args a = {
             .weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t, .accumulate = acc};
         int ok = vkr_buffer_write(ctx, by, 0, y0, (uint64_t)t * n * 4) == 0 && vkr_cmd_begin(cmd) == 0;
-        if (tune) vkr_op_matmul_tuned(cmd, &a, tune);
-        else vkr_op_matmul(cmd, &a);
+        if (tune) kern_matmul_tuned(cmd, &a, tune);
+        else kern_matmul(cmd, &a);
         ok = ok && vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 &&
              vkr_buffer_read(ctx, by, 0, got, (uint64_t)t * n * 4) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
@@ -81,7 +81,7 @@ static void check_matmul_runs(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, 
               kernel_name(tune), n, k, t, acc, e, MATMUL_BOUND);
         printf("matmul %-6s %-6s %5u x %5u, %3u tokens%s: nmse %.2e", runs[i].profile, kernel_name(tune), n, k, t,
                acc ? " +=" : "   ", e);
-        if (tune && tune->kernel == VKR_MATMUL_TILED)
+        if (tune && tune->kernel == KERN_MATMUL_TILED)
             printf(" (tiles %ux%ux%u, %ux%u)", tune->bm, tune->bn, tune->bk, tune->tm, tune->tn);
         printf("\n");
     }
@@ -100,7 +100,7 @@ static void check_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int a
 
 /* With one forced kernel under profile prof. */
 static void check_matmul_tuned(vkr_ctx *ctx, const char *prof, uint32_t n, uint32_t k, uint32_t t, int acc,
-                               uint64_t seed, const vkr_matmul_tune *tune) {
+                               uint64_t seed, const kern_matmul_tune *tune) {
     check_matmul_runs(ctx, n, k, t, acc, seed, &(mm_run){prof, tune}, 1);
 }
 
@@ -116,27 +116,27 @@ static vkr_device_profile profile(const vkr_device_info *d, const char *name) {
  * with tiles that fit the device, on GPUs. */
 static void check_matmul_choice(const vkr_device_info *d) {
     vkr_device_profile cpu = profile(d, "cpu"), gpu = profile(d, "nvidia");
-    vkr_matmul_args few = {.n_out = 3072, .n_in = 3072, .n_tokens = 8}, many = few, four = few, five = few;
+    kern_matmul_args few = {.n_out = 3072, .n_in = 3072, .n_tokens = 8}, many = few, four = few, five = few;
     many.n_tokens = 9;
     four.n_tokens = 4;
     five.n_tokens = 5;
-    CHECK(vkr_matmul_tune_for(&cpu, d, &four).kernel == VKR_MATMUL_MATVEC, "cpu, 4 tokens: matvec");
-    CHECK(vkr_matmul_tune_for(&cpu, d, &five).kernel == VKR_MATMUL_REGISTER, "cpu, 5 tokens: register-blocked");
-    CHECK(vkr_matmul_tune_for(&gpu, d, &few).kernel == VKR_MATMUL_MATVEC, "gpu, 8 tokens: matvec");
-    CHECK(vkr_matmul_tune_for(&cpu, d, &many).kernel == VKR_MATMUL_REGISTER, "cpu, 9 tokens: register-blocked");
+    CHECK(kern_matmul_tune_for(&cpu, d, &four).kernel == KERN_MATMUL_MATVEC, "cpu, 4 tokens: matvec");
+    CHECK(kern_matmul_tune_for(&cpu, d, &five).kernel == KERN_MATMUL_REGISTER, "cpu, 5 tokens: register-blocked");
+    CHECK(kern_matmul_tune_for(&gpu, d, &few).kernel == KERN_MATMUL_MATVEC, "gpu, 8 tokens: matvec");
+    CHECK(kern_matmul_tune_for(&cpu, d, &many).kernel == KERN_MATMUL_REGISTER, "cpu, 9 tokens: register-blocked");
     vkr_device_info big = *d;
     big.max_workgroup_invocations = 1024;
     big.shared_memory = 49152;
-    vkr_matmul_tune t = vkr_matmul_tune_for(&gpu, &big, &many);
-    CHECK(t.kernel == VKR_MATMUL_TILED && t.bm == 64 && t.bn == 64 && t.bk == 32 && t.tm == 4 && t.tn == 4,
+    kern_matmul_tune t = kern_matmul_tune_for(&gpu, &big, &many);
+    CHECK(t.kernel == KERN_MATMUL_TILED && t.bm == 64 && t.bn == 64 && t.bk == 32 && t.tm == 4 && t.tn == 4,
           "gpu, 9 tokens: tiled 64x64x32, 4x4; got kernel %d, %ux%ux%u, %ux%u", (int)t.kernel, t.bm, t.bn, t.bk, t.tm,
           t.tn);
     /* The Vulkan minimums (128 invocations, 16 KiB of shared memory) shrink the tiles. */
     vkr_device_info small = *d;
     small.max_workgroup_invocations = 128;
     small.shared_memory = 16384;
-    t = vkr_matmul_tune_for(&gpu, &small, &many);
-    CHECK(t.kernel == VKR_MATMUL_TILED && (t.bm / t.tm) * (t.bn / t.tn) <= 128 &&
+    t = kern_matmul_tune_for(&gpu, &small, &many);
+    CHECK(t.kernel == KERN_MATMUL_TILED && (t.bm / t.tm) * (t.bn / t.tn) <= 128 &&
               (uint64_t)t.bk * (t.bm + t.bn + 2) * 4 <= 16384 && t.bk % 8 == 0,
           "small gpu: tiles %ux%ux%u, %ux%u do not fit 128 invocations and 16 KiB", t.bm, t.bn, t.bk, t.tm, t.tn);
 }
@@ -144,11 +144,11 @@ static void check_matmul_choice(const vkr_device_info *d) {
 /* Tiles that do not divide, or do not fit the device, fail the recording. */
 static void check_matmul_bad_tiles(vkr_ctx *ctx) {
     const vkr_device_info *d = vkr_ctx_device(ctx);
-    const vkr_matmul_tune bad[] = {
-        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 3, .tn = 4},   /* BM % TM */
-        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 20, .tm = 4, .tn = 4},   /* BK % 8 */
-        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 1, .tn = 1},   /* 4096 invocations */
-        {.kernel = VKR_MATMUL_TILED, .bm = 256, .bn = 256, .bk = 64, .tm = 16, .tn = 16}, /* 131 KB shared */
+    const kern_matmul_tune bad[] = {
+        {.kernel = KERN_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 3, .tn = 4},   /* BM % TM */
+        {.kernel = KERN_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 20, .tm = 4, .tn = 4},   /* BK % 8 */
+        {.kernel = KERN_MATMUL_TILED, .bm = 64, .bn = 64, .bk = 32, .tm = 1, .tn = 1},   /* 4096 invocations */
+        {.kernel = KERN_MATMUL_TILED, .bm = 256, .bn = 256, .bk = 64, .tm = 16, .tn = 16}, /* 131 KB shared */
     };
     static const float zero[16 * 16];
     vkr_buffer *bw = vkt_weight(ctx, "w", zero, 16, 16), *bx = vkt_f16(ctx, "x", zero, 9, 16);
@@ -159,7 +159,7 @@ static void check_matmul_bad_tiles(vkr_ctx *ctx) {
         uint64_t shared = (uint64_t)bad[i].bk * (bad[i].bm + bad[i].bn + 2) * 4;
         if (bad[i].bm == 256 && shared <= d->shared_memory) continue; /* fits this device */
         vkr_cmd_begin(cmd);
-        vkr_op_matmul_tuned(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 16, .n_in = 16,
+        kern_matmul_tuned(cmd, &(kern_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 16, .n_in = 16,
                                                      .n_tokens = 9}, &bad[i]);
         CHECK(vkr_cmd_end(cmd) != 0, "tiles %ux%ux%u, %ux%u were accepted", bad[i].bm, bad[i].bn, bad[i].bk,
               bad[i].tm, bad[i].tn);
@@ -180,7 +180,7 @@ static void check_rmsnorm(vkr_ctx *ctx, uint32_t n, uint32_t t, uint64_t seed) {
     vkr_cmd *cmd = vkr_cmd_create(ctx, "rmsnorm");
     if (bw && bx && by && cmd) {
         vkr_cmd_begin(cmd);
-        vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = n, .n_tokens = t, .eps = eps});
+        kern_rmsnorm(cmd, &(kern_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = n, .n_tokens = t, .eps = eps});
         int ok = !vkr_cmd_end(cmd) && !vkr_cmd_run(cmd) && !vkt_read_f16(ctx, by, got, t, n);
         CHECK(ok, "rmsnorm run: %s", vkr_ctx_error(ctx));
         double e = test_nmse(got, ref, (size_t)t * n);
@@ -201,8 +201,8 @@ int main(void) {
      * storage buffers (GPU profiles) and through texel buffers (the CPU
      * profile: weights over maxStorageBufferRange take that path on GPUs). */
     vkr_device_profile nv = profile(vkr_ctx_device(ctx), "nvidia");
-    vkr_matmul_tune tiled =
-        vkr_matmul_tune_for(&nv, vkr_ctx_device(ctx), &(vkr_matmul_args){.n_out = 1, .n_in = 1, .n_tokens = 9});
+    kern_matmul_tune tiled =
+        kern_matmul_tune_for(&nv, vkr_ctx_device(ctx), &(kern_matmul_args){.n_out = 1, .n_in = 1, .n_tokens = 9});
     const mm_run prefill[] = {{"cpu", NULL}, {"nvidia", NULL}, {"cpu", &tiled}};
 
     /* RMSNorm: Phi-3 hidden size, an awkward one, 1 and 7 tokens. */
@@ -223,7 +223,7 @@ int main(void) {
      * of nothing the kernels tile by; 7 tokens runs NT=4 passes with a tail. */
     check_matmul(ctx, 1001, 3000, 7, 0, 14);
     /* 5..8 tokens run matvec on GPUs: checked with the CPU's load paths too. */
-    static const vkr_matmul_tune mv = {.kernel = VKR_MATMUL_MATVEC};
+    static const kern_matmul_tune mv = {.kernel = KERN_MATMUL_MATVEC};
     check_matmul_tuned(ctx, "cpu", 1001, 3000, 7, 1, 17, &mv);
     check_matmul_tuned(ctx, "cpu", 9216, 3072, 8, 0, 18, &mv);
     check_matmul(ctx, 37, 13, 2, 1, 15);
@@ -250,9 +250,9 @@ int main(void) {
         check_matmul_tuned(ctx, prof, 1000, 200, 130, 0, 42, &tiled);
         check_matmul_tuned(ctx, prof, 37, 13, 9, 1, 43, &tiled);
     }
-    const vkr_matmul_tune other[] = {
-        {.kernel = VKR_MATMUL_TILED, .bm = 64, .bn = 32, .bk = 32, .tm = 8, .tn = 4}, /* 64 invocations, 4 + 2 texels */
-        {.kernel = VKR_MATMUL_TILED, .bm = 32, .bn = 16, .bk = 16, .tm = 2, .tn = 4}, /* 64 invocations, 1 + 0.5 */
+    const kern_matmul_tune other[] = {
+        {.kernel = KERN_MATMUL_TILED, .bm = 64, .bn = 32, .bk = 32, .tm = 8, .tn = 4}, /* 64 invocations, 4 + 2 texels */
+        {.kernel = KERN_MATMUL_TILED, .bm = 32, .bn = 16, .bk = 16, .tm = 2, .tn = 4}, /* 64 invocations, 1 + 0.5 */
     };
     for (int i = 0; i < 2; i++) {
         check_matmul_tuned(ctx, "nvidia", 1000, 200, 33, 1, 50 + i, &other[i]);

@@ -17,9 +17,9 @@
 
 #include "lib/check.h"
 #include "lib/vktest.h"
-#include "model/f16.h"
-#include "vk/ops.h"
-#include "vk/ops_internal.h"
+#include "formats/f16.h"
+#include "kernels/kernels.h"
+#include "kernels/tune.h"
 
 #define SILU_BOUND 1e-6
 #define NONE 0xFFFFFFFFu
@@ -34,9 +34,9 @@ static int run1(vkr_ctx *ctx, void (*record)(vkr_cmd *, const void *), const voi
     return ok ? 0 : -1;
 }
 
-static void rec_embed(vkr_cmd *c, const void *a) { vkr_op_embed(c, a); }
-static void rec_silu(vkr_cmd *c, const void *a) { vkr_op_silu_mul(c, a); }
-static void rec_argmax(vkr_cmd *c, const void *a) { vkr_op_argmax(c, a); }
+static void rec_embed(vkr_cmd *c, const void *a) { kern_embed(c, a); }
+static void rec_silu(vkr_cmd *c, const void *a) { kern_silu_mul(c, a); }
+static void rec_argmax(vkr_cmd *c, const void *a) { kern_argmax(c, a); }
 
 /* ---- embed ------------------------------------------------------------ */
 
@@ -50,7 +50,7 @@ static uint16_t rand_f16(test_rng *r) {
  * produce NaN rows. */
 static void check_embed(vkr_ctx *ctx, uint32_t vocab, uint32_t dim, const uint32_t *ids, uint32_t t, uint64_t seed) {
     test_rng r = {seed};
-    uint32_t ld = vkr_ld(dim);
+    uint32_t ld = kern_ld(dim);
     uint64_t nw = (uint64_t)vocab * ld;
     uint16_t *w = calloc(nw, 2);
     float *got = malloc((size_t)t * dim * 4);
@@ -60,14 +60,14 @@ static void check_embed(vkr_ctx *ctx, uint32_t vocab, uint32_t dim, const uint32
     vkr_buffer *bi = vkt_raw(ctx, "ids", ids, (uint64_t)t * 4), *bo = vkt_raw(ctx, "x", NULL, (uint64_t)t * dim * 4);
     int ok = bw && bi && bo && vkr_buffer_write(ctx, bw, 0, w, nw * 2) == 0;
     CHECK(ok, "setup: %s", vkr_ctx_error(ctx));
-    vkr_embed_args a = {.weight = bw, .ids = bi, .out = bo, .dim = dim, .n_tokens = t};
+    kern_embed_args a = {.weight = bw, .ids = bi, .out = bo, .dim = dim, .n_tokens = t};
     ok = ok && run1(ctx, rec_embed, &a) == 0 && vkr_buffer_read(ctx, bo, 0, got, (uint64_t)t * dim * 4) == 0;
     CHECK(ok, "run: %s", vkr_ctx_error(ctx));
     size_t wrong = 0, first = (size_t)-1;
     for (uint32_t ti = 0; ok && ti < t; ti++)
         for (uint32_t c = 0; c < dim; c++) {
             float g = got[(size_t)ti * dim + c];
-            int good = ids[ti] < vocab ? g == phi3_f16_to_f32(w[(uint64_t)ids[ti] * ld + c]) : isnan(g);
+            int good = ids[ti] < vocab ? g == fmt_f16_to_f32(w[(uint64_t)ids[ti] * ld + c]) : isnan(g);
             if (!good && wrong++ == 0) first = (size_t)ti * dim + c;
         }
     CHECK(ok && wrong == 0, "embed vocab %u dim %u: %zu wrong values, first at token %zu column %zu", vocab, dim,
@@ -83,7 +83,7 @@ static void check_embed(vkr_ctx *ctx, uint32_t vocab, uint32_t dim, const uint32
 
 static void check_silu_mul(vkr_ctx *ctx, uint32_t n_ff, uint32_t t, uint64_t seed) {
     test_rng r = {seed};
-    uint32_t ld = vkr_ld(n_ff);
+    uint32_t ld = kern_ld(n_ff);
     size_t n = (size_t)t * n_ff;
     float *gu = malloc(2 * n * 4), *ref = malloc(n * 4), *got = malloc((size_t)t * ld * 4);
     for (size_t i = 0; i < 2 * n; i++) gu[i] = test_rng_normal(&r) * 3.0f;
@@ -98,7 +98,7 @@ static void check_silu_mul(vkr_ctx *ctx, uint32_t n_ff, uint32_t t, uint64_t see
     for (size_t i = 0; i < (size_t)t * ld; i++) nan[i] = 0x7E00;
     vkr_buffer *bg = vkt_raw(ctx, "gate_up", gu, 2 * n * 4), *bo = vkt_raw(ctx, "act", nan, (uint64_t)t * ld * 2);
     CHECK(bg && bo, "setup: %s", vkr_ctx_error(ctx));
-    vkr_silu_mul_args a = {.gate_up = bg, .out = bo, .n_ff = n_ff, .n_tokens = t};
+    kern_silu_mul_args a = {.gate_up = bg, .out = bo, .n_ff = n_ff, .n_tokens = t};
     int ok = bg && bo && run1(ctx, rec_silu, &a) == 0 && vkt_read_f16(ctx, bo, got, t, ld) == 0;
     CHECK(ok, "run: %s", vkr_ctx_error(ctx));
     size_t bad_pad = 0;
@@ -125,13 +125,13 @@ static uint32_t ref_argmax(const float *x, uint32_t n) {
 }
 
 typedef struct argmax_run {
-    vkr_argmax_args a;
+    kern_argmax_args a;
     uint32_t wg;          /* 0: the device's choice */
 } argmax_run;
 
 static void rec_argmax_wg(vkr_cmd *c, const void *p) {
     const argmax_run *r = p;
-    vkr_op_argmax_wg(c, &r->a, r->wg);
+    kern_argmax_wg(c, &r->a, r->wg);
 }
 
 /* Rows: random; a tie of the maximum at 4 places; the maximum last; NaN
@@ -182,15 +182,15 @@ static void check_errors(vkr_ctx *ctx) {
     CHECK(b && cmd, "setup: %s", vkr_ctx_error(ctx));
     if (!b || !cmd) goto done;
     vkr_cmd_begin(cmd);
-    vkr_op_silu_mul(cmd, &(vkr_silu_mul_args){.gate_up = b, .out = b, .n_ff = 8192, .n_tokens = 1});
+    kern_silu_mul(cmd, &(kern_silu_mul_args){.gate_up = b, .out = b, .n_ff = 8192, .n_tokens = 1});
     CHECK(vkr_cmd_end(cmd) == -1 && strstr(vkr_ctx_error(ctx), "gate_up buffer small has 64 bytes, needs 65536"),
           "silu_mul: %s", vkr_ctx_error(ctx));
     vkr_cmd_begin(cmd);
-    vkr_op_embed(cmd, &(vkr_embed_args){.weight = b, .ids = b, .out = b, .dim = 8, .n_tokens = 1});
+    kern_embed(cmd, &(kern_embed_args){.weight = b, .ids = b, .out = b, .dim = 8, .n_tokens = 1});
     CHECK(vkr_cmd_end(cmd) == -1 && strstr(vkr_ctx_error(ctx), "expected a weight buffer"), "embed: %s",
           vkr_ctx_error(ctx));
     vkr_cmd_begin(cmd);
-    vkr_op_argmax(cmd, &(vkr_argmax_args){.logits = b, .out = b, .n_vocab = 0, .n_tokens = 1});
+    kern_argmax(cmd, &(kern_argmax_args){.logits = b, .out = b, .n_vocab = 0, .n_tokens = 1});
     CHECK(vkr_cmd_end(cmd) == -1 && strstr(vkr_ctx_error(ctx), "n_vocab 0"), "argmax: %s", vkr_ctx_error(ctx));
 done:
     vkr_cmd_destroy(ctx, cmd);

@@ -19,12 +19,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/check.h"
+#include "engine/check.h"
 #include "lib/check.h"
 #include "lib/ref_ops.h"
 #include "lib/vktest.h"
-#include "shaders/common.h"
-#include "vk/ops.h"
+#include "kernels/shaders/common.h"
+#include "kernels/kernels.h"
 
 #define MATMUL_BOUND 1e-10
 #define F16_BOUND 1e-6
@@ -54,7 +54,7 @@ static void check_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int a
     vkr_cmd *cmd = vkr_cmd_create(ctx, "matmul");
     int ok = bw && bx && by && cmd && vkr_cmd_begin(cmd) == 0;
     if (ok) {
-        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k,
+        kern_matmul(cmd, &(kern_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k,
                                               .n_tokens = t, .accumulate = acc});
         ok = vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 && vkr_buffer_read(ctx, by, 0, got, (uint64_t)t * n * 4) == 0;
     }
@@ -78,8 +78,8 @@ static void check_rmsnorm_argmax(vkr_ctx *ctx, uint64_t seed) {
     uint32_t ids[3] = {0};
     int ok = bw && bx && by && bi && cmd && vkr_cmd_begin(cmd) == 0;
     if (ok) {
-        vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = n, .n_tokens = t, .eps = 1e-5f});
-        vkr_op_argmax(cmd, &(vkr_argmax_args){.logits = bx, .out = bi, .n_vocab = n, .n_tokens = t});
+        kern_rmsnorm(cmd, &(kern_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = n, .n_tokens = t, .eps = 1e-5f});
+        kern_argmax(cmd, &(kern_argmax_args){.logits = bx, .out = bi, .n_vocab = n, .n_tokens = t});
         ok = vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0 && vkt_read_f16(ctx, by, got, t, n) == 0 &&
              vkr_buffer_read(ctx, bi, 0, ids, sizeof ids) == 0;
     }
@@ -104,7 +104,7 @@ static void check_attention(vkr_ctx *ctx, const ref_attn_shape *c, uint32_t n_sp
     float *v = randv(&r, (size_t)rows * kvw, 1.0f);
     float *ref = malloc((size_t)c->n_tokens * hd * 4), *got = malloc((size_t)c->n_tokens * hd * 4);
     ref_attention(c, q, k, v, ref);
-    uint64_t sbytes = vkr_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, n_split);
+    uint64_t sbytes = kern_attention_scratch_bytes(c->n_heads, c->head_dim, c->n_tokens, n_split);
     vkr_buffer *bq = vkt_raw(ctx, "q", q, (uint64_t)c->n_tokens * hd * 4), *bk = vkt_f16(ctx, "k", k, rows, kvw);
     vkr_buffer *bv = vkt_f16(ctx, "v", v, rows, kvw), *bo = vkt_f16(ctx, "out", NULL, c->n_tokens, hd);
     vkr_buffer *bp = vkr_buffer_create(ctx, "params", sizeof(struct step_params), VKR_BUF_HOST);
@@ -113,7 +113,7 @@ static void check_attention(vkr_ctx *ctx, const ref_attn_shape *c, uint32_t n_sp
     int ok = bq && bk && bv && bo && bp && (bs || !sbytes) && cmd && vkr_cmd_begin(cmd) == 0;
     if (ok) {
         *(struct step_params *)vkr_buffer_map(bp) = (struct step_params){.n_past = c->n_past, .n_tokens = c->n_tokens};
-        vkr_op_attention(cmd, &(vkr_attention_args){.q = bq, .k_cache = bk, .v_cache = bv, .params = bp,
+        kern_attention(cmd, &(kern_attention_args){.q = bq, .k_cache = bk, .v_cache = bv, .params = bp,
                                                     .scratch = bs, .out = bo, .n_heads = c->n_heads,
                                                     .n_kv_heads = c->n_kv_heads, .head_dim = c->head_dim,
                                                     .n_tokens = c->n_tokens, .window = c->window, .n_split = n_split});
@@ -129,7 +129,7 @@ static void check_attention(vkr_ctx *ctx, const ref_attn_shape *c, uint32_t n_sp
     free(q), free(k), free(v), free(ref), free(got);
 }
 
-static void check_profile(vkr_ctx *ctx, const bench_check_ref *model) {
+static void check_profile(vkr_ctx *ctx, const eng_check_ref *model) {
     check_matmul(ctx, 1001, 200, 1, 0, 1);
     check_matmul(ctx, 37, 13, 3, 1, 2);
     check_matmul(ctx, 1003, 203, 9, 1, 3);
@@ -137,11 +137,11 @@ static void check_profile(vkr_ctx *ctx, const bench_check_ref *model) {
     check_rmsnorm_argmax(ctx, 5);
     check_attention(ctx, &(ref_attn_shape){40, 10, 128, 1, 300, 0}, 3, 6);
     check_attention(ctx, &(ref_attn_shape){8, 4, 64, 33, 20, 16}, 1, 7);
-    bench_check_result cr;
-    bench_check_compare(ctx, model, &cr);
+    eng_check_result cr;
+    eng_check_compare(ctx, model, &cr);
     CHECK(cr.pass, "%s: model attestation: %s (nmse %.3g, %d/%d ids)", label(ctx), cr.message, cr.nmse, cr.ids_match,
-          BENCH_CHECK_IDS);
-    printf("%-16s model nmse %.2e, %d/%d greedy ids%s\n", label(ctx), cr.nmse, cr.ids_match, BENCH_CHECK_IDS,
+          ENG_CHECK_IDS);
+    printf("%-16s model nmse %.2e, %d/%d greedy ids%s\n", label(ctx), cr.nmse, cr.ids_match, ENG_CHECK_IDS,
            cr.pass ? "" : "  FAIL");
 }
 
@@ -156,7 +156,7 @@ int main(void) {
     CHECK(f.lanes >= 1 && f.lanes <= f.invocations && f.subgroups >= 1, "probe: %u lanes, %u subgroups", f.lanes,
           f.subgroups);
     char err[512];
-    bench_check_ref *model = bench_check_ref_create(err, sizeof err);
+    eng_check_ref *model = eng_check_ref_create(err, sizeof err);
     CHECK(model != NULL, "reference: %s", err);
     if (!model) return test_finish();
     for (int i = 0; vkr_device_profile_names[i]; i++) {
@@ -167,7 +167,7 @@ int main(void) {
     vkr_ctx_use_profile(ctx, "nvidia");
     vkr_ctx_profile_mut(ctx)->fallbacks = (1u << VKR_KERNEL_FAMILIES) - 1;
     check_profile(ctx, model);
-    bench_check_ref_free(model);
+    eng_check_ref_free(model);
     CHECK(vkt_ctx_done(ctx) == 0, "validation messages");
     return test_finish();
 }

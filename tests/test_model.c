@@ -18,7 +18,7 @@
 
 #include "lib/check.h"
 #include "lib/ref_phi3.h"
-#include "model/phi3.h"
+#include "engine/engine.h"
 #include "model/synth.h"
 
 #define LOGITS_BOUND 1e-4
@@ -30,18 +30,18 @@ typedef struct shape {
     int hidden, ffn, layers, heads, kv_heads, vocab, ctx;
     int sliding_window;  /* 0 = none */
     int longrope_orig;   /* 0 = plain RoPE */
-    phi3_dtype dtype;
+    fmt_dtype dtype;
     int shards, gguf;
     int prompt;          /* prompt tokens */
 } shape;
 
 static const shape shapes[] = {
-    {"head_dim 96, F16 single file", 192, 300, 2, 2, 2, 1003, 256, 0, 0, PHI3_DTYPE_F16, 1, 0, 23},
-    {"GQA 4/2, head_dim 64, BF16 in 3 shards", 256, 344, 3, 4, 2, 1000, 256, 0, 0, PHI3_DTYPE_BF16, 3, 0, 17},
-    {"head_dim 128, 1 layer, F32", 256, 512, 1, 2, 1, 900, 256, 0, 0, PHI3_DTYPE_F32, 1, 0, 9},
-    {"sliding window 16 < prompt 40, GGUF", 192, 256, 2, 2, 2, 1000, 256, 16, 0, PHI3_DTYPE_F16, 1, 1, 40},
-    {"LongRoPE, prompt 48 > original 32", 192, 256, 2, 2, 2, 1000, 128, 0, 32, PHI3_DTYPE_F32, 1, 0, 48},
-    {"LongRoPE, decode crosses original 32", 192, 256, 2, 2, 2, 1000, 128, 0, 32, PHI3_DTYPE_F16, 1, 0, 30},
+    {"head_dim 96, F16 single file", 192, 300, 2, 2, 2, 1003, 256, 0, 0, FMT_DTYPE_F16, 1, 0, 23},
+    {"GQA 4/2, head_dim 64, BF16 in 3 shards", 256, 344, 3, 4, 2, 1000, 256, 0, 0, FMT_DTYPE_BF16, 3, 0, 17},
+    {"head_dim 128, 1 layer, F32", 256, 512, 1, 2, 1, 900, 256, 0, 0, FMT_DTYPE_F32, 1, 0, 9},
+    {"sliding window 16 < prompt 40, GGUF", 192, 256, 2, 2, 2, 1000, 256, 16, 0, FMT_DTYPE_F16, 1, 1, 40},
+    {"LongRoPE, prompt 48 > original 32", 192, 256, 2, 2, 2, 1000, 128, 0, 32, FMT_DTYPE_F32, 1, 0, 48},
+    {"LongRoPE, decode crosses original 32", 192, 256, 2, 2, 2, 1000, 128, 0, 32, FMT_DTYPE_F16, 1, 0, 30},
 };
 
 static int top2(const float *v, int n, float *margin) {
@@ -86,7 +86,7 @@ static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
         return;
     }
     ref_model ref = {0};
-    phi3_model *m = phi3_model_open(path, &(phi3_model_opts){.vk = vk}, err, sizeof err);
+    eng_model *m = eng_model_open(path, &(eng_model_opts){.vk = vk}, err, sizeof err);
     CHECK(m != NULL, "%s: open: %s", s->name, err);
     CHECK(ref_model_load(&ref, path, err, sizeof err) == 0, "%s: ref load: %s", s->name, err);
     if (!m || !ref.layers) goto done;
@@ -96,13 +96,13 @@ static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
     for (int i = 0; i < n; i++) toks[i] = (int32_t)((i * 7919 + 13) % V);
 
     /* 1. every position of one prefill */
-    phi3_ctx *c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = s->ctx, .all_logits = 1, .n_batch = 64}, err, sizeof err);
+    eng_ctx *c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = s->ctx, .all_logits = 1, .n_batch = 64}, err, sizeof err);
     CHECK(c != NULL, "%s: ctx: %s", s->name, err);
     if (!c) goto free_all;
-    CHECK(phi3_ctx_eval(c, toks, n, err, sizeof err) == 0, "%s: eval: %s", s->name, err);
+    CHECK(eng_ctx_eval(c, toks, n, err, sizeof err) == 0, "%s: eval: %s", s->name, err);
     ref_forward(&ref, toks, n, want);
     int rows = 0;
-    const float *got = phi3_ctx_logits(c, &rows);
+    const float *got = eng_ctx_logits(c, &rows);
     CHECK(rows == n, "%s: %d logit rows, expected %d", s->name, rows, n);
     double e = test_nmse(got, want, (size_t)n * V);
     CHECK(e <= LOGITS_BOUND, "%s: prefill logits nmse %.3g > %.0e", s->name, e, LOGITS_BOUND);
@@ -114,20 +114,20 @@ static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
     }
     CHECK(top_mismatch == 0, "%s: top-1 differs at %d positions with a clear margin", s->name, top_mismatch);
     printf("prefill of %d tokens: logits nmse %.2e\n", n, e);
-    phi3_ctx_destroy(c);
+    eng_ctx_destroy(c);
 
     /* 2. prefill of n-1 tokens then one decode step == the last row above */
-    c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = s->ctx, .n_batch = 64}, err, sizeof err);
+    c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = s->ctx, .n_batch = 64}, err, sizeof err);
     CHECK(c != NULL, "%s: ctx: %s", s->name, err);
     if (!c) goto free_all;
-    int ok = phi3_ctx_eval(c, toks, n - 1, err, sizeof err) == 0 && phi3_ctx_eval(c, toks + n - 1, 1, err, sizeof err) == 0;
+    int ok = eng_ctx_eval(c, toks, n - 1, err, sizeof err) == 0 && eng_ctx_eval(c, toks + n - 1, 1, err, sizeof err) == 0;
     CHECK(ok, "%s: prefill+decode: %s", s->name, err);
-    double e2 = test_nmse(phi3_ctx_logits(c, NULL), want + (size_t)(n - 1) * V, (size_t)V);
+    double e2 = test_nmse(eng_ctx_logits(c, NULL), want + (size_t)(n - 1) * V, (size_t)V);
     CHECK(e2 <= LOGITS_BOUND, "%s: decode-step logits nmse %.3g", s->name, e2);
     printf("prefill %d + decode 1: last logits nmse %.2e\n", n - 1, e2);
 
     /* 3. greedy continuation of GREEDY_STEPS tokens, argmax on the device */
-    int32_t next = top2(phi3_ctx_logits(c, NULL), V, &(float){0});
+    int32_t next = top2(eng_ctx_logits(c, NULL), V, &(float){0});
     int same = 0, compared = 0;
     for (int k = 0; k < GREEDY_STEPS; k++) {
         float mg;
@@ -138,19 +138,19 @@ static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
         if (r != next) break;
         same++;
         toks[n + k] = next;
-        if (phi3_ctx_decode_greedy(c, next, &next, err, sizeof err)) {
+        if (eng_ctx_decode_greedy(c, next, &next, err, sizeof err)) {
             CHECK(0, "%s: decode: %s", s->name, err);
             break;
         }
     }
     CHECK(same == compared && compared > 0, "%s: greedy continuation matched %d of %d steps", s->name, same, compared);
     printf("greedy continuation: %d/%d tokens identical (of %d)\n", same, compared, GREEDY_STEPS);
-    phi3_ctx_destroy(c);
+    eng_ctx_destroy(c);
 free_all:
     free(toks);
     free(want);
 done:
-    phi3_model_close(m);
+    eng_model_close(m);
     ref_model_free(&ref);
 }
 
@@ -167,8 +167,8 @@ static void check_batch(vkr_ctx *vk, const char *dir) {
         return;
     }
     ref_model ref = {0};
-    phi3_model *m = phi3_model_open(path, &(phi3_model_opts){.vk = vk}, err, sizeof err);
-    phi3_ctx *c = m ? phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 64, .n_seq = 3, .n_batch = 32}, err, sizeof err)
+    eng_model *m = eng_model_open(path, &(eng_model_opts){.vk = vk}, err, sizeof err);
+    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 64, .n_seq = 3, .n_batch = 32}, err, sizeof err)
                     : NULL;
     CHECK(c && ref_model_load(&ref, path, err, sizeof err) == 0, "batch setup: %s", err);
     if (!c || !ref.layers) goto done;
@@ -177,44 +177,44 @@ static void check_batch(vkr_ctx *vk, const char *dir) {
     float *want = malloc((size_t)40 * V * sizeof *want);
     for (int q = 0; q < 3; q++)
         for (int i = 0; i < 40; i++) toks[q][i] = (int32_t)((i * 31 + q * 101 + 7) % V);
-    phi3_seq_tokens items[3];
-    for (int q = 0; q < 3; q++) items[q] = (phi3_seq_tokens){.seq = q, .tokens = toks[q], .n = lens[q]};
-    CHECK(phi3_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "eval_batch: %s", err);
+    eng_seq_tokens items[3];
+    for (int q = 0; q < 3; q++) items[q] = (eng_seq_tokens){.seq = q, .tokens = toks[q], .n = lens[q]};
+    CHECK(eng_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "eval_batch: %s", err);
     for (int q = 0; q < 3; q++) {
         ref_forward(&ref, toks[q], lens[q], want);
-        double e = test_nmse(phi3_ctx_logits_seq(c, q), want + (size_t)(lens[q] - 1) * V, (size_t)V);
-        CHECK(e <= LOGITS_BOUND && phi3_ctx_n_past_seq(c, q) == lens[q], "batch seq %d: nmse %.3g", q, e);
+        double e = test_nmse(eng_ctx_logits_seq(c, q), want + (size_t)(lens[q] - 1) * V, (size_t)V);
+        CHECK(e <= LOGITS_BOUND && eng_ctx_n_past_seq(c, q) == lens[q], "batch seq %d: nmse %.3g", q, e);
         printf("batched prefill, sequence %d (%d tokens): nmse %.2e\n", q, lens[q], e);
     }
     /* sequence 1 := the first 8 tokens of sequence 2, then its own 3 tokens */
-    CHECK(phi3_ctx_copy_seq(c, 2, 1, 8, err, sizeof err) == 0, "copy_seq: %s", err);
+    CHECK(eng_ctx_copy_seq(c, 2, 1, 8, err, sizeof err) == 0, "copy_seq: %s", err);
     int32_t mix[12]; /* 8 copied + 3 own + 1 batched step */
     memcpy(mix, toks[2], 8 * sizeof *mix);
     memcpy(mix + 8, toks[0], 3 * sizeof *mix);
-    CHECK(phi3_ctx_eval_seq(c, 1, toks[0], 3, err, sizeof err) == 0, "eval after copy: %s", err);
+    CHECK(eng_ctx_eval_seq(c, 1, toks[0], 3, err, sizeof err) == 0, "eval after copy: %s", err);
     ref_forward(&ref, mix, 11, want);
-    double e = test_nmse(phi3_ctx_logits_seq(c, 1), want + (size_t)10 * V, (size_t)V);
+    double e = test_nmse(eng_ctx_logits_seq(c, 1), want + (size_t)10 * V, (size_t)V);
     CHECK(e <= LOGITS_BOUND, "copied prefix + 3 tokens: nmse %.3g", e);
     printf("copied 8-token prefix + 3 tokens: nmse %.2e\n", e);
     /* one more token for every sequence in a single pass */
     int32_t one[3] = {5, 6, 7};
-    for (int q = 0; q < 3; q++) items[q] = (phi3_seq_tokens){.seq = q, .tokens = &one[q], .n = 1};
-    CHECK(phi3_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "batched step: %s", err);
+    for (int q = 0; q < 3; q++) items[q] = (eng_seq_tokens){.seq = q, .tokens = &one[q], .n = 1};
+    CHECK(eng_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "batched step: %s", err);
     int32_t *seqs[3] = {toks[0], mix, toks[2]};
     int now[3] = {lens[0], 11, lens[2]};
     for (int q = 0; q < 3; q++) {
         seqs[q][now[q]] = one[q];
         ref_forward(&ref, seqs[q], now[q] + 1, want);
-        double e2 = test_nmse(phi3_ctx_logits_seq(c, q), want + (size_t)now[q] * V, (size_t)V);
+        double e2 = test_nmse(eng_ctx_logits_seq(c, q), want + (size_t)now[q] * V, (size_t)V);
         CHECK(e2 <= LOGITS_BOUND, "batched step, sequence %d: nmse %.3g", q, e2);
     }
-    CHECK(phi3_ctx_eval_batch(c, (phi3_seq_tokens[]){{.seq = 0, .tokens = one, .n = 1}, {.seq = 0, .tokens = one, .n = 1}},
+    CHECK(eng_ctx_eval_batch(c, (eng_seq_tokens[]){{.seq = 0, .tokens = one, .n = 1}, {.seq = 0, .tokens = one, .n = 1}},
                               2, err, sizeof err) == -1 && strstr(err, "twice"),
           "a sequence twice in one batch is refused: %s", err);
     free(want);
 done:
-    phi3_ctx_destroy(c);
-    phi3_model_close(m);
+    eng_ctx_destroy(c);
+    eng_model_close(m);
     ref_model_free(&ref);
 }
 

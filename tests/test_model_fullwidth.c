@@ -10,7 +10,7 @@
 
 #include "lib/check.h"
 #include "lib/ref_phi3.h"
-#include "model/phi3.h"
+#include "engine/engine.h"
 #include "model/synth.h"
 
 #define LOGITS_BOUND 1e-4
@@ -31,56 +31,56 @@ int main(void) {
     phi3_synth_defaults(&o);
     if (phi3_synth_preset(&o.cfg, "phi3-mini", err, sizeof err)) test_skip(err);
     o.cfg.n_layers = 2;
-    o.dtype = PHI3_DTYPE_F16;
+    o.dtype = FMT_DTYPE_F16;
     o.seed = 3;
     char path[600];
     snprintf(path, sizeof path, "%s/ckpt", dir);
     CHECK(phi3_synth_write(&o, path, err, sizeof err) == 0, "synth: %s", err);
 
-    phi3_model *m = phi3_model_open(path, &(phi3_model_opts){.validate = 1, .cache_dir = ""}, err, sizeof err);
+    eng_model *m = eng_model_open(path, &(eng_model_opts){.validate = 1, .cache_dir = ""}, err, sizeof err);
     CHECK(m != NULL, "open: %s", err);
     ref_model ref = {0};
     CHECK(ref_model_load(&ref, path, err, sizeof err) == 0, "ref: %s", err);
     if (!m || !ref.layers) return test_finish();
     const int V = o.cfg.vocab;
-    CHECK(phi3_model_config(m)->hidden == 3072 && V == 32064, "full width");
-    phi3_ctx *c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 64, .all_logits = 1}, err, sizeof err);
+    CHECK(eng_model_config(m)->hidden == 3072 && V == 32064, "full width");
+    eng_ctx *c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 64, .all_logits = 1}, err, sizeof err);
     CHECK(c != NULL, "ctx: %s", err);
     int32_t toks[PROMPT + STEPS] = {1, 32010, 450, 4996, 17354, 1701};
     float *want = malloc((size_t)(PROMPT + STEPS) * V * sizeof *want);
-    if (c && phi3_ctx_eval(c, toks, PROMPT, err, sizeof err) == 0) {
+    if (c && eng_ctx_eval(c, toks, PROMPT, err, sizeof err) == 0) {
         ref_forward(&ref, toks, PROMPT, want);
-        double e = test_nmse(phi3_ctx_logits(c, NULL), want, (size_t)PROMPT * V);
+        double e = test_nmse(eng_ctx_logits(c, NULL), want, (size_t)PROMPT * V);
         CHECK(e <= LOGITS_BOUND, "prefill logits nmse %.3g", e);
         printf("full width, 2 layers: prefill of %d tokens, logits nmse %.2e\n", PROMPT, e);
     } else {
         CHECK(0, "eval: %s", err);
     }
-    phi3_ctx_destroy(c);
+    eng_ctx_destroy(c);
 
     /* Greedy continuation through the pre-recorded decode step. */
-    c = phi3_ctx_create(m, &(phi3_ctx_opts){.n_ctx = 64}, err, sizeof err);
+    c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 64}, err, sizeof err);
     int32_t next = -1;
-    if (c && phi3_ctx_eval(c, toks, PROMPT, err, sizeof err) == 0) {
-        next = argmax(phi3_ctx_logits(c, NULL), V);
+    if (c && eng_ctx_eval(c, toks, PROMPT, err, sizeof err) == 0) {
+        next = argmax(eng_ctx_logits(c, NULL), V);
         int same = 0;
         for (int k = 0; k < STEPS; k++) {
             ref_forward(&ref, toks, PROMPT + k, want);
             if (argmax(want + (size_t)(PROMPT + k - 1) * V, V) != next) break;
             toks[PROMPT + k] = next;
             same++;
-            if (k + 1 < STEPS && phi3_ctx_decode_greedy(c, next, &next, err, sizeof err)) break;
+            if (k + 1 < STEPS && eng_ctx_decode_greedy(c, next, &next, err, sizeof err)) break;
         }
         CHECK(same == STEPS, "greedy continuation: %d of %d tokens match the reference", same, STEPS);
         printf("greedy continuation: %d/%d tokens identical\n", same, STEPS);
     } else {
         CHECK(0, "ctx/eval: %s", err);
     }
-    phi3_ctx_destroy(c);
+    eng_ctx_destroy(c);
     free(want);
-    int msgs = vkr_ctx_validation_messages(phi3_model_vk(m));
+    int msgs = vkr_ctx_validation_messages(eng_model_vk(m));
     CHECK(msgs == 0, "validation messages: %d", msgs);
-    phi3_model_close(m);
+    eng_model_close(m);
     ref_model_free(&ref);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

@@ -7,8 +7,8 @@
 #include <string.h>
 
 #include "lib/check.h"
-#include "model/mapfile.h"
-#include "model/safetensors.h"
+#include "formats/mapfile.h"
+#include "formats/safetensors.h"
 
 static char tmpdir[] = "/tmp/phi3vk-test-st-XXXXXX";
 
@@ -34,11 +34,11 @@ static void expect(const char *header, size_t data_bytes, const char *w1, const 
     size_t n;
     uint8_t *b = image(header, data_bytes, &n);
     char err[512] = "";
-    phi3_st_file *f = phi3_st_open_mem(b, n, "bad.safetensors", err, sizeof err);
+    fmt_st_file *f = fmt_st_open_mem(b, n, "bad.safetensors", err, sizeof err);
     CHECK(!f, "accepted: %s", header);
     CHECK(strstr(err, "bad.safetensors") && strstr(err, w1) && (!w2 || strstr(err, w2)), "expected '%s' / '%s' in '%s'", w1,
           w2 ? w2 : "", err);
-    phi3_st_close(f);
+    fmt_st_close(f);
     free(b);
 }
 
@@ -54,28 +54,28 @@ static void test_good(void) {
     size_t n;
     uint8_t *b = image(GOOD, 42, &n);
     char err[512] = "";
-    phi3_st_file *f = phi3_st_open_mem(b, n, "good.safetensors", err, sizeof err);
+    fmt_st_file *f = fmt_st_open_mem(b, n, "good.safetensors", err, sizeof err);
     CHECK(f, "%s", err);
     if (f) {
-        CHECK(phi3_st_count(f) == 5, "count %llu", (unsigned long long)phi3_st_count(f));
-        const phi3_st_tensor *w = phi3_st_find(f, "w"), *h = phi3_st_find(f, "h"), *bt = phi3_st_find(f, "b"), *i = phi3_st_find(f, "i");
-        CHECK(w && w->dtype == PHI3_DTYPE_F32 && w->n_dims == 2 && w->shape[0] == 2 && w->shape[1] == 3 && w->n_bytes == 24, "w");
+        CHECK(fmt_st_count(f) == 5, "count %llu", (unsigned long long)fmt_st_count(f));
+        const fmt_st_tensor *w = fmt_st_find(f, "w"), *h = fmt_st_find(f, "h"), *bt = fmt_st_find(f, "b"), *i = fmt_st_find(f, "i");
+        CHECK(w && w->dtype == FMT_DTYPE_F32 && w->n_dims == 2 && w->shape[0] == 2 && w->shape[1] == 3 && w->n_bytes == 24, "w");
         CHECK(w && w->offset == 8 + strlen(GOOD) && w->data == b + w->offset && !strcmp(w->file, "good.safetensors"), "w offset");
-        CHECK(h && h->dtype == PHI3_DTYPE_F16 && h->n_elements == 4 && ((const uint8_t *)h->data)[0] == 24, "h");
-        CHECK(bt && bt->dtype == PHI3_DTYPE_BF16 && bt->n_bytes == 2, "b");
-        CHECK(i && i->dtype == PHI3_DTYPE_OTHER && !strcmp(i->dtype_name, "I64") && i->n_dims == 0 && i->n_elements == 1, "i");
-        CHECK(!phi3_st_find(f, "__metadata__") && !phi3_st_find(f, "x"), "find");
-        CHECK(phi3_st_at(f, 0) && !strcmp(phi3_st_at(f, 0)->name, "w") && !phi3_st_at(f, 5), "header order");
+        CHECK(h && h->dtype == FMT_DTYPE_F16 && h->n_elements == 4 && ((const uint8_t *)h->data)[0] == 24, "h");
+        CHECK(bt && bt->dtype == FMT_DTYPE_BF16 && bt->n_bytes == 2, "b");
+        CHECK(i && i->dtype == FMT_DTYPE_OTHER && !strcmp(i->dtype_name, "I64") && i->n_dims == 0 && i->n_elements == 1, "i");
+        CHECK(!fmt_st_find(f, "__metadata__") && !fmt_st_find(f, "x"), "find");
+        CHECK(fmt_st_at(f, 0) && !strcmp(fmt_st_at(f, 0)->name, "w") && !fmt_st_at(f, 5), "header order");
     }
-    phi3_st_close(f);
+    fmt_st_close(f);
     /* every truncation fails cleanly */
     int bad = 0;
     for (size_t k = 0; k < n; k++) {
         uint8_t *c = malloc(k ? k : 1);
         memcpy(c, b, k);
-        phi3_st_file *t = phi3_st_open_mem(c, k, "cut.safetensors", err, sizeof err);
+        fmt_st_file *t = fmt_st_open_mem(c, k, "cut.safetensors", err, sizeof err);
         if (t || !strstr(err, "cut.safetensors")) bad++;
-        phi3_st_close(t);
+        fmt_st_close(t);
         free(c);
     }
     CHECK(bad == 0, "%d truncations accepted or unnamed", bad);
@@ -118,19 +118,19 @@ static void test_hostile(void) {
     uint64_t h = 9;
     memcpy(b, &h, 8);
     memcpy(b + 8, "{}", 2);
-    phi3_st_file *f = phi3_st_open_mem(b, 10, "len.safetensors", err, sizeof err);
+    fmt_st_file *f = fmt_st_open_mem(b, 10, "len.safetensors", err, sizeof err);
     CHECK(!f && strstr(err, "len.safetensors") && strstr(err, "header length 9") && strstr(err, "past the end"), "%s", err);
     h = 200000000;
     memcpy(b, &h, 8);
-    f = phi3_st_open_mem(b, 16, "len.safetensors", err, sizeof err);
+    f = fmt_st_open_mem(b, 16, "len.safetensors", err, sizeof err);
     CHECK(!f && strstr(err, "header length 200000000") && strstr(err, "limit"), "%s", err);
     h = UINT64_MAX;
     memcpy(b, &h, 8);
-    f = phi3_st_open_mem(b, 16, "len.safetensors", err, sizeof err);
+    f = fmt_st_open_mem(b, 16, "len.safetensors", err, sizeof err);
     CHECK(!f && strstr(err, "header length"), "%s", err);
-    f = phi3_st_open_mem(b, 5, "short.safetensors", err, sizeof err);
+    f = fmt_st_open_mem(b, 5, "short.safetensors", err, sizeof err);
     CHECK(!f && strstr(err, "short.safetensors") && strstr(err, "too short"), "%s", err);
-    f = phi3_st_open("/nonexistent/x.safetensors", err, sizeof err);
+    f = fmt_st_open("/nonexistent/x.safetensors", err, sizeof err);
     CHECK(!f && strstr(err, "/nonexistent/x.safetensors"), "%s", err);
 }
 
@@ -153,16 +153,16 @@ static void test_sharded(void) {
                         "\"c\":\"model-00002-of-00002.safetensors\",\"b\":\"model-00001-of-00002.safetensors\"}}";
     snprintf(path, sizeof path, "%s/model.safetensors.index.json", tmpdir);
     write_file(path, index, strlen(index));
-    phi3_st_model *m = phi3_st_model_open(tmpdir, err, sizeof err);
+    fmt_st_model *m = fmt_st_model_open(tmpdir, err, sizeof err);
     CHECK(m, "%s", err);
     if (m) {
-        CHECK(phi3_st_model_count(m) == 3 && phi3_st_model_n_files(m) == 2, "sharded counts");
-        const phi3_st_tensor *c = phi3_st_model_find(m, "c");
-        CHECK(c && c->dtype == PHI3_DTYPE_BF16 && strstr(c->file, "model-00002-of-00002"), "c in shard 2");
-        CHECK(!phi3_st_model_find(m, "extra"), "tensor outside the index listed");
-        CHECK(!strcmp(phi3_st_model_at(m, 0)->name, "a") && !strcmp(phi3_st_model_at(m, 2)->name, "c"), "sorted");
+        CHECK(fmt_st_model_count(m) == 3 && fmt_st_model_n_files(m) == 2, "sharded counts");
+        const fmt_st_tensor *c = fmt_st_model_find(m, "c");
+        CHECK(c && c->dtype == FMT_DTYPE_BF16 && strstr(c->file, "model-00002-of-00002"), "c in shard 2");
+        CHECK(!fmt_st_model_find(m, "extra"), "tensor outside the index listed");
+        CHECK(!strcmp(fmt_st_model_at(m, 0)->name, "a") && !strcmp(fmt_st_model_at(m, 2)->name, "c"), "sorted");
     }
-    phi3_st_model_close(m);
+    fmt_st_model_close(m);
 
     struct { const char *index; const char *w1, *w2; } bad[] = {
         {"{\"weight_map\":{\"a\":\"model-00001-of-00002.safetensors\",\"zz\":\"model-00002-of-00002.safetensors\"}}", "tensor zz", "missing"},
@@ -174,21 +174,21 @@ static void test_sharded(void) {
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         write_file(path, bad[i].index, strlen(bad[i].index));
-        m = phi3_st_model_open(tmpdir, err, sizeof err);
+        m = fmt_st_model_open(tmpdir, err, sizeof err);
         CHECK(!m && strstr(err, bad[i].w1) && (!bad[i].w2 || strstr(err, bad[i].w2)), "index %zu: '%s'", i, err);
-        phi3_st_model_close(m);
+        fmt_st_model_close(m);
     }
     remove(path);
-    m = phi3_st_model_open(tmpdir, err, sizeof err);
+    m = fmt_st_model_open(tmpdir, err, sizeof err);
     CHECK(!m && strstr(err, "no model.safetensors"), "%s", err);
     /* a single model.safetensors */
     uint8_t *one = image(GOOD, 42, &n);
     snprintf(path, sizeof path, "%s/model.safetensors", tmpdir);
     write_file(path, one, n);
     free(one);
-    m = phi3_st_model_open(tmpdir, err, sizeof err);
-    CHECK(m && phi3_st_model_count(m) == 5 && phi3_st_model_n_files(m) == 1 && phi3_st_model_find(m, "w"), "single: %s", err);
-    phi3_st_model_close(m);
+    m = fmt_st_model_open(tmpdir, err, sizeof err);
+    CHECK(m && fmt_st_model_count(m) == 5 && fmt_st_model_n_files(m) == 1 && fmt_st_model_find(m, "w"), "single: %s", err);
+    fmt_st_model_close(m);
 }
 
 int main(void) {

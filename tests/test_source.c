@@ -12,9 +12,9 @@
 #include <unistd.h>
 
 #include "lib/check.h"
-#include "model/f16.h"
-#include "model/gguf_write.h"
-#include "model/mapfile.h"
+#include "formats/f16.h"
+#include "formats/gguf_write.h"
+#include "formats/mapfile.h"
 #include "model/source.h"
 #include "model/synth.h"
 
@@ -30,10 +30,10 @@ static void small_opts(phi3_synth_opts *o) {
 }
 
 /* The fp16 bits the loader must produce for value v stored as dtype. */
-static uint16_t expected_f16(float v, phi3_dtype dt) {
-    if (dt == PHI3_DTYPE_BF16) v = phi3_bf16_to_f32(phi3_synth_f32_to_bf16(v));
-    uint16_t h = phi3_f32_to_f16(v);
-    if (phi3_f16_is_inf(h)) h = (uint16_t)((h & 0x8000u) | 0x7BFFu);
+static uint16_t expected_f16(float v, fmt_dtype dt) {
+    if (dt == FMT_DTYPE_BF16) v = fmt_bf16_to_f32(phi3_synth_f32_to_bf16(v));
+    uint16_t h = fmt_f32_to_f16(v);
+    if (fmt_f16_is_inf(h)) h = (uint16_t)((h & 0x8000u) | 0x7BFFu);
     return h;
 }
 
@@ -103,7 +103,7 @@ static void check_variant(const char *label, phi3_synth_opts *o, const char *pat
 }
 
 static void test_variants(void) {
-    const phi3_dtype dts[3] = {PHI3_DTYPE_F32, PHI3_DTYPE_F16, PHI3_DTYPE_BF16};
+    const fmt_dtype dts[3] = {FMT_DTYPE_F32, FMT_DTYPE_F16, FMT_DTYPE_BF16};
     char path[512], label[64];
     phi3_synth_opts o;
     for (int d = 0; d < 3; d++)
@@ -111,20 +111,20 @@ static void test_variants(void) {
             small_opts(&o);
             o.dtype = dts[d], o.shards = shards;
             snprintf(path, sizeof path, "%s/hf-%d-%d", tmpdir, d, shards);
-            snprintf(label, sizeof label, "HF %s x%d", phi3_dtype_name(dts[d]), shards);
+            snprintf(label, sizeof label, "HF %s x%d", fmt_dtype_name(dts[d]), shards);
             check_variant(label, &o, path);
         }
     for (int d = 0; d < 3; d++) {
         small_opts(&o);
         o.gguf = 1, o.dtype = dts[d];
         snprintf(path, sizeof path, "%s/m-%d.gguf", tmpdir, d);
-        snprintf(label, sizeof label, "GGUF %s", phi3_dtype_name(dts[d]));
+        snprintf(label, sizeof label, "GGUF %s", fmt_dtype_name(dts[d]));
         check_variant(label, &o, path);
     }
     /* LongRoPE + sliding window + tied embeddings, both layouts */
     for (int g = 0; g < 2; g++) {
         small_opts(&o);
-        o.gguf = g, o.dtype = PHI3_DTYPE_F16, o.cfg.tie_word_embeddings = 1, o.cfg.sliding_window = 255, o.cfg.max_pos = 4096;
+        o.gguf = g, o.dtype = FMT_DTYPE_F16, o.cfg.tie_word_embeddings = 1, o.cfg.sliding_window = 255, o.cfg.max_pos = 4096;
         phi3_synth_longrope(&o.cfg, 512);
         snprintf(path, sizeof path, "%s/lr%s", tmpdir, g ? ".gguf" : "");
         check_variant(g ? "GGUF longrope tied" : "HF longrope tied", &o, path);
@@ -143,7 +143,7 @@ static void test_overflow(void) {
     for (int d = 0; d < 2; d++) {
         phi3_synth_opts o;
         small_opts(&o);
-        o.dtype = d ? PHI3_DTYPE_BF16 : PHI3_DTYPE_F32, o.embd_std = 30000.0f, o.cfg.tie_word_embeddings = 1;
+        o.dtype = d ? FMT_DTYPE_BF16 : FMT_DTYPE_F32, o.embd_std = 30000.0f, o.cfg.tie_word_embeddings = 1;
         char path[512], err[512] = "";
         snprintf(path, sizeof path, "%s/big-%d", tmpdir, d);
         CHECK(phi3_synth_write(&o, path, err, sizeof err) == 0, "%s", err);
@@ -157,14 +157,14 @@ static void test_overflow(void) {
         phi3_synth_values(&o, PHI3_W_EMBD, 0, 0, n, ref);
         double want_max = 0;
         for (uint64_t i = 0; i < n; i++) {
-            float v = d ? phi3_bf16_to_f32(phi3_synth_f32_to_bf16(ref[i])) : ref[i];
-            if (phi3_f16_is_inf(phi3_f32_to_f16(v))) want++, want_max = fmax(want_max, fabs(v));
+            float v = d ? fmt_bf16_to_f32(phi3_synth_f32_to_bf16(ref[i])) : ref[i];
+            if (fmt_f16_is_inf(fmt_f32_to_f16(v))) want++, want_max = fmax(want_max, fabs(v));
         }
         phi3_convert_stats st = {0};
         CHECK(phi3_source_read_rows_f16(s, t, 0, t->rows, dst, t->cols, &st, err, sizeof err) == 0, "%s", err);
         int infs = 0, bad = 0;
         for (uint64_t i = 0; i < n; i++) {
-            infs += phi3_f16_is_inf(dst[i]);
+            infs += fmt_f16_is_inf(dst[i]);
             bad += dst[i] != expected_f16(ref[i], t->dtype);
         }
         CHECK(want > 100 && st.n_overflow == want && st.max_abs == want_max, "overflow count %llu (want %llu), max %g (want %g)",
@@ -185,7 +185,7 @@ static void test_overflow(void) {
 static void replace_in_file(const char *path, const char *from, const char *to) {
     size_t n;
     char err[256];
-    char *b = phi3_read_file(path, 1 << 26, &n, err, sizeof err), *at = NULL;
+    char *b = fmt_read_file(path, 1 << 26, &n, err, sizeof err), *at = NULL;
     for (size_t i = 0; b && i + strlen(from) <= n && !at; i++)
         if (!memcmp(b + i, from, strlen(from))) at = b + i;
     if (!at) {
@@ -288,25 +288,25 @@ static void test_broken(void) {
 static void test_huge_head_dim(void) {
     char path[512], err[512] = "";
     snprintf(path, sizeof path, "%s/huge-head.gguf", tmpdir);
-    phi3_gguf_writer *w = phi3_gguf_writer_create();
+    fmt_gguf_writer *w = fmt_gguf_writer_create();
     const uint32_t head_dim = 4096, half = head_dim / 2;
-    phi3_gguf_writer_str(w, "general.architecture", "phi3");
-    phi3_gguf_writer_u32(w, "phi3.embedding_length", head_dim);
-    phi3_gguf_writer_u32(w, "phi3.feed_forward_length", 1);
-    phi3_gguf_writer_u32(w, "phi3.block_count", 1);
-    phi3_gguf_writer_u32(w, "phi3.attention.head_count", 1);
-    phi3_gguf_writer_u32(w, "phi3.context_length", 16);
-    phi3_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", 1e-5f);
+    fmt_gguf_writer_str(w, "general.architecture", "phi3");
+    fmt_gguf_writer_u32(w, "phi3.embedding_length", head_dim);
+    fmt_gguf_writer_u32(w, "phi3.feed_forward_length", 1);
+    fmt_gguf_writer_u32(w, "phi3.block_count", 1);
+    fmt_gguf_writer_u32(w, "phi3.attention.head_count", 1);
+    fmt_gguf_writer_u32(w, "phi3.context_length", 16);
+    fmt_gguf_writer_f32(w, "phi3.attention.layer_norm_rms_epsilon", 1e-5f);
     const uint64_t ne_e[2] = {1, 4}, ne_f[1] = {half};
-    phi3_gguf_writer_tensor(w, "token_embd.weight", PHI3_GGML_F32, 2, ne_e);
-    phi3_gguf_writer_tensor(w, "rope_factors_long.weight", PHI3_GGML_F32, 1, ne_f);
-    phi3_gguf_writer_tensor(w, "rope_factors_short.weight", PHI3_GGML_F32, 1, ne_f);
+    fmt_gguf_writer_tensor(w, "token_embd.weight", FMT_GGML_F32, 2, ne_e);
+    fmt_gguf_writer_tensor(w, "rope_factors_long.weight", FMT_GGML_F32, 1, ne_f);
+    fmt_gguf_writer_tensor(w, "rope_factors_short.weight", FMT_GGML_F32, 1, ne_f);
     float *ones = malloc(4 * (4 + 2 * half));
     for (uint32_t i = 0; i < 4 + 2 * half; i++) ones[i] = 1.0f;
-    int rc = phi3_gguf_writer_begin(w, path, err, sizeof err) || phi3_gguf_writer_data(w, ones, 4 * (4 + 2 * half), err, sizeof err) ||
-             phi3_gguf_writer_finish(w, err, sizeof err);
+    int rc = fmt_gguf_writer_begin(w, path, err, sizeof err) || fmt_gguf_writer_data(w, ones, 4 * (4 + 2 * half), err, sizeof err) ||
+             fmt_gguf_writer_finish(w, err, sizeof err);
     CHECK(rc == 0, "writing %s: %s", path, err);
-    phi3_gguf_writer_destroy(w);
+    fmt_gguf_writer_destroy(w);
     free(ones);
     expect_open_fail(path, "huge-head.gguf", "head_dim = 4096 / 1 = 4096", "<= 512");
 }
@@ -345,9 +345,9 @@ static void test_all_patterns(void) {
                                0xFF800000u, 0x7FC00000u, 0x38801000u, 0x38803000u, 0x3F800FFFu, 0x3F801000u, 0x3F803000u, 0xC77FE000u};
     memcpy(f32 + NF - 16, edge, sizeof edge);
     for (int d = 0; d < 3; d++) {
-        phi3_dtype dt = d == 0 ? PHI3_DTYPE_F16 : d == 1 ? PHI3_DTYPE_BF16 : PHI3_DTYPE_F32;
+        fmt_dtype dt = d == 0 ? FMT_DTYPE_F16 : d == 1 ? FMT_DTYPE_BF16 : FMT_DTYPE_F32;
         uint64_t n = d < 2 ? NB : NF;
-        phi3_tensor t = {"patterns", "memory", dt, phi3_dtype_name(dt), 1, {n}, 1, n, n * phi3_dtype_size(dt), d < 2 ? (void *)b16 : (void *)f32};
+        phi3_tensor t = {"patterns", "memory", dt, fmt_dtype_name(dt), 1, {n}, 1, n, n * fmt_dtype_size(dt), d < 2 ? (void *)b16 : (void *)f32};
         phi3_convert_stats st = {0};
         CHECK(phi3_source_read_rows_f16(NULL, &t, 0, 1, out, n, &st, err, sizeof err) == 0, "%s", err);
         uint64_t bad = 0, over = 0, nan = 0;
@@ -355,7 +355,7 @@ static void test_all_patterns(void) {
             uint32_t u = d == 2 ? f32[i] : (uint32_t)b16[i] << 16;
             float x;
             memcpy(&x, &u, 4);
-            uint16_t want = d == 0 ? b16[i] : phi3_f32_to_f16(x);
+            uint16_t want = d == 0 ? b16[i] : fmt_f32_to_f16(x);
             if ((want & 0x7C00u) == 0x7C00u) {
                 if (want & 0x3FFu) nan++;
                 else over++, want = (uint16_t)((want & 0x8000u) | 0x7BFFu);
@@ -363,7 +363,7 @@ static void test_all_patterns(void) {
             bad += out[i] != want;
         }
         CHECK(bad == 0 && st.n_overflow == over && st.n_nan == nan && over > 0 && nan > 0, "%s patterns: %llu differ, overflow %llu/%llu, nan %llu/%llu",
-              phi3_dtype_name(dt), (unsigned long long)bad, (unsigned long long)st.n_overflow, (unsigned long long)over,
+              fmt_dtype_name(dt), (unsigned long long)bad, (unsigned long long)st.n_overflow, (unsigned long long)over,
               (unsigned long long)st.n_nan, (unsigned long long)nan);
         CHECK(f32[5] == 5u * 4099u && b16[5] == 5, "caller's memory left intact");
     }

@@ -11,8 +11,8 @@
 #include <unistd.h>
 
 #include "lib/check.h"
-#include "model/gguf.h"
-#include "model/mapfile.h"
+#include "formats/gguf.h"
+#include "formats/mapfile.h"
 #include "tokenizer/tok.h"
 #include "tokenizer/tok_gguf.h"
 
@@ -21,7 +21,7 @@ static char errbuf[1024];
 static char *slurp(const char *dir, const char *rel, size_t *len) {
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    char *s = phi3_read_file(path, 64u << 20, len, errbuf, sizeof errbuf);
+    char *s = fmt_read_file(path, 64u << 20, len, errbuf, sizeof errbuf);
     CHECK(s != NULL, "%s", errbuf);
     return s;
 }

@@ -8,7 +8,7 @@
 
 #include "lib/check.h"
 #include "lib/vktest.h"
-#include "vk/ops.h"
+#include "kernels/kernels.h"
 
 static vkr_device_info fake(const char *name, const char *type, uint64_t mem) {
     vkr_device_info d;
@@ -56,32 +56,6 @@ static void test_feature_errors(void) {
                        sizeof err);
     CHECK(c == NULL && strstr(err, "no-such-gpu"), "bad --device: %s", err);
     vkr_ctx_destroy(c);
-
-    /* Without shaderFloat16 every kernel still runs (fp32 arithmetic). */
-    c = vkr_ctx_create(&(vkr_ctx_opts){.validate = 1, .cache_dir = "", .quiet = 1, .mask_fp16 = 1}, err, sizeof err);
-    CHECK(c != NULL, "masked fp16: %s", err);
-    if (!c) return;
-    CHECK(vkr_ctx_fp16(c) == 0, "fp16 arithmetic reported off");
-    float w[16 * 24], x[24], y[16] = {0}, want[16];
-    test_rng r = {5};
-    for (int i = 0; i < 16 * 24; i++) w[i] = test_rng_normal(&r) * 0.1f;
-    for (int i = 0; i < 24; i++) x[i] = test_rng_normal(&r);
-    vkt_round_f16(w, 16 * 24), vkt_round_f16(x, 24);
-    for (int i = 0; i < 16; i++) {
-        double s = 0;
-        for (int k = 0; k < 24; k++) s += (double)w[i * 24 + k] * x[k];
-        want[i] = (float)s;
-    }
-    vkr_buffer *bw = vkt_weight(c, "w", w, 16, 24), *bx = vkt_f16(c, "x", x, 1, 24), *by = vkt_raw(c, "y", y, sizeof y);
-    vkr_cmd *cmd = vkr_cmd_create(c, "fp16-off");
-    vkr_cmd_begin(cmd);
-    vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 16, .n_in = 24, .n_tokens = 1});
-    CHECK(!vkr_cmd_end(cmd) && !vkr_cmd_run(cmd) && !vkr_buffer_read(c, by, 0, y, sizeof y), "run: %s",
-          vkr_ctx_error(c));
-    CHECK(test_nmse(y, want, 16) < 1e-10, "matvec without fp16 arithmetic: nmse %g", test_nmse(y, want, 16));
-    vkr_cmd_destroy(c, cmd);
-    vkr_buffer_destroy(c, bw), vkr_buffer_destroy(c, bx), vkr_buffer_destroy(c, by);
-    CHECK(vkt_ctx_done(c) == 0, "validation messages (fp16 masked)");
 }
 
 /* A recorded command buffer re-submitted after the host changed its input:
@@ -101,7 +75,7 @@ static void test_resubmit_profile_errors(void) {
     vkr_cmd *cmd = vkr_cmd_create(c, "resubmit");
     CHECK(bx && vkr_buffer_map(bx), "host buffers are mapped");
     vkr_cmd_begin(cmd);
-    vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = n, .n_tokens = 1, .eps = 0});
+    kern_rmsnorm(cmd, &(kern_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = n, .n_tokens = 1, .eps = 0});
     CHECK(vkr_cmd_end(cmd) == 0, "record: %s", vkr_ctx_error(c));
     for (int round = 1; round <= 3; round++) {
         for (uint32_t i = 0; i < n; i++) xv[i] = (i == (uint32_t)round) ? 1.0f : 0.0f;
@@ -123,7 +97,7 @@ static void test_resubmit_profile_errors(void) {
     CHECK(!odd && strstr(vkr_ctx_error(c), "odd-weight"), "weight not a multiple of 16: %s", vkr_ctx_error(c));
     /* A dispatch with a buffer of the wrong kind fails the recording. */
     vkr_cmd_begin(cmd);
-    vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){.weight = bx, .x = bx, .out = by, .n = n, .n_tokens = 1, .eps = 0});
+    kern_rmsnorm(cmd, &(kern_rmsnorm_args){.weight = bx, .x = bx, .out = by, .n = n, .n_tokens = 1, .eps = 0});
     CHECK(vkr_cmd_end(cmd) == -1 && strstr(vkr_ctx_error(c), "expected a weight buffer"), "wrong binding: %s",
           vkr_ctx_error(c));
     vkr_cmd_destroy(c, cmd);
@@ -172,8 +146,8 @@ static void test_sync_validation(void) {
         vkr_ctx_quiet_validation_for_test(c, planted);
         vkr_cmd_test_no_barriers(cmd, planted);
         vkr_cmd_begin(cmd);
-        vkr_op_silu_mul(cmd, &(vkr_silu_mul_args){.gate_up = bg, .out = bh, .n_ff = ff, .n_tokens = 1});
-        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bh, .out = by, .n_out = n, .n_in = ff, .n_tokens = 1});
+        kern_silu_mul(cmd, &(kern_silu_mul_args){.gate_up = bg, .out = bh, .n_ff = ff, .n_tokens = 1});
+        kern_matmul(cmd, &(kern_matmul_args){.weight = bw, .x = bh, .out = by, .n_out = n, .n_in = ff, .n_tokens = 1});
         CHECK(vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0, "run: %s", vkr_ctx_error(c));
         int seen = vkr_ctx_validation_messages(c) - before;
         if (!planted) CHECK(seen == 0, "with the barrier: %d validation messages", seen);
@@ -203,7 +177,7 @@ static void test_submission_split(void) {
     p->submit_flops = 2.5 * 2 * 8 * 8; /* 2.5 matmuls of 8 x 8 */
     vkr_cmd_begin(cmd);
     for (int step = 0; step < 7; step++) { /* y += I x, seven times, a boundary after each */
-        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 8, .n_in = 8, .n_tokens = 1,
+        kern_matmul(cmd, &(kern_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 8, .n_in = 8, .n_tokens = 1,
                                               .accumulate = step > 0});
         vkr_cmd_boundary(cmd);
     }
@@ -215,7 +189,7 @@ static void test_submission_split(void) {
     p->submit_flops = 0; /* no budget: never cut */
     vkr_cmd_begin(cmd);
     for (int step = 0; step < 3; step++) {
-        vkr_op_matmul(cmd, &(vkr_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 8, .n_in = 8, .n_tokens = 1});
+        kern_matmul(cmd, &(kern_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 8, .n_in = 8, .n_tokens = 1});
         vkr_cmd_boundary(cmd);
     }
     CHECK(vkr_cmd_end(cmd) == 0 && vkr_cmd_submissions(cmd) == 1, "no budget: %d submissions", vkr_cmd_submissions(cmd));
@@ -238,7 +212,7 @@ static void test_device_failures(void) {
         vkr_buffer *by = vkt_f16(c, "y", NULL, 1, 8);
         vkr_cmd *cmd = vkr_cmd_create(c, "victim");
         vkr_cmd_begin(cmd);
-        vkr_op_rmsnorm(cmd, &(vkr_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = 8, .n_tokens = 1, .eps = 0});
+        kern_rmsnorm(cmd, &(kern_rmsnorm_args){.weight = bw, .x = bx, .out = by, .n = 8, .n_tokens = 1, .eps = 0});
         CHECK(vkr_cmd_end(cmd) == 0 && vkr_cmd_run(cmd) == 0, "first run: %s", vkr_ctx_error(c));
         CHECK(vkr_cmd_run(cmd) == -1, "second run fails");
         const char *e = vkr_ctx_error(c), *dev = vkr_ctx_device(c)->name;

@@ -8,26 +8,26 @@
 #include "tokenizer/tok_internal.h"
 
 /* Optional integer key: *out keeps its default when the key is absent. */
-static int opt_id(const phi3_gguf *g, const char *key, int32_t *out, char *err, size_t errlen) {
-    if (phi3_gguf_find_key(g, key) < 0) return 0;
+static int opt_id(const fmt_gguf *g, const char *key, int32_t *out, char *err, size_t errlen) {
+    if (fmt_gguf_find_key(g, key) < 0) return 0;
     uint32_t v;
-    if (phi3_gguf_get_u32(g, key, &v, err, errlen) != 0) return -1;
+    if (fmt_gguf_get_u32(g, key, &v, err, errlen) != 0) return -1;
     *out = v >= (uint32_t)TOK_MAX_VOCAB ? TOK_MAX_VOCAB : (int32_t)v; /* out of range: tok_create_spm says so */
     return 0;
 }
 
-static int opt_bool(const phi3_gguf *g, const char *key, int *out, char *err, size_t errlen) {
-    if (phi3_gguf_find_key(g, key) < 0) return 0;
-    return phi3_gguf_get_bool(g, key, out, err, errlen);
+static int opt_bool(const fmt_gguf *g, const char *key, int *out, char *err, size_t errlen) {
+    if (fmt_gguf_find_key(g, key) < 0) return 0;
+    return fmt_gguf_get_bool(g, key, out, err, errlen);
 }
 
 /* llama.cpp sets rstrip on Phi-3's added tokens by model name. */
-static int is_phi3(const phi3_gguf *g) {
+static int is_phi3(const fmt_gguf *g) {
     const char *s;
-    if (phi3_gguf_find_key(g, "general.architecture") >= 0 &&
-        phi3_gguf_get_str(g, "general.architecture", &s, NULL, NULL, 0) == 0 && !strcmp(s, "phi3"))
+    if (fmt_gguf_find_key(g, "general.architecture") >= 0 &&
+        fmt_gguf_get_str(g, "general.architecture", &s, NULL, NULL, 0) == 0 && !strcmp(s, "phi3"))
         return 1;
-    if (phi3_gguf_find_key(g, "general.name") < 0 || phi3_gguf_get_str(g, "general.name", &s, NULL, NULL, 0) != 0)
+    if (fmt_gguf_find_key(g, "general.name") < 0 || fmt_gguf_get_str(g, "general.name", &s, NULL, NULL, 0) != 0)
         return 0;
     char low[256];
     size_t i = 0;
@@ -38,19 +38,19 @@ static int is_phi3(const phi3_gguf *g) {
 
 static int piece_is(const char *s, uint32_t n, const char *lit) { return n == strlen(lit) && !memcmp(s, lit, n); }
 
-tok_tokenizer *tok_load_gguf(const phi3_gguf *g, char *err, size_t errlen) {
-    const char *name = phi3_gguf_path(g);
+tok_tokenizer *tok_load_gguf(const fmt_gguf *g, char *err, size_t errlen) {
+    const char *name = fmt_gguf_path(g);
     const char *model;
-    if (phi3_gguf_get_str(g, "tokenizer.ggml.model", &model, NULL, err, errlen) != 0) return NULL;
+    if (fmt_gguf_get_str(g, "tokenizer.ggml.model", &model, NULL, err, errlen) != 0) return NULL;
     if (strcmp(model, "llama") != 0) {
         tok_fail(err, errlen, "%s: tokenizer.ggml.model is \"%.30s\": expected \"llama\" (SentencePiece BPE)", name,
                  model);
         return NULL;
     }
-    phi3_gguf_arr toks, scores, types;
-    if (phi3_gguf_get_arr(g, "tokenizer.ggml.tokens", PHI3_GGUF_STRING, &toks, err, errlen) != 0 ||
-        phi3_gguf_get_arr(g, "tokenizer.ggml.scores", PHI3_GGUF_TYPE_COUNT, &scores, err, errlen) != 0 ||
-        phi3_gguf_get_arr(g, "tokenizer.ggml.token_type", PHI3_GGUF_TYPE_COUNT, &types, err, errlen) != 0)
+    fmt_gguf_arr toks, scores, types;
+    if (fmt_gguf_get_arr(g, "tokenizer.ggml.tokens", FMT_GGUF_STRING, &toks, err, errlen) != 0 ||
+        fmt_gguf_get_arr(g, "tokenizer.ggml.scores", FMT_GGUF_TYPE_COUNT, &scores, err, errlen) != 0 ||
+        fmt_gguf_get_arr(g, "tokenizer.ggml.token_type", FMT_GGUF_TYPE_COUNT, &types, err, errlen) != 0)
         return NULL;
     if (toks.n == 0 || toks.n >= TOK_MAX_VOCAB) {
         tok_fail(err, errlen, "%s: tokenizer.ggml.tokens has %llu entries: expected 1 .. %d", name,
@@ -62,9 +62,9 @@ tok_tokenizer *tok_load_gguf(const phi3_gguf *g, char *err, size_t errlen) {
                  name, (unsigned long long)scores.n, (unsigned long long)types.n, (unsigned long long)toks.n);
         return NULL;
     }
-    if (phi3_gguf_type_size(scores.type) == 0 || phi3_gguf_type_size(types.type) == 0) {
+    if (fmt_gguf_type_size(scores.type) == 0 || fmt_gguf_type_size(types.type) == 0) {
         tok_fail(err, errlen, "%s: tokenizer.ggml.scores / token_type: expected numeric arrays, found %s / %s", name,
-                 phi3_gguf_type_name(scores.type), phi3_gguf_type_name(types.type));
+                 fmt_gguf_type_name(scores.type), fmt_gguf_type_name(types.type));
         return NULL;
     }
     tok_spm_params p = {0};
@@ -98,14 +98,14 @@ tok_tokenizer *tok_load_gguf(const phi3_gguf *g, char *err, size_t errlen) {
     int phi3 = is_phi3(g);
     for (uint64_t i = 0; i < toks.n; i++) {
         uint64_t len = 0;
-        if (phi3_gguf_arr_str(&toks, i, &pieces[i], &len) != 0 || len > TOK_MAX_PIECE_LEN) {
+        if (fmt_gguf_arr_str(&toks, i, &pieces[i], &len) != 0 || len > TOK_MAX_PIECE_LEN) {
             tok_fail(err, errlen, "%s: tokenizer.ggml.tokens[%llu]: unreadable, or %llu bytes long (at most %d allowed)",
                      name, (unsigned long long)i, (unsigned long long)len, TOK_MAX_PIECE_LEN);
             goto done;
         }
         lens[i] = (uint32_t)len;
-        sc[i] = phi3_gguf_arr_f32(&scores, i);
-        int64_t v = phi3_gguf_arr_i64(&types, i);
+        sc[i] = fmt_gguf_arr_f32(&scores, i);
+        int64_t v = fmt_gguf_arr_i64(&types, i);
         ty[i] = v < 0 || v > 100 ? 100 : (int32_t)v; /* out of range: tok_create_spm names it */
         if (phi3 && (ty[i] == TOK_TYPE_CONTROL || ty[i] == TOK_TYPE_USER_DEFINED) &&
             !piece_is(pieces[i], lens[i], "<unk>") && !piece_is(pieces[i], lens[i], "<s>") &&
@@ -128,9 +128,9 @@ done:
 }
 
 tok_tokenizer *tok_load_gguf_file(const char *path, char *err, size_t errlen) {
-    phi3_gguf *g = phi3_gguf_open(path, err, errlen);
+    fmt_gguf *g = fmt_gguf_open(path, err, errlen);
     if (!g) return NULL;
     tok_tokenizer *t = tok_load_gguf(g, err, errlen);
-    phi3_gguf_close(g);
+    fmt_gguf_close(g);
     return t;
 }

@@ -4,7 +4,7 @@
 #define PHI3VK_TOKENIZER_TOK_GGUF_H
 #include <stddef.h>
 
-#include "model/gguf.h"
+#include "formats/gguf.h"
 #include "tokenizer/tok.h"
 
 /* Builds the tokenizer of an open GGUF: tokenizer.ggml.model must be "llama"
@@ -19,9 +19,9 @@
  * the same flags as the current Phi-3 tokenizer.json. The tokenizer copies
  * what it needs: g may be closed afterwards. Returns NULL and fills err
  * ("x.gguf: tokenizer.ggml.model is \"gpt2\": expected \"llama\"") on failure. */
-tok_tokenizer *tok_load_gguf(const phi3_gguf *g, char *err, size_t errlen);
+tok_tokenizer *tok_load_gguf(const fmt_gguf *g, char *err, size_t errlen);
 
-/* Opens path with phi3_gguf_open, loads its tokenizer, closes it. */
+/* Opens path with fmt_gguf_open, loads its tokenizer, closes it. */
 tok_tokenizer *tok_load_gguf_file(const char *path, char *err, size_t errlen);
 
 #endif

@@ -177,6 +177,10 @@ int tok_norm_check(const tok_tokenizer *t, const char *name, char *err, size_t e
 
 /* Applies the normalizer to s[0, n) into *buf (realloc'ed, capacity *cap);
  * sets *out_len. -1 on OOM. */
+/* The same into two ping-pong buffers the caller keeps (freed by the caller):
+ * *res points at the result, s itself when there is no normalizer. */
+int tok_normalize_into(const tok_tokenizer *t, const char *s, size_t n, char *bufs[2], size_t caps[2],
+                       const char **res, size_t *res_len);
 int tok_normalize(const tok_tokenizer *t, const char *s, size_t n, char **buf, size_t *cap,
                   size_t *out_len);
 
@@ -190,6 +194,9 @@ int tok_encode_prot(const tok_tokenizer *t, const char *text, size_t len, unsign
 /* Length of the valid UTF-8 character at s[0, n) and its code point in *cp,
  * or 0 if the bytes there are not a valid character (then *cp = byte). */
 int tok_utf8_next(const unsigned char *s, size_t n, uint32_t *cp);
+/* Grows *p to hold need elements of elem bytes (doubling from 64); -1 when
+ * out of memory (then *p is unchanged). */
+int tok_grow(void **p, size_t *cap, size_t need, size_t elem);
 /* Unicode White_Space property (what Rust's char::is_whitespace tests). */
 int tok_is_space(uint32_t cp);
 

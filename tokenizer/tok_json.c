@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/mapfile.h"
+#include "formats/mapfile.h"
 #include "tokenizer/tok_gguf.h"
 #include "tokenizer/tok_internal.h"
 
@@ -352,7 +352,7 @@ static int load_config(tok_tokenizer *t, const char *tok_path, char *err, size_t
     struct stat st;
     if (stat(path, &st) != 0) return 0; /* optional */
     size_t len;
-    char *buf = phi3_read_file(path, TOK_MAX_FILE, &len, err, errlen);
+    char *buf = fmt_read_file(path, TOK_MAX_FILE, &len, err, errlen);
     if (!buf) return -1;
     cJSON *cfg = cJSON_ParseWithLength(buf, len);
     free(buf);
@@ -470,7 +470,7 @@ tok_tokenizer *tok_load_json_mem(const char *data, size_t len, const char *name,
 
 tok_tokenizer *tok_load_json(const char *path, char *err, size_t errlen) {
     size_t len;
-    char *buf = phi3_read_file(path, TOK_MAX_FILE, &len, err, errlen);
+    char *buf = fmt_read_file(path, TOK_MAX_FILE, &len, err, errlen);
     if (!buf) return NULL;
     tok_tokenizer *t = tok_load_json_mem(buf, len, path, err, errlen);
     free(buf);

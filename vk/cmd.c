@@ -2,6 +2,7 @@
  * per-dispatch timestamps, and recordings cut into several queue
  * submissions so that no one submission runs long enough for a GPU watchdog
  * (vkr_cmd_boundary). */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -243,19 +244,22 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     timestamp(c, d->label ? d->label : p->desc.shader, d->bytes, d->flops);
 }
 
+void vkr_cmd_fail(vkr_cmd *c, const char *op, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    vkr_set_error(c->ctx, "%s: %s", op, msg);
+    vkr_cmd_dispatch(c, &(vkr_dispatch){.pipeline = NULL, .label = op});
+}
+
 void vkr_cmd_copy(vkr_cmd *c, vkr_buffer *src, uint64_t src_off, vkr_buffer *dst, uint64_t dst_off, uint64_t size) {
     if (!c->recording || c->failed) return;
     hazard(c, &src->buffer, 1, &dst->buffer, 1);
     VkBufferCopy region = {src_off, dst_off, size};
     vkCmdCopyBuffer(c->cb, src->buffer, dst->buffer, 1, &region);
     timestamp(c, "copy", 0, 0);
-}
-
-void vkr_cmd_fill(vkr_cmd *c, vkr_buffer *dst, uint64_t off, uint64_t size) {
-    if (!c->recording || c->failed) return;
-    hazard(c, NULL, 0, &dst->buffer, 1);
-    vkCmdFillBuffer(c->cb, dst->buffer, off, size, 0);
-    timestamp(c, "fill", 0, 0);
 }
 
 int vkr_cmd_end(vkr_cmd *c) {

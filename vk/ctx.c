@@ -9,38 +9,12 @@
 
 #include "vk/vkr_internal.h"
 
-const char *vkr_result_name(VkResult r) {
-    switch (r) {
-#define N(x) case x: return #x;
-    N(VK_SUCCESS) N(VK_NOT_READY) N(VK_TIMEOUT) N(VK_INCOMPLETE)
-    N(VK_ERROR_OUT_OF_HOST_MEMORY) N(VK_ERROR_OUT_OF_DEVICE_MEMORY) N(VK_ERROR_INITIALIZATION_FAILED)
-    N(VK_ERROR_DEVICE_LOST) N(VK_ERROR_MEMORY_MAP_FAILED) N(VK_ERROR_LAYER_NOT_PRESENT)
-    N(VK_ERROR_EXTENSION_NOT_PRESENT) N(VK_ERROR_FEATURE_NOT_PRESENT) N(VK_ERROR_INCOMPATIBLE_DRIVER)
-    N(VK_ERROR_TOO_MANY_OBJECTS) N(VK_ERROR_FORMAT_NOT_SUPPORTED) N(VK_ERROR_FRAGMENTED_POOL)
-    N(VK_ERROR_UNKNOWN) N(VK_ERROR_OUT_OF_POOL_MEMORY) N(VK_ERROR_INVALID_EXTERNAL_HANDLE)
-    N(VK_ERROR_FRAGMENTATION) N(VK_ERROR_INVALID_OPAQUE_CAPTURE_ADDRESS) N(VK_PIPELINE_COMPILE_REQUIRED)
-#undef N
-    default: return "VK_RESULT_UNKNOWN";
-    }
-}
-
-void vkr_set_error(vkr_ctx *ctx, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ctx->error, sizeof ctx->error, fmt, ap);
-    va_end(ap);
-}
-
-void vkr_set_vk_error(vkr_ctx *ctx, const char *file, int line, const char *call, VkResult r) {
-    const char *base = strrchr(file, '/');
-    char fn[128];
-    snprintf(fn, sizeof fn, "%.127s", call);
-    char *paren = strchr(fn, '(');
-    if (paren) *paren = '\0';
-    vkr_set_error(ctx, "%s:%d %s -> %s", base ? base + 1 : file, line, fn, vkr_result_name(r));
-}
-
 const char *vkr_ctx_error(const vkr_ctx *ctx) { return ctx->error; }
+
+int vkr_ctx_error_to(const vkr_ctx *ctx, char *err, size_t errlen) {
+    if (err && errlen) snprintf(err, errlen, "%s", ctx->error);
+    return -1;
+}
 const char *vkr_ctx_cache_dir(const vkr_ctx *ctx) { return ctx->cache_dir; }
 const vkr_device_info *vkr_ctx_device(const vkr_ctx *ctx) { return &ctx->info; }
 const vkr_device_profile *vkr_ctx_profile(const vkr_ctx *ctx) { return &ctx->dprof; }
@@ -56,45 +30,7 @@ int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name) {
 int vkr_ctx_validation_messages(const vkr_ctx *ctx) { return ctx->validation_messages; }
 const char *vkr_ctx_last_validation_message(const vkr_ctx *ctx) { return ctx->last_validation; }
 void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on) { ctx->validation_quiet = on; }
-int vkr_ctx_fp16(const vkr_ctx *ctx) { return ctx->fp16; }
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx) { return ctx->allocated; }
-
-#define MIB (1024.0 * 1024.0)
-
-int vkr_device_failed(vkr_ctx *ctx, const char *what, VkResult r) {
-    const vkr_device_info *d = &ctx->info;
-    if (r == VK_ERROR_DEVICE_LOST) {
-        ctx->lost = 1;
-        vkr_set_error(ctx, "device lost: %s (%s) stopped while running %s: the driver reset the GPU (a hang, a "
-                           "driver bug, or a step past its watchdog); nothing more can run on it in this process "
-                           "[VK_ERROR_DEVICE_LOST]", d->name, d->driver_info, what);
-    } else if (r == VK_ERROR_OUT_OF_DEVICE_MEMORY || r == VK_ERROR_OUT_OF_HOST_MEMORY) {
-        vkr_set_error(ctx, "out of %s memory on %s while running %s (%.0f MiB allocated by phi3vk): free memory "
-                           "other programs hold, or use a smaller --ctx or --batch [%s]",
-                      r == VK_ERROR_OUT_OF_DEVICE_MEMORY ? "device" : "host", d->name, what, ctx->allocated / MIB,
-                      vkr_result_name(r));
-    } else {
-        vkr_set_error(ctx, "%s failed on %s: %s", what, d->name, vkr_result_name(r));
-    }
-    return -1;
-}
-
-VkResult vkr_fault(vkr_ctx *ctx) {
-    ctx->n_submits++;
-    return ctx->fault != VK_SUCCESS && ctx->n_submits > ctx->fault_after ? ctx->fault : VK_SUCCESS;
-}
-
-int vkr_planted(const vkr_ctx *ctx, const char *shader) {
-    size_t n = strlen(shader);
-    for (const char *p = ctx->plant; *p;) {
-        size_t len = strcspn(p, ",");
-        int prefix = len > 0 && p[len - 1] == '*';
-        size_t cmp = prefix ? len - 1 : len;
-        if (prefix ? n >= cmp && !strncmp(shader, p, cmp) : n == len && !strncmp(shader, p, len)) return 1;
-        p += len + (p[len] == ',');
-    }
-    return 0;
-}
 
 /* Test hooks from the environment (see vkr.h): PHI3VK_TEST_PLANT=shader[*],...
  * and PHI3VK_TEST_FAULT=device-lost@N|oom@N. */
@@ -215,7 +151,6 @@ fail:
 static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
     vkr_device_info *d = &ctx->info;
     if (o->mask_storage16) d->storage16 = 0;
-    if (o->mask_fp16) d->fp16_arith = 0;
     if (d->api_version < VK_API_VERSION_1_2) {
         vkr_set_error(ctx, "unsupported device: %s supports Vulkan %u.%u, phi3vk needs 1.2", d->name,
                       VK_API_VERSION_MAJOR(d->api_version), VK_API_VERSION_MINOR(d->api_version));
@@ -229,10 +164,10 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
         vkr_set_error(ctx, "unsupported device: missing VK_KHR_push_descriptor on %s", d->name);
         return -1;
     }
-    const uint32_t need_ops = VK_SUBGROUP_FEATURE_ARITHMETIC_BIT | VK_SUBGROUP_FEATURE_SHUFFLE_BIT;
+    const uint32_t need_ops = VKR_SUBGROUP_ARITHMETIC | VKR_SUBGROUP_SHUFFLE;
     if ((d->subgroup_ops & need_ops) != need_ops) {
         vkr_set_error(ctx, "unsupported device: %s lacks subgroup %s in compute shaders", d->name,
-                      !(d->subgroup_ops & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) ? "arithmetic" : "shuffles");
+                      !(d->subgroup_ops & VKR_SUBGROUP_ARITHMETIC) ? "arithmetic" : "shuffles");
         return -1;
     }
     /* Weights and caches are read as RGBA32UI texels, through uniform and
@@ -246,7 +181,6 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
                       !(fp.bufferFeatures & VK_FORMAT_FEATURE_UNIFORM_TEXEL_BUFFER_BIT) ? "uniform" : "storage");
         return -1;
     }
-    ctx->fp16 = d->fp16_arith;
 
     uint32_t nq = 0;
     vkGetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, NULL);
@@ -272,7 +206,6 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
     f2.pNext = &f11;
     f11.pNext = &f12;
     f11.storageBuffer16BitAccess = VK_TRUE;
-    f12.shaderFloat16 = ctx->fp16 ? VK_TRUE : VK_FALSE;
     VkPhysicalDeviceSubgroupSizeControlFeaturesEXT fext = {
         VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
     const char *exts[2] = {VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME};

@@ -60,7 +60,6 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     if (ext && vkEnumerateDeviceExtensionProperties(phys, NULL, &n_ext, ext) != VK_SUCCESS) n_ext = 0;
     if (!ext) n_ext = 0;
     info->push_descriptor = has_extension(ext, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
-    info->coop_matrix = has_extension(ext, n_ext, "VK_KHR_cooperative_matrix");
     int sgctl_ext = has_extension(ext, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     free(ext);
 

@@ -49,17 +49,16 @@ typedef struct vkr_device_info {
     uint64_t heap_size[VKR_MAX_HEAPS];  /* bytes */
     int heap_device_local[VKR_MAX_HEAPS];
     uint64_t device_local_bytes;        /* size of the largest device-local heap */
-    int fp16_arith;                     /* shaderFloat16 */
+    int fp16_arith;                     /* shaderFloat16 (reported; phi3vk computes in fp32) */
     int storage16;                      /* storageBuffer16BitAccess */
     int push_descriptor;                /* VK_KHR_push_descriptor */
-    int coop_matrix;                    /* VK_KHR_cooperative_matrix present */
     int subgroup_size_control;          /* subgroupSizeControl + computeFullSubgroups */
     int subgroup_size_control_ext;      /* ... through VK_EXT_subgroup_size_control (Vulkan < 1.3) */
     uint8_t uuid[16];                   /* deviceUUID (self-test verdicts are kept per device) */
     uint32_t subgroup_size;             /* default subgroup size */
     uint32_t min_subgroup_size, max_subgroup_size;
     uint32_t max_workgroup_subgroups;   /* maxComputeWorkgroupSubgroups (0: no size control) */
-    uint32_t subgroup_ops;              /* VkSubgroupFeatureFlags in compute */
+    uint32_t subgroup_ops;              /* VkSubgroupFeatureFlags in compute (VKR_SUBGROUP_*) */
     uint64_t max_storage_buffer_range;  /* bytes */
     uint64_t max_alloc_size;            /* maxMemoryAllocationSize, bytes */
     uint32_t max_texel_elements;        /* maxTexelBufferElements */
@@ -70,6 +69,10 @@ typedef struct vkr_device_info {
     float timestamp_period;             /* ns per tick */
     int is_cpu;                         /* a software rasteriser (lavapipe, SwiftShader) */
 } vkr_device_info;
+
+/* Bits of vkr_device_info.subgroup_ops (VkSubgroupFeatureFlagBits). */
+#define VKR_SUBGROUP_ARITHMETIC 0x4u
+#define VKR_SUBGROUP_SHUFFLE 0x10u
 
 /* Lists every physical device. *out is malloc'ed (free() it); *n its length.
  * Returns 0, or -1 with a message in err (no Vulkan loader, no device). */
@@ -168,7 +171,6 @@ typedef struct vkr_ctx_opts {
                                 $XDG_CACHE_HOME/phi3vk or ~/.cache/phi3vk; "" disables
                                 the disk cache */
     int profile;             /* allocate timestamp queries for vkr_cmd_profile */
-    int mask_fp16;           /* test hook: behave as if shaderFloat16 were absent */
     int mask_storage16;      /* test hook: behave as if storageBuffer16BitAccess were absent */
     const char *device_profile; /* NULL/"auto": from the device; else a vkr_device_profile_names entry */
 } vkr_ctx_opts;
@@ -192,6 +194,10 @@ int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name);
 vkr_device_profile *vkr_ctx_profile_mut(vkr_ctx *ctx);
 /* The last error message ("" if none). */
 const char *vkr_ctx_error(const vkr_ctx *ctx);
+/* Copies the last error into err (the convention of every layer above vk/:
+ * a status and a message buffer) and returns -1, for `return
+ * vkr_ctx_error_to(vk, err, errlen);`. */
+int vkr_ctx_error_to(const vkr_ctx *ctx, char *err, size_t errlen);
 /* The folder of the on-disk pipeline cache ("" when there is none): the
  * self-test keeps its verdicts beside it. */
 const char *vkr_ctx_cache_dir(const vkr_ctx *ctx);
@@ -203,8 +209,6 @@ const char *vkr_ctx_last_validation_message(const vkr_ctx *ctx);
 /* Test hook: count validation messages without printing them (for tests
  * that provoke one on purpose). */
 void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on);
-/* 1 when shaders may use float16 arithmetic (device has it and not masked). */
-int vkr_ctx_fp16(const vkr_ctx *ctx);
 /* Bytes of device memory currently allocated through this context. */
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx);
 
@@ -319,10 +323,16 @@ int vkr_cmd_begin(vkr_cmd *cmd);
 /* Records one dispatch, preceded by a barrier when it touches a buffer that an
  * earlier dispatch of this recording wrote (or writes one that was read). */
 void vkr_cmd_dispatch(vkr_cmd *cmd, const vkr_dispatch *d);
+/* Marks the recording failed with "op: message" (printf-style) in the
+ * context's error, as a dispatch that cannot be made does (kernels' argument
+ * checks); vkr_cmd_end then returns -1 with the message. */
+void vkr_cmd_fail(vkr_cmd *cmd, const char *op, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
 /* Records a buffer copy (same barrier rules: src read, dst written). */
 void vkr_cmd_copy(vkr_cmd *cmd, vkr_buffer *src, uint64_t src_off, vkr_buffer *dst, uint64_t dst_off, uint64_t size);
-/* Records a zero fill of dst[off, off+size) (size multiple of 4). */
-void vkr_cmd_fill(vkr_cmd *cmd, vkr_buffer *dst, uint64_t off, uint64_t size);
 /* Ends recording. Errors recorded in dispatch/copy surface here. */
 int vkr_cmd_end(vkr_cmd *cmd);
 /* Submits the recording (again); host writes made before are visible.

@@ -75,7 +75,6 @@ struct vkr_ctx {
     vkr_device_info info;
     vkr_device_profile dprof;
     VkPhysicalDeviceMemoryProperties memprops;
-    int fp16;
     int profile;
     int verbose;
     int validation_messages;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "model/f16.h"
+#include "formats/f16.h"
 #include "model/source.h"
 #include "ref_phi3.h"
 
@@ -17,7 +17,7 @@ static float *load(const phi3_source *src, phi3_weight_kind kind, int layer, cha
         free(h), free(f);
         return NULL;
     }
-    for (uint64_t i = 0; i < n; i++) f[i] = phi3_f16_to_f32(h[i]);
+    for (uint64_t i = 0; i < n; i++) f[i] = fmt_f16_to_f32(h[i]);
     free(h);
     return f;
 }

@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "model/f16.h"
-#include "vk/ops.h"
+#include "formats/f16.h"
+#include "kernels/kernels.h"
 
 vkr_ctx *vkt_ctx(void) {
     char err[1024];
@@ -27,15 +27,15 @@ int vkt_ctx_done(vkr_ctx *ctx) {
 }
 
 void vkt_round_f16(float *x, uint64_t n) {
-    for (uint64_t i = 0; i < n; i++) x[i] = phi3_f16_to_f32(phi3_f32_to_f16(x[i]));
+    for (uint64_t i = 0; i < n; i++) x[i] = fmt_f16_to_f32(fmt_f32_to_f16(x[i]));
 }
 
 static uint16_t *to_f16_padded(const float *x, uint32_t rows, uint32_t cols) {
-    uint32_t ld = vkr_ld(cols);
+    uint32_t ld = kern_ld(cols);
     uint16_t *h = calloc((size_t)rows * ld, 2);
     if (!h) return NULL;
     for (uint64_t r = 0; r < rows; r++)
-        for (uint32_t c = 0; c < cols; c++) h[r * ld + c] = phi3_f32_to_f16(x[r * cols + c]);
+        for (uint32_t c = 0; c < cols; c++) h[r * ld + c] = fmt_f32_to_f16(x[r * cols + c]);
     return h;
 }
 
@@ -55,14 +55,14 @@ static vkr_buffer *upload(vkr_ctx *ctx, const char *name, const void *data, uint
 
 vkr_buffer *vkt_weight(vkr_ctx *ctx, const char *name, const float *w, uint32_t rows, uint32_t cols) {
     uint16_t *h = to_f16_padded(w, rows, cols);
-    vkr_buffer *b = h ? upload(ctx, name, h, (uint64_t)rows * vkr_ld(cols) * 2, VKR_BUF_WEIGHT) : NULL;
+    vkr_buffer *b = h ? upload(ctx, name, h, (uint64_t)rows * kern_ld(cols) * 2, VKR_BUF_WEIGHT) : NULL;
     free(h);
     return b;
 }
 
 vkr_buffer *vkt_f16(vkr_ctx *ctx, const char *name, const float *x, uint32_t rows, uint32_t cols) {
     uint16_t *h = x ? to_f16_padded(x, rows, cols) : NULL;
-    vkr_buffer *b = upload(ctx, name, h, (uint64_t)rows * vkr_ld(cols) * 2, VKR_BUF_DEVICE);
+    vkr_buffer *b = upload(ctx, name, h, (uint64_t)rows * kern_ld(cols) * 2, VKR_BUF_DEVICE);
     free(h);
     return b;
 }
@@ -72,7 +72,7 @@ vkr_buffer *vkt_raw(vkr_ctx *ctx, const char *name, const void *data, uint64_t b
 }
 
 int vkt_read_f16(vkr_ctx *ctx, vkr_buffer *b, float *out, uint32_t rows, uint32_t cols) {
-    uint32_t ld = vkr_ld(cols);
+    uint32_t ld = kern_ld(cols);
     uint16_t *h = malloc((size_t)rows * ld * 2);
     if (!h) return -1;
     if (vkr_buffer_read(ctx, b, 0, h, (uint64_t)rows * ld * 2)) {
@@ -80,7 +80,7 @@ int vkt_read_f16(vkr_ctx *ctx, vkr_buffer *b, float *out, uint32_t rows, uint32_
         return -1;
     }
     for (uint64_t r = 0; r < rows; r++)
-        for (uint32_t c = 0; c < cols; c++) out[r * cols + c] = phi3_f16_to_f32(h[r * ld + c]);
+        for (uint32_t c = 0; c < cols; c++) out[r * cols + c] = fmt_f16_to_f32(h[r * ld + c]);
     free(h);
     return 0;
 }

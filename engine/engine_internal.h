@@ -1,0 +1,92 @@
+/* Private to the engine/ sources: the structs behind
+ * eng_model and eng_ctx. */
+#ifndef PHI3VK_MODEL_ENGINE_INTERNAL_H
+#define PHI3VK_MODEL_ENGINE_INTERNAL_H
+
+#include "engine/engine.h"
+#include "kernels/kernels.h"
+
+typedef struct eng_dev_layer {
+    vkr_buffer *attn_norm;   /* fp16 [ld(hidden)] */
+    vkr_buffer *qkv;         /* fp16 [(heads + 2 kv_heads) head_dim, ld(hidden)] */
+    vkr_buffer *o;           /* fp16 [hidden, ld(heads head_dim)] */
+    vkr_buffer *ffn_norm;    /* fp16 [ld(hidden)] */
+    vkr_buffer *gate_up;     /* fp16 [2 intermediate, ld(hidden)] */
+    vkr_buffer *down;        /* fp16 [hidden, ld(intermediate)] */
+} eng_dev_layer;
+
+struct eng_model {
+    phi3_config cfg;         /* n_layers reduced when max_layers was given */
+    vkr_ctx *vk;
+    int own_vk;
+    int verbose;
+    vkr_buffer *embd;        /* fp16 [vocab, ld(hidden)] */
+    vkr_buffer *out_norm;    /* fp16 [ld(hidden)] */
+    vkr_buffer *lm_head;     /* fp16 [vocab, ld(hidden)]; == embd when tied */
+    eng_dev_layer *layers;  /* [n_layers] */
+    uint64_t weight_bytes, params;
+    tok_tokenizer *tok;      /* owned; NULL when none */
+};
+
+/* Scratch for one pass of up to `cap` tokens. */
+typedef struct eng_scratch {
+    int cap;
+    vkr_buffer *ids;         /* host uint32 [cap] */
+    vkr_buffer *x;           /* fp32 [cap, hidden]: residual stream */
+    vkr_buffer *xn;          /* fp16 [cap, ld(hidden)]: normed input of qkv / gate_up / lm_head */
+    vkr_buffer *qkv;         /* fp32 [cap, qkv_rows] */
+    vkr_buffer *q;           /* fp32 [cap, heads head_dim] */
+    vkr_buffer *attn;        /* fp16 [cap, ld(heads head_dim)] */
+    vkr_buffer *gate_up;     /* fp32 [cap, 2 intermediate] */
+    vkr_buffer *ff;          /* fp16 [cap, ld(intermediate)] */
+    vkr_buffer *att_scratch; /* attention partials */
+    int n_split;             /* attention key splits recorded for this scratch */
+} eng_scratch;
+
+/* The tokens of one sequence within a pass: rows [row0, row0 + n) of the
+ * scratch buffers, at positions n_past[seq].. of that sequence. */
+typedef struct eng_segment {
+    int seq, row0, n;
+} eng_segment;
+
+struct eng_ctx {
+    eng_model *m;
+    int n_ctx, n_batch, all_logits;
+    int n_seq;               /* sequences; each owns rows [seq n_ctx, (seq + 1) n_ctx) of the caches */
+    int *n_past;             /* [n_seq] tokens in each sequence's cache */
+    vkr_buffer **k_cache;    /* [n_layers] fp16 [n_seq n_ctx, kv_heads head_dim] */
+    vkr_buffer **v_cache;
+    vkr_buffer *cos_sin;     /* fp32 [n_ctx, head_dim/2, 2] */
+    int rope_long;           /* LongRoPE: the table holds the long factors */
+    int32_t *history;        /* [n_seq, n_ctx] ids in the caches (LongRoPE, prefix copies) */
+    vkr_buffer *params;      /* host struct step_params [2 n_seq]: each sequence's step, then its last token */
+    eng_scratch pre;        /* prefill: n_batch tokens */
+    eng_scratch dec;        /* decode: 1 token */
+    vkr_buffer *last_x;      /* fp32 [n_seq, hidden]: last row of each sequence of a pass */
+    vkr_buffer *last_q;      /* fp32 [n_seq, n_heads head_dim]: its query in the last layer */
+    vkr_buffer *logits;      /* fp32 [logit_rows, vocab] */
+    int logit_rows;          /* capacity of logits: max(n_seq, n_batch if all_logits) */
+    vkr_buffer *next_id;     /* host uint32 [n_seq]: device argmax */
+    vkr_cmd *prefill_cmd;    /* re-recorded per prefill pass */
+    vkr_cmd *decode_cmd;     /* recorded once */
+    vkr_cmd *last_cmd;       /* for profiles */
+    float *host_logits;      /* [logit_rows, vocab]: eng_ctx_logits */
+    int host_rows;
+    float *seq_logits;       /* [n_seq, vocab]: last logits of each sequence */
+    uint64_t device_bytes;
+};
+
+/* Records the forward pass of the segments' tokens (rows 0..T-1 of scratch
+ * s, T = sum of seg[i].n) into cmd; each segment's positions come from
+ * params[seq]. With logits_all (one segment), logits rows 0..T-1 get every
+ * position; otherwise logits row i and next_id[i] get the last token of
+ * segment i, and the last layer computes the keys and values of every token
+ * but attention, o_proj and the MLP of the last tokens only (their other rows
+ * reach no output). */
+void eng_forward_record(eng_ctx *c, vkr_cmd *cmd, eng_scratch *s, const eng_segment *seg, int n_seg,
+                         int logits_all);
+
+/* Fills the cos/sin table for the current LongRoPE factor set. */
+int eng_rope_upload(eng_ctx *c, int use_long, char *err, size_t errlen);
+
+#endif

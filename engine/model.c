@@ -1,0 +1,287 @@
+/* eng_model: open a checkpoint, stream its weights to the device as fp16,
+ * find its tokenizer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "engine/engine_internal.h"
+#include "formats/f16.h"
+#include "model/source.h"
+#include "model/synth.h"
+#include "tokenizer/tok.h"
+#include "tokenizer/tok_gguf.h"
+#include "util/time.h"
+
+#define MIB (1024.0 * 1024.0)
+
+
+/* Where weights come from: a checkpoint file, or a seeded synthetic model
+ * (model/synth.h values, identical to what `phi3vk synth` writes). */
+typedef struct weight_reader {
+    const phi3_source *src;        /* file source, or NULL */
+    const phi3_synth_opts *synth;  /* synthetic weights when src is NULL */
+    float *tmp;                    /* synth: one chunk of f32 values */
+    uint64_t tmp_len;
+    phi3_convert_stats stats;
+} weight_reader;
+
+/* rows x cols of a weight (1-D: 1 x cols); name is set for messages and
+ * debug names. */
+static void weight_shape(const weight_reader *r, const phi3_config *c, phi3_weight_kind k, int layer, uint64_t *rows,
+                         uint64_t *cols, char *name, size_t len) {
+    if (r->src) {
+        const phi3_tensor *t = phi3_source_weight(r->src, k, layer);
+        *rows = t->rows, *cols = t->cols;
+        snprintf(name, len, "%s", t->name);
+        return;
+    }
+    phi3_weight_shape(c, k, rows, cols);
+    if (!*rows) *rows = 1;
+    phi3_weight_name(k, layer, 1, name, len);
+}
+
+static int read_rows(weight_reader *r, phi3_weight_kind k, int layer, uint64_t row0, uint64_t n, uint64_t cols,
+                     uint16_t *dst, uint64_t ld, char *err, size_t errlen) {
+    if (r->src)
+        return phi3_source_read_rows_f16(r->src, phi3_source_weight(r->src, k, layer), row0, n, dst, ld, &r->stats,
+                                         err, errlen);
+    if (r->tmp_len < n * cols) {
+        free(r->tmp);
+        r->tmp_len = n * cols;
+        if (!(r->tmp = malloc(r->tmp_len * sizeof *r->tmp))) {
+            r->tmp_len = 0;
+            snprintf(err, errlen, "out of host memory");
+            return -1;
+        }
+    }
+    phi3_synth_values(r->synth, k, layer, row0 * cols, n * cols, r->tmp);
+    for (uint64_t i = 0; i < n; i++) {
+        for (uint64_t j = 0; j < cols; j++) dst[i * ld + j] = fmt_f32_to_f16(r->tmp[i * cols + j]);
+        for (uint64_t j = cols; j < ld; j++) dst[i * ld + j] = 0;
+    }
+    return 0;
+}
+
+/* Streams one weight into a new weight buffer: rows are converted straight
+ * from the file mapping (or generator) into the staging ring, padded to
+ * ld(cols). */
+static vkr_buffer *upload(eng_model *m, weight_reader *rd, phi3_weight_kind kind, int layer, char *err,
+                          size_t errlen) {
+    uint64_t rows, cols;
+    char name[160];
+    weight_shape(rd, &m->cfg, kind, layer, &rows, &cols, name, sizeof name);
+    uint64_t ld = kern_ld((uint32_t)cols), row_bytes = ld * 2;
+    vkr_buffer *b = vkr_buffer_create(m->vk, name, rows * row_bytes, VKR_BUF_WEIGHT);
+    if (!b) {
+        vkr_ctx_error_to(m->vk, err, errlen);
+        return NULL;
+    }
+    uint64_t chunk_rows = vkr_staging_chunk(m->vk) / row_bytes;
+    if (chunk_rows == 0) chunk_rows = 1;
+    for (uint64_t r = 0; r < rows; r += chunk_rows) {
+        uint64_t n = rows - r < chunk_rows ? rows - r : chunk_rows;
+        uint16_t *dst = vkr_staging_reserve(m->vk, b, r * row_bytes, n * row_bytes);
+        if (!dst) {
+            vkr_ctx_error_to(m->vk, err, errlen);
+            goto fail;
+        }
+        if (read_rows(rd, kind, layer, r, n, cols, dst, ld, err, errlen)) goto fail;
+    }
+    m->weight_bytes += rows * row_bytes;
+    m->params += rows * cols;
+    return b;
+fail:
+    vkr_staging_flush(m->vk);
+    vkr_buffer_destroy(m->vk, b);
+    return NULL;
+}
+
+static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size_t errlen) {
+    double t0 = util_now_s();
+    if (!(m->embd = upload(m, rd, PHI3_W_EMBD, 0, err, errlen))) return -1;
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        eng_dev_layer *L = &m->layers[l];
+        if (!(L->attn_norm = upload(m, rd, PHI3_W_ATTN_NORM, l, err, errlen)) ||
+            !(L->qkv = upload(m, rd, PHI3_W_QKV, l, err, errlen)) ||
+            !(L->o = upload(m, rd, PHI3_W_O, l, err, errlen)) ||
+            !(L->ffn_norm = upload(m, rd, PHI3_W_FFN_NORM, l, err, errlen)) ||
+            !(L->gate_up = upload(m, rd, PHI3_W_GATE_UP, l, err, errlen)) ||
+            !(L->down = upload(m, rd, PHI3_W_DOWN, l, err, errlen)))
+            return -1;
+        if (m->verbose && isatty(2)) /* a progress line only on a terminal */
+            fprintf(stderr, "\rphi3vk: loading layer %d/%d (%.0f MiB)", l + 1, m->cfg.n_layers, m->weight_bytes / MIB);
+    }
+    if (!(m->out_norm = upload(m, rd, PHI3_W_OUTPUT_NORM, 0, err, errlen))) return -1;
+    if (tied) {
+        m->lm_head = m->embd; /* tied embeddings */
+    } else if (!(m->lm_head = upload(m, rd, PHI3_W_OUTPUT, 0, err, errlen))) {
+        return -1;
+    }
+    if (vkr_staging_flush(m->vk)) {
+        vkr_ctx_error_to(m->vk, err, errlen);
+        return -1;
+    }
+    double dt = util_now_s() - t0;
+    if (m->verbose)
+        fprintf(stderr, "%sphi3vk: loaded %.1f MiB of fp16 weights in %.2f s (%.2f GB/s)\n", isatty(2) ? "\r" : "", m->weight_bytes / MIB,
+                dt, m->weight_bytes / dt / 1e9);
+    const phi3_convert_stats *st = &rd->stats;
+    if (st->n_overflow || st->n_nan)
+        fprintf(stderr, "phi3vk: warning: %llu weight values exceed fp16's range and were clamped to +-65504, "
+                        "%llu are NaN (first in %s, max |x| = %g)\n",
+                (unsigned long long)st->n_overflow, (unsigned long long)st->n_nan, st->first_name, st->max_abs);
+    return 0;
+}
+
+/* Bytes the fp16 weights take on the device (rows padded to ld). */
+static uint64_t f16_bytes(const weight_reader *rd, const phi3_config *c, int tied) {
+    uint64_t sum = 0, rows, cols;
+    char name[160];
+    for (int k = 0; k < PHI3_W_KIND_COUNT; k++)
+        for (int l = 0; l < (phi3_weight_is_per_layer((phi3_weight_kind)k) ? c->n_layers : 1); l++) {
+            if (k == PHI3_W_OUTPUT && tied) continue;
+            weight_shape(rd, c, (phi3_weight_kind)k, l, &rows, &cols, name, sizeof name);
+            sum += rows * kern_ld((uint32_t)cols) * 2;
+        }
+    return sum;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int find_tokenizer(eng_model *m, const char *path, const phi3_source *src, const char *override, char *err,
+                          size_t errlen) {
+    char tp[4200];
+    if (override && *override) {
+        m->tok = tok_load_path(override, err, errlen);
+        return m->tok ? 0 : -1;
+    }
+    if (phi3_source_gguf(src) && fmt_gguf_find_key(phi3_source_gguf(src), "tokenizer.ggml.model") >= 0) {
+        m->tok = tok_load_gguf(phi3_source_gguf(src), err, errlen);
+        return m->tok ? 0 : -1;
+    }
+    snprintf(tp, sizeof tp, "%s/tokenizer.json", path);
+    struct stat st;
+    if (is_dir(path) && stat(tp, &st) == 0) {
+        m->tok = tok_load_json(tp, err, errlen);
+        return m->tok ? 0 : -1;
+    }
+    return 0; /* none: the model runs on ids; commands that need text ask for --tokenizer */
+}
+
+/* The part of opening shared by files and synthetic models: the runtime,
+ * the memory check and the upload. m->cfg is set. */
+static int model_load(eng_model *m, const eng_model_opts *o, weight_reader *rd, int tied, char *err,
+                      size_t errlen) {
+    if (o->max_layers > 0 && o->max_layers < m->cfg.n_layers) m->cfg.n_layers = o->max_layers;
+    if (o->vk) {
+        m->vk = o->vk;
+        m->own_vk = o->take_vk;
+    } else {
+        vkr_ctx_opts vo = {.device = o->device, .validate = o->validate, .verbose = o->verbose,
+                           .profile = o->profile, .cache_dir = o->cache_dir, .device_profile = o->device_profile};
+        if (!(m->vk = vkr_ctx_create(&vo, err, errlen))) return -1;
+        m->own_vk = 1;
+    }
+    const vkr_device_info *dev = vkr_ctx_device(m->vk);
+    uint64_t need = f16_bytes(rd, &m->cfg, tied);
+    if (need > dev->device_local_bytes) {
+        if (!vkr_ctx_profile(m->vk)->cpu) {
+            snprintf(err, errlen, "too little device memory: the fp16 weights need %.0f MiB, %s has %.0f MiB "
+                     "(try --layers for a partial model, or a smaller model)", need / MIB, dev->name,
+                     dev->device_local_bytes / MIB);
+            return -1;
+        }
+        /* CPU drivers report a nominal heap; system memory is the real limit. */
+        if (o->verbose)
+            fprintf(stderr, "phi3vk: %.0f MiB of weights exceed %s's nominal heap (%.0f MiB); continuing on a CPU "
+                            "device\n", need / MIB, dev->name, dev->device_local_bytes / MIB);
+    }
+    m->layers = calloc((size_t)m->cfg.n_layers, sizeof *m->layers);
+    if (!m->layers) {
+        snprintf(err, errlen, "out of host memory");
+        return -1;
+    }
+    int rc = upload_all(m, rd, tied, err, errlen);
+    free(rd->tmp);
+    rd->tmp = NULL;
+    return rc;
+}
+
+eng_model *eng_model_open(const char *path, const eng_model_opts *opts, char *err, size_t errlen) {
+    eng_model_opts o = opts ? *opts : (eng_model_opts){0};
+    eng_model *m = calloc(1, sizeof *m);
+    phi3_source *src = NULL;
+    if (!m) {
+        snprintf(err, errlen, "out of host memory");
+        if (o.take_vk) vkr_ctx_destroy(o.vk);
+        return NULL;
+    }
+    m->vk = o.vk; /* owned from here on with take_vk, failure or not */
+    m->own_vk = o.vk && o.take_vk;
+    m->verbose = o.verbose;
+    src = phi3_source_open(path, err, errlen);
+    if (!src) goto fail;
+    m->cfg = *phi3_source_config(src);
+    weight_reader rd = {.src = src};
+    if (model_load(m, &o, &rd, phi3_source_output_is_tied(src), err, errlen)) goto fail;
+    if (find_tokenizer(m, path, src, o.tokenizer, err, errlen)) goto fail;
+    phi3_source_close(src);
+    return m;
+fail:
+    phi3_source_close(src);
+    eng_model_close(m);
+    return NULL;
+}
+
+eng_model *eng_model_synthetic(const phi3_synth_opts *synth, const eng_model_opts *opts, char *err,
+                                 size_t errlen) {
+    eng_model_opts o = opts ? *opts : (eng_model_opts){0};
+    eng_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of host memory");
+        if (o.take_vk) vkr_ctx_destroy(o.vk);
+        return NULL;
+    }
+    m->vk = o.vk;
+    m->own_vk = o.vk && o.take_vk;
+    m->verbose = o.verbose;
+    m->cfg = synth->cfg;
+    if (phi3_config_validate(&m->cfg, "synthetic model", err, errlen)) goto fail;
+    weight_reader rd = {.synth = synth};
+    if (model_load(m, &o, &rd, m->cfg.tie_word_embeddings, err, errlen)) goto fail;
+    if (o.tokenizer && *o.tokenizer && !(m->tok = tok_load_path(o.tokenizer, err, errlen))) goto fail;
+    return m;
+fail:
+    eng_model_close(m);
+    return NULL;
+}
+
+void eng_model_close(eng_model *m) {
+    if (!m) return;
+    if (m->vk) {
+        for (int l = 0; m->layers && l < m->cfg.n_layers; l++) {
+            eng_dev_layer *L = &m->layers[l];
+            vkr_buffer *all[] = {L->attn_norm, L->qkv, L->o, L->ffn_norm, L->gate_up, L->down};
+            for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) vkr_buffer_destroy(m->vk, all[i]);
+        }
+        if (m->lm_head != m->embd) vkr_buffer_destroy(m->vk, m->lm_head);
+        vkr_buffer_destroy(m->vk, m->embd);
+        vkr_buffer_destroy(m->vk, m->out_norm);
+        if (m->own_vk) vkr_ctx_destroy(m->vk);
+    }
+    tok_destroy(m->tok);
+    free(m->layers);
+    free(m);
+}
+
+const phi3_config *eng_model_config(const eng_model *m) { return &m->cfg; }
+const tok_tokenizer *eng_model_tokenizer(const eng_model *m) { return m->tok; }
+vkr_ctx *eng_model_vk(eng_model *m) { return m->vk; }
+uint64_t eng_model_weight_bytes(const eng_model *m) { return m->weight_bytes; }
+uint64_t eng_model_params(const eng_model *m) { return m->params; }

@@ -1,0 +1,96 @@
+/* Embedding gather, SiLU(gate) * up, argmax; argument checks shared by the ops. */
+#include <stdint.h>
+
+#include "kernels/shaders/common.h"
+#include "kernels/kernels_internal.h"
+
+_Static_assert(sizeof(struct pc_embed) == 16, "pc_embed layout");
+_Static_assert(sizeof(struct pc_silu_mul) == 16, "pc_silu_mul layout");
+_Static_assert(sizeof(struct pc_argmax) == 16, "pc_argmax layout");
+
+#define ELEMWISE_WG 64u
+
+static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+int kern_need(vkr_cmd *cmd, const char *op, const char *what, const vkr_buffer *buf, uint64_t need) {
+    if (buf && vkr_buffer_size(buf) >= need) return 0;
+    if (!buf) vkr_cmd_fail(cmd, op, "%s buffer missing (needs %llu bytes)", what, (unsigned long long)need);
+    else
+        vkr_cmd_fail(cmd, op, "%s buffer %s has %llu bytes, needs %llu", what, vkr_buffer_name(buf),
+                    (unsigned long long)vkr_buffer_size(buf), (unsigned long long)need);
+    return -1;
+}
+
+/* Token ids are not checked here (they live on the device): the caller
+ * validates ids < vocab before uploading them; shaders/embed.comp writes NaN
+ * rows for ids past the end of the weight instead of reading out of bounds. */
+void kern_embed(vkr_cmd *cmd, const kern_embed_args *a) {
+    const char *op = "embed";
+    uint32_t ld = kern_ld(a->dim);
+    if (!a->dim || !a->n_tokens) {
+        vkr_cmd_fail(cmd, op, "dim %u and n_tokens %u must be > 0", a->dim, a->n_tokens);
+        return;
+    }
+    if (kern_need(cmd, op, "weight", a->weight, (uint64_t)ld * 2) ||
+        kern_need(cmd, op, "ids", a->ids, (uint64_t)a->n_tokens * 4) ||
+        kern_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * a->dim * 4))
+        return;
+    struct pc_embed pc = {.dim = a->dim, .ld_w = ld, .n_tokens = a->n_tokens};
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+        .shader = "embed", .bindings = "trw", .push_size = sizeof pc, .spec = {ELEMWISE_WG}, .n_spec = 1});
+    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+        .pipeline = p, .bind = {a->weight, a->ids, a->out}, .push = &pc,
+        .groups = {ceil_div(ld / 8, ELEMWISE_WG), a->n_tokens}, .label = op});
+}
+
+void kern_silu_mul(vkr_cmd *cmd, const kern_silu_mul_args *a) {
+    const char *op = "silu_mul";
+    uint32_t ld = kern_ld(a->n_ff);
+    if (!a->n_ff || !a->n_tokens) {
+        vkr_cmd_fail(cmd, op, "n_ff %u and n_tokens %u must be > 0", a->n_ff, a->n_tokens);
+        return;
+    }
+    if (kern_need(cmd, op, "gate_up", a->gate_up, (uint64_t)a->n_tokens * a->n_ff * 8) ||
+        kern_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * ld * 2))
+        return;
+    struct pc_silu_mul pc = {.n_ff = a->n_ff, .ld_out = ld, .n_tokens = a->n_tokens};
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+        .shader = "silu_mul", .bindings = "rw", .push_size = sizeof pc, .spec = {ELEMWISE_WG}, .n_spec = 1});
+    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+        .pipeline = p, .bind = {a->gate_up, a->out}, .push = &pc,
+        .groups = {ceil_div(ld / 2, ELEMWISE_WG), a->n_tokens}, .label = op});
+}
+
+/* out[t] = 0xFFFFFFFF when row t holds only NaN. */
+void kern_argmax_wg(vkr_cmd *cmd, const kern_argmax_args *a, uint32_t wg) {
+    const char *op = "argmax";
+    const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
+    if (!a->n_vocab || !a->n_tokens) {
+        vkr_cmd_fail(cmd, op, "n_vocab %u and n_tokens %u must be > 0", a->n_vocab, a->n_tokens);
+        return;
+    }
+    if (!wg || wg > d->max_workgroup_invocations) {
+        vkr_cmd_fail(cmd, op, "workgroup of %u invocations: expected 1 .. %u", wg, d->max_workgroup_invocations);
+        return;
+    }
+    if (kern_need(cmd, op, "logits", a->logits, (uint64_t)a->n_tokens * a->n_vocab * 4) ||
+        kern_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * 4))
+        return;
+    struct pc_argmax pc = {.n_vocab = a->n_vocab, .n_tokens = a->n_tokens};
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+        .shader = "argmax", .bindings = "rw", .push_size = sizeof pc, .spec = {wg}, .n_spec = 1,
+        .portable = wg == 1 && (vkr_ctx_profile(vkr_cmd_ctx(cmd))->fallbacks & VKR_KERNEL_ARGMAX)});
+    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+        .pipeline = p, .bind = {a->logits, a->out}, .push = &pc, .groups = {a->n_tokens}, .label = op});
+}
+
+void kern_argmax(vkr_cmd *cmd, const kern_argmax_args *a) {
+    const vkr_device_info *d = vkr_ctx_device(vkr_cmd_ctx(cmd));
+    /* One workgroup per token. CPU drivers: a single subgroup, so the shared
+     * memory step (and its barrier) never runs; GPUs: 256 lanes stream the
+     * 128 KB row. */
+    const vkr_device_profile *pr = vkr_ctx_profile(vkr_cmd_ctx(cmd));
+    uint32_t wg = pr->fallbacks & VKR_KERNEL_ARGMAX ? 1 : pr->argmax_wg; /* portable: one invocation per row */
+    if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
+    kern_argmax_wg(cmd, a, wg);
+}
