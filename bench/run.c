@@ -150,24 +150,26 @@ static int take_profile(bench_state *s, bench_profile *p, int tokens, double wal
 /* Cuts the cache back to depth and runs one repetition; returns its wall
  * time in seconds and, for tg, the last step's in *last_s (-1 on error). */
 static double run_once(bench_state *s, int depth, int n_prompt, int n_gen, double *last_s, char *err, size_t errlen) {
-    if (eng_ctx_truncate(s->c, depth)) {
+    if (eng_seq_truncate(s->c, 0, depth)) {
         snprintf(err, errlen, "cannot cut the cache back to depth %d", depth);
         return -1;
     }
     double t0 = util_now_s();
+    eng_output out;
     if (n_prompt) {
-        if (eng_ctx_eval(s->c, s->tokens + depth, n_prompt, err, errlen)) return -1;
+        if (eng_step(s->c, &(eng_input){.seq = 0, .tokens = s->tokens + depth, .n = n_prompt}, 1, &out, err, errlen))
+            return -1;
         *last_s = util_now_s() - t0;
         return *last_s;
     }
     int vocab = eng_model_config(s->m)->vocab;
-    int32_t tok = s->tokens[depth], next;
+    int32_t tok = s->tokens[depth];
     for (int i = 0; i < n_gen; i++) {
         double ts = util_now_s();
-        if (eng_ctx_decode_greedy(s->c, tok, &next, err, errlen)) return -1;
+        if (eng_step(s->c, &(eng_input){.seq = 0, .tokens = &tok, .n = 1}, 1, &out, err, errlen)) return -1;
         *last_s = util_now_s() - ts;
         /* a broken device may return no id (NaN logits): keep measuring, the check reports it */
-        tok = next >= 0 && next < vocab ? next : s->tokens[depth];
+        tok = out.argmax >= 0 && out.argmax < vocab ? out.argmax : s->tokens[depth];
     }
     return util_now_s() - t0;
 }
@@ -244,8 +246,11 @@ static int load_model(bench_state *s, char *err, size_t errlen) {
         return -1;
     }
     /* One prefill pass per pp test, so its profile covers the whole prompt. */
-    eng_ctx_opts co = {.n_ctx = n_ctx, .n_batch = max_pp > 0 ? max_pp : 512};
-    if (!(s->c = eng_ctx_create(s->m, &co, err, errlen))) return -1;
+    eng_plan plan;
+    if (eng_plan_make(s->m, &(eng_plan_request){.n_ctx = n_ctx, .n_seq = 1, .n_batch = max_pp > 0 ? max_pp : 512},
+                      &plan, err, errlen) ||
+        !(s->c = eng_ctx_create(s->m, &plan, err, errlen)))
+        return -1;
     if (!(s->tokens = make_tokens(n_ctx, cfg->vocab))) {
         snprintf(err, errlen, "out of host memory");
         return -1;
@@ -277,7 +282,10 @@ static int run_device(bench_state *s, char *err, size_t errlen) {
         int depth = o->n_depth ? o->depth[di] : 0;
         if (depth > 0) {
             progress(o, "%s: filling the cache to depth %d", d->name, depth);
-            if (eng_ctx_truncate(s->c, 0) || eng_ctx_eval(s->c, s->tokens, depth, err, errlen)) return -1;
+            eng_output out;
+            if (eng_seq_truncate(s->c, 0, 0) ||
+                eng_step(s->c, &(eng_input){.seq = 0, .tokens = s->tokens, .n = depth}, 1, &out, err, errlen))
+                return -1;
         }
         for (int i = 0; i < o->n_pp; i++)
             if (o->pp[i] > 0 && run_test(s, depth, o->pp[i], 0, err, errlen)) return -1;

@@ -134,6 +134,8 @@ static int check_device(int i, const char *profile, int json, cJSON *check) {
     char names[128];
     eng_selftest_names(r.fallbacks, names, sizeof names);
     cJSON_AddStringToObject(check, "device_profile", vkr_ctx_profile(vk)->name);
+    cJSON_AddStringToObject(check, "quirks", vkr_ctx_profile(vk)->quirks);
+    if (!json && vkr_ctx_profile(vk)->quirks[0]) printf("    quirks        %s\n", vkr_ctx_profile(vk)->quirks);
     cJSON_AddStringToObject(check, "self_test", rc ? "refused" : r.pass ? "pass" : "fallback");
     cJSON_AddStringToObject(check, "fallbacks", rc ? "" : names);
     cJSON_AddStringToObject(check, "detail", rc ? err : r.detail);

@@ -181,7 +181,9 @@ static int generate(const gen_args *g, eng_model *m, eng_ctx *c, const tok_ids *
     }
     for (size_t i = 0; i < prompt->n; i++) eng_sampler_accept(s, prompt->ids[i]);
     double t0 = util_now_s();
-    if (eng_ctx_eval(c, prompt->ids, (int)prompt->n, err, sizeof err)) {
+    eng_output out;
+    if (eng_step(c, &(eng_input){.seq = 0, .tokens = prompt->ids, .n = (int)prompt->n, .want = greedy ? 0 : ENG_LOGITS},
+                 1, &out, err, sizeof err)) {
         cli_error("generate", "%s", err);
         eng_sampler_destroy(s);
         return 1;
@@ -190,7 +192,7 @@ static int generate(const gen_args *g, eng_model *m, eng_ctx *c, const tok_ids *
     int n_gen = 0, steps = 0, rc = 0;
     const char *why = "";
     if (g->n_predict != 0) {
-        int32_t tok = eng_sampler_sample(s, eng_ctx_logits(c, NULL)); /* argmax when greedy */
+        int32_t tok = greedy ? out.argmax : eng_sampler_sample(s, out.logits); /* greedy: the device's argmax */
         eng_sampler_accept(s, tok);
         n_gen = 1;
         if (emit(e, tok, is_stop(cfg, tok))) goto write_fail;
@@ -203,18 +205,15 @@ static int generate(const gen_args *g, eng_model *m, eng_ctx *c, const tok_ids *
                 why = "-n reached";
                 break;
             }
-            if (eng_ctx_n_past(c) >= n_ctx) {
+            if (eng_seq_len(c, 0) >= n_ctx) {
                 why = "context full";
                 break;
             }
-            int32_t next;
-            int bad;
-            if (greedy) {
-                bad = eng_ctx_decode_greedy(c, tok, &next, err, sizeof err);
-            } else {
-                bad = eng_ctx_eval(c, &tok, 1, err, sizeof err);
-                if (!bad) next = eng_sampler_sample(s, eng_ctx_logits(c, NULL));
-            }
+            /* greedy: only the device's argmax comes back (4 bytes) */
+            int32_t next = 0;
+            int bad = eng_step(c, &(eng_input){.seq = 0, .tokens = &tok, .n = 1, .want = greedy ? 0 : ENG_LOGITS}, 1,
+                               &out, err, sizeof err);
+            if (!bad) next = greedy ? out.argmax : eng_sampler_sample(s, out.logits);
             if (bad) {
                 cli_error("generate", "%s", err);
                 rc = 1;
@@ -284,7 +283,7 @@ int cmd_generate(int argc, char **argv) {
         cli_error("generate", "the prompt is empty (and --no-bos leaves no token to start from)");
         goto done;
     }
-    if (!(c = cli_ctx_create("generate", m, &g.model, &(eng_ctx_opts){.n_ctx = g.model.n_ctx}))) goto done;
+    if (!(c = cli_ctx_create("generate", m, &g.model, &(eng_plan_request){.n_ctx = g.model.n_ctx, .n_seq = 1}))) goto done;
     if (prompt.n > (size_t)eng_ctx_n_ctx(c)) {
         cli_error("generate", "the prompt has %zu tokens, more than --ctx %d: pass a larger --ctx (the model allows "
                               "%d) or a shorter prompt", prompt.n, eng_ctx_n_ctx(c), eng_model_config(m)->max_pos);

@@ -131,17 +131,18 @@ int cmd_logits(int argc, char **argv) {
         goto done;
     }
     int n = (int)ids.n;
-    eng_ctx_opts co = {.n_ctx = a.n_ctx ? a.n_ctx : n, .n_batch = n, .all_logits = 1};
-    if (!(c = cli_ctx_create(cmd, m, &a, &co))) goto done;
+    eng_plan_request pr = {.n_ctx = a.n_ctx ? a.n_ctx : n, .n_seq = 1, .n_batch = n, .all_logits = 1};
+    if (!(c = cli_ctx_create(cmd, m, &a, &pr))) goto done;
     char err[2048];
     double t0 = util_now_s();
-    if (eng_ctx_eval(c, ids.ids, n, err, sizeof err)) {
+    eng_output o;
+    if (eng_step(c, &(eng_input){.seq = 0, .tokens = ids.ids, .n = n, .want = ENG_ALL_LOGITS}, 1, &o, err, sizeof err)) {
         cli_error(cmd, "%s", err);
         goto done;
     }
     double t1 = util_now_s();
-    int rows;
-    const float *logits = eng_ctx_logits(c, &rows);
+    int rows = n;
+    const float *logits = o.logits;
     if (write_npy(out, logits, rows, cfg->vocab, err, sizeof err)) {
         cli_error(cmd, "%s", err);
         goto done;

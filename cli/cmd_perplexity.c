@@ -142,13 +142,16 @@ static int run_windows(const ppl_args *p, eng_model *m, eng_ctx *c, const tok_id
         memcpy(win, src, (size_t)n_ctx * sizeof *win);
         if (!p->model.no_bos && bos >= 0) win[0] = bos;
         err[0] = 0;
-        if (eng_ctx_truncate(c, 0) || eng_ctx_eval(c, win, n_ctx, err, sizeof err)) {
+        eng_output out;
+        if (eng_seq_truncate(c, 0, 0) ||
+            eng_step(c, &(eng_input){.seq = 0, .tokens = win, .n = n_ctx, .want = ENG_ALL_LOGITS}, 1, &out, err,
+                     sizeof err)) {
             if (!err[0]) snprintf(err, sizeof err, "cannot reset the context");
             cli_error(cmd, "window %d: %s", w + 1, err);
             free(win);
             return 1;
         }
-        const float *logits = eng_ctx_logits(c, NULL);
+        const float *logits = out.logits;
         if (score_rows(logits + (size_t)first * vocab, vocab, src + first + 1, n_ctx - 1 - first, &sum)) {
             cli_error(cmd, "window %d: the model produced non-finite logits (broken weights?)", w + 1);
             free(win);
@@ -197,7 +200,8 @@ int cmd_perplexity(int argc, char **argv) {
                        "text", p.file, ids.n, n_ctx);
         goto done;
     }
-    if (!(c = cli_ctx_create(cmd, m, &p.model, &(eng_ctx_opts){.n_ctx = n_ctx, .n_batch = n_ctx, .all_logits = 1})))
+    if (!(c = cli_ctx_create(cmd, m, &p.model,
+                             &(eng_plan_request){.n_ctx = n_ctx, .n_seq = 1, .n_batch = n_ctx, .all_logits = 1})))
         goto done;
     rc = run_windows(&p, m, c, &ids);
 done:

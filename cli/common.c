@@ -172,9 +172,10 @@ vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_pro
     return vk;
 }
 
-eng_ctx *cli_ctx_create(const char *cmd, eng_model *m, const cli_model_args *a, const eng_ctx_opts *o) {
+eng_ctx *cli_ctx_create(const char *cmd, eng_model *m, const cli_model_args *a, const eng_plan_request *r) {
     char err[2048];
-    eng_ctx *c = eng_ctx_create(m, o, err, sizeof err);
+    eng_plan plan;
+    eng_ctx *c = eng_plan_make(m, r, &plan, err, sizeof err) ? NULL : eng_ctx_create(m, &plan, err, sizeof err);
     if (!c) {
         cli_error(cmd, "%s", err);
         return NULL;

@@ -61,10 +61,10 @@ int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int
  * NULL on failure. */
 eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer);
 
-/* Creates a context (n_ctx and the options in o) and, with a->verbose,
+/* Plans (eng_plan_make) and creates a context for r and, with a->verbose,
  * prints the device memory in use: weights + KV cache + scratch = total.
  * Prints the error and returns NULL on failure. */
-eng_ctx *cli_ctx_create(const char *cmd, eng_model *m, const cli_model_args *a, const eng_ctx_opts *o);
+eng_ctx *cli_ctx_create(const char *cmd, eng_model *m, const cli_model_args *a, const eng_plan_request *r);
 
 /* Closes ctx and model (either may be NULL). With --validate, prints how
  * many validation messages the run produced when there were any, and

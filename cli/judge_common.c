@@ -264,28 +264,13 @@ static void on_signal(int sig) {
     signal(sig, SIG_DFL); /* a second Ctrl-C ends the process at once */
 }
 
-/* MemAvailable of /proc/meminfo in bytes (0 where unreadable). */
-static double host_available_bytes(void) {
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    double kib = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "MemAvailable:", 13)) {
-            kib = strtod(line + 13, NULL);
-            break;
-        }
-    if (f) fclose(f);
-    return kib * 1024;
-}
-
-/* Sizes the context of a run: n_ctx = --ctx, else the longest prompt of the
+/* The plan request of a run: n_ctx = --ctx, else the longest prompt of the
  * items still to run plus the answer tokens (and --max-tokens with
  * --reason), rounded up to 64 and capped at the model's context; n_seq =
- * --batch, else as many sequences as half the device memory left after the
- * weights holds: at most 16 (CPU devices: 1 for labels, 8 with --reason),
- * at most the items to run. */
+ * --batch, else the engine's choice (eng_plan_make) for this work: decoding
+ * with --reason, at most the items to run. */
 static void size_context(const cli_judge_args *a, const cli_judge_session *s, const judge_dataset *ds, const int *idx,
-                         int n, int todo, eng_ctx_opts *o) {
+                         int n, int todo, eng_plan_request *o) {
     const phi3_config *cfg = eng_model_config(s->m);
     int cap = cfg->max_pos;
     if (a->model.n_ctx) {
@@ -307,24 +292,9 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
         need = (need + 63) / 64 * 64;
         o->n_ctx = need < cap ? need : cap;
     }
-    if (a->batch) {
-        o->n_seq = a->batch;
-        return;
-    }
-    vkr_ctx *vk = eng_model_vk(s->m);
-    /* CPU drivers are compute-bound: batched prefills measured slower there,
-     * so labels go one item at a time; lockstep decoding of 8 sequences (one
-     * register-blocked tile of tokens) made --reason faster (bench/RESULTS.md). */
-    int most = vkr_ctx_profile(vk)->cpu ? (a->reason ? 8 : 1) : 16;
-    double kv = 4.0 * cfg->n_layers * o->n_ctx * cfg->n_kv_heads * cfg->head_dim; /* fp16 K and V per sequence */
-    double left = (double)vkr_ctx_device(vk)->device_local_bytes - (double)vkr_ctx_allocated(vk);
-    /* A CPU driver's memory is the host's (lavapipe reports a 2 GiB heap and
-     * allocates past it): what the host has available then. */
-    if (vkr_ctx_profile(vk)->cpu) left = host_available_bytes();
-    int k = left > 0 ? (int)(left / 2 / kv) : 1;
-    if (k > most) k = most;
-    if (k > todo) k = todo;
-    o->n_seq = k < 1 ? 1 : k;
+    o->n_seq = a->batch;
+    o->max_seq = todo;
+    o->decoding = a->reason;
 }
 
 /* The device a run would use, its device profile, and the kernels its
@@ -473,12 +443,12 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
              m.tokenizer ? m.tokenizer : "");
     if (a->model.verbose) fprintf(stderr, "phi3vk %s: model %s\n", cmd, s->model_desc);
     if (!(s->m = cli_model_open(cmd, &m, 1))) return -1;
-    eng_ctx_opts co_ctx = {0};
+    eng_plan_request co_ctx = {0};
     size_context(a, s, ds, idx, n, todo, &co_ctx);
-    if (a->model.verbose)
-        fprintf(stderr, "phi3vk %s: context: %d sequence%s (items per engine pass) x %d tokens\n", cmd, co_ctx.n_seq,
-                co_ctx.n_seq == 1 ? "" : "s", co_ctx.n_ctx);
     if (!(s->c = cli_ctx_create(cmd, s->m, &m, &co_ctx))) return -1;
+    if (a->model.verbose)
+        fprintf(stderr, "phi3vk %s: context: %d sequence%s (items per engine pass) x %d tokens\n", cmd,
+                eng_ctx_n_seq(s->c), eng_ctx_n_seq(s->c) == 1 ? "" : "s", eng_ctx_n_ctx(s->c));
     judge_classifier_opts co = {
         .reason = a->reason,
         .max_new = a->max_new,

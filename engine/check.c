@@ -74,23 +74,30 @@ static int run_ref(const phi3_synth_opts *o, float *prompt_logits, int32_t *ids,
 /* The device side, same steps on vk. */
 static int run_dev(vkr_ctx *vk, const phi3_synth_opts *o, float *prompt_logits, int32_t *ids, float *last_logits,
                    char *err, size_t errlen) {
-    int rc = -1, V = o->cfg.vocab, rows = 0;
+    int rc = -1, V = o->cfg.vocab;
     eng_ctx *c = NULL;
     eng_model *m = eng_model_synthetic(o, &(eng_model_opts){.vk = vk}, err, errlen);
     if (!m) return -1;
-    c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = CHECK_CTX, .all_logits = 1}, err, errlen);
-    if (!c || eng_ctx_eval(c, check_prompt, PROMPT_LEN, err, errlen)) goto done;
-    const float *lg = eng_ctx_logits(c, &rows);
-    if (rows != PROMPT_LEN) {
-        snprintf(err, errlen, "prompt logits: expected %d rows, got %d", PROMPT_LEN, rows);
+    eng_plan plan;
+    eng_output out;
+    if (eng_plan_make(m, &(eng_plan_request){.n_ctx = CHECK_CTX, .n_seq = 1, .all_logits = 1}, &plan, err, errlen) ||
+        !(c = eng_ctx_create(m, &plan, err, errlen)))
         goto done;
-    }
-    memcpy(prompt_logits, lg, (size_t)PROMPT_LEN * V * sizeof *lg);
+    /* every prompt position's logits, then greedy decode (argmax on the
+     * device), then the last id once more with its logits */
+    if (eng_step(c, &(eng_input){.seq = 0, .tokens = check_prompt, .n = PROMPT_LEN, .want = ENG_ALL_LOGITS}, 1, &out,
+                 err, errlen))
+        goto done;
+    memcpy(prompt_logits, out.logits, (size_t)PROMPT_LEN * V * sizeof *out.logits);
     ids[0] = argmax(prompt_logits + (size_t)(PROMPT_LEN - 1) * V, V, NULL);
-    for (int i = 1; i < ENG_CHECK_IDS; i++)
-        if (eng_ctx_decode_greedy(c, ids[i - 1], &ids[i], err, errlen)) goto done;
-    if (eng_ctx_eval(c, &ids[ENG_CHECK_IDS - 1], 1, err, errlen)) goto done;
-    memcpy(last_logits, eng_ctx_logits(c, NULL), (size_t)V * sizeof *lg);
+    for (int i = 1; i < ENG_CHECK_IDS; i++) {
+        if (eng_step(c, &(eng_input){.seq = 0, .tokens = &ids[i - 1], .n = 1}, 1, &out, err, errlen)) goto done;
+        ids[i] = out.argmax;
+    }
+    if (eng_step(c, &(eng_input){.seq = 0, .tokens = &ids[ENG_CHECK_IDS - 1], .n = 1, .want = ENG_LOGITS}, 1, &out,
+                 err, errlen))
+        goto done;
+    memcpy(last_logits, out.logits, (size_t)V * sizeof *out.logits);
     rc = 0;
 done:
     eng_ctx_destroy(c);

@@ -1,20 +1,28 @@
-/* phi3vk's public API: run a Phi-3 model on a Vulkan device.
+/* engine/ (eng_): run a Phi-3 model on a Vulkan device.
  *
  *   eng_model *m = eng_model_open("path/to/folder-or.gguf", &opts, err, sizeof err);
- *   eng_ctx *c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 4096}, err, sizeof err);
- *   eng_ctx_eval(c, ids, n, err, sizeof err);          // prefill: logits of the last token
- *   const float *logits = eng_ctx_logits(c, NULL);     // [vocab]
- *   eng_ctx_decode_greedy(c, id, &next, err, sizeof err); // one decode step, argmax on device
+ *   eng_plan p;                                          // how big, how many sequences
+ *   eng_plan_make(m, &(eng_plan_request){.n_ctx = 4096}, &p, err, sizeof err);
+ *   eng_ctx *c = eng_ctx_create(m, &p, err, sizeof err);
+ *   eng_output out;
+ *   eng_step(c, &(eng_input){.seq = 0, .tokens = ids, .n = n, .want = ENG_LOGITS}, 1, &out, err, sizeof err);
+ *   ... out.logits [vocab], out.argmax (picked on the device) ...
+ *   eng_step(c, &(eng_input){.seq = 0, .tokens = &out.argmax, .n = 1}, 1, &out, err, sizeof err);
  *   eng_ctx_destroy(c); eng_model_close(m);
  *
  * A model owns its device weights (fp16, converted while streaming from F32,
  * BF16 or F16 files), the Vulkan runtime (unless one is passed in) and, when
- * the checkpoint has one, the tokenizer. A context owns one sequence: its fp16
- * KV cache, scratch buffers and the pre-recorded decode command buffer.
+ * the checkpoint has one, the tokenizer. A context owns n_seq sequences,
+ * each with its own fp16 KV cache of n_ctx tokens, the scratch of one pass
+ * and a pre-recorded single-token step. Every step appends tokens to any
+ * set of sequences (a prompt to one, one generated token to each of
+ * others: sequences join and leave between steps) and returns, per
+ * sequence, the device's argmax of the next token and, only when asked, its
+ * logits or top-k log-probabilities: nothing else is read back.
  * Functions returning int give 0 on success and -1 with a message in err.
  */
-#ifndef PHI3VK_MODEL_PHI3_H
-#define PHI3VK_MODEL_PHI3_H
+#ifndef PHI3VK_ENGINE_ENGINE_H
+#define PHI3VK_ENGINE_ENGINE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -64,65 +72,102 @@ uint64_t eng_model_weight_bytes(const eng_model *m);
 /* Number of parameters (elements of all weights, without padding). */
 uint64_t eng_model_params(const eng_model *m);
 
-typedef struct eng_ctx_opts {
-    int n_ctx;        /* KV cache length in tokens; 0: the model's context capped at 4096 */
-    int n_batch;      /* most tokens per prefill pass (longer inputs are split); 0: 512 */
-    int all_logits;   /* 1: eng_ctx_eval keeps the logits of every position, not only the last */
-    int n_seq;        /* independent sequences (batching); each has its own n_ctx cache; 0: 1 */
-} eng_ctx_opts;
+/* ---- planning ----------------------------------------------------------
+ * How large a context to make and how many sequences it holds: the KV cache
+ * sizing and the batch policy of every command, decided in one place from
+ * the model, the device profile and the memory left. */
+typedef struct eng_plan_request {
+    int n_ctx;        /* tokens each sequence must hold; 0: the model's context, at most 4096 */
+    int n_seq;        /* sequences; 0: as many as suit the device (below), at most max_seq */
+    int max_seq;      /* with n_seq 0: the most worth having (the items left, say); 0: 16 */
+    int decoding;     /* the sequences mostly generate tokens (decode) rather than read prompts */
+    int n_batch;      /* most tokens in one pass (longer inputs are split); 0: 512 */
+    int all_logits;   /* steps will ask for every position's logits (ENG_ALL_LOGITS) */
+} eng_plan_request;
 
-/* Allocates the KV cache and scratch and records the decode step. */
-eng_ctx *eng_ctx_create(eng_model *m, const eng_ctx_opts *opts, char *err, size_t errlen);
+typedef struct eng_plan {
+    int n_ctx, n_seq, n_batch, all_logits; /* what eng_ctx_create makes */
+    uint64_t kv_bytes;      /* the KV cache of all sequences (fp16 K and V, every layer) */
+    uint64_t free_bytes;    /* memory the plan was sized against: the largest device-local
+                               heap less what phi3vk holds; the host's available memory on
+                               CPU devices (lavapipe reports a nominal 2 GiB heap) */
+} eng_plan;
+
+/* Fills *out for r. With n_seq 0: one sequence for prompt work on CPU
+ * devices (compute-bound: batched prompts measured slower), eight for
+ * decoding there (one register-blocked tile of tokens per pass), sixteen
+ * on GPUs; never more than max_seq or than half the free memory holds.
+ * Fails, naming the limit, when n_ctx exceeds the model's context, a layer's
+ * cache exceeds maxStorageBufferRange, or the cache exceeds the free
+ * memory. */
+int eng_plan_make(const eng_model *m, const eng_plan_request *r, eng_plan *out, char *err, size_t errlen);
+
+/* Allocates the KV caches and scratch of plan p (from eng_plan_make) and
+ * records the single-token step. */
+eng_ctx *eng_ctx_create(eng_model *m, const eng_plan *p, char *err, size_t errlen);
 void eng_ctx_destroy(eng_ctx *c);
-
-/* Appends tokens[0..n) to the sequence (prefill in passes of n_batch) and
- * computes logits. Fails when the cache would overflow ("context full: N + n >
- * n_ctx") or an id is outside the vocabulary. */
-int eng_ctx_eval(eng_ctx *c, const int32_t *tokens, int n, char *err, size_t errlen);
-/* Logits of the last eval: [rows, vocab] fp32, rows = n (all_logits) or 1.
- * Valid until the next eval/decode. */
-const float *eng_ctx_logits(const eng_ctx *c, int *rows);
-/* Appends one token with the pre-recorded decode step and returns the
- * argmax of the next-token logits, computed on the device (4 bytes read
- * back). eng_ctx_logits is not updated. */
-int eng_ctx_decode_greedy(eng_ctx *c, int32_t token, int32_t *next, char *err, size_t errlen);
-/* Tokens currently in the KV cache. */
-int eng_ctx_n_past(const eng_ctx *c);
-int eng_ctx_n_ctx(const eng_ctx *c);
-/* Forgets every token after the first n (n <= n_past): the KV entries of the
- * first n stay valid, so a shared prompt prefix is computed once. */
-int eng_ctx_truncate(eng_ctx *c, int n);
-
-/* ---- several sequences (eng_ctx_opts.n_seq > 1) -------------------------
- * The functions above act on sequence 0. Sequences share the weights and
- * the passes: eng_ctx_eval_batch runs the tokens of several sequences
- * through every matrix multiply together, each attending only to its own
- * cache. */
-typedef struct eng_seq_tokens {
-    int seq;                 /* 0 .. n_seq-1, each at most once per batch */
-    const int32_t *tokens;   /* appended to that sequence */
-    int n;
-} eng_seq_tokens;
 int eng_ctx_n_seq(const eng_ctx *c);
-/* eng_ctx_eval for sequence seq (logits: eng_ctx_logits_seq). */
-int eng_ctx_eval_seq(eng_ctx *c, int seq, const int32_t *tokens, int n, char *err, size_t errlen);
-/* Appends each item's tokens to its sequence, packing items into passes of
- * at most n_batch tokens; afterwards eng_ctx_logits_seq(c, item.seq) holds
- * the logits after each item's last token. */
-int eng_ctx_eval_batch(eng_ctx *c, const eng_seq_tokens *items, int n_items, char *err, size_t errlen);
-/* Last logits [vocab] of sequence seq (NULL for a bad seq). */
-const float *eng_ctx_logits_seq(const eng_ctx *c, int seq);
-int eng_ctx_n_past_seq(const eng_ctx *c, int seq);
-/* The ids in sequence seq's cache [n_past_seq] (for prefix matching). */
-const int32_t *eng_ctx_tokens_seq(const eng_ctx *c, int seq);
-int eng_ctx_truncate_seq(eng_ctx *c, int seq, int n);
-/* Makes dst hold the first n cached tokens of src (a device copy of their
- * K/V rows): a shared prompt prefix is computed once for all sequences. */
-int eng_ctx_copy_seq(eng_ctx *c, int src, int dst, int n, char *err, size_t errlen);
+int eng_ctx_n_ctx(const eng_ctx *c);
 /* Bytes of device memory of this context (KV cache + scratch). */
 uint64_t eng_ctx_device_bytes(const eng_ctx *c);
 
-/* GPU time per op of the last eval or decode (model opened with profile).
+/* ---- steps ------------------------------------------------------------- */
+
+#define ENG_MAX_TOP 20
+
+enum {
+    ENG_LOGITS = 1,      /* the next-token logits [vocab] */
+    ENG_ALL_LOGITS = 2,  /* the logits after every token of the input [n, vocab] (one input, n <=
+                            n_batch, a plan with all_logits) */
+};
+
+typedef struct eng_input {
+    int seq;                 /* 0 .. n_seq-1, at most once per step */
+    const int32_t *tokens;   /* appended to the sequence (may point into its own history) */
+    int n;                   /* >= 1 */
+    unsigned want;           /* ENG_LOGITS / ENG_ALL_LOGITS besides the argmax; 0: argmax only */
+    int top_k;               /* 0 .. ENG_MAX_TOP: the most likely next tokens with log-probabilities */
+} eng_input;
+
+typedef struct eng_top {
+    int32_t id;
+    float logprob;           /* natural log of the softmax probability */
+} eng_top;
+
+typedef struct eng_output {
+    int32_t argmax;          /* the next token with the largest logit, lowest id on ties (the
+                                device's argmax; from the host's logits with ENG_ALL_LOGITS) */
+    const float *logits;     /* when asked: [vocab], or [n, vocab] with ENG_ALL_LOGITS; NULL
+                                otherwise. Valid until the next step */
+    int n_top;               /* entries of top, most likely first */
+    eng_top top[ENG_MAX_TOP];
+} eng_output;
+
+/* Appends in[i].tokens to sequence in[i].seq for every i, through every
+ * layer, and fills out[i] (out holds n_in). The inputs share the passes: up
+ * to n_batch tokens per pass, a long input's head in passes of its own. A
+ * single one-token input runs the pre-recorded step. Fails before any
+ * work, naming the input, for a sequence out of range or listed twice, an
+ * id outside the vocabulary, or a full cache ("context full: N + n >
+ * n_ctx"). LongRoPE models re-evaluate a sequence once it crosses
+ * original_max_position_embeddings (single-sequence contexts only). */
+int eng_step(eng_ctx *c, const eng_input *in, int n_in, eng_output *out, char *err, size_t errlen);
+
+/* ---- sequences --------------------------------------------------------- */
+
+/* Tokens in sequence seq's cache (-1 for a bad seq). */
+int eng_seq_len(const eng_ctx *c, int seq);
+/* Those tokens [eng_seq_len] (for prefix matching; NULL for a bad seq). */
+const int32_t *eng_seq_tokens(const eng_ctx *c, int seq);
+/* Forgets every token of seq after the first n (n <= its length): the K/V of
+ * the first n stay valid, so a shared prompt prefix is computed once.
+ * Returns 0, or -1 for a bad seq or n. */
+int eng_seq_truncate(eng_ctx *c, int seq, int n);
+/* Makes dst hold the first n tokens of src (a device copy of their K/V
+ * rows): a prompt prefix shared by several sequences is computed once. */
+int eng_seq_copy(eng_ctx *c, int src, int dst, int n, char *err, size_t errlen);
+
+/* GPU time per op of the last step (model opened with profile).
  * Entries are summed over layers by op label; returns the count or -1. */
 typedef struct eng_op_profile {
     const char *op;   /* "matmul", "attention", ... */

@@ -59,22 +59,26 @@ struct eng_ctx {
     vkr_buffer *cos_sin;     /* fp32 [n_ctx, head_dim/2, 2] */
     int rope_long;           /* LongRoPE: the table holds the long factors */
     int32_t *history;        /* [n_seq, n_ctx] ids in the caches (LongRoPE, prefix copies) */
-    vkr_buffer *params;      /* host struct step_params [2 n_seq]: each sequence's step, then its last token */
-    eng_scratch pre;        /* prefill: n_batch tokens */
-    eng_scratch dec;        /* decode: 1 token */
+    vkr_buffer *params;      /* host struct step_params [2 n_seq + 1]: each sequence's step, then
+                                its last token alone, then the single-token step's (ENG_STEP_SLOT) */
+    eng_scratch pre;         /* passes of up to n_batch tokens */
+    eng_scratch dec;         /* the single-token step */
     vkr_buffer *last_x;      /* fp32 [n_seq, hidden]: last row of each sequence of a pass */
     vkr_buffer *last_q;      /* fp32 [n_seq, n_heads head_dim]: its query in the last layer */
     vkr_buffer *logits;      /* fp32 [logit_rows, vocab] */
     int logit_rows;          /* capacity of logits: max(n_seq, n_batch if all_logits) */
-    vkr_buffer *next_id;     /* host uint32 [n_seq]: device argmax */
-    vkr_cmd *prefill_cmd;    /* re-recorded per prefill pass */
-    vkr_cmd *decode_cmd;     /* recorded once */
+    vkr_buffer *next_id;     /* host uint32 [n_seq]: device argmax of each segment's last row */
+    vkr_cmd *pass_cmd;       /* re-recorded per pass */
+    vkr_cmd *step_cmd;       /* the single-token step, recorded once */
     vkr_cmd *last_cmd;       /* for profiles */
-    float *host_logits;      /* [logit_rows, vocab]: eng_ctx_logits */
-    int host_rows;
-    float *seq_logits;       /* [n_seq, vocab]: last logits of each sequence */
+    float *all_logits_host;  /* [n_batch, vocab]: ENG_ALL_LOGITS outputs */
+    float *seq_logits;       /* [n_seq, vocab]: ENG_LOGITS outputs, by sequence */
     uint64_t device_bytes;
 };
+
+/* The step_params entry the single-token step reads (after the 2 n_seq
+ * entries of passes): set to the sequence it runs for. */
+#define ENG_STEP_SLOT(c) (2 * (c)->n_seq)
 
 /* Records the forward pass of the segments' tokens (rows 0..T-1 of scratch
  * s, T = sum of seg[i].n) into cmd; each segment's positions come from

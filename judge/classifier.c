@@ -24,6 +24,8 @@ typedef struct seq_state {
     int32_t *gen;       /* (max_new + 1) generated tokens */
     int n_gen;
     int active;         /* still generating */
+    int32_t first;      /* the device's argmax after the prompt */
+    const float *logits; /* the logits after the prompt (valid until the next engine step) */
 } seq_state;
 
 struct judge_classifier {
@@ -38,7 +40,8 @@ struct judge_classifier {
     int n_seq;                    /* sequences of the context: items per engine pass */
     int max_new;
     seq_state *seq;               /* (n_seq) */
-    eng_seq_tokens *items;       /* (n_seq) scratch for eng_ctx_eval_batch */
+    eng_input *in;                /* (n_seq) the inputs of one engine step */
+    eng_output *out;              /* (n_seq) and its outputs */
     judge_classifier_stats stats;
 };
 
@@ -121,11 +124,12 @@ judge_classifier *judge_classifier_create(eng_model *m, eng_ctx *c, const judge_
     if (build_answer(cl, err, errlen)) goto fail;
     cl->n_seq = eng_ctx_n_seq(c);
     cl->seq = calloc((size_t)cl->n_seq, sizeof *cl->seq);
-    cl->items = calloc((size_t)cl->n_seq, sizeof *cl->items);
-    if (!cl->seq || !cl->items) goto oom;
+    cl->in = calloc((size_t)cl->n_seq, sizeof *cl->in);
+    cl->out = calloc((size_t)cl->n_seq, sizeof *cl->out);
+    if (!cl->seq || !cl->in || !cl->out) goto oom;
     for (int j = 0; j < cl->n_seq; j++) {
         if (!(cl->seq[j].gen = malloc(sizeof *cl->seq[j].gen * (size_t)(cl->max_new + 1)))) goto oom;
-        eng_ctx_truncate_seq(c, j, 0);
+        eng_seq_truncate(c, j, 0);
     }
     return cl;
 oom:
@@ -142,7 +146,8 @@ void judge_classifier_destroy(judge_classifier *cl) {
         free(cl->seq[j].gen);
     }
     free(cl->seq);
-    free(cl->items);
+    free(cl->in);
+    free(cl->out);
     free(cl);
 }
 
@@ -177,7 +182,7 @@ int judge_classifier_encode(const judge_classifier *cl, const char *text, size_t
 /* Forgets every sequence's KV cache (after an engine error its content is
  * unknown). */
 static void drop_cache(judge_classifier *cl) {
-    for (int j = 0; j < cl->n_seq; j++) eng_ctx_truncate_seq(cl->c, j, 0);
+    for (int j = 0; j < cl->n_seq; j++) eng_seq_truncate(cl->c, j, 0);
 }
 
 static int is_stop(const phi3_config *cfg, int32_t id) {
@@ -186,12 +191,6 @@ static int is_stop(const phi3_config *cfg, int32_t id) {
     return 0;
 }
 
-static int32_t argmax(const float *x, int n) {
-    int32_t best = 0;
-    for (int i = 1; i < n; i++)
-        if (x[i] > x[best]) best = i;
-    return best;
-}
 
 /* Why a prompt of n tokens (shared answer tokens included) does not fit;
  * a larger --ctx is suggested only when the model allows one. Returns -1. */
@@ -223,46 +222,47 @@ static int encode_item(judge_classifier *cl, int j, const char *text, size_t len
     return 0;
 }
 
-/* Prefill of sequences 0..k-1 in one batched evaluation, each reusing the
- * longest common prefix with what its own cache holds. */
+/* Prefill of sequences 0..k-1 in one engine step, each reusing the longest
+ * common prefix with what its own cache holds; keeps each one's logits
+ * (until the next step) and the device's argmax. */
 static int prefill(judge_classifier *cl, int k, judge_item_detail *d, char *err, size_t errlen) {
     for (int j = 0; j < k; j++) {
         const int32_t *ids = cl->seq[j].ids.ids;
-        int n = (int)cl->seq[j].ids.n, past = eng_ctx_n_past_seq(cl->c, j);
-        int reuse = cl->o.no_prefix_cache ? 0 : judge_common_prefix(eng_ctx_tokens_seq(cl->c, j), past, ids, n);
+        int n = (int)cl->seq[j].ids.n, past = eng_seq_len(cl->c, j);
+        int reuse = cl->o.no_prefix_cache ? 0 : judge_common_prefix(eng_seq_tokens(cl->c, j), past, ids, n);
         if (reuse > n - 1) reuse = n - 1;
-        if (eng_ctx_truncate_seq(cl->c, j, reuse)) {
+        if (eng_seq_truncate(cl->c, j, reuse)) {
             snprintf(err, errlen, "KV cache: cannot keep %d tokens of %d", reuse, past);
             return -1;
         }
-        cl->items[j] = (eng_seq_tokens){.seq = j, .tokens = ids + reuse, .n = n - reuse};
+        cl->in[j] = (eng_input){.seq = j, .tokens = ids + reuse, .n = n - reuse, .want = ENG_LOGITS};
         d[j].reused = reuse;
         d[j].evaluated = n - reuse;
         cl->stats.reused_tokens += reuse;
         cl->stats.eval_tokens += n - reuse;
     }
-    return eng_ctx_eval_batch(cl->c, cl->items, k, err, errlen);
+    if (eng_step(cl->c, cl->in, k, cl->out, err, errlen)) return -1;
+    for (int j = 0; j < k; j++) {
+        cl->seq[j].first = cl->out[j].argmax;
+        cl->seq[j].logits = cl->out[j].logits;
+    }
+    return 0;
 }
 
-/* Appends one token to each active sequence (of 0..k-1) and stores the
- * greedy next token: the device's pre-recorded step when sequence 0 is the
- * only one, else one batched pass with the arg-max over each row here. */
+/* Appends one token to each active sequence (of 0..k-1) in one engine step
+ * and stores the greedy next token (the device's argmax). */
 static int decode_step(judge_classifier *cl, int k, char *err, size_t errlen) {
     int n = 0;
     for (int j = 0; j < k; j++) {
         seq_state *q = &cl->seq[j];
-        if (q->active) cl->items[n++] = (eng_seq_tokens){.seq = j, .tokens = &q->gen[q->n_gen - 1], .n = 1};
+        if (q->active) cl->in[n++] = (eng_input){.seq = j, .tokens = &q->gen[q->n_gen - 1], .n = 1};
     }
     if (n == 0) return 0;
     cl->stats.decode_steps += n;
-    if (n == 1 && cl->items[0].seq == 0) {
-        seq_state *q = &cl->seq[0];
-        return eng_ctx_decode_greedy(cl->c, q->gen[q->n_gen - 1], &q->gen[q->n_gen], err, errlen);
-    }
-    if (eng_ctx_eval_batch(cl->c, cl->items, n, err, errlen)) return -1;
+    if (eng_step(cl->c, cl->in, n, cl->out, err, errlen)) return -1;
     for (int i = 0; i < n; i++) {
-        seq_state *q = &cl->seq[cl->items[i].seq];
-        q->gen[q->n_gen] = argmax(eng_ctx_logits_seq(cl->c, cl->items[i].seq), cl->n_vocab);
+        seq_state *q = &cl->seq[cl->in[i].seq];
+        q->gen[q->n_gen] = cl->out[i].argmax;
     }
     return 0;
 }
@@ -277,7 +277,7 @@ static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err
          * fed again (as the "generated" token of step 0). */
         for (int j = 0; j < k; j++) {
             seq_state *q = &cl->seq[j];
-            if (eng_ctx_truncate_seq(cl->c, j, q->n_prompt - 1)) {
+            if (eng_seq_truncate(cl->c, j, q->n_prompt - 1)) {
                 snprintf(err, errlen, "KV cache: cannot keep %d tokens", q->n_prompt - 1);
                 return -1;
             }
@@ -291,7 +291,7 @@ static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err
             q->gen[0] = q->gen[1];
         }
     } else {
-        for (int j = 0; j < k; j++) cl->seq[j].gen[0] = argmax(eng_ctx_logits_seq(cl->c, j), cl->n_vocab);
+        for (int j = 0; j < k; j++) cl->seq[j].gen[0] = cl->seq[j].first;
     }
     for (int j = 0; j < k; j++) {
         seq_state *q = &cl->seq[j];
@@ -303,7 +303,7 @@ static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err
         for (int j = 0; j < k; j++) {
             seq_state *q = &cl->seq[j];
             q->active = !is_stop(cfg, q->gen[q->n_gen - 1]) && q->n_gen < cl->max_new &&
-                        eng_ctx_n_past_seq(cl->c, j) < cl->n_ctx;
+                        eng_seq_len(cl->c, j) < cl->n_ctx;
             any |= q->active;
         }
         if (!any) break;
@@ -362,7 +362,7 @@ static int classify_chunk(judge_classifier *cl, const char *const *texts, const 
     }
     if (prefill(cl, k, d, err, errlen)) goto fail;
     for (int j = 0; j < k; j++) {
-        const float *logits = eng_ctx_logits_seq(cl->c, j);
+        const float *logits = cl->seq[j].logits;
         out[j].p_toxic = judge_p_toxic(logits, cl->n_vocab, &cl->ans);
         d[j].argmax_class = judge_answer_argmax_class(logits, cl->n_vocab, &cl->ans);
         if (!cl->o.reason)

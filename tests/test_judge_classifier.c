@@ -28,6 +28,7 @@
 
 #include "judge/classifier.h"
 #include "lib/check.h"
+#include "lib/engtest.h"
 #include "engine/engine.h"
 #include "formats/safetensors.h"
 #include "model/synth.h"
@@ -107,7 +108,7 @@ static int has_class(const judge_answer_tokens *a, int cls, int32_t t) {
 
 static void check_ids(const char *tok, const int32_t *want, int n_want, const int32_t first[2][2]) {
     eng_model *m = open_synthetic(tok);
-    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+    eng_ctx *c = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 512}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     judge_classifier *cl = c && p ? judge_classifier_create(m, c, p, NULL, err, sizeof err) : NULL;
     CHECK(cl, "%s: classifier: %s", tok, err);
@@ -181,7 +182,7 @@ static void free_out(run_out *o) {
 static void check_reuse(void) {
     printf("== prefix reuse\n");
     eng_model *m = open_synthetic(tok_april);
-    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+    eng_ctx *c = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 512}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     CHECK(c && p, "setup: %s", err);
     if (!c || !p) goto done;
@@ -245,8 +246,8 @@ done:
 static void check_batch(void) {
     printf("== batches of 3 sequences\n");
     eng_model *m = open_synthetic(tok_april);
-    eng_ctx *c1 = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
-    eng_ctx *c3 = c1 ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512, .n_seq = 3}, err, sizeof err) : NULL;
+    eng_ctx *c1 = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 512}, err, sizeof err) : NULL;
+    eng_ctx *c3 = c1 ? tst_ctx(m, (eng_plan_request){.n_ctx = 512, .n_seq = 3}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     CHECK(c3 && p, "setup: %s", err);
     judge_item items[N_TEXTS];
@@ -332,9 +333,9 @@ static void check_shared(const char *dir) {
     char tok[1024];
     CHECK(write_shared_tokenizer(dir, tok, sizeof tok) == 0, "write %s", tok);
     eng_model *m = open_synthetic(tok);
-    eng_ctx *c1 = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
-    eng_ctx *c3 = c1 ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 1280, .n_seq = 3}, err, sizeof err) : NULL;
-    eng_ctx *ref = c3 ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 1280}, err, sizeof err) : NULL;
+    eng_ctx *c1 = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 1280}, err, sizeof err) : NULL;
+    eng_ctx *c3 = c1 ? tst_ctx(m, (eng_plan_request){.n_ctx = 1280, .n_seq = 3}, err, sizeof err) : NULL;
+    eng_ctx *ref = c3 ? tst_ctx(m, (eng_plan_request){.n_ctx = 1280}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin("judge-noreason", err, sizeof err);
     CHECK(ref && p, "setup: %s", err);
     if (!ref || !p) goto done;
@@ -354,11 +355,12 @@ static void check_shared(const char *dir) {
         tok_ids ids = {0};
         const int32_t space = 3;
         judge_classifier_encode(cl, texts[i], strlen(texts[i]), &ids, err, sizeof err);
-        eng_ctx_truncate(ref, 0);
-        CHECK(eng_ctx_eval(ref, ids.ids, (int)ids.n, err, sizeof err) == 0, "ref eval: %s", err);
-        want_first[i] = argmax_row(eng_ctx_logits(ref, NULL), V);
-        CHECK(eng_ctx_eval(ref, &space, 1, err, sizeof err) == 0, "ref eval: %s", err);
-        want_p[i] = judge_p_toxic(eng_ctx_logits(ref, NULL), V, a);
+        eng_output o;
+        eng_seq_truncate(ref, 0, 0);
+        CHECK(tst_eval(ref, 0, ids.ids, (int)ids.n, ENG_LOGITS, &o, err, sizeof err) == 0, "ref eval: %s", err);
+        want_first[i] = argmax_row(o.logits, V);
+        CHECK(tst_eval(ref, 0, &space, 1, ENG_LOGITS, &o, err, sizeof err) == 0, "ref eval: %s", err);
+        want_p[i] = judge_p_toxic(o.logits, V, a);
         tok_ids_free(&ids);
     }
     judge_item items[3];
@@ -401,7 +403,7 @@ done:
 static void check_errors(void) {
     printf("== errors\n");
     eng_model *m = open_synthetic(tok_april);
-    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 256}, err, sizeof err) : NULL;
+    eng_ctx *c = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 256}, err, sizeof err) : NULL;
     judge_prompt *p = judge_prompt_builtin(NULL, err, sizeof err);
     judge_classifier *cl = c && p ? judge_classifier_create(m, c, p, NULL, err, sizeof err) : NULL;
     CHECK(cl, "setup: %s", err);
@@ -496,7 +498,7 @@ static void check_forced(const char *dir) {
 
     /* Teacher-forced logits of each path with the original model. */
     eng_model *m = eng_model_open(path, &(eng_model_opts){.vk = vk, .tokenizer = tok_april}, err, sizeof err);
-    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512, .all_logits = 1}, err, sizeof err) : NULL;
+    eng_ctx *c = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 512, .all_logits = 1}, err, sizeof err) : NULL;
     judge_classifier *cl = c ? judge_classifier_create(m, c, p, NULL, err, sizeof err) : NULL;
     CHECK(cl, "original model: %s", err);
     for (int k = 0; cl && k < 3; k++) {
@@ -508,10 +510,11 @@ static void check_forced(const char *dir) {
         if (!grown) break;
         ids.ids = grown;
         for (int j = 0; j < f[k].n_path - 1; j++) ids.ids[ids.n++] = f[k].path[j];
-        eng_ctx_truncate(c, 0);
-        int rows = 0;
-        CHECK(eng_ctx_eval(c, ids.ids, (int)ids.n, err, sizeof err) == 0, "eval: %s", err);
-        const float *lg = eng_ctx_logits(c, &rows);
+        eng_seq_truncate(c, 0, 0);
+        eng_output o = {0};
+        CHECK(tst_eval(c, 0, ids.ids, (int)ids.n, ENG_ALL_LOGITS, &o, err, sizeof err) == 0, "eval: %s", err);
+        const float *lg = o.logits;
+        int rows = lg ? (int)ids.n : 0;
         f[k].logits = malloc(sizeof(float) * (size_t)V * f[k].n_path);
         if (lg && rows == (int)ids.n && f[k].logits)
             memcpy(f[k].logits, lg + (size_t)(np - 1) * V, sizeof(float) * (size_t)V * f[k].n_path);
@@ -539,7 +542,7 @@ static void check_forced(const char *dir) {
         CHECK(ok, "text %d: row swaps collide", k);
         CHECK(permute_lm_head(file, orig, perm, V, H, offset) == 0, "rewrite lm_head");
         m = eng_model_open(path, &(eng_model_opts){.vk = vk, .tokenizer = tok_april}, err, sizeof err);
-        c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 512}, err, sizeof err) : NULL;
+        c = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 512}, err, sizeof err) : NULL;
         cl = c ? judge_classifier_create(m, c, p, &(judge_classifier_opts){.reason = 1, .max_new = 8}, err,
                                          sizeof err)
                : NULL;

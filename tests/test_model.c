@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "lib/check.h"
+#include "lib/engtest.h"
 #include "lib/ref_phi3.h"
 #include "engine/engine.h"
 #include "model/synth.h"
@@ -96,14 +97,14 @@ static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
     for (int i = 0; i < n; i++) toks[i] = (int32_t)((i * 7919 + 13) % V);
 
     /* 1. every position of one prefill */
-    eng_ctx *c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = s->ctx, .all_logits = 1, .n_batch = 64}, err, sizeof err);
+    eng_ctx *c = tst_ctx(m, (eng_plan_request){.n_ctx = s->ctx, .all_logits = 1, .n_batch = 64}, err, sizeof err);
     CHECK(c != NULL, "%s: ctx: %s", s->name, err);
     if (!c) goto free_all;
-    CHECK(eng_ctx_eval(c, toks, n, err, sizeof err) == 0, "%s: eval: %s", s->name, err);
+    eng_output o = {0};
+    CHECK(tst_eval(c, 0, toks, n, ENG_ALL_LOGITS, &o, err, sizeof err) == 0, "%s: eval: %s", s->name, err);
     ref_forward(&ref, toks, n, want);
-    int rows = 0;
-    const float *got = eng_ctx_logits(c, &rows);
-    CHECK(rows == n, "%s: %d logit rows, expected %d", s->name, rows, n);
+    const float *got = o.logits;
+    if (!got) goto free_all;
     double e = test_nmse(got, want, (size_t)n * V);
     CHECK(e <= LOGITS_BOUND, "%s: prefill logits nmse %.3g > %.0e", s->name, e, LOGITS_BOUND);
     int top_mismatch = 0;
@@ -117,17 +118,20 @@ static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
     eng_ctx_destroy(c);
 
     /* 2. prefill of n-1 tokens then one decode step == the last row above */
-    c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = s->ctx, .n_batch = 64}, err, sizeof err);
+    c = tst_ctx(m, (eng_plan_request){.n_ctx = s->ctx, .n_batch = 64}, err, sizeof err);
     CHECK(c != NULL, "%s: ctx: %s", s->name, err);
     if (!c) goto free_all;
-    int ok = eng_ctx_eval(c, toks, n - 1, err, sizeof err) == 0 && eng_ctx_eval(c, toks + n - 1, 1, err, sizeof err) == 0;
+    int ok = tst_eval(c, 0, toks, n - 1, 0, &o, err, sizeof err) == 0 &&
+             tst_eval(c, 0, toks + n - 1, 1, ENG_LOGITS, &o, err, sizeof err) == 0;
     CHECK(ok, "%s: prefill+decode: %s", s->name, err);
-    double e2 = test_nmse(eng_ctx_logits(c, NULL), want + (size_t)(n - 1) * V, (size_t)V);
+    if (!ok) goto free_all;
+    double e2 = test_nmse(o.logits, want + (size_t)(n - 1) * V, (size_t)V);
     CHECK(e2 <= LOGITS_BOUND, "%s: decode-step logits nmse %.3g", s->name, e2);
     printf("prefill %d + decode 1: last logits nmse %.2e\n", n - 1, e2);
 
     /* 3. greedy continuation of GREEDY_STEPS tokens, argmax on the device */
-    int32_t next = top2(eng_ctx_logits(c, NULL), V, &(float){0});
+    int32_t next = top2(o.logits, V, &(float){0});
+    CHECK(next == o.argmax, "%s: the device's argmax %d, the logits' %d", s->name, o.argmax, next);
     int same = 0, compared = 0;
     for (int k = 0; k < GREEDY_STEPS; k++) {
         float mg;
@@ -138,7 +142,9 @@ static void check_shape(vkr_ctx *vk, const shape *s, const char *dir) {
         if (r != next) break;
         same++;
         toks[n + k] = next;
-        if (eng_ctx_decode_greedy(c, next, &next, err, sizeof err)) {
+        if (tst_eval(c, 0, &next, 1, 0, &o, err, sizeof err) == 0) {
+            next = o.argmax;
+        } else {
             CHECK(0, "%s: decode: %s", s->name, err);
             break;
         }
@@ -168,7 +174,7 @@ static void check_batch(vkr_ctx *vk, const char *dir) {
     }
     ref_model ref = {0};
     eng_model *m = eng_model_open(path, &(eng_model_opts){.vk = vk}, err, sizeof err);
-    eng_ctx *c = m ? eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 64, .n_seq = 3, .n_batch = 32}, err, sizeof err)
+    eng_ctx *c = m ? tst_ctx(m, (eng_plan_request){.n_ctx = 64, .n_seq = 3, .n_batch = 32}, err, sizeof err)
                     : NULL;
     CHECK(c && ref_model_load(&ref, path, err, sizeof err) == 0, "batch setup: %s", err);
     if (!c || !ref.layers) goto done;
@@ -177,40 +183,60 @@ static void check_batch(vkr_ctx *vk, const char *dir) {
     float *want = malloc((size_t)40 * V * sizeof *want);
     for (int q = 0; q < 3; q++)
         for (int i = 0; i < 40; i++) toks[q][i] = (int32_t)((i * 31 + q * 101 + 7) % V);
-    eng_seq_tokens items[3];
-    for (int q = 0; q < 3; q++) items[q] = (eng_seq_tokens){.seq = q, .tokens = toks[q], .n = lens[q]};
-    CHECK(eng_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "eval_batch: %s", err);
+    eng_input in[3];
+    eng_output out[3];
+    for (int q = 0; q < 3; q++) in[q] = (eng_input){.seq = q, .tokens = toks[q], .n = lens[q], .want = ENG_LOGITS};
+    CHECK(eng_step(c, in, 3, out, err, sizeof err) == 0, "batched step: %s", err);
     for (int q = 0; q < 3; q++) {
         ref_forward(&ref, toks[q], lens[q], want);
-        double e = test_nmse(eng_ctx_logits_seq(c, q), want + (size_t)(lens[q] - 1) * V, (size_t)V);
-        CHECK(e <= LOGITS_BOUND && eng_ctx_n_past_seq(c, q) == lens[q], "batch seq %d: nmse %.3g", q, e);
+        double e = out[q].logits ? test_nmse(out[q].logits, want + (size_t)(lens[q] - 1) * V, (size_t)V) : 1;
+        CHECK(e <= LOGITS_BOUND && eng_seq_len(c, q) == lens[q], "batch seq %d: nmse %.3g", q, e);
         printf("batched prefill, sequence %d (%d tokens): nmse %.2e\n", q, lens[q], e);
     }
     /* sequence 1 := the first 8 tokens of sequence 2, then its own 3 tokens */
-    CHECK(eng_ctx_copy_seq(c, 2, 1, 8, err, sizeof err) == 0, "copy_seq: %s", err);
+    CHECK(eng_seq_copy(c, 2, 1, 8, err, sizeof err) == 0, "copy_seq: %s", err);
     int32_t mix[12]; /* 8 copied + 3 own + 1 batched step */
     memcpy(mix, toks[2], 8 * sizeof *mix);
     memcpy(mix + 8, toks[0], 3 * sizeof *mix);
-    CHECK(eng_ctx_eval_seq(c, 1, toks[0], 3, err, sizeof err) == 0, "eval after copy: %s", err);
+    eng_output o;
+    CHECK(tst_eval(c, 1, toks[0], 3, ENG_LOGITS, &o, err, sizeof err) == 0, "eval after copy: %s", err);
     ref_forward(&ref, mix, 11, want);
-    double e = test_nmse(eng_ctx_logits_seq(c, 1), want + (size_t)10 * V, (size_t)V);
+    double e = test_nmse(o.logits, want + (size_t)10 * V, (size_t)V);
     CHECK(e <= LOGITS_BOUND, "copied prefix + 3 tokens: nmse %.3g", e);
     printf("copied 8-token prefix + 3 tokens: nmse %.2e\n", e);
-    /* one more token for every sequence in a single pass */
+    /* one more token for every sequence in a single pass; top-k of each */
     int32_t one[3] = {5, 6, 7};
-    for (int q = 0; q < 3; q++) items[q] = (eng_seq_tokens){.seq = q, .tokens = &one[q], .n = 1};
-    CHECK(eng_ctx_eval_batch(c, items, 3, err, sizeof err) == 0, "batched step: %s", err);
+    for (int q = 0; q < 3; q++) in[q] = (eng_input){.seq = q, .tokens = &one[q], .n = 1, .want = ENG_LOGITS, .top_k = 5};
+    CHECK(eng_step(c, in, 3, out, err, sizeof err) == 0, "batched step: %s", err);
     int32_t *seqs[3] = {toks[0], mix, toks[2]};
     int now[3] = {lens[0], 11, lens[2]};
     for (int q = 0; q < 3; q++) {
         seqs[q][now[q]] = one[q];
         ref_forward(&ref, seqs[q], now[q] + 1, want);
-        double e2 = test_nmse(eng_ctx_logits_seq(c, q), want + (size_t)now[q] * V, (size_t)V);
+        const float *w = want + (size_t)now[q] * V;
+        double e2 = test_nmse(out[q].logits, w, (size_t)V);
         CHECK(e2 <= LOGITS_BOUND, "batched step, sequence %d: nmse %.3g", q, e2);
+        /* top-5 log-probabilities: the five best of the step's own logits, in
+         * order, each the log-softmax (the logits themselves are checked
+         * against the reference above) */
+        const float *g = out[q].logits;
+        double mx = -INFINITY, sum = 0;
+        for (int v = 0; v < V; v++) mx = g[v] > mx ? g[v] : mx;
+        for (int v = 0; v < V; v++) sum += exp(g[v] - mx);
+        CHECK(out[q].n_top == 5, "sequence %d: %d top entries", q, out[q].n_top);
+        for (int k = 0; k < out[q].n_top; k++) {
+            int32_t id = out[q].top[k].id;
+            double lp = g[id] - mx - log(sum);
+            int rank = 0;
+            for (int v = 0; v < V; v++) rank += g[v] > g[id];
+            CHECK(rank == k && fabs(lp - out[q].top[k].logprob) < 1e-3, "sequence %d top %d: id %d (rank %d), "
+                  "logprob %.4f against %.4f", q, k, id, rank, out[q].top[k].logprob, lp);
+        }
+        CHECK(out[q].argmax == out[q].top[0].id, "sequence %d: argmax %d, top-1 %d", q, out[q].argmax, out[q].top[0].id);
     }
-    CHECK(eng_ctx_eval_batch(c, (eng_seq_tokens[]){{.seq = 0, .tokens = one, .n = 1}, {.seq = 0, .tokens = one, .n = 1}},
-                              2, err, sizeof err) == -1 && strstr(err, "twice"),
-          "a sequence twice in one batch is refused: %s", err);
+    eng_input twice[2] = {{.seq = 0, .tokens = one, .n = 1}, {.seq = 0, .tokens = one, .n = 1}};
+    CHECK(eng_step(c, twice, 2, out, err, sizeof err) == -1 && strstr(err, "twice"),
+          "a sequence twice in one step is refused: %s", err);
     free(want);
 done:
     eng_ctx_destroy(c);

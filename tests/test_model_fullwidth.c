@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/check.h"
+#include "lib/engtest.h"
 #include "lib/ref_phi3.h"
 #include "engine/engine.h"
 #include "model/synth.h"
@@ -44,13 +45,14 @@ int main(void) {
     if (!m || !ref.layers) return test_finish();
     const int V = o.cfg.vocab;
     CHECK(eng_model_config(m)->hidden == 3072 && V == 32064, "full width");
-    eng_ctx *c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 64, .all_logits = 1}, err, sizeof err);
+    eng_ctx *c = tst_ctx(m, (eng_plan_request){.n_ctx = 64, .all_logits = 1}, err, sizeof err);
     CHECK(c != NULL, "ctx: %s", err);
     int32_t toks[PROMPT + STEPS] = {1, 32010, 450, 4996, 17354, 1701};
     float *want = malloc((size_t)(PROMPT + STEPS) * V * sizeof *want);
-    if (c && eng_ctx_eval(c, toks, PROMPT, err, sizeof err) == 0) {
+    eng_output out;
+    if (c && tst_eval(c, 0, toks, PROMPT, ENG_ALL_LOGITS, &out, err, sizeof err) == 0) {
         ref_forward(&ref, toks, PROMPT, want);
-        double e = test_nmse(eng_ctx_logits(c, NULL), want, (size_t)PROMPT * V);
+        double e = test_nmse(out.logits, want, (size_t)PROMPT * V);
         CHECK(e <= LOGITS_BOUND, "prefill logits nmse %.3g", e);
         printf("full width, 2 layers: prefill of %d tokens, logits nmse %.2e\n", PROMPT, e);
     } else {
@@ -59,17 +61,18 @@ int main(void) {
     eng_ctx_destroy(c);
 
     /* Greedy continuation through the pre-recorded decode step. */
-    c = eng_ctx_create(m, &(eng_ctx_opts){.n_ctx = 64}, err, sizeof err);
+    c = tst_ctx(m, (eng_plan_request){.n_ctx = 64}, err, sizeof err);
     int32_t next = -1;
-    if (c && eng_ctx_eval(c, toks, PROMPT, err, sizeof err) == 0) {
-        next = argmax(eng_ctx_logits(c, NULL), V);
+    if (c && tst_eval(c, 0, toks, PROMPT, ENG_LOGITS, &out, err, sizeof err) == 0) {
+        next = argmax(out.logits, V);
         int same = 0;
         for (int k = 0; k < STEPS; k++) {
             ref_forward(&ref, toks, PROMPT + k, want);
             if (argmax(want + (size_t)(PROMPT + k - 1) * V, V) != next) break;
             toks[PROMPT + k] = next;
             same++;
-            if (k + 1 < STEPS && eng_ctx_decode_greedy(c, next, &next, err, sizeof err)) break;
+            if (k + 1 < STEPS && tst_eval(c, 0, &next, 1, 0, &out, err, sizeof err)) break;
+            if (k + 1 < STEPS) next = out.argmax;
         }
         CHECK(same == STEPS, "greedy continuation: %d of %d tokens match the reference", same, STEPS);
         printf("greedy continuation: %d/%d tokens identical\n", same, STEPS);

@@ -354,9 +354,9 @@ vkr_ctx *vkr_ctx_create(const vkr_ctx_opts *opts, char *err, size_t errlen) {
     if (o->cache_dir && !*o->cache_dir) ctx->pcache_path[0] = ctx->cache_dir[0] = '\0';
     if (create_pcache(ctx) || vkr_staging_init(ctx)) goto fail;
     if (o->verbose)
-        fprintf(stderr, "phi3vk: device %d: %s (%s, %s), subgroup %u, device profile %s%s\n", ctx->info.index,
+        fprintf(stderr, "phi3vk: device %d: %s (%s, %s), subgroup %u, device profile %s%s%s%s\n", ctx->info.index,
                 ctx->info.name, ctx->info.type, ctx->info.driver_info, ctx->info.subgroup_size, ctx->dprof.name,
-                ctx->dprof.forced ? " (forced)" : "");
+                ctx->dprof.forced ? " (forced)" : "", ctx->dprof.quirks[0] ? "; quirks: " : "", ctx->dprof.quirks);
     return ctx;
 fail:
     snprintf(err, errlen, "%s", ctx->error);

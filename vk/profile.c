@@ -1,5 +1,6 @@
 /* Device profiles: the kernel choices for each class of device (vkr.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vk/vkr_internal.h"
@@ -42,22 +43,34 @@ static void gpu_common(const vkr_device_info *d, vkr_device_profile *p) {
     p->submit_flops = integrated || d->is_cpu ? SUBMIT_FLOPS_INTEGRATED : SUBMIT_FLOPS_DISCRETE;
 }
 
-/* Workarounds for drivers, whatever the profile. lavapipe emulating more
- * than 16 lanes (LP_NATIVE_VECTOR_WIDTH 1024, 2048): Mesa 25.0 crashes
- * (stack smashing) on imageLoad from a storage texel buffer at any index
- * other than the invocation's own, so kernels read through storage buffers
- * (and uniform texel buffers past maxStorageBufferRange). */
+/* The Mesa major version in driverInfo ("Mesa 25.0.7-2 (LLVM 15.0.6)"), 0
+ * when there is none. */
+static int mesa_major(const vkr_device_info *d) {
+    const char *m = strstr(d->driver_info, "Mesa ");
+    return m ? atoi(m + 5) : 0;
+}
+
+/* Workarounds for drivers, whatever the profile (README, "Driver quirks").
+ * Mesa 25.0's lavapipe gets texel-buffer loads inside subgroup loops wrong
+ * (wrong sums at 512 bits, crashes at 128, 1024 and 2048 bits), so kernels
+ * read through storage buffers there (texel buffers remain for tensors past
+ * maxStorageBufferRange). Past 16 lanes lavapipe (22.3 too) reports 32 / 64
+ * and runs 16. */
 static void quirks(const vkr_device_info *d, vkr_device_profile *p) {
     /* The planned width is what runs when the device pins it or has no other. */
     int pinnable = d->subgroup_size_control && p->subgroup >= d->min_subgroup_size && p->subgroup <= d->max_subgroup_size;
     int only = d->min_subgroup_size == d->max_subgroup_size && d->subgroup_size == p->subgroup;
     p->exact_subgroup = pinnable || only;
-    /* lavapipe at LP_NATIVE_VECTOR_WIDTH 1024 / 2048 reports 32 / 64 lanes and runs 16. */
-    if (!strcmp(d->driver_name, "llvmpipe") && d->subgroup_size > 16) {
-        p->storage_loads = 1;
-        p->exact_subgroup = 0;
-        snprintf(p->quirks, sizeof p->quirks, "lavapipe wider than 16 lanes: runs 16, no storage-texel loads");
-    }
+    if (strcmp(d->driver_name, "llvmpipe")) return;
+    if (mesa_major(d) >= 25) p->storage_loads = 1;
+    if (d->subgroup_size > 16) p->exact_subgroup = 0;
+    char wide[48] = "";
+    if (d->subgroup_size > 16) snprintf(wide, sizeof wide, "reports %u lanes, runs 16", d->subgroup_size);
+    if (p->storage_loads && p->cpu) /* (GPU profiles read through storage buffers anyway) */
+        snprintf(p->quirks, sizeof p->quirks, "lavapipe %d: storage-buffer loads%s%s", mesa_major(d),
+                 wide[0] ? "; " : "", wide);
+    else if (wide[0])
+        snprintf(p->quirks, sizeof p->quirks, "lavapipe %s", wide);
 }
 
 int vkr_device_profile_pick(const vkr_device_info *d, const char *name, vkr_device_profile *out, char *err,
