@@ -1,3 +1,4 @@
+/* bench --kernels: the matrix kernels timed alone at Phi-3-mini's shapes (see kernels.h). */
 #include "bench/kernels.h"
 
 #include <stdio.h>

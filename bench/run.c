@@ -316,12 +316,8 @@ int bench_run(const bench_opts *o, bench_report *out, char *err, size_t errlen) 
         if (!s.vk) {
             vkr_ctx_opts vo = {.device = sel, .validate = o->validate, .quiet = 1, .cache_dir = o->cache_dir,
                                .profile = o->profile, .device_profile = o->device_profile};
-            s.vk = vkr_ctx_create(&vo, msg, sizeof msg);
             eng_selftest_result st;
-            if (s.vk && !o->no_self_test && eng_selftest_ensure(s.vk, 0, &st, msg, sizeof msg)) {
-                vkr_ctx_destroy(s.vk);
-                s.vk = NULL;
-            }
+            s.vk = eng_device_open(&vo, o->no_self_test, &st, NULL, NULL, msg, sizeof msg);
         }
         int rc = s.vk ? run_device(&s, msg, sizeof msg) : -1;
         state_clear(&s);

@@ -139,25 +139,22 @@ eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tok
     return m;
 }
 
+static void note_self_test(void *cmd, const vkr_ctx *vk) {
+    fprintf(stderr, "phi3vk %s: first use of %s with this driver and build: running the kernel self-test\n",
+            (const char *)cmd, vkr_ctx_device(vk)->name);
+}
+
 vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_profile, int validate, int verbose,
                      int no_self_test, int quiet) {
     char err[2048];
     if (!device_profile || !*device_profile) device_profile = getenv("PHI3VK_DEVICE_PROFILE");
     vkr_ctx_opts vo = {.device = device, .validate = validate, .verbose = verbose, .device_profile = device_profile,
                        .quiet = quiet};
-    vkr_ctx *vk = vkr_ctx_create(&vo, err, sizeof err);
+    eng_selftest_result r;
+    int note = (verbose || isatty(2)) && !quiet;
+    vkr_ctx *vk = eng_device_open(&vo, no_self_test, &r, note ? note_self_test : NULL, (void *)cmd, err, sizeof err);
     if (!vk) {
         cli_error(cmd, "%s", err);
-        return NULL;
-    }
-    if (no_self_test) return vk;
-    eng_selftest_result r;
-    if ((verbose || isatty(2)) && !eng_selftest_cached(vk))
-        fprintf(stderr, "phi3vk %s: first use of %s with this driver and build: running the kernel self-test\n", cmd,
-                vkr_ctx_device(vk)->name);
-    if (eng_selftest_ensure(vk, 0, &r, err, sizeof err)) {
-        cli_error(cmd, "%s", err);
-        vkr_ctx_destroy(vk);
         return NULL;
     }
     if (r.fallbacks && !quiet) {
@@ -166,7 +163,7 @@ vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_pro
         fprintf(stderr, "phi3vk %s: warning: on %s the %s kernel%s failed the self-test (%s); using the portable "
                         "variant (slower). `phi3vk devices --check` re-tests.\n",
                 cmd, vkr_ctx_device(vk)->name, names, strchr(names, ',') ? "s" : "", r.detail);
-    } else if (verbose && !r.cached) {
+    } else if (verbose && r.runs) {
         fprintf(stderr, "phi3vk %s: self-test passed (%d run, %.0f ms)\n", cmd, r.runs, r.ms);
     }
     return vk;

@@ -1,3 +1,4 @@
+/* Host sampling of the next token from logits (see sample.h). */
 #include "engine/sample.h"
 
 #include <math.h>

@@ -159,3 +159,16 @@ int eng_selftest_ensure(vkr_ctx *vk, int force, eng_selftest_result *out, char *
     write_verdict(vk, out);
     return 0;
 }
+
+vkr_ctx *eng_device_open(const vkr_ctx_opts *o, int no_self_test, eng_selftest_result *st,
+                         void (*on_test)(void *user, const vkr_ctx *vk), void *user, char *err, size_t errlen) {
+    memset(st, 0, sizeof *st);
+    vkr_ctx *vk = vkr_ctx_create(o, err, errlen);
+    if (!vk || no_self_test) return vk;
+    if (on_test && !eng_selftest_cached(vk)) on_test(user, vk);
+    if (eng_selftest_ensure(vk, 0, st, err, errlen)) {
+        vkr_ctx_destroy(vk);
+        return NULL;
+    }
+    return vk;
+}

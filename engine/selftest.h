@@ -43,6 +43,14 @@ int eng_selftest_ensure(vkr_ctx *vk, int force, eng_selftest_result *out, char *
  * build) is cached, so eng_selftest_ensure will not run the test. */
 int eng_selftest_cached(vkr_ctx *vk);
 
+/* A device ready for models: the Vulkan context for o, given its self-test
+ * verdict unless no_self_test (the test runs when none is cached; before it
+ * does, on_test(user, vk) is called when set: a caller's progress note).
+ * Returns NULL with err when the context cannot be made or the device is
+ * refused; *st says what the self-test found (zeroed with no_self_test). */
+vkr_ctx *eng_device_open(const vkr_ctx_opts *o, int no_self_test, eng_selftest_result *st,
+                         void (*on_test)(void *user, const vkr_ctx *vk), void *user, char *err, size_t errlen);
+
 /* "matvec, attention" for a fallback mask ("none" when 0). */
 void eng_selftest_names(uint32_t fallbacks, char *buf, size_t len);
 
