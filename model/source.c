@@ -327,8 +327,8 @@ static inline uint16_t check_f16(uint16_t h, float x, phi3_convert_stats *st, co
  * [2^-14, 65520): rebias the exponent, round to nearest even by adding
  * 0xFFF + the kept lsb. Gives the same bits as fmt_f32_to_f16 on all 2^32
  * inputs it accepts (checked exhaustively); returns 0 for the others
- * (zero, subnormal, overflow, inf, NaN), which take the full path. About
- * 4x faster than the general routine: weights are almost all normal. */
+ * (zero, subnormal, overflow, inf, NaN), which take the full path. The
+ * fast path for the common case: weights are almost all normal. */
 static inline int f16_normal(uint32_t u, uint16_t *h) {
     uint32_t a = u & 0x7FFFFFFFu;
     if (a - 0x38800000u >= 0x477FF000u - 0x38800000u) return 0;

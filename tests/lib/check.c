@@ -1,3 +1,4 @@
+/* The test harness: CHECK bookkeeping, skips (exit 77), the shared-data folder, a seeded RNG, normalized error. */
 #include "check.h"
 
 #include <math.h>

@@ -1,3 +1,4 @@
+/* Short forms of engine calls for the tests: a context from a plan, one evaluation. */
 #include "engtest.h"
 
 eng_ctx *tst_ctx(eng_model *m, eng_plan_request r, char *err, size_t errlen) {

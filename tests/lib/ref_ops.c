@@ -1,3 +1,4 @@
+/* Plain-C kernel references in double precision (see ref_ops.h). */
 #include "ref_ops.h"
 
 #include <math.h>

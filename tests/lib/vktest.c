@@ -1,3 +1,4 @@
+/* Vulkan test helpers: a context on the test device, buffers filled from host arrays. */
 #include "vktest.h"
 
 #include <stdio.h>
