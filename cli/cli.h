@@ -28,6 +28,7 @@ int cmd_bench(int argc, char **argv);
 /* `phi3vk bench --kernels ...` (cli/cmd_bench_kernels.c); argv as cmd_bench's. */
 int cmd_bench_kernels(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "phi3vk <cmd>: <msg>" to stderr, with control characters escaped
  * (see cli_print_safe; newlines kept): messages quote ids, labels and file

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/eval_predictions.h"
 #include "cli/judge_common.h"
 #include "judge/report.h"
 
@@ -30,6 +31,10 @@ static const char *eval_usage =
     "  --json                the report as JSON (scikit-learn's output_dict keys, the confusion\n"
     "                        matrix, roc_auc, the unparsable ids)\n"
     "  -v                    also list the ids of unparsable answers (and the model's details)\n"
+    "  --predictions GLOB    no model run: the report from results files of earlier runs (classify\n"
+    "                        --out, e.g. one per --shard: 'out-*.jsonl', quoted); they must cover\n"
+    "                        the chosen items exactly once, for the same texts, and agree in their\n"
+    "                        provenance (model, tokenizer, prompt, mode; the device may differ)\n"
     "\n";
 static const char *eval_tail =
     "\n"
@@ -42,6 +47,7 @@ static const char *eval_tail =
 typedef struct eval_args {
     cli_judge_args j;
     const char *label_col, *positive;
+    const char *predictions;     /* --predictions GLOB */
     int balance, json;
     long long seed, digits;
 } eval_args;
@@ -67,6 +73,9 @@ static int parse_args(eval_args *e, int argc, char **argv) {
             e->positive = v;
         } else if (cli_opt(cmd, argc, argv, &i, "--seed", &v)) {
             if (!v || cli_parse_int(cmd, "--seed", v, 0, 1LL << 62, &e->seed)) return 2;
+        } else if (cli_opt(cmd, argc, argv, &i, "--predictions", &v)) {
+            if (!v) return 2;
+            e->predictions = v;
         } else if (cli_opt(cmd, argc, argv, &i, "--digits", &v)) {
             if (!v || cli_parse_int(cmd, "--digits", v, 0, 12, &e->digits)) return 2;
         } else {
@@ -77,6 +86,15 @@ static int parse_args(eval_args *e, int argc, char **argv) {
     if (cli_judge_check_args(cmd, &e->j)) return 2;
     if (!e->j.file) {
         cli_error(cmd, "missing -f LABELLED (a labelled TSV, CSV or JSONL file)");
+        return 2;
+    }
+    if (e->j.shard) {
+        cli_error(cmd, "--shard: eval reports on the whole labelled file; run classify --shard K/N --out "
+                       "out-K.jsonl per shard, then eval --predictions 'out-*.jsonl'");
+        return 2;
+    }
+    if (e->predictions && e->j.out) {
+        cli_error(cmd, "--predictions reads results and runs no model: --out does not apply");
         return 2;
     }
     return 0;
@@ -212,8 +230,13 @@ int cmd_eval(int argc, char **argv) {
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (cli_judge_open(cmd, &e.j, ds, idx, n, &s)) goto done;
-    int run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, results);
+    int run = 0;
+    if (e.predictions) {
+        if (cli_eval_predictions(cmd, e.predictions, ds, idx, n, results)) goto done;
+    } else {
+        if (cli_judge_open(cmd, &e.j, ds, idx, n, &s)) goto done;
+        run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, results);
+    }
     if (run != 0 && run != 3) {
         rc = run == 1 ? 130 : 1;
         goto done;

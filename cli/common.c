@@ -117,6 +117,12 @@ eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tok
     }
     vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test, 0);
     if (!vk) return NULL;
+    return cli_model_load(cmd, a, vk, need_tokenizer);
+}
+
+eng_model *cli_model_load(const char *cmd, const cli_model_args *a, vkr_ctx *vk, int need_tokenizer) {
+    const char *path = a->model;
+    if (!path || !*path) path = getenv("PHI3VK_MODEL");
     eng_model_opts o = {
         .vk = vk,
         .take_vk = 1,
