@@ -215,11 +215,20 @@ static int resolve_model(const char *cmd, const cli_judge_args *a, cli_model_arg
     if (!spec || !*spec) spec = getenv("PHI3VK_MODEL");
     int is_default = !spec || !*spec;
     if (is_default) spec = CLI_JUDGE_MODEL;
+    if (a->model.tokenizer) { /* a path or a repo id */
+        if (cli_resolve_spec(cmd, "--tokenizer", a->model.tokenizer, tpath, len)) return -1;
+        m->tokenizer = tpath;
+    }
     if (!is_default && path_exists(spec)) {
         snprintf(mpath, len, "%s", spec);
         m->model = mpath;
         char real[4096];
         snprintf(label, label_len, "%s", realpath(spec, real) ? real : spec);
+        cli_model_paths p; /* a cache snapshot of the judge: its base model's tokenizer */
+        if (!a->model.tokenizer && !cli_resolve_model(cmd, spec, NULL, 0, &p) && p.tokenizer[0]) {
+            snprintf(tpath, len, "%s", p.tokenizer);
+            m->tokenizer = tpath;
+        }
         return 0;
     }
     hub_repo_id id;
@@ -302,7 +311,7 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
  * when no verdict is cached, as the model's opening would run it). */
 static int provenance_device(const char *cmd, const cli_model_args *m, judge_provenance *p) {
     char ver[64];
-    vkr_ctx *vk = cli_vk_open(cmd, m->device, m->device_profile, 0, 0, m->no_self_test, 1);
+    vkr_ctx *vk = cli_vk_open(cmd, m->device, m->device_profile, 0, 0, m->no_self_test, 2);
     if (!vk) return -1;
     const vkr_device_info *d = vkr_ctx_device(vk);
     const vkr_device_profile *dp = vkr_ctx_profile(vk);

@@ -47,6 +47,11 @@ typedef struct eng_model_opts {
     const char *tokenizer;   /* tokenizer.json or folder overriding the checkpoint's; NULL: the
                                 checkpoint's own (a model without one still runs on ids) */
     int max_layers;          /* > 0: load only the first N layers (benchmarks) */
+    /* Loading progress: called after each layer's weights are uploaded and
+     * once more at the end (done == total), in bytes of fp16 device weights;
+     * may be NULL. */
+    void (*progress)(void *user, uint64_t done, uint64_t total);
+    void *progress_user;
 } eng_model_opts;
 
 /* Opens a Hugging Face folder (config.json + safetensors) or a GGUF file and

@@ -26,6 +26,8 @@ struct eng_model {
     eng_dev_layer *layers;  /* [n_layers] */
     uint64_t weight_bytes, params;
     tok_tokenizer *tok;      /* owned; NULL when none */
+    void (*progress)(void *user, uint64_t done, uint64_t total); /* eng_model_opts.progress */
+    void *progress_user;
 };
 
 /* Scratch for one pass of up to `cap` tokens. */

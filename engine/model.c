@@ -99,7 +99,7 @@ fail:
     return NULL;
 }
 
-static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size_t errlen) {
+static int upload_all(eng_model *m, weight_reader *rd, int tied, uint64_t total, char *err, size_t errlen) {
     double t0 = util_now_s();
     if (!(m->embd = upload(m, rd, PHI3_W_EMBD, 0, err, errlen))) return -1;
     for (int l = 0; l < m->cfg.n_layers; l++) {
@@ -111,8 +111,7 @@ static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size
             !(L->gate_up = upload(m, rd, PHI3_W_GATE_UP, l, err, errlen)) ||
             !(L->down = upload(m, rd, PHI3_W_DOWN, l, err, errlen)))
             return -1;
-        if (m->verbose && isatty(2)) /* a progress line only on a terminal */
-            fprintf(stderr, "\rphi3vk: loading layer %d/%d (%.0f MiB)", l + 1, m->cfg.n_layers, m->weight_bytes / MIB);
+        if (m->progress) m->progress(m->progress_user, m->weight_bytes, total);
     }
     if (!(m->out_norm = upload(m, rd, PHI3_W_OUTPUT_NORM, 0, err, errlen))) return -1;
     if (tied) {
@@ -125,8 +124,9 @@ static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size
         return -1;
     }
     double dt = util_now_s() - t0;
+    if (m->progress) m->progress(m->progress_user, total, total);
     if (m->verbose)
-        fprintf(stderr, "%sphi3vk: loaded %.1f MiB of fp16 weights in %.2f s (%.2f GB/s)\n", isatty(2) ? "\r" : "", m->weight_bytes / MIB,
+        fprintf(stderr, "phi3vk: loaded %.1f MiB of fp16 weights in %.2f s (%.2f GB/s)\n", m->weight_bytes / MIB,
                 dt, m->weight_bytes / dt / 1e9);
     const phi3_convert_stats *st = &rd->stats;
     if (st->n_overflow || st->n_nan)
@@ -207,7 +207,9 @@ static int model_load(eng_model *m, const eng_model_opts *o, weight_reader *rd, 
         snprintf(err, errlen, "out of host memory");
         return -1;
     }
-    int rc = upload_all(m, rd, tied, err, errlen);
+    m->progress = o->progress;
+    m->progress_user = o->progress_user;
+    int rc = upload_all(m, rd, tied, need, err, errlen);
     free(rd->tmp);
     rd->tmp = NULL;
     return rc;

@@ -128,7 +128,11 @@ static void check_unparsable(void) {
     const cJSON *tox = cJSON_GetObjectItemCaseSensitive(rep, "toxic");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "confusion_matrix"),
                                                        "counts");
-    CHECK(j && near(cJSON_GetObjectItemCaseSensitive(tox, "recall")->valuedouble, 1.0 / 3) &&
+    char *printed = j ? cJSON_PrintUnformatted(j) : NULL; /* 6 significant digits, not 17 */
+    CHECK(printed && strstr(printed, "\"recall\":0.333333,") && !strstr(printed, "0.3333333"), "digits: %s",
+          printed ? printed : "(null)");
+    cJSON_free(printed);
+    CHECK(j && fabs(cJSON_GetObjectItemCaseSensitive(tox, "recall")->valuedouble - 1.0 / 3) < 1e-6 &&
               cJSON_GetObjectItemCaseSensitive(rep, "accuracy")->valuedouble == 0.5 &&
               cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rep, "macro avg"), "f1-score") &&
               cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "roc_auc")) &&
