@@ -203,13 +203,13 @@ char *judge_report_format(const judge_report *r, const char *const names[2], int
     if (r->calib.n == 0) return finish(&t);
     put(&t, "\ncalibration of P(%s) (%d bins; a calibrated score has mean P close to the fraction)\n", names[1],
         JUDGE_CALIB_BINS);
-    put(&t, "  %-9s  %6s  %8s  %*s\n", "P(toxic)", "items", "mean P", w + 9, "fraction toxic");
+    put(&t, "  %-9s  %6s  %8s  %14s\n", "P(toxic)", "items", "mean P", "fraction toxic");
     for (int i = 0; i < JUDGE_CALIB_BINS; i++) {
         const judge_calib_bin *c = &r->calib.bins[i];
         char range[32];
         snprintf(range, sizeof range, "%.1f-%.1f", c->lower, c->upper);
-        if (!c->count) put(&t, "  %-9s  %6d  %8s  %*s\n", range, 0, "-", w + 9, "-");
-        else put(&t, "  %-9s  %6d  %8.4f  %*.4f\n", range, c->count, c->mean_p, w + 9, c->fraction_pos);
+        if (!c->count) put(&t, "  %-9s  %6d  %8s  %14s\n", range, 0, "-", "-");
+        else put(&t, "  %-9s  %6d  %8.4f  %14.4f\n", range, c->count, c->mean_p, c->fraction_pos);
     }
     put(&t, "expected calibration error (ECE): %.4f\n", r->calib.ece);
     return finish(&t);
