@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "formats/mapfile.h"
 #include "model/convert.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
@@ -96,7 +97,7 @@ int cmd_convert(int argc, char **argv) {
     }
     cli_model_paths paths;
     if (cli_resolve_model("convert", in, tok_spec, 1, &paths)) return 1;
-    if (cli_check_overwrite("convert", out, force)) return 1;
+    if (!fmt_is_dir(out) && cli_check_overwrite("convert", out, force)) return 1; /* a folder: the error below */
     char err[1024];
     phi3_tokcfg tc = {0};
     tok_tokenizer *tok = NULL;

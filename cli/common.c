@@ -158,8 +158,10 @@ int cli_resolve_spec(const char *cmd, const char *what, const char *spec, char *
     hub_repo_id id;
     char err[2048];
     if (hub_parse_repo_id(spec, &id, err, sizeof err)) {
-        cli_error(cmd, "%s %s: no such file or folder (nor a Hugging Face repo id owner/name[@revision]: %s)", what,
-                  spec, err);
+        int looks_like_path = spec[0] == '/' || spec[0] == '.' || spec[0] == '~' || !strchr(spec, '/');
+        if (looks_like_path) cli_error(cmd, "%s %s: no such file or folder", what, spec);
+        else cli_error(cmd, "%s %s: no such file or folder (nor a Hugging Face repo id owner/name[@revision]: %s)",
+                       what, spec, err);
         return -1;
     }
     if (hub_resolve(spec, out, len, err, sizeof err)) {

@@ -24,8 +24,8 @@ int judge_output_format_parse(const char *name, judge_output_format *out) {
 }
 
 int judge_output_reserved(const char *name) {
-    static const char *const fields[] = {"id",    "label",     "p_toxic",        "reason",     "prompt_tokens", "ms",
-                                         "text_sha256", "error", "truncated", "schema_version", "provenance", "score"};
+    static const char *const fields[] = {"id",    "label", "p_toxic",   "reason",         "prompt_tokens",
+                                         "ms",    "text_sha256", "error", "truncated", "schema_version", "provenance"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!strcmp(name, fields[i])) return 1;
     return 0;

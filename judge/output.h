@@ -38,8 +38,8 @@ const char *judge_output_format_name(judge_output_format f);
 int judge_output_format_parse(const char *name, judge_output_format *out);
 
 /* 1 when name is a field of the records (id, label, p_toxic, reason,
- * prompt_tokens, ms, text_sha256, error, truncated, schema_version,
- * provenance, score): a kept column cannot take it. */
+ * prompt_tokens, ms, text_sha256, error, truncated, schema_version, and
+ * provenance, the key of provenance lines): a kept column cannot take it. */
 int judge_output_reserved(const char *name);
 
 /* A records stream: plain data, zero n before judge_output_begin. */

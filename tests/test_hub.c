@@ -493,14 +493,16 @@ static void test_pull_local(void) {
     const char *src = getenv("PHI3VK_SRC");
     char script[1024], cache[512], endpoint[64], err[1024], out[2048];
     if (!src) {
-        printf("note: PHI3VK_SRC unset; skipping the local-Hub pull checks\n");
+        test_skip_part("PHI3VK_SRC unset: the local-Hub pull checks need tests/hub_server.py");
         return;
     }
     snprintf(script, sizeof script, "%s/tests/hub_server.py", src);
     int port = 0;
     pid_t pid = start_server(script, "", &port);
     if (pid < 0) {
-        printf("note: /usr/bin/python3 or %s unavailable; skipping the local-Hub pull checks\n", script);
+        char why[1200];
+        snprintf(why, sizeof why, "/usr/bin/python3 or %s unavailable: the local-Hub pull checks need them", script);
+        test_skip_part(why);
         return;
     }
     snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);

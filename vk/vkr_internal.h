@@ -11,7 +11,7 @@
 /* What to say when vkCreateInstance finds no driver (the loader's
  * VK_ERROR_INCOMPATIBLE_DRIVER): which package gives one. */
 #define VKR_NO_DRIVER_HELP                                                                                   \
-    "no Vulkan driver found: install one (Debian/Ubuntu: sudo apt-get install mesa-vulkan-drivers, which "  \
+    "no Vulkan driver found: install one (Debian/Ubuntu: apt-get install mesa-vulkan-drivers, which "  \
     "has Mesa's AMD and Intel GPU drivers and lavapipe, a CPU driver; NVIDIA: the vendor's driver, e.g. "   \
     "nvidia-driver). `phi3vk devices` lists what the loader finds"
 
