@@ -561,6 +561,28 @@ static void test_pull_local(void) {
     clear_env();
 }
 
+/* The repo a cache snapshot path belongs to (how convert and every command
+ * find the judge's base tokenizer from its snapshot folder). */
+static void test_repo_of_snapshot(void) {
+    char out[256];
+    const char *sha = "0123456789abcdef0123456789abcdef01234567";
+    char p[512];
+    snprintf(p, sizeof p, "/c/hub/models--grounded-ai--phi3-toxicity-judge-merge/snapshots/%s/", sha);
+    CHECK(hub_repo_of_snapshot(p, out, sizeof out) == 0 && !strcmp(out, "grounded-ai/phi3-toxicity-judge-merge"),
+          "snapshot: %s", out);
+    snprintf(p, sizeof p, "models--a.b--c_d-e/snapshots/%s", sha);
+    CHECK(hub_repo_of_snapshot(p, out, sizeof out) == 0 && !strcmp(out, "a.b/c_d-e"), "relative: %s", out);
+    static const char *const bad[] = {"/c/models--a--b/snapshots/0123", "/c/models--a--b/blobs/0123456789abcdef0123456789abcdef01234567",
+                                      "/c/datasets--a--b/snapshots/0123456789abcdef0123456789abcdef01234567",
+                                      "/c/models--ab/snapshots/0123456789abcdef0123456789abcdef01234567", "/", "",
+                                      "snapshots/0123456789abcdef0123456789abcdef01234567",
+                                      "/c/models--a--../snapshots/0123456789abcdef0123456789abcdef01234567"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(hub_repo_of_snapshot(bad[i], out, sizeof out) == -1, "not a snapshot: '%s' gave %s", bad[i], out);
+    CHECK(hub_repo_of_snapshot("/c/models--a--b/snapshots/0123456789abcdef0123456789abcdef01234567", out, 3) == -1,
+          "too small an output");
+}
+
 int main(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/test_hub.XXXXXX");
     if (!mkdtemp(tmp_root)) {
@@ -574,6 +596,7 @@ int main(void) {
     test_cache_dir();
     test_resolve();
     test_mapping_and_selection();
+    test_repo_of_snapshot();
     test_api_parse();
     test_pull_local();
     for (size_t i = 0; i < N_ENV; i++) {
