@@ -199,6 +199,22 @@ void vkr_buffer_destroy(vkr_ctx *ctx, vkr_buffer *b) {
     free(b);
 }
 
+vkr_buffer *vkr_tensor_create(vkr_ctx *ctx, const char *name, const vkr_tensor_desc *t) {
+    if (!t->rows || !t->cols || !t->row_bytes || t->row_bytes % 16 || t->rows > UINT64_MAX / t->row_bytes) {
+        vkr_set_error(ctx, "weight %s: [%u, %u] of %llu bytes per row (expected a non-zero shape and a multiple of 16)",
+                      name, t->rows, t->cols, (unsigned long long)t->row_bytes);
+        return NULL;
+    }
+    vkr_buffer *b = vkr_buffer_create(ctx, name, (uint64_t)t->rows * t->row_bytes, VKR_BUF_WEIGHT);
+    if (b) {
+        b->is_tensor = 1;
+        b->tensor = *t;
+    }
+    return b;
+}
+
+const vkr_tensor_desc *vkr_buffer_tensor(const vkr_buffer *b) { return b && b->is_tensor ? &b->tensor : NULL; }
+
 uint64_t vkr_buffer_size(const vkr_buffer *b) { return b->size; }
 const char *vkr_buffer_name(const vkr_buffer *b) { return b->name; }
 void *vkr_buffer_map(const vkr_buffer *b) { return b->map; }
