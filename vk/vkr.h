@@ -244,6 +244,13 @@ vkr_buffer *vkr_buffer_create(vkr_ctx *ctx, const char *name, uint64_t size, vkr
 void vkr_buffer_destroy(vkr_ctx *ctx, vkr_buffer *buf);
 uint64_t vkr_buffer_size(const vkr_buffer *buf);
 const char *vkr_buffer_name(const vkr_buffer *buf);
+/* Tells the weight allocator that about `bytes` more weight bytes are
+ * coming. Weights are sub-allocated from memory blocks of up to 1 GiB; with
+ * this hint a new block is sized to what is still expected, so the driver
+ * holds little more than the weights themselves (a Q4_K Phi-3-mini's 2.1
+ * GB would otherwise take three whole 1 GiB blocks). A hint only. */
+void vkr_weights_expect(vkr_ctx *ctx, uint64_t bytes);
+
 /* A weight tensor on the device: a VKR_BUF_WEIGHT buffer that knows what it
  * holds, so the ops pick the kernel variant of its dtype and check shapes.
  * vk/ stores these facts; the layout of each dtype (row_bytes) is the

@@ -92,6 +92,7 @@ struct vkr_ctx {
     vkr_block *blocks;
     int n_blocks, cap_blocks;
     uint64_t block_size;
+    uint64_t weights_expected;       /* vkr_weights_expect: weight bytes still to come (0: unknown) */
 
     vkr_pipeline *pipelines;
 
