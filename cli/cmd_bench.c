@@ -28,6 +28,8 @@ static const char *usage_text =
     "                       `phi3vk synth --preset NAME --seed S`\n"
     "  --layers N           run only the first N layers (full width)\n"
     "  -s, --seed S         seed of the synthetic weights (default 1)\n"
+    "  --weights T          store the matrices as f16, q8_0, q4_0, q4_k or q4_k_m (quantized while\n"
+    "                       loading; default: as the file stores them, float types as f16)\n"
     "\n"
     "tests (comma-separated lists; 0 skips):\n"
     "  -p, --n-prompt LIST  prefill an N-token prompt (default 512): test ppN\n"
@@ -66,10 +68,11 @@ static const char *usage_text =
     "                       median is reported, with the slowest and fastest sample beside it\n"
     "\n"
     "Every row has: device name, vendor, type, driver name and version, Vulkan version,\n"
-    "subgroup size, device profile and kernel fallbacks, model name, parameters, bytes and\n"
-    "weight type, test, t/s mean and sd, every sample, device memory used (weights + KV cache\n"
-    "+ scratch), peak host RSS, check, phi3vk version and commit, and the date (UTC). Exit\n"
-    "status: 0 when every check passed, 1 on an error or a failed check, 2 on a usage error.\n";
+    "subgroup size, device profile and kernel fallbacks, model name, parameters, bytes, weight\n"
+    "types and bytes per weight, test, t/s mean and sd, every sample, device memory used\n"
+    "(weights + KV cache + scratch), peak host RSS, check, phi3vk version and commit, and the\n"
+    "date (UTC). Exit status: 0 when every check passed, 1 on an error or a failed check, 2\n"
+    "on a usage error.\n";
 
 /* Parses "64,512" into v[0..*n). Returns 0, or -1 after printing why. */
 static int parse_list(const char *flag, const char *s, int *v, int *n) {
@@ -165,6 +168,11 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
             if (int_arg(a, argv[++i], BENCH_MAX_REPS, &o->reps)) return -1;
         } else if (!strcmp(a, "--layers")) {
             if (int_arg(a, argv[++i], 100000, &o->layers)) return -1;
+        } else if (!strcmp(a, "--weights")) {
+            if (phi3_quant_parse(argv[++i], &o->weights)) {
+                cli_error("bench", "--weights: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
+                return -1;
+            }
         } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
             errno = 0;
             unsigned long long x = strtoull(v, &end, 10);

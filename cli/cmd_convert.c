@@ -1,5 +1,5 @@
-/* phi3vk convert: a Hugging Face Phi-3 folder -> an F16 GGUF that llama.cpp
- * and phi3vk load (model/convert.h). */
+/* phi3vk convert: a Hugging Face Phi-3 folder -> an F16 or quantized GGUF
+ * that llama.cpp and phi3vk load (model/convert.h). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -15,18 +15,24 @@
 
 static void convert_usage(FILE *f) {
     fprintf(f,
-            "usage: phi3vk convert IN OUT.gguf [--tokenizer PATH] [--name NAME] [--force] [-q]\n"
+            "usage: phi3vk convert IN OUT.gguf [--type T] [--tokenizer PATH] [--name NAME] [--force] [-q]\n"
             "Writes the Hugging Face Phi-3 checkpoint IN (a folder with config.json + safetensors,\n"
             "F32, BF16 or F16, single or sharded, or a repo id owner/name[@revision] in the Hugging\n"
-            "Face cache) as one F16 GGUF file with the tensor names, types and metadata llama.cpp's\n"
+            "Face cache) as one GGUF file with the tensor names, types and metadata llama.cpp's\n"
             "convert_hf_to_gguf.py writes for phi3, so llama.cpp loads it too.\n"
-            "Matrices become F16 (nearest even; values beyond +-65504 are clamped and reported),\n"
-            "norms and LongRoPE factors stay F32. The tokenizer is embedded as tokenizer.ggml.*,\n"
+            "Matrices become F16 (nearest even; values beyond +-65504 are clamped and reported)\n"
+            "or, with --type, ggml's quantized blocks; norms and LongRoPE factors stay F32. The\n"
+            "tokenizer is embedded as tokenizer.ggml.*,\n"
             "padded to the model's vocab_size with [PAD<id>] entries, with the special ids,\n"
             "add_bos_token and the chat template of its tokenizer_config.json; every stop id of\n"
             "generation_config.json is kept (phi3vk.stop_token_ids).\n"
             "The file is written as OUT.gguf.tmp and renamed when complete; OUT '-' streams it to\n"
             "standard output. An existing OUT is only replaced with --force.\n\n"
+            "  --type T          f16 (default), q8_0 (8.5 bits per weight), q4_0 (4.5; lm_head Q6_K),\n"
+            "                    q4_k (4.5; lm_head Q6_K) or q4_k_m (about 4.9: llama-quantize's\n"
+            "                    Q4_K_M, with Q5_K qkv and Q6_K down projections in a third of the\n"
+            "                    layers); rows that are no whole number of blocks fall back to q8_0\n"
+            "                    (K types) or f16\n"
             "  --tokenizer PATH  a tokenizer.json, a folder with one, a GGUF holding a tokenizer, or a\n"
             "                    repo id (default: IN's own). A model that ships no tokenizer (the\n"
             "                    toxicity judge) gets its base model's, microsoft/Phi-3-mini-4k-instruct,\n"
@@ -62,10 +68,16 @@ static void on_progress(void *ctx, int index, int count, const char *name, uint6
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *tok_spec = NULL, *name = NULL;
     int force = 0, quiet = 0;
+    phi3_quant quant = PHI3_QUANT_NONE;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             convert_usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+            if (phi3_quant_parse(argv[++i], &quant)) {
+                cli_error("convert", "--type: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
             tok_spec = argv[++i];
         } else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
@@ -76,7 +88,8 @@ int cmd_convert(int argc, char **argv) {
             quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("convert", "unexpected argument '%s'%s (see phi3vk convert --help)", argv[i],
-                      !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--name") ? " without a value" : "");
+                      !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--name") || !strcmp(argv[i], "--type")
+                          ? " without a value" : "");
             return 2;
         } else if (!in) {
             in = argv[i];
@@ -102,7 +115,7 @@ int cmd_convert(int argc, char **argv) {
     phi3_tokcfg tc = {0};
     tok_tokenizer *tok = NULL;
     progress_view view = {.tty = isatty(2), .next_tenth = 1};
-    phi3_convert_opts o = {.name = name, .tokcfg = &tc, .progress = quiet ? NULL : on_progress, .progress_ctx = &view};
+    phi3_convert_opts o = {.name = name, .quant = quant, .tokcfg = &tc, .progress = quiet ? NULL : on_progress, .progress_ctx = &view};
     phi3_convert_result res;
     const char *tok_path = paths.tokenizer[0] ? paths.tokenizer : paths.model;
     in = paths.model;
@@ -128,8 +141,8 @@ int cmd_convert(int argc, char **argv) {
         goto done;
     }
     if (!quiet)
-        fprintf(stderr, "converting %s (tokenizer %s%s%s) -> %s\n", in, tok_path, tc.path[0] ? ", " : "",
-                tc.path[0] ? tc.path : "", cli_is_stdout(out) ? "standard output" : out);
+        fprintf(stderr, "converting %s (tokenizer %s%s%s) -> %s (%s)\n", in, tok_path, tc.path[0] ? ", " : "",
+                tc.path[0] ? tc.path : "", cli_is_stdout(out) ? "standard output" : out, quant ? phi3_quant_name(quant) : "f16");
     view.t0 = util_now_s();
     if (phi3_convert_gguf(src, tok, &o, out, &res, err, sizeof err)) {
         if (view.tty && !quiet) fputc('\n', stderr);

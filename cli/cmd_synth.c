@@ -24,6 +24,8 @@ static void synth_usage(FILE *f) {
             "  --longrope ORIG_CTX      LongRoPE scaling with original context ORIG_CTX (< --ctx)\n"
             "  --tie                    tie_word_embeddings: no lm_head tensor\n"
             "  --dtype f32|f16|bf16     weight type (default f32; GGUF default f16)\n"
+            "  --type q8_0|q4_0|q4_k|q4_k_m  (with --gguf) quantize the matrices as `phi3vk convert\n"
+            "                           --type` stores them\n"
             "  --shards N               number of safetensors files (default 1)\n"
             "  --gguf                   write a GGUF file instead of a folder\n"
             "  --tokenizer PATH         a tokenizer to include: a tokenizer.json, a folder with one, or\n"
@@ -103,6 +105,11 @@ int cmd_synth(int argc, char **argv) {
             o.embd_std = (float)v;
         } else if (!strcmp(a, "--dtype") && i + 1 < argc) {
             dtype = argv[++i];
+        } else if (!strcmp(a, "--type") && i + 1 < argc) {
+            if (phi3_quant_parse(argv[++i], &o.quant) || o.quant == PHI3_QUANT_F16) {
+                cli_error("synth", "--type: expected q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(a, "--tokenizer")) {
             if (i + 1 >= argc) {
                 cli_error("synth", "--tokenizer needs a value (see --help)");
@@ -126,6 +133,10 @@ int cmd_synth(int argc, char **argv) {
     }
     if (!out) {
         synth_usage(stderr);
+        return 2;
+    }
+    if (o.quant && !o.gguf) {
+        cli_error("synth", "--type needs --gguf (a Hugging Face folder holds float weights)");
         return 2;
     }
     if (!kv_set) o.cfg.n_kv_heads = o.cfg.n_heads;
@@ -179,7 +190,8 @@ int cmd_synth(int argc, char **argv) {
     }
     if (quiet) return 0;
     fprintf(cli_is_stdout(out) ? stderr : stdout, "wrote %s: %s, hidden %d, ffn %d, %d layers, %d/%d heads, vocab %d, %s%s%s\n", cli_is_stdout(out) ? "standard output" : out, o.gguf ? "GGUF" : "HF folder",
-           o.cfg.hidden, o.cfg.intermediate, o.cfg.n_layers, o.cfg.n_heads, o.cfg.n_kv_heads, o.cfg.vocab, fmt_dtype_name(o.dtype),
+           o.cfg.hidden, o.cfg.intermediate, o.cfg.n_layers, o.cfg.n_heads, o.cfg.n_kv_heads, o.cfg.vocab,
+           o.quant ? phi3_quant_name(o.quant) : fmt_dtype_name(o.dtype),
            o.gguf || o.shards == 1 ? "" : " (sharded)", o.tokenizer ? ", with a tokenizer" : "");
     return 0;
 }

@@ -34,6 +34,9 @@
     "                     on stderr\n"                                                                  \
     "  -q, --quiet        no progress, notes or summaries on stderr (errors and warnings remain)\n"   \
     "  --layers N         run only the first N layers (benchmarks; the output is not meaningful)\n"   \
+    "  --weights T        store the matrices as T while loading: f16, q8_0, q4_0, q4_k, q4_k_m\n"   \
+    "                     (quantized in registers by the kernels; default: as the file stores them,\n" \
+    "                     float types as f16)\n"                                                      \
     "  -ngl N, -t N       llama.cpp's GPU layers and threads: accepted and ignored, with a note (every\n" \
     "                     layer runs on the Vulkan device)\n"                                           \
     "Loading shows a progress line when standard error is a terminal.\n"
@@ -54,6 +57,7 @@ typedef struct cli_model_args {
     int quiet;             /* -q: no progress, notes or summaries on stderr */
     int ignored_ngl;       /* -ngl N was given (llama.cpp habit; a note says it is ignored) */
     int ignored_threads;   /* -t N was given (the same) */
+    phi3_quant weights;    /* --weights; NONE: as stored */
 } cli_model_args;
 
 /* If argv[*i] is one of the shared flags, stores it (consuming its value,
