@@ -292,7 +292,7 @@ for i, t in enumerate(lines, 1):
 # --- bad input
 run "missing column" 1 classify "${MT[@]}" -f "$W/lab.tsv" --text-col body
 contains "missing column named" "$W/err" "body"
-run "unknown prompt" 1 classify -m "$M" --prompt nope "x"
+run "unknown prompt: a usage error" 2 classify -m "$M" --prompt nope "x"
 contains "unknown prompt lists the known ones" "$W/err" "judge-card"
 run "eval without -f" 2 eval -m "$M"
 run "TEXT and -f both" 2 classify -m "$M" -f "$W/in.txt" "text"
