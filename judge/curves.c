@@ -1,4 +1,4 @@
-/* Threshold curves of P(toxic) for eval: ROC points, average precision,
+/* Threshold curves of P(toxic) for eval: ROC-AUC, ROC points, average precision,
  * the best-F1 threshold and the calibration table (see judge/report.h). */
 #include <math.h>
 #include <stdlib.h>
@@ -33,6 +33,27 @@ static scored *sorted_desc(const int *y_true, const double *score, int n, int *m
     }
     qsort(v, (size_t)*m, sizeof *v, cmp_desc);
     return v;
+}
+
+double judge_roc_auc(const int *y_true, const double *score, int n) {
+    int m;
+    double npos, nneg;
+    scored *v = sorted_desc(y_true, score, n, &m, &npos, &nneg);
+    if (!v) return NAN;
+    /* Sum of the positives' ascending ranks (1-based; item i of the descending
+     * order has rank m - i); a run of tied scores shares the average of its
+     * ranks, which counts each tied positive/negative pair as one half. */
+    double rank_sum = 0;
+    for (int i = 0; i < m;) {
+        int j = i;
+        double pos_in_run = 0;
+        while (j < m && v[j].s == v[i].s) pos_in_run += v[j++].y;
+        rank_sum += pos_in_run * (2.0 * m - i - j + 1) / 2.0; /* mean of ranks m - j + 1 .. m - i */
+        i = j;
+    }
+    free(v);
+    if (npos == 0 || nneg == 0) return NAN;
+    return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
 }
 
 /* Walks the distinct thresholds from the highest score down: calls step

@@ -64,46 +64,6 @@ int judge_report_compute(const int *y_true, const judge_label *y_pred, const dou
     return 0;
 }
 
-typedef struct scored {
-    double s;
-    int y;
-} scored;
-
-static int cmp_scored(const void *a, const void *b) {
-    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
-    return (x > y) - (x < y);
-}
-
-double judge_roc_auc(const int *y_true, const double *score, int n) {
-    scored *v = malloc(sizeof *v * (size_t)(n > 0 ? n : 1));
-    if (!v) return NAN;
-    int m = 0;
-    double npos = 0, nneg = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(score[i])) continue;
-        v[m].s = score[i];
-        v[m].y = y_true[i] ? 1 : 0;
-        npos += v[m].y;
-        nneg += 1 - v[m].y;
-        m++;
-    }
-    qsort(v, (size_t)m, sizeof *v, cmp_scored);
-    /* Sum of the positives' ranks (1-based); a run of tied scores shares the
-     * average of its ranks, which counts each tied positive/negative pair as
-     * one half. */
-    double rank_sum = 0;
-    for (int i = 0; i < m;) {
-        int j = i;
-        double pos_in_run = 0;
-        while (j < m && v[j].s == v[i].s) pos_in_run += v[j++].y;
-        rank_sum += pos_in_run * (i + 1 + j) / 2.0;  /* mean of ranks i+1 .. j */
-        i = j;
-    }
-    free(v);
-    if (npos == 0 || nneg == 0) return NAN;
-    return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
-}
-
 /* ---- text ----------------------------------------------------------------- */
 
 typedef struct text {
