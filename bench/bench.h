@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "engine/check.h"
+#include "model/tensors.h"
 #include "vk/vkr.h"
 
 #define BENCH_MAX_LIST 16     /* most values in -p, -n, -d lists */
@@ -41,6 +42,7 @@ typedef struct bench_opts {
     const char *model;             /* -m: HF folder or GGUF file; NULL when synthetic is set */
     const char *synthetic;         /* --synthetic: a phi3_synth_preset name ("phi3-mini", "tiny") */
     int layers;                    /* --layers: > 0 runs only the first N layers (full width) */
+    phi3_quant weights;            /* --weights: the matrices' storage (eng_model_opts.weights) */
     uint64_t seed;                 /* --seed of the synthetic weights (same as `phi3vk synth --seed`) */
     int pp[BENCH_MAX_LIST], n_pp;  /* -p: prompt lengths; 0 entries are skipped */
     int tg[BENCH_MAX_LIST], n_tg;  /* -n: generation lengths; 0 entries are skipped */
@@ -88,7 +90,8 @@ typedef struct bench_row {
     char vulkan_api[16];           /* "1.3.230" */
     char model[256];               /* "synthetic:phi3-mini" or the path given */
     uint64_t model_params;         /* eng_model_params */
-    uint64_t model_bytes;          /* eng_model_weight_bytes */
+    uint64_t model_bytes;          /* eng_model_weight_bytes (bytes per weight: / model_params) */
+    char model_type[48];           /* eng_model_weight_types in lower case: "f16", "q4_k 86%, q6_k 14%" */
     int model_layers;              /* layers run */
     char test[48];                 /* "pp512", "tg128", "pp512@d1024" */
     int n_prompt, n_gen, depth;    /* the test's sizes (n_prompt 0 for tg, n_gen 0 for pp) */

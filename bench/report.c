@@ -69,7 +69,7 @@ typedef struct field {
     double v;       /* F_INT, F_NUM, F_BOOL */
 } field;
 
-enum { N_FIELDS = 35 };
+enum { N_FIELDS = 36 };
 
 /* Field i of row; the order is the CSV column order. */
 static field row_field(const bench_report *r, const bench_row *w, int i) {
@@ -91,7 +91,7 @@ static field row_field(const bench_report *r, const bench_row *w, int i) {
     case 13: return (field){"model_name", F_STR, w->model, 0};
     case 14: return (field){"model_params", F_INT, NULL, (double)w->model_params};
     case 15: return (field){"model_bytes", F_INT, NULL, (double)w->model_bytes};
-    case 16: return (field){"model_type", F_STR, "f16", 0};
+    case 16: return (field){"model_type", F_STR, w->model_type, 0};
     case 17: return (field){"model_layers", F_INT, NULL, w->model_layers};
     case 18: return (field){"test", F_STR, w->test, 0};
     case 19: return (field){"n_prompt", F_INT, NULL, w->n_prompt};
@@ -109,6 +109,7 @@ static field row_field(const bench_report *r, const bench_row *w, int i) {
     case 31: return (field){"check_ids", F_INT, NULL, ENG_CHECK_IDS};
     case 32: return (field){"check_message", F_STR, w->check.message, 0};
     case 33: return (field){"kernel_fallbacks", F_STR, w->fallbacks, 0};
+    case 35: return (field){"model_bytes_per_weight", F_NUM, NULL, w->model_params ? (double)w->model_bytes / w->model_params : 0};
     default: return (field){"profile", F_PROFILE, NULL, 0};
     }
 }
@@ -273,7 +274,8 @@ static char *format_md(const bench_report *r) {
         if (w->model_params >= 1000000000u) sb_printf(&b, "%.2f B | ", w->model_params / 1e9);
         else sb_printf(&b, "%.1f M | ", w->model_params / 1e6);
         md_bytes(&b, w->model_bytes);
-        sb_printf(&b, " | f16 | %s | %.2f ± %.2f | ", w->test, w->mean, w->sd);
+        sb_printf(&b, " | %s (%.2f B/w) | %s | %.2f ± %.2f | ", w->model_type,
+                  w->model_params ? (double)w->model_bytes / w->model_params : 0.0, w->test, w->mean, w->sd);
         for (int s = 0; s < w->reps; s++) sb_printf(&b, "%s%.2f", s ? ", " : "", w->samples[s]);
         sb_printf(&b, " | ");
         md_bytes(&b, w->device_bytes);

@@ -220,7 +220,7 @@ static int32_t *make_tokens(int n, int vocab) {
 
 static int load_model(bench_state *s, char *err, size_t errlen) {
     const bench_opts *o = s->o;
-    eng_model_opts mo = {.vk = s->vk, .max_layers = o->layers};
+    eng_model_opts mo = {.vk = s->vk, .max_layers = o->layers, .weights = o->weights};
     if (o->synthetic) {
         phi3_synth_opts so;
         phi3_synth_defaults(&so);
@@ -257,6 +257,8 @@ static int load_model(bench_state *s, char *err, size_t errlen) {
     }
     s->proto.model_params = eng_model_params(s->m);
     s->proto.model_bytes = eng_model_weight_bytes(s->m);
+    snprintf(s->proto.model_type, sizeof s->proto.model_type, "%s", eng_model_weight_types(s->m));
+    for (char *c = s->proto.model_type; *c; c++) *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
     s->proto.model_layers = cfg->n_layers;
     s->proto.device_bytes = eng_model_weight_bytes(s->m) + eng_ctx_device_bytes(s->c);
     return 0;

@@ -184,6 +184,11 @@ int judge_stream_run(judge_stream *s, judge_classify_fn fn, void *user, const ju
         return snprintf(err, errlen, "out of memory"), -1;
     }
     judge_progress_start(prog, 0, 0);
+    if (o->records && judge_output_begin(o->records, s->o.ds.keep_keys, s->o.ds.n_keep)) {
+        free(run);
+        free(out);
+        return snprintf(err, errlen, "writing the %s records failed", judge_output_format_name(o->records->fmt)), -1;
+    }
     if (o->table) {
         char head[128];
         judge_table_header(STREAM_ID_WIDTH, head, sizeof head);
@@ -222,6 +227,9 @@ int judge_stream_run(judge_stream *s, judge_classify_fn fn, void *user, const ju
         double ms = (util_now_s() - t0) * 1000.0 / k;
         for (int j = 0; j < k; j++) {
             out[j].id = run[j]->id;
+            out[j].n_keep = run[j]->keep ? s->o.ds.n_keep : 0;
+            out[j].keep_names = s->o.ds.keep_keys;
+            out[j].keep_values = (const char *const *)run[j]->keep;
             judge_sha256_hex(run[j]->text, run[j]->text_len, out[j].text_sha256);
             if (!(out[j].ms > 0)) out[j].ms = ms;
             if (!frc && judge_run_emit(o, run[j], &out[j], STREAM_ID_WIDTH, err, errlen)) frc = -1;
@@ -231,10 +239,15 @@ int judge_stream_run(judge_stream *s, judge_classify_fn fn, void *user, const ju
         }
         if (o->jsonl) fflush(o->jsonl);
         if (o->table) fflush(o->table);
+        if (o->records) fflush(o->records->f);
         if (frc) {
             rc = -1;
             break;
         }
+    }
+    if (o->records && judge_output_end(o->records) && rc == 0) {
+        snprintf(err, errlen, "writing the %s records failed", judge_output_format_name(o->records->fmt));
+        rc = -1;
     }
     free(run);
     free(out);

@@ -8,6 +8,13 @@
 
 /* Runs a Vulkan call; on failure records "file:line call -> VK_ERROR_X" in
  * ctx and jumps to fail. */
+/* What to say when vkCreateInstance finds no driver (the loader's
+ * VK_ERROR_INCOMPATIBLE_DRIVER): which package gives one. */
+#define VKR_NO_DRIVER_HELP                                                                                   \
+    "no Vulkan driver found: install one (Debian/Ubuntu: apt-get install mesa-vulkan-drivers, which "  \
+    "has Mesa's AMD and Intel GPU drivers and lavapipe, a CPU driver; NVIDIA: the vendor's driver, e.g. "   \
+    "nvidia-driver). `phi3vk devices` lists what the loader finds"
+
 #define VKR_TRY(ctx, call)                                                    \
     do {                                                                      \
         VkResult vkr_res_ = (call);                                           \
@@ -47,6 +54,8 @@ struct vkr_buffer {
     uint64_t block_offset;     /* weights: offset in the block */
     int block;                 /* weights: index into ctx->blocks, else -1 */
     void *map;                 /* host pointer when host-visible */
+    int is_tensor;             /* made by vkr_tensor_create: tensor is valid */
+    vkr_tensor_desc tensor;
 };
 
 /* One staging slot: a host-visible buffer, a command buffer that copies from
@@ -90,6 +99,7 @@ struct vkr_ctx {
     vkr_block *blocks;
     int n_blocks, cap_blocks;
     uint64_t block_size;
+    uint64_t weights_expected;       /* vkr_weights_expect: weight bytes still to come (0: unknown) */
 
     vkr_pipeline *pipelines;
 
