@@ -117,8 +117,10 @@ static int take_lines(judge_stream *s, int max, char *err, size_t errlen) {
         pos = nl ? end + 1 : end;
         if (rc) break;
     }
-    memmove(s->buf, s->buf + pos, s->len - pos);
-    s->len -= pos;
+    if (pos) { /* nothing taken: buf may still be NULL */
+        memmove(s->buf, s->buf + pos, s->len - pos);
+        s->len -= pos;
+    }
     return rc;
 }
 

@@ -282,7 +282,8 @@ static int chat_messages(const cJSON *o, const srv_limits *lim, srv_gen_req *r, 
     if (!(r->msgs = calloc((size_t)n, sizeof *r->msgs)))
         return srv_fail(e, 500, "server_error", NULL, NULL, "out of memory");
     int i = 0;
-    for (const cJSON *v = m->child; v; v = v->next, i++, r->n_msgs++) {
+    for (const cJSON *v = m->child; v; v = v->next, i++) {
+        r->n_msgs = i + 1; /* counted before its strings: an error below frees what is there */
         const cJSON *role = field(v, "role");
         const char *rs = cJSON_IsString(role) ? role->valuestring : "";
         if (!strcmp(rs, "developer")) rs = "system"; /* OpenAI's newer name for it */
