@@ -64,8 +64,8 @@ for _ in $(seq 600); do
     sleep 0.1
 done
 [ -n "$port" ] || { echo "bench-serve: the server did not start: $(cat "$out/serve.err")" >&2; exit 1; }
-python3 - "$port" "$out" "$clients" "$reason" "$max_tokens" "$cli_ips" <<'PY'
-import concurrent.futures, json, sys, time, urllib.request
+python3 - "$port" "$out" "$clients" "$reason" "$max_tokens" "$cli_ips" "$spid" <<'PY'
+import concurrent.futures, json, os, sys, time, urllib.request
 port, out, clients, n_reason, max_tokens, cli_ips = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5]), float(sys.argv[6])
 base = f"http://127.0.0.1:{port}"
 items = [json.loads(l) for l in open(f"{out}/items.jsonl")]
@@ -88,6 +88,7 @@ def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 while not health():
+    os.kill(int(sys.argv[7]), 0)  # the server is gone (its error is in serve.err): stop
     time.sleep(0.05)
 t_ready = time.perf_counter()
 _, first = classify([{"id": "warm", "text": "A warm-up request that is none of the items."}])

@@ -217,6 +217,25 @@ static void *engine_main(void *arg) {
     return NULL;
 }
 
+/* eng_plan_make, but without --ctx (r->n_ctx 0) the context shrinks, in
+ * steps of 256 tokens, until every sequence's KV cache of a layer fits the
+ * device's largest storage buffer (lavapipe: 128 MiB, so 8 sequences of a
+ * full-width Phi-3 get 2560 tokens, not 4096). A given --ctx is kept. */
+static int plan_fitting(eng_model *m, const eng_plan_request *r, eng_plan *plan, char *err, size_t errlen) {
+    if (r->n_ctx > 0) return eng_plan_make(m, r, plan, err, errlen);
+    eng_plan_request q = *r;
+    q.n_ctx = 256; /* learns the number of sequences the device gets */
+    if (eng_plan_make(m, &q, plan, err, errlen)) return -1;
+    const phi3_config *cfg = eng_model_config(m);
+    uint64_t row = (uint64_t)cfg->n_kv_heads * cfg->head_dim * 2; /* fp16 bytes per token, K or V, one layer */
+    uint64_t most = vkr_ctx_device(eng_model_vk(m))->max_storage_buffer_range / ((uint64_t)plan->n_seq * row);
+    int want = cfg->max_pos < 4096 ? cfg->max_pos : 4096;
+    q.n_ctx = (uint64_t)want <= most ? want : (int)(most / 256 * 256);
+    q.n_seq = plan->n_seq;
+    if (q.n_ctx < 256) q.n_ctx = 0; /* let eng_plan_make say what does not fit */
+    return eng_plan_make(m, &q, plan, err, errlen);
+}
+
 int srv_sched_add_engine(srv_sched *s, eng_model *m, const eng_plan_request *r, char *err, size_t errlen) {
     if (s->n_engines == SRV_MAX_ENGINES) {
         eng_model_close(m);
@@ -231,7 +250,7 @@ int srv_sched_add_engine(srv_sched *s, eng_model *m, const eng_plan_request *r, 
     e->s = s;
     e->m = m;
     e->id = s->n_engines;
-    if (eng_plan_make(m, r, &plan, err, errlen) || !(e->c = eng_ctx_create(m, &plan, err, errlen))) {
+    if (plan_fitting(m, r, &plan, err, errlen) || !(e->c = eng_ctx_create(m, &plan, err, errlen))) {
         eng_model_close(m);
         free(e);
         return -1;

@@ -122,6 +122,22 @@ done
 kill -TERM "$SPID"; wait "$SPID"; rc=$?
 [ "$rc" == 0 ] && ok "SIGTERM when idle: exit 0" || bad "SIGTERM when idle: exit $rc"
 
+# --- without --ctx, the context shrinks to what the device's buffers hold:
+# 64 sequences x 4096 tokens of a 512-wide model need a 256 MiB KV buffer per
+# layer, more than lavapipe's 128 MiB
+"$BIN" synth "$W/wide" --preset tiny --hidden 512 --heads 4 --kv-heads 4 --intermediate 512 --layers 1 --seed 3 >/dev/null &&
+    cp "$TOKDIR/tokenizer.json" "$W/wide/"
+if serve_start wide -m "$W/wide" --parallel 64 -v; then
+    ctx=$(grep -oE 'context 64 x [0-9]+ tokens' "$W/wide.err" | grep -oE '[0-9]+ tokens' | cut -d' ' -f1)
+    [ -n "$ctx" ] && [ "$ctx" -ge 256 ] && ok "--parallel 64 without --ctx: ready with 64 x $ctx tokens" ||
+        bad "--parallel 64: no context line in: $(cat "$W/wide.err")"
+    st=$(post "$PORT" /v1/classify '{"texts":["x"]}')
+    [ "$st" == 200 ] && ok "--parallel 64: answers" || bad "--parallel 64: status $st"
+    kill -TERM "$SPID"; wait "$SPID"
+else
+    bad "--parallel 64 without --ctx did not start"
+fi
+
 # --- --api-key (and PHI3VK_API_KEY), constant-time compare is in serve/server.c
 serve_start key -m "$M" --api-key s3cret --parallel 1 --queue 1 || exit 1
 [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")" == 200 ] && ok "api key: /health open" || bad "api key: /health"
@@ -134,7 +150,7 @@ st=$(post "$PORT" /v1/classify '{"texts":["x"]}' -H 'Authorization: Bearer s3cre
 # --- a full queue: --parallel 1 --queue 1, six requests at once: some 503 with Retry-After
 for i in 1 2 3 4 5 6; do
     curl -s -D "$W/h$i" -o "$W/b$i" -w '%{http_code}' -H 'Authorization: Bearer s3cret' \
-        -d '{"prompt":"x","max_tokens":40,"temperature":0}' "http://127.0.0.1:$PORT/v1/completions" >"$W/s$i" &
+        -d '{"prompt":"x","max_tokens":200,"temperature":0}' "http://127.0.0.1:$PORT/v1/completions" >"$W/s$i" &
 done
 wait_curls() { for j in $(jobs -p); do [ "$j" == "$SPID" ] || wait "$j"; done; }
 wait_curls
