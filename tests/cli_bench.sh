@@ -27,7 +27,7 @@ expect "-q: no progress" 0 "$(wc -c <"$TMP/err")"
 "${RUN[@]}" -o json -q >"$TMP/out.json" 2>/dev/null
 expect "json parses" 2 "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/out.json")"
 "${RUN[@]}" -q >"$TMP/out.md" 2>/dev/null
-expect "md result rows" 2 "$(grep -c '| f16 | \(pp8\|tg2\) |' "$TMP/out.md")"
+expect "md result rows" 2 "$(grep -c '| f16 ([0-9.]* B/w) | \(pp8\|tg2\) |' "$TMP/out.md")"
 
 "$BIN" bench --help >"$TMP/help"
 expect "--help exit code" 0 "$?"
