@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "formats/f16.h"
+#include "model/config.h"
 #include "model/tensors.h"
 
 #define REF_MAX_THREADS 64
@@ -198,6 +199,8 @@ eng_ref *eng_ref_open(const eng_ref_opts *o, char *err, size_t errlen) {
     if (o->src) r->src = o->src, r->cfg = *phi3_source_config(o->src);
     else r->synth = *o->synth, r->cfg = o->synth->cfg;
     phi3_config *c = &r->cfg;
+    /* the derived fields (LongRoPE's attention factor) as the engine's copy has them */
+    if (!o->src && phi3_config_validate(c, "reference model", err, errlen)) goto fail;
     if (o->max_layers > 0 && o->max_layers < c->n_layers) c->n_layers = o->max_layers;
     r->n_ctx = o->n_ctx, r->stream = o->stream, r->threads = o->threads < 1 ? 1 : o->threads;
     if (c->rope_scaling == PHI3_ROPE_LONGROPE && r->n_ctx > c->orig_max_pos) {
