@@ -40,6 +40,7 @@
 #include "bench/model_check.h"
 #include "bench/text.h"
 #include "engine/check.h"
+#include "model/tensors.h"
 #include "vk/vkr.h"
 
 /* Version of the row fields (names, units, meanings) of every bench output:
@@ -60,6 +61,7 @@ typedef struct bench_opts {
     const char *model;             /* -m: HF folder or GGUF file; NULL when synthetic is set */
     const char *synthetic;         /* --synthetic: a phi3_synth_preset name ("phi3-mini", "tiny") */
     int layers;                    /* --layers: > 0 runs only the first N layers (full width) */
+    phi3_quant weights;            /* --weights: the matrices' storage (eng_model_opts.weights) */
     uint64_t seed;                 /* --seed of the synthetic weights (same as `phi3vk synth --seed`) */
     int pp[BENCH_MAX_LIST], n_pp;  /* -p: prompt lengths; 0 entries are skipped */
     int tg[BENCH_MAX_LIST], n_tg;  /* -n: generation lengths; 0 entries are skipped */
@@ -137,7 +139,8 @@ typedef struct bench_row {
     bench_clocks clocks;           /* the device's clocks right after the test */
     char model[256];               /* "synthetic:phi3-mini" or the path given */
     uint64_t model_params;         /* eng_model_params */
-    uint64_t model_bytes;          /* eng_model_weight_bytes */
+    uint64_t model_bytes;          /* eng_model_weight_bytes (bytes per weight: / model_params) */
+    char model_type[96];           /* eng_model_weight_types in lower case: "f16", "q4_k 86%, q6_k 14%" */
     int model_layers;              /* layers run */
     char test[64];                 /* "pp512", "tg128@p4", "pp512+tg128@d1024", "judge@b8" */
     int n_prompt, n_gen, depth;    /* the test's sizes per sequence (n_prompt 0 for tg, n_gen 0 for pp) */

@@ -45,6 +45,11 @@ static void profile_csv(bench_sb *b, const void *ctx, const void *row) {
 
 static double or_nan(int has, double v) { return has ? v : NAN; }
 
+/* Bytes on the device per parameter: 2 for f16, about 0.56 for q4_k_m. */
+static double bytes_per_weight(const bench_row *w) {
+    return w->model_params ? (double)w->model_bytes / (double)w->model_params : NAN;
+}
+
 /* Field i of row w; the order is the CSV column order (README: "Benchmark rows"). */
 static int row_field(const void *ctx, const void *row, int i, bench_field *f) {
     const bench_report *r = ctx;
@@ -86,63 +91,64 @@ static int row_field(const void *ctx, const void *row, int i, bench_field *f) {
     case 27: *f = bench_str("model_name", w->model); break;
     case 28: *f = bench_int("model_params", (double)w->model_params); break;
     case 29: *f = bench_int("model_bytes", (double)w->model_bytes); break;
-    case 30: *f = bench_str("model_type", "f16"); break;
-    case 31: *f = bench_int("model_layers", w->model_layers); break;
-    case 32: *f = bench_str("test", w->test); break;
-    case 33: *f = bench_int("n_prompt", w->n_prompt); break;
-    case 34: *f = bench_int("n_gen", w->n_gen); break;
-    case 35: *f = bench_int("n_depth", w->depth); break;
-    case 36: *f = bench_int("n_parallel", w->parallel); break;
-    case 37: *f = bench_int("n_batch", w->n_batch); break;
-    case 38: *f = bench_int("repetitions", w->reps); break;
-    case 39: *f = bench_num("avg_ts", w->mean); break;
-    case 40: *f = bench_num("stddev_ts", w->sd); break;
-    case 41: *f = (bench_field){.name = "samples_ts", .kind = BENCH_F_NUMS, .a = w->samples, .n = w->reps}; break;
-    case 42: *f = bench_int("avg_ns", round(w->mean_ns)); break;
-    case 43: *f = bench_int("stddev_ns", round(w->sd_ns)); break;
-    case 44: *f = (bench_field){.name = "samples_ns", .kind = BENCH_F_INTS, .a = w->samples_ns, .n = w->reps}; break;
-    case 45: *f = bench_int("p50_ns", round(w->latency.p50)); break;
-    case 46: *f = bench_int("p90_ns", round(w->latency.p90)); break;
-    case 47: *f = bench_int("p99_ns", round(w->latency.p99)); break;
-    case 48: *f = bench_int("ttft_avg_ns", round(w->ttft.avg)); break;
-    case 49: *f = bench_int("ttft_p50_ns", round(w->ttft.p50)); break;
-    case 50: *f = bench_int("ttft_p90_ns", round(w->ttft.p90)); break;
-    case 51: *f = bench_int("ttft_p99_ns", round(w->ttft.p99)); break;
-    case 52: *f = bench_int("tpot_avg_ns", round(w->tpot.avg)); break;
-    case 53: *f = bench_int("tpot_p50_ns", round(w->tpot.p50)); break;
-    case 54: *f = bench_int("tpot_p90_ns", round(w->tpot.p90)); break;
-    case 55: *f = bench_int("tpot_p99_ns", round(w->tpot.p99)); break;
-    case 56: *f = bench_int("judge_items", or_nan(judge, j->items)); break;
-    case 57: *f = bench_int("judge_batch", or_nan(judge, j->batch)); break;
-    case 58: *f = bench_str("judge_mode", judge ? (j->reason ? "reason" : "label") : NULL); break;
-    case 59: *f = bench_str("judge_prompt", judge ? j->prompt : NULL); break;
-    case 60: *f = bench_str("judge_dataset", judge ? j->dataset : NULL); break;
-    case 61: *f = bench_str("judge_dataset_sha256", judge ? j->dataset_sha256 : NULL); break;
-    case 62: *f = bench_num("items_per_s", or_nan(judge, j->items_per_s)); break;
-    case 63: *f = bench_num("prompt_tokens_per_item", or_nan(judge && j->items, j->prompt_tokens / j->items)); break;
-    case 64: *f = bench_num("generated_tokens_per_item", or_nan(judge && j->items, j->generated_tokens / j->items));
+    case 30: *f = bench_str("model_type", w->model_type); break;
+    case 31: *f = bench_num("model_bytes_per_weight", bytes_per_weight(w)); break;
+    case 32: *f = bench_int("model_layers", w->model_layers); break;
+    case 33: *f = bench_str("test", w->test); break;
+    case 34: *f = bench_int("n_prompt", w->n_prompt); break;
+    case 35: *f = bench_int("n_gen", w->n_gen); break;
+    case 36: *f = bench_int("n_depth", w->depth); break;
+    case 37: *f = bench_int("n_parallel", w->parallel); break;
+    case 38: *f = bench_int("n_batch", w->n_batch); break;
+    case 39: *f = bench_int("repetitions", w->reps); break;
+    case 40: *f = bench_num("avg_ts", w->mean); break;
+    case 41: *f = bench_num("stddev_ts", w->sd); break;
+    case 42: *f = (bench_field){.name = "samples_ts", .kind = BENCH_F_NUMS, .a = w->samples, .n = w->reps}; break;
+    case 43: *f = bench_int("avg_ns", round(w->mean_ns)); break;
+    case 44: *f = bench_int("stddev_ns", round(w->sd_ns)); break;
+    case 45: *f = (bench_field){.name = "samples_ns", .kind = BENCH_F_INTS, .a = w->samples_ns, .n = w->reps}; break;
+    case 46: *f = bench_int("p50_ns", round(w->latency.p50)); break;
+    case 47: *f = bench_int("p90_ns", round(w->latency.p90)); break;
+    case 48: *f = bench_int("p99_ns", round(w->latency.p99)); break;
+    case 49: *f = bench_int("ttft_avg_ns", round(w->ttft.avg)); break;
+    case 50: *f = bench_int("ttft_p50_ns", round(w->ttft.p50)); break;
+    case 51: *f = bench_int("ttft_p90_ns", round(w->ttft.p90)); break;
+    case 52: *f = bench_int("ttft_p99_ns", round(w->ttft.p99)); break;
+    case 53: *f = bench_int("tpot_avg_ns", round(w->tpot.avg)); break;
+    case 54: *f = bench_int("tpot_p50_ns", round(w->tpot.p50)); break;
+    case 55: *f = bench_int("tpot_p90_ns", round(w->tpot.p90)); break;
+    case 56: *f = bench_int("tpot_p99_ns", round(w->tpot.p99)); break;
+    case 57: *f = bench_int("judge_items", or_nan(judge, j->items)); break;
+    case 58: *f = bench_int("judge_batch", or_nan(judge, j->batch)); break;
+    case 59: *f = bench_str("judge_mode", judge ? (j->reason ? "reason" : "label") : NULL); break;
+    case 60: *f = bench_str("judge_prompt", judge ? j->prompt : NULL); break;
+    case 61: *f = bench_str("judge_dataset", judge ? j->dataset : NULL); break;
+    case 62: *f = bench_str("judge_dataset_sha256", judge ? j->dataset_sha256 : NULL); break;
+    case 63: *f = bench_num("items_per_s", or_nan(judge, j->items_per_s)); break;
+    case 64: *f = bench_num("prompt_tokens_per_item", or_nan(judge && j->items, j->prompt_tokens / j->items)); break;
+    case 65: *f = bench_num("generated_tokens_per_item", or_nan(judge && j->items, j->generated_tokens / j->items));
         break;
-    case 65: *f = bench_str("judge_labels", judge ? j->labels : NULL); break;
-    case 66: *f = bench_int("device_memory_bytes", (double)w->device_bytes); break;
-    case 67: *f = bench_int("host_peak_rss_bytes", (double)w->host_rss_bytes); break;
-    case 68: *f = bench_str("check", w->check.pass ? "pass" : "fail"); break;
-    case 69: *f = bench_num("check_nmse", w->check.nmse); break;
-    case 70: *f = bench_int("check_ids_match", w->check.ids_match); break;
-    case 71: *f = bench_int("check_ids", ENG_CHECK_IDS); break;
-    case 72: *f = bench_str("check_message", w->check.message); break;
-    case 73: *f = bench_str("kernel_fallbacks", w->fallbacks); break;
-    case 74: *f = bench_str("model_check", bench_model_check_status(mc)); break;
-    case 75: *f = bench_num("model_check_nmse", mc->nmse); break;
-    case 76: *f = bench_num("model_check_bound", BENCH_MODEL_CHECK_NMSE); break;
-    case 77: *f = bench_int("model_check_agree", or_nan(mc->ran, mc->agree)); break;
-    case 78: *f = bench_int("model_check_excused", or_nan(mc->ran, mc->excused)); break;
-    case 79: *f = bench_int("model_check_positions", mc->positions); break;
-    case 80: *f = bench_str("model_check_message", mc->ran ? mc->message : "skipped: --no-model-check"); break;
-    case 81:
+    case 66: *f = bench_str("judge_labels", judge ? j->labels : NULL); break;
+    case 67: *f = bench_int("device_memory_bytes", (double)w->device_bytes); break;
+    case 68: *f = bench_int("host_peak_rss_bytes", (double)w->host_rss_bytes); break;
+    case 69: *f = bench_str("check", w->check.pass ? "pass" : "fail"); break;
+    case 70: *f = bench_num("check_nmse", w->check.nmse); break;
+    case 71: *f = bench_int("check_ids_match", w->check.ids_match); break;
+    case 72: *f = bench_int("check_ids", ENG_CHECK_IDS); break;
+    case 73: *f = bench_str("check_message", w->check.message); break;
+    case 74: *f = bench_str("kernel_fallbacks", w->fallbacks); break;
+    case 75: *f = bench_str("model_check", bench_model_check_status(mc)); break;
+    case 76: *f = bench_num("model_check_nmse", mc->nmse); break;
+    case 77: *f = bench_num("model_check_bound", BENCH_MODEL_CHECK_NMSE); break;
+    case 78: *f = bench_int("model_check_agree", or_nan(mc->ran, mc->agree)); break;
+    case 79: *f = bench_int("model_check_excused", or_nan(mc->ran, mc->excused)); break;
+    case 80: *f = bench_int("model_check_positions", mc->positions); break;
+    case 81: *f = bench_str("model_check_message", mc->ran ? mc->message : "skipped: --no-model-check"); break;
+    case 82:
         *f = (bench_field){.name = "profile", .kind = BENCH_F_OBJECT, .json = profile_json, .csv = profile_csv};
         break;
-    case 82: *f = bench_num("profile_op_ms", or_nan(w->has_profile, w->profile.op_ms)); break;
-    case 83: *f = bench_num("profile_wall_ms", or_nan(w->has_profile, w->profile.wall_ms)); break;
+    case 83: *f = bench_num("profile_op_ms", or_nan(w->has_profile, w->profile.op_ms)); break;
+    case 84: *f = bench_num("profile_wall_ms", or_nan(w->has_profile, w->profile.wall_ms)); break;
     default: return 0;
     }
     return 1;
@@ -203,15 +209,17 @@ static void md_devices(bench_sb *b, const bench_report *r) {
 }
 
 static void md_results(bench_sb *b, const bench_report *r) {
-    bench_sb_printf(b, "\n| # | model | params | size | test | t/s | samples | p50 / p99 ms | TTFT p50 ms | TPOT p50 ms "
-                       "| device mem | peak RSS | check |\n|---:|---|---:|---:|---|---:|---|---|---:|---:|---:|---:|---|\n");
+    bench_sb_printf(b, "\n| # | model | params | size | type | test | t/s | samples | p50 / p99 ms | TTFT p50 ms "
+                       "| TPOT p50 ms | device mem | peak RSS | check |\n"
+                       "|---:|---|---:|---:|---|---|---:|---|---|---:|---:|---:|---:|---|\n");
     for (int k = 0; k < r->n_rows; k++) {
         const bench_row *w = &r->rows[k];
         bench_sb_printf(b, "| %d | %s (%d layers) | ", w->dev.index, w->model, w->model_layers);
         if (w->model_params >= 1000000000u) bench_sb_printf(b, "%.2f B | ", w->model_params / 1e9);
         else bench_sb_printf(b, "%.1f M | ", w->model_params / 1e6);
         md_bytes(b, w->model_bytes);
-        bench_sb_printf(b, " | %s | %.2f ± %.2f | ", w->test, w->mean, w->sd);
+        bench_sb_printf(b, " | %s (%.2f B/w) | %s | %.2f ± %.2f | ", w->model_type, bytes_per_weight(w), w->test,
+                        w->mean, w->sd);
         for (int s = 0; s < w->reps; s++) bench_sb_printf(b, "%s%.2f", s ? ", " : "", w->samples[s]);
         bench_sb_printf(b, " | ");
         md_ms(b, w->latency.p50);
@@ -232,14 +240,14 @@ static void md_results(bench_sb *b, const bench_report *r) {
 
 /* The judge's rows: items/s, prompt tokens/s and per-item latency. */
 static void md_judge(bench_sb *b, const bench_report *r) {
-    bench_sb_printf(b, "\n| # | model | test | items | items/s | prompt t/s | item p50 / p90 / p99 ms | TTFT p50 ms "
-                       "| TPOT p50 ms | prompt tokens / item | check |\n"
-                       "|---:|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
+    bench_sb_printf(b, "\n| # | model | type | test | items | items/s | prompt t/s | item p50 / p90 / p99 ms "
+                       "| TTFT p50 ms | TPOT p50 ms | prompt tokens / item | check |\n"
+                       "|---:|---|---|---|---:|---:|---:|---|---:|---:|---:|---|\n");
     for (int k = 0; k < r->n_rows; k++) {
         const bench_row *w = &r->rows[k];
         const bench_judge_info *j = &w->judge;
-        bench_sb_printf(b, "| %d | %s | %s | %d x %d | %.3g | %.1f ± %.1f | ", w->dev.index, w->model, w->test,
-                        j->items, w->reps, j->items_per_s, w->mean, w->sd);
+        bench_sb_printf(b, "| %d | %s | %s (%.2f B/w) | %s | %d x %d | %.3g | %.1f ± %.1f | ", w->dev.index, w->model,
+                        w->model_type, bytes_per_weight(w), w->test, j->items, w->reps, j->items_per_s, w->mean, w->sd);
         md_ms(b, w->latency.p50);
         bench_sb_printf(b, " / ");
         md_ms(b, w->latency.p90);

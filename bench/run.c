@@ -130,6 +130,8 @@ void bench_proto_model(bench_row *p, eng_model *m, const char *name) {
     snprintf(p->model, sizeof p->model, "%s", name);
     p->model_params = eng_model_params(m);
     p->model_bytes = eng_model_weight_bytes(m);
+    snprintf(p->model_type, sizeof p->model_type, "%s", eng_model_weight_types(m));
+    for (char *c = p->model_type; *c; c++) *c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
     p->model_layers = eng_model_config(m)->n_layers;
 }
 
@@ -179,7 +181,7 @@ static int32_t *make_tokens(int n, int vocab) {
 static int load_model(bench_state *s, char *err, size_t errlen) {
     const bench_opts *o = s->o;
     const char *dev = s->proto.dev.name;
-    eng_model_opts mo = {.vk = s->vk, .max_layers = o->layers};
+    eng_model_opts mo = {.vk = s->vk, .max_layers = o->layers, .weights = o->weights};
     char name[256];
     if (o->synthetic) {
         phi3_synth_defaults(&s->synth);

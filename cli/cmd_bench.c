@@ -29,6 +29,8 @@ static const char *const usage_text[] = {
     "                       `phi3vk synth --preset NAME --seed S`\n"
     "  --layers N           run only the first N layers (full width)\n"
     "  --seed S             seed of the synthetic weights (default 1)\n"
+    "  --weights T          store the matrices as f16, q8_0, q4_0, q4_k or q4_k_m (quantized while\n"
+    "                       loading; default: as the file stores them, float types as f16)\n"
     "\n"
     "tests (comma-separated lists; 0 skips):\n"
     "  -p, --n-prompt LIST  prefill an N-token prompt (default 512): test ppN\n"
@@ -85,10 +87,11 @@ static const char *const usage_text[] = {
     "Every row has schema_version, the host (CPU, cores, OS, kernel, Vulkan loader, compiler\n"
     "and build flags), the device (name, vendor, type, driver name and version, Vulkan version,\n"
     "subgroup size, clocks where the driver reports them, device profile and kernel fallbacks),\n"
-    "the model, the test, t/s mean and sd with every sample, avg_ns, samples_ns, p50/p90/p99 of\n"
-    "a repetition's time, TTFT and TPOT (tg and pg), device memory, peak host RSS, both checks,\n"
-    "phi3vk version and commit, and the date (UTC); the README lists every field. Exit status:\n"
-    "0 when every check passed, 1 on an error or a failed check, 2 on a usage error.\n",
+    "the model (name, parameters, bytes, weight types and bytes per weight), the test, t/s mean\n"
+    "and sd with every sample, avg_ns, samples_ns, p50/p90/p99 of a repetition's time, TTFT and\n"
+    "TPOT (tg and pg), device memory, peak host RSS, both checks, phi3vk version and commit, and\n"
+    "the date (UTC); the README lists every field. Exit status: 0 when every check passed, 1 on\n"
+    "an error or a failed check, 2 on a usage error.\n",
     NULL};
 
 /* Parses "64,512" into v[0..*n). Returns 0, or -1 after printing why. */
@@ -195,6 +198,11 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
             if (int_arg(a, argv[++i], BENCH_MAX_REPS, &o->reps)) return -1;
         } else if (!strcmp(a, "--layers")) {
             if (int_arg(a, argv[++i], 100000, &o->layers)) return -1;
+        } else if (!strcmp(a, "--weights")) {
+            if (phi3_quant_parse(argv[++i], &o->weights)) {
+                cli_error("bench", "--weights: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
+                return -1;
+            }
         } else if (!strcmp(a, "--seed")) {
             errno = 0;
             unsigned long long x = strtoull(v, &end, 10);

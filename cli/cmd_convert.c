@@ -1,5 +1,5 @@
-/* phi3vk convert: a Hugging Face Phi-3 folder -> an F16 GGUF that llama.cpp
- * and phi3vk load (model/convert.h). */
+/* phi3vk convert: a Hugging Face Phi-3 folder -> an F16 or quantized GGUF
+ * that llama.cpp and phi3vk load (model/convert.h). */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -13,15 +13,20 @@
 
 static void convert_usage(FILE *f) {
     fprintf(f,
-            "usage: phi3vk convert IN_DIR OUT.gguf [--tokenizer PATH] [--name NAME]\n"
+            "usage: phi3vk convert IN_DIR OUT.gguf [--type T] [--tokenizer PATH] [--name NAME]\n"
             "Writes the Hugging Face Phi-3 checkpoint IN_DIR (config.json + safetensors, F32, BF16\n"
-            "or F16, single or sharded) as one F16 GGUF file with the tensor names, types and\n"
+            "or F16, single or sharded) as one GGUF file with the tensor names, types and\n"
             "metadata llama.cpp's convert_hf_to_gguf.py writes for phi3, so llama.cpp loads it too.\n"
-            "Matrices become F16 (nearest even; values beyond +-65504 are clamped and reported),\n"
-            "norms and LongRoPE factors stay F32. The tokenizer is embedded as tokenizer.ggml.*,\n"
+            "Matrices become F16 (nearest even; values beyond +-65504 are clamped and reported)\n"
+            "or, with --type, ggml's quantized blocks; norms and LongRoPE factors stay F32. The tokenizer is embedded as tokenizer.ggml.*,\n"
             "padded to the model's vocab_size with [PAD<id>] entries, with the special ids,\n"
             "add_bos_token and the chat template of its tokenizer_config.json.\n"
             "The file is written as OUT.gguf.tmp and renamed when complete.\n\n"
+            "  --type T          f16 (default), q8_0 (8.5 bits per weight), q4_0 (4.5; lm_head Q6_K),\n"
+            "                    q4_k (4.5; lm_head Q6_K) or q4_k_m (about 4.9: llama-quantize's\n"
+            "                    Q4_K_M, with Q5_K qkv and Q6_K down projections in a third of the\n"
+            "                    layers); rows that are no whole number of blocks fall back to q8_0\n"
+            "                    (K types) or f16\n"
             "  --tokenizer PATH  a tokenizer.json, a folder with one, or a GGUF holding a tokenizer\n"
             "                    (default: IN_DIR). Models that ship no tokenizer (the toxicity\n"
             "                    judge) need their base model's: microsoft/Phi-3-mini-4k-instruct\n"
@@ -53,17 +58,24 @@ static void on_progress(void *ctx, int index, int count, const char *name, uint6
 
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *tok_path = NULL, *name = NULL;
+    phi3_quant quant = PHI3_QUANT_NONE;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
             convert_usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--type") && i + 1 < argc) {
+            if (phi3_quant_parse(argv[++i], &quant)) {
+                cli_error("convert", "--type: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
             tok_path = argv[++i];
         } else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
             name = argv[++i];
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("convert", "unexpected argument '%s'%s (see phi3vk convert --help)", argv[i],
-                      !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--name") ? " without a value" : "");
+                      !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--name") || !strcmp(argv[i], "--type")
+                          ? " without a value" : "");
             return 2;
         } else if (!in) {
             in = argv[i];
@@ -82,7 +94,7 @@ int cmd_convert(int argc, char **argv) {
     phi3_tokcfg tc = {0};
     tok_tokenizer *tok = NULL;
     progress_view view = {.tty = isatty(2), .next_tenth = 1};
-    phi3_convert_opts o = {.name = name, .tokcfg = &tc, .progress = on_progress, .progress_ctx = &view};
+    phi3_convert_opts o = {.name = name, .quant = quant, .tokcfg = &tc, .progress = on_progress, .progress_ctx = &view};
     phi3_convert_result res;
     phi3_source *src = phi3_source_open(in, err, sizeof err);
     int rc = 1;
@@ -106,7 +118,8 @@ int cmd_convert(int argc, char **argv) {
         cli_error("convert", "%s", err);
         goto done;
     }
-    fprintf(stderr, "converting %s (tokenizer %s%s%s) -> %s\n", in, tok_path, tc.path[0] ? ", " : "", tc.path[0] ? tc.path : "", out);
+    fprintf(stderr, "converting %s (tokenizer %s%s%s) -> %s (%s)\n", in, tok_path, tc.path[0] ? ", " : "", tc.path[0] ? tc.path : "", out,
+            quant ? phi3_quant_name(quant) : "f16");
     view.t0 = util_now_s();
     if (phi3_convert_gguf(src, tok, &o, out, &res, err, sizeof err)) {
         if (view.tty) fputc('\n', stderr);

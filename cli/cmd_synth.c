@@ -23,6 +23,8 @@ static void synth_usage(FILE *f) {
             "  --dtype f32|f16|bf16     weight type (default f32; GGUF default f16)\n"
             "  --shards N               number of safetensors files (default 1)\n"
             "  --gguf                   write a GGUF file instead of a folder\n"
+            "  --type q8_0|q4_0|q4_k|q4_k_m  (with --gguf) quantize the matrices as `phi3vk convert\n"
+            "                           --type` stores them\n"
             "  --seed S                 (default 1)\n"
             "  --std X --embd-std X     weight standard deviations (default 0.06 and 1.0)\n");
 }
@@ -92,6 +94,11 @@ int cmd_synth(int argc, char **argv) {
             dtype = argv[++i];
         } else if (!strcmp(a, "--gguf")) {
             o.gguf = 1;
+        } else if (!strcmp(a, "--type") && i + 1 < argc) {
+            if (phi3_quant_parse(argv[++i], &o.quant) || o.quant == PHI3_QUANT_F16) {
+                cli_error("synth", "--type: expected q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
+                return 2;
+            }
         } else if (!strcmp(a, "--tie")) {
             o.cfg.tie_word_embeddings = 1;
         } else if (a[0] == '-' || out) {
@@ -103,6 +110,10 @@ int cmd_synth(int argc, char **argv) {
     }
     if (!out) {
         synth_usage(stderr);
+        return 2;
+    }
+    if (o.quant && !o.gguf) {
+        cli_error("synth", "--type needs --gguf (a Hugging Face folder holds float weights)");
         return 2;
     }
     if (!kv_set) o.cfg.n_kv_heads = o.cfg.n_heads;
@@ -138,7 +149,8 @@ int cmd_synth(int argc, char **argv) {
         return 1;
     }
     printf("wrote %s: %s, hidden %d, ffn %d, %d layers, %d/%d heads, vocab %d, %s%s\n", out, o.gguf ? "GGUF" : "HF folder",
-           o.cfg.hidden, o.cfg.intermediate, o.cfg.n_layers, o.cfg.n_heads, o.cfg.n_kv_heads, o.cfg.vocab, fmt_dtype_name(o.dtype),
+           o.cfg.hidden, o.cfg.intermediate, o.cfg.n_layers, o.cfg.n_heads, o.cfg.n_kv_heads, o.cfg.vocab,
+           o.quant ? phi3_quant_name(o.quant) : fmt_dtype_name(o.dtype),
            o.gguf || o.shards == 1 ? "" : " (sharded)");
     return 0;
 }

@@ -89,6 +89,12 @@ int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int
     } else if (cli_opt(cmd, argc, argv, i, "--layers", &v)) {
         if (!v || cli_parse_int(cmd, "--layers", v, 1, 100000, &x)) return -1;
         a->layers = (int)x;
+    } else if (cli_opt(cmd, argc, argv, i, "--weights", &v)) {
+        if (!v) return -1;
+        if (phi3_quant_parse(v, &a->weights)) {
+            cli_error(cmd, "--weights: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '%s'", v);
+            return -1;
+        }
     } else return 0;
     return 1;
 }
@@ -123,6 +129,7 @@ eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tok
         .verbose = a->verbose,
         .tokenizer = a->tokenizer,
         .max_layers = a->layers,
+        .weights = a->weights,
     };
     char err[2048];
     eng_model *m = eng_model_open(path, &o, err, sizeof err);
@@ -185,10 +192,10 @@ eng_ctx *cli_ctx_create(const char *cmd, eng_model *m, const cli_model_args *a, 
         double w = (double)eng_model_weight_bytes(m);
         double kv = 4.0 * cfg->n_layers * eng_ctx_n_seq(c) * eng_ctx_n_ctx(c) * cfg->n_kv_heads * cfg->head_dim;
         double ctx = (double)eng_ctx_device_bytes(c), total = (double)vkr_ctx_allocated(eng_model_vk(m));
-        fprintf(stderr, "phi3vk: device memory: weights %.1f MiB + KV cache %.1f MiB (%d x %d tokens) + scratch "
-                        "%.1f MiB = %.1f MiB (%.1f MiB allocated from the driver)\n",
-                w / MIB, kv / MIB, eng_ctx_n_seq(c), eng_ctx_n_ctx(c), (ctx - kv) / MIB, (w + ctx) / MIB,
-                total / MIB);
+        fprintf(stderr, "phi3vk: device memory: weights %.1f MiB (%s, %.3f bytes per weight) + KV cache %.1f MiB "
+                        "(%d x %d tokens) + scratch %.1f MiB = %.1f MiB (%.1f MiB allocated from the driver)\n",
+                w / MIB, eng_model_weight_types(m), eng_model_bytes_per_weight(m), kv / MIB, eng_ctx_n_seq(c),
+                eng_ctx_n_ctx(c), (ctx - kv) / MIB, (w + ctx) / MIB, total / MIB);
     }
     return c;
 }

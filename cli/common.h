@@ -29,7 +29,10 @@
     "                     code is 1 if it reported anything\n"                                         \
     "  -v, --verbose      print the device, load progress, device memory (weights, KV cache,\n"       \
     "                     scratch) and speeds on stderr\n"                                              \
-    "  --layers N         run only the first N layers (benchmarks; the output is not meaningful)\n"
+    "  --layers N         run only the first N layers (benchmarks; the output is not meaningful)\n"    \
+    "  --weights T        store the matrices as T while loading: f16, q8_0, q4_0, q4_k, q4_k_m\n"   \
+    "                     (quantized in registers by the kernels; default: as the file stores them,\n" \
+    "                     float types as f16)\n"
 
 /* Values of the shared flags. Zero-initialise, then feed every argument to
  * cli_model_arg. */
@@ -44,6 +47,7 @@ typedef struct cli_model_args {
     int no_bos;            /* --no-bos */
     int validate;          /* --validate */
     int verbose;           /* -v */
+    phi3_quant weights;    /* --weights; NONE: as stored */
 } cli_model_args;
 
 /* If argv[*i] is one of the shared flags, stores it (consuming its value,

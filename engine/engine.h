@@ -11,7 +11,8 @@
  *   eng_ctx_destroy(c); eng_model_close(m);
  *
  * A model owns its device weights (fp16, converted while streaming from F32,
- * BF16 or F16 files), the Vulkan runtime (unless one is passed in) and, when
+ * BF16 or F16 files; Q8_0, Q4_0, Q4_K, Q5_K, Q6_K as a GGUF stores them, or
+ * quantized while loading with eng_model_opts.weights), the Vulkan runtime (unless one is passed in) and, when
  * the checkpoint has one, the tokenizer. A context owns n_seq sequences,
  * each with its own fp16 KV cache of n_ctx tokens, the scratch of one pass
  * and a pre-recorded single-token step. Every step appends tokens to any
@@ -28,6 +29,7 @@
 #include <stdint.h>
 
 #include "model/config.h"
+#include "model/tensors.h"
 #include "vk/vkr.h"
 
 typedef struct eng_model eng_model;
@@ -47,11 +49,15 @@ typedef struct eng_model_opts {
     const char *tokenizer;   /* tokenizer.json or folder overriding the checkpoint's; NULL: the
                                 checkpoint's own (a model without one still runs on ids) */
     int max_layers;          /* > 0: load only the first N layers (benchmarks) */
+    phi3_quant weights;      /* how to store the matrices (model/tensors.h: f16, q8_0, q4_0, q4_k,
+                                q4_k_m, quantizing float or re-quantizing other types while
+                                loading); NONE: as the file stores them, float types as fp16 */
 } eng_model_opts;
 
 /* Opens a Hugging Face folder (config.json + safetensors) or a GGUF file and
- * uploads every weight to the device as fp16. Values that overflow fp16 are
- * clamped to +-65504, counted and reported on stderr (name, count, max |x|).
+ * uploads every weight to the device, fp16 or in a block type (opts->weights).
+ * Values that overflow fp16 are clamped to +-65504, counted and reported on
+ * stderr (name, count, max |x|).
  * Returns NULL with a message in err (missing/broken files, a tensor of the
  * wrong shape, too little device memory). */
 eng_model *eng_model_open(const char *path, const eng_model_opts *opts, char *err, size_t errlen);
@@ -67,10 +73,15 @@ const phi3_config *eng_model_config(const eng_model *m);
 /* The tokenizer, or NULL when the checkpoint has none and none was given. */
 const tok_tokenizer *eng_model_tokenizer(const eng_model *m);
 vkr_ctx *eng_model_vk(eng_model *m);
-/* Bytes of fp16 weights on the device. */
+/* Bytes of weights on the device. */
 uint64_t eng_model_weight_bytes(const eng_model *m);
 /* Number of parameters (elements of all weights, without padding). */
 uint64_t eng_model_params(const eng_model *m);
+/* eng_model_weight_bytes / eng_model_params: 2.0 for fp16, ~0.57 for Q4_K. */
+double eng_model_bytes_per_weight(const eng_model *m);
+/* The matrices' types: "F16", "Q8_0", or by share of values, "Q4_K 86%,
+ * Q6_K 7%, Q5_K 7%" (a static string of the model). */
+const char *eng_model_weight_types(const eng_model *m);
 
 /* ---- planning ----------------------------------------------------------
  * How large a context to make and how many sequences it holds: the KV cache

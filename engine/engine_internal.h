@@ -6,13 +6,17 @@
 #include "engine/engine.h"
 #include "kernels/kernels.h"
 
+#define ENG_MAX_TYPES 8
+
+/* Weight tensors (kern_weight_create): the norms fp16, the matrices fp16 or
+ * a ggml block type (kernels.h), each knowing its dtype and shape. */
 typedef struct eng_dev_layer {
-    vkr_buffer *attn_norm;   /* fp16 [ld(hidden)] */
-    vkr_buffer *qkv;         /* fp16 [(heads + 2 kv_heads) head_dim, ld(hidden)] */
-    vkr_buffer *o;           /* fp16 [hidden, ld(heads head_dim)] */
-    vkr_buffer *ffn_norm;    /* fp16 [ld(hidden)] */
-    vkr_buffer *gate_up;     /* fp16 [2 intermediate, ld(hidden)] */
-    vkr_buffer *down;        /* fp16 [hidden, ld(intermediate)] */
+    vkr_buffer *attn_norm;   /* fp16 [hidden] */
+    vkr_buffer *qkv;         /* [(heads + 2 kv_heads) head_dim, hidden] */
+    vkr_buffer *o;           /* [hidden, heads head_dim] */
+    vkr_buffer *ffn_norm;    /* fp16 [hidden] */
+    vkr_buffer *gate_up;     /* [2 intermediate, hidden] */
+    vkr_buffer *down;        /* [hidden, intermediate] */
 } eng_dev_layer;
 
 struct eng_model {
@@ -20,11 +24,14 @@ struct eng_model {
     vkr_ctx *vk;
     int own_vk;
     int verbose;
-    vkr_buffer *embd;        /* fp16 [vocab, ld(hidden)] */
-    vkr_buffer *out_norm;    /* fp16 [ld(hidden)] */
-    vkr_buffer *lm_head;     /* fp16 [vocab, ld(hidden)]; == embd when tied */
+    vkr_buffer *embd;        /* [vocab, hidden] */
+    vkr_buffer *out_norm;    /* fp16 [hidden] */
+    vkr_buffer *lm_head;     /* [vocab, hidden]; == embd when tied */
     eng_dev_layer *layers;  /* [n_layers] */
     uint64_t weight_bytes, params;
+    uint32_t types[ENG_MAX_TYPES];        /* the matrices' dtypes (ggml ids) ... */
+    uint64_t type_values[ENG_MAX_TYPES];  /* ... and how many values each holds */
+    char type_summary[96];   /* eng_model_weight_types */
     tok_tokenizer *tok;      /* owned; NULL when none */
 };
 
@@ -89,6 +96,9 @@ struct eng_ctx {
  * reach no output). */
 void eng_forward_record(eng_ctx *c, vkr_cmd *cmd, eng_scratch *s, const eng_segment *seg, int n_seg,
                          int logits_all);
+
+/* Counts values of the matrices stored as dtype dt (engine/model.c). */
+void eng_type_count(eng_model *m, uint32_t dt, uint64_t values);
 
 /* Fills the cos/sin table for the current LongRoPE factor set. */
 int eng_rope_upload(eng_ctx *c, int use_long, char *err, size_t errlen);

@@ -1,5 +1,6 @@
-/* eng_model: open a checkpoint, stream its weights to the device as fp16,
- * find its tokenizer. */
+/* eng_model: open a checkpoint, stream its weights to the device (fp16, or
+ * ggml block types as stored or quantized while loading), find its
+ * tokenizer. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 
 #include "engine/engine_internal.h"
 #include "formats/f16.h"
+#include "formats/quant.h"
 #include "model/source.h"
 #include "model/synth.h"
 #include "tokenizer/tok.h"
@@ -23,10 +25,40 @@
 typedef struct weight_reader {
     const phi3_source *src;        /* file source, or NULL */
     const phi3_synth_opts *synth;  /* synthetic weights when src is NULL */
-    float *tmp;                    /* synth: one chunk of f32 values */
+    phi3_quant quant;              /* --weights: NONE keeps the stored types (float -> fp16) */
+    int n_layers, tied;            /* of the whole checkpoint (the Q4_K_M layer rule) */
+    float *tmp;                    /* one chunk of f32 values */
     uint64_t tmp_len;
+    uint8_t *blk;                  /* one chunk of rows in ggml blocks */
+    uint64_t blk_len;
     phi3_convert_stats stats;
 } weight_reader;
+
+/* Grows *buf to at least n bytes. */
+static int reserve(void **buf, uint64_t *len, uint64_t n, char *err, size_t errlen) {
+    if (*len >= n) return 0;
+    free(*buf);
+    *len = 0;
+    if (!(*buf = malloc((size_t)n))) {
+        snprintf(err, errlen, "out of host memory");
+        return -1;
+    }
+    *len = n;
+    return 0;
+}
+
+/* The ggml type a weight is stored in on the device: fp16 norms; matrices
+ * as the scheme says, or (no --weights) as the file stores them, float
+ * types as fp16. */
+static uint32_t weight_dtype(const weight_reader *r, phi3_weight_kind k, int layer, uint64_t rows, uint64_t cols) {
+    if (rows <= 1 && (k == PHI3_W_ATTN_NORM || k == PHI3_W_FFN_NORM || k == PHI3_W_OUTPUT_NORM)) return FMT_GGML_F16;
+    if (r->quant == PHI3_QUANT_NONE) {
+        uint32_t st = r->src ? phi3_tensor_type(phi3_source_weight(r->src, k, layer)) : FMT_GGML_F32;
+        return fmt_quant_supported(st) ? st : FMT_GGML_F16;
+    }
+    int output = k == PHI3_W_OUTPUT || (k == PHI3_W_EMBD && r->tied);
+    return phi3_quant_type(r->quant, k, layer, r->n_layers, cols, output);
+}
 
 /* rows x cols of a weight (1-D: 1 x cols); name is set for messages and
  * debug names. */
@@ -43,38 +75,55 @@ static void weight_shape(const weight_reader *r, const phi3_config *c, phi3_weig
     phi3_weight_name(k, layer, 1, name, len);
 }
 
-static int read_rows(weight_reader *r, phi3_weight_kind k, int layer, uint64_t row0, uint64_t n, uint64_t cols,
-                     uint16_t *dst, uint64_t ld, char *err, size_t errlen) {
-    if (r->src)
-        return phi3_source_read_rows_f16(r->src, phi3_source_weight(r->src, k, layer), row0, n, dst, ld, &r->stats,
-                                         err, errlen);
-    if (r->tmp_len < n * cols) {
-        free(r->tmp);
-        r->tmp_len = n * cols;
-        if (!(r->tmp = malloc(r->tmp_len * sizeof *r->tmp))) {
-            r->tmp_len = 0;
-            snprintf(err, errlen, "out of host memory");
-            return -1;
-        }
-    }
+/* Rows [row0, row0 + n) as float32 into r->tmp. */
+static int read_f32(weight_reader *r, phi3_weight_kind k, int layer, uint64_t row0, uint64_t n, uint64_t cols, char *err,
+                    size_t errlen) {
+    uint64_t bytes = n * cols * sizeof *r->tmp, len = r->tmp_len * sizeof *r->tmp;
+    if (reserve((void **)&r->tmp, &len, bytes, err, errlen)) return -1;
+    r->tmp_len = len / sizeof *r->tmp;
+    if (r->src) return phi3_source_read_rows_f32(r->src, phi3_source_weight(r->src, k, layer), row0, n, r->tmp, err, errlen);
     phi3_synth_values(r->synth, k, layer, row0 * cols, n * cols, r->tmp);
-    for (uint64_t i = 0; i < n; i++) {
-        for (uint64_t j = 0; j < cols; j++) dst[i * ld + j] = fmt_f32_to_f16(r->tmp[i * cols + j]);
-        for (uint64_t j = cols; j < ld; j++) dst[i * ld + j] = 0;
-    }
     return 0;
 }
 
-/* Streams one weight into a new weight buffer: rows are converted straight
- * from the file mapping (or generator) into the staging ring, padded to
- * ld(cols). */
+/* Rows [row0, row0 + n) of a weight, in the device layout of dt, at dst. */
+static int read_rows(weight_reader *r, phi3_weight_kind k, int layer, uint32_t dt, uint64_t row0, uint64_t n,
+                     uint64_t cols, void *dst, char *err, size_t errlen) {
+    const phi3_tensor *t = r->src ? phi3_source_weight(r->src, k, layer) : NULL;
+    if (dt == FMT_GGML_F16) {
+        uint64_t ld = kern_ld((uint32_t)cols);
+        if (t) return phi3_source_read_rows_f16(r->src, t, row0, n, dst, ld, &r->stats, err, errlen);
+        if (read_f32(r, k, layer, row0, n, cols, err, errlen)) return -1;
+        uint16_t *h = dst;
+        for (uint64_t i = 0; i < n; i++) {
+            for (uint64_t j = 0; j < cols; j++) h[i * ld + j] = fmt_f32_to_f16(r->tmp[i * cols + j]);
+            for (uint64_t j = cols; j < ld; j++) h[i * ld + j] = 0;
+        }
+        return 0;
+    }
+    /* a block type: the file's own blocks, or float rows quantized here */
+    uint64_t rb = fmt_quant_row_bytes(dt, cols);
+    if (reserve((void **)&r->blk, &r->blk_len, n * rb, err, errlen)) return -1;
+    if (t && phi3_tensor_type(t) == dt) {
+        if (phi3_source_read_rows_raw(r->src, t, row0, n, r->blk, err, errlen)) return -1;
+    } else {
+        if (read_f32(r, k, layer, row0, n, cols, err, errlen)) return -1;
+        for (uint64_t i = 0; i < n; i++) fmt_quantize_row(dt, r->tmp + i * cols, r->blk + i * rb, cols);
+    }
+    return kern_weight_pack(dt, r->blk, dst, (uint32_t)n, (uint32_t)cols);
+}
+
+/* Streams one weight into a new weight tensor: rows are converted straight
+ * from the file mapping (or generator) into the staging ring, in the device
+ * layout of its dtype (fp16 rows padded to ld(cols), or repacked blocks). */
 static vkr_buffer *upload(eng_model *m, weight_reader *rd, phi3_weight_kind kind, int layer, char *err,
                           size_t errlen) {
     uint64_t rows, cols;
     char name[160];
     weight_shape(rd, &m->cfg, kind, layer, &rows, &cols, name, sizeof name);
-    uint64_t ld = kern_ld((uint32_t)cols), row_bytes = ld * 2;
-    vkr_buffer *b = vkr_buffer_create(m->vk, name, rows * row_bytes, VKR_BUF_WEIGHT);
+    uint32_t dt = weight_dtype(rd, kind, layer, rows, cols);
+    uint64_t row_bytes = kern_weight_row_bytes(dt, (uint32_t)cols);
+    vkr_buffer *b = kern_weight_create(m->vk, name, dt, (uint32_t)rows, (uint32_t)cols);
     if (!b) {
         vkr_ctx_error_to(m->vk, err, errlen);
         return NULL;
@@ -83,15 +132,16 @@ static vkr_buffer *upload(eng_model *m, weight_reader *rd, phi3_weight_kind kind
     if (chunk_rows == 0) chunk_rows = 1;
     for (uint64_t r = 0; r < rows; r += chunk_rows) {
         uint64_t n = rows - r < chunk_rows ? rows - r : chunk_rows;
-        uint16_t *dst = vkr_staging_reserve(m->vk, b, r * row_bytes, n * row_bytes);
+        void *dst = vkr_staging_reserve(m->vk, b, r * row_bytes, n * row_bytes);
         if (!dst) {
             vkr_ctx_error_to(m->vk, err, errlen);
             goto fail;
         }
-        if (read_rows(rd, kind, layer, r, n, cols, dst, ld, err, errlen)) goto fail;
+        if (read_rows(rd, kind, layer, dt, r, n, cols, dst, err, errlen)) goto fail;
     }
     m->weight_bytes += rows * row_bytes;
     m->params += rows * cols;
+    if (rows > 1) eng_type_count(m, dt, rows * cols);
     return b;
 fail:
     vkr_staging_flush(m->vk);
@@ -126,8 +176,9 @@ static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size
     }
     double dt = util_now_s() - t0;
     if (m->verbose)
-        fprintf(stderr, "%sphi3vk: loaded %.1f MiB of fp16 weights in %.2f s (%.2f GB/s)\n", isatty(2) ? "\r" : "", m->weight_bytes / MIB,
-                dt, m->weight_bytes / dt / 1e9);
+        fprintf(stderr, "%sphi3vk: loaded %.1f MiB of weights (%s, %.3f bytes per weight) in %.2f s (%.2f GB/s)\n",
+                isatty(2) ? "\r" : "", m->weight_bytes / MIB, eng_model_weight_types(m), eng_model_bytes_per_weight(m), dt,
+                m->weight_bytes / dt / 1e9);
     const phi3_convert_stats *st = &rd->stats;
     if (st->n_overflow || st->n_nan)
         fprintf(stderr, "phi3vk: warning: %llu weight values exceed fp16's range and were clamped to +-65504, "
@@ -136,15 +187,15 @@ static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size
     return 0;
 }
 
-/* Bytes the fp16 weights take on the device (rows padded to ld). */
-static uint64_t f16_bytes(const weight_reader *rd, const phi3_config *c, int tied) {
+/* Bytes the weights take on the device, each in its dtype's layout. */
+static uint64_t device_bytes(const weight_reader *rd, const phi3_config *c, int tied) {
     uint64_t sum = 0, rows, cols;
     char name[160];
     for (int k = 0; k < PHI3_W_KIND_COUNT; k++)
         for (int l = 0; l < (phi3_weight_is_per_layer((phi3_weight_kind)k) ? c->n_layers : 1); l++) {
             if (k == PHI3_W_OUTPUT && tied) continue;
             weight_shape(rd, c, (phi3_weight_kind)k, l, &rows, &cols, name, sizeof name);
-            sum += rows * kern_ld((uint32_t)cols) * 2;
+            sum += rows * kern_weight_row_bytes(weight_dtype(rd, (phi3_weight_kind)k, l, rows, cols), (uint32_t)cols);
         }
     return sum;
 }
@@ -189,11 +240,13 @@ static int model_load(eng_model *m, const eng_model_opts *o, weight_reader *rd, 
         m->own_vk = 1;
     }
     const vkr_device_info *dev = vkr_ctx_device(m->vk);
-    uint64_t need = f16_bytes(rd, &m->cfg, tied);
+    rd->quant = o->weights;
+    rd->tied = tied;
+    uint64_t need = device_bytes(rd, &m->cfg, tied);
     if (need > dev->device_local_bytes) {
         if (!vkr_ctx_profile(m->vk)->cpu) {
-            snprintf(err, errlen, "too little device memory: the fp16 weights need %.0f MiB, %s has %.0f MiB "
-                     "(try --layers for a partial model, or a smaller model)", need / MIB, dev->name,
+            snprintf(err, errlen, "too little device memory: the weights need %.0f MiB, %s has %.0f MiB "
+                     "(try --weights q4_k or q8_0, --layers for a partial model, or a smaller model)", need / MIB, dev->name,
                      dev->device_local_bytes / MIB);
             return -1;
         }
@@ -207,9 +260,12 @@ static int model_load(eng_model *m, const eng_model_opts *o, weight_reader *rd, 
         snprintf(err, errlen, "out of host memory");
         return -1;
     }
+    vkr_weights_expect(m->vk, need);
     int rc = upload_all(m, rd, tied, err, errlen);
+    vkr_weights_expect(m->vk, 0);
     free(rd->tmp);
-    rd->tmp = NULL;
+    free(rd->blk);
+    rd->tmp = NULL, rd->blk = NULL;
     return rc;
 }
 
@@ -228,7 +284,7 @@ eng_model *eng_model_open(const char *path, const eng_model_opts *opts, char *er
     src = phi3_source_open(path, err, errlen);
     if (!src) goto fail;
     m->cfg = *phi3_source_config(src);
-    weight_reader rd = {.src = src};
+    weight_reader rd = {.src = src, .n_layers = m->cfg.n_layers};
     if (model_load(m, &o, &rd, phi3_source_output_is_tied(src), err, errlen)) goto fail;
     if (find_tokenizer(m, path, src, o.tokenizer, err, errlen)) goto fail;
     phi3_source_close(src);
@@ -253,7 +309,7 @@ eng_model *eng_model_synthetic(const phi3_synth_opts *synth, const eng_model_opt
     m->verbose = o.verbose;
     m->cfg = synth->cfg;
     if (phi3_config_validate(&m->cfg, "synthetic model", err, errlen)) goto fail;
-    weight_reader rd = {.synth = synth};
+    weight_reader rd = {.synth = synth, .n_layers = m->cfg.n_layers};
     if (model_load(m, &o, &rd, m->cfg.tie_word_embeddings, err, errlen)) goto fail;
     if (o.tokenizer && *o.tokenizer && !(m->tok = tok_load_path(o.tokenizer, err, errlen))) goto fail;
     return m;
@@ -285,3 +341,33 @@ const tok_tokenizer *eng_model_tokenizer(const eng_model *m) { return m->tok; }
 vkr_ctx *eng_model_vk(eng_model *m) { return m->vk; }
 uint64_t eng_model_weight_bytes(const eng_model *m) { return m->weight_bytes; }
 uint64_t eng_model_params(const eng_model *m) { return m->params; }
+double eng_model_bytes_per_weight(const eng_model *m) { return m->params ? (double)m->weight_bytes / (double)m->params : 0; }
+
+/* Counts the matrix values stored as dt (for eng_model_weight_types). */
+void eng_type_count(eng_model *m, uint32_t dt, uint64_t values) {
+    for (int i = 0; i < ENG_MAX_TYPES; i++) {
+        if (m->type_values[i] && m->types[i] != dt) continue;
+        m->types[i] = dt;
+        m->type_values[i] += values;
+        break;
+    }
+    /* the summary: the main type, then the others by share */
+    char *s = m->type_summary;
+    size_t n = sizeof m->type_summary, k = 0;
+    uint64_t total = 0;
+    int order[ENG_MAX_TYPES], cnt = 0;
+    for (int i = 0; i < ENG_MAX_TYPES && m->type_values[i]; i++) total += m->type_values[i], order[cnt++] = i;
+    for (int a = 1; a < cnt; a++)
+        for (int b = a; b > 0 && m->type_values[order[b]] > m->type_values[order[b - 1]]; b--) {
+            int x = order[b];
+            order[b] = order[b - 1], order[b - 1] = x;
+        }
+    s[0] = 0;
+    for (int i = 0; i < cnt && k < n; i++) {
+        const char *name = fmt_ggml_type_name(m->types[order[i]]);
+        if (cnt == 1) k += (size_t)snprintf(s + k, n - k, "%s", name);
+        else k += (size_t)snprintf(s + k, n - k, "%s%s %.0f%%", i ? ", " : "", name, 100.0 * m->type_values[order[i]] / total);
+    }
+}
+
+const char *eng_model_weight_types(const eng_model *m) { return m->type_summary[0] ? m->type_summary : "F16"; }

@@ -42,11 +42,16 @@ typedef enum fmt_gguf_type {
 } fmt_gguf_type;
 
 /* Tensor element types (ggml_type ids) this project reads; the reader knows
- * the block sizes of all ggml types so it can check offsets of quantized
- * tensors too, but only these three are converted by model/source.h. */
+ * the block sizes of all ggml types so it can check offsets of every
+ * tensor, but only these are loaded (the block types: formats/quant.h). */
 enum {
     FMT_GGML_F32 = 0,
     FMT_GGML_F16 = 1,
+    FMT_GGML_Q4_0 = 2,
+    FMT_GGML_Q8_0 = 8,
+    FMT_GGML_Q4_K = 12,
+    FMT_GGML_Q5_K = 13,
+    FMT_GGML_Q6_K = 14,
     FMT_GGML_BF16 = 30,
 };
 

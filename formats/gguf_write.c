@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/quant.h"
+
 #define GGUF_WRITE_ALIGN 32u
 
 typedef struct wtensor {
@@ -131,9 +133,13 @@ int fmt_gguf_writer_bool(fmt_gguf_writer *w, const char *key, int v) {
 
 int fmt_gguf_writer_tensor(fmt_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne) {
     if (w->f) return misuse(w, "tensor %s added after begin", name);
-    uint64_t esize = type == FMT_GGML_F32 ? 4 : type == FMT_GGML_F16 || type == FMT_GGML_BF16 ? 2 : 0;
-    if (!esize) return misuse(w, "tensor %s: type %s cannot be written (F32, F16 or BF16)", name, fmt_ggml_type_name(type));
+    uint64_t qk = fmt_quant_block_values(type);
+    if (!qk) return misuse(w, "tensor %s: type %s cannot be written (F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K)", name,
+                           fmt_ggml_type_name(type));
     if (n_dims < 1 || n_dims > FMT_GGUF_MAX_DIMS) return misuse(w, "tensor %s: %u dimensions", name, n_dims);
+    if (ne[0] % qk)
+        return misuse(w, "tensor %s: %llu values per row are not a whole number of %s blocks (%llu)", name,
+                      (unsigned long long)ne[0], fmt_ggml_type_name(type), (unsigned long long)qk);
     for (uint64_t i = 0; i < w->n_tensors; i++)
         if (!strcmp(w->tensors[i].name, name)) return misuse(w, "tensor %s added twice", name);
     wtensor *t = realloc(w->tensors, (size_t)(w->n_tensors + 1) * sizeof *t);
@@ -145,11 +151,12 @@ int fmt_gguf_writer_tensor(fmt_gguf_writer *w, const char *name, uint32_t type, 
     w->n_tensors++;
     t->type = type;
     t->n_dims = n_dims;
-    t->n_bytes = esize;
+    t->n_bytes = fmt_quant_block_bytes(type);
     for (uint32_t d = 0; d < FMT_GGUF_MAX_DIMS; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
     for (uint32_t d = 0; d < n_dims; d++) {
-        if (ne[d] == 0 || t->n_bytes > UINT64_MAX / 2 / ne[d]) return misuse(w, "tensor %s: dimension %u is %llu", name, d, (unsigned long long)ne[d]);
-        t->n_bytes *= ne[d];
+        uint64_t n = d == 0 ? ne[0] / qk : ne[d]; /* blocks along the row */
+        if (ne[d] == 0 || t->n_bytes > UINT64_MAX / 2 / n) return misuse(w, "tensor %s: dimension %u is %llu", name, d, (unsigned long long)ne[d]);
+        t->n_bytes *= n;
     }
     return 0;
 }

@@ -1,4 +1,5 @@
-/* GGUF v3 writer: metadata of every value type, F32/F16/BF16 tensors,
+/* GGUF v3 writer: metadata of every value type, F32/F16/BF16 and block-type
+ * (formats/quant.h) tensors,
  * general.alignment = 32, tensor data streamed (never held in memory).
  *
  * Use: create; add key-value pairs and tensor infos (shapes only); begin
@@ -52,7 +53,8 @@ int fmt_gguf_writer_f32(fmt_gguf_writer *w, const char *key, float v);
 int fmt_gguf_writer_bool(fmt_gguf_writer *w, const char *key, int v);
 int fmt_gguf_writer_str(fmt_gguf_writer *w, const char *key, const char *s);
 
-/* Declares the next tensor: ggml type FMT_GGML_F32, _F16 or _BF16, n_dims
+/* Declares the next tensor: ggml type FMT_GGML_F32, _F16, _BF16 or a block
+ * type (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K; ne[0] a whole number of blocks), n_dims
  * in 1..4, ne[] fastest-varying first (a matrix of R rows, C columns: ne =
  * {C, R}). Its data must then be written in declaration order. 0 or -1. */
 int fmt_gguf_writer_tensor(fmt_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne);

@@ -7,8 +7,9 @@
  * mark the recording failed; vkr_cmd_end then returns -1 with the message.
  *
  * Shapes follow shaders/common.h: fp32 [T, n] activations, fp16 [T, ld]
- * matmul inputs with ld = align8(n), fp16 weights [rows, align8(cols)] in
- * VKR_BUF_WEIGHT buffers, fp16 KV cache [ctx, n_kv_heads * head_dim].
+ * matmul inputs with ld = align8(n), weights [rows, cols] in VKR_BUF_WEIGHT
+ * buffers (fp16 rows of align8(cols) halves, or a block type: below), fp16
+ * KV cache [ctx, n_kv_heads * head_dim].
  * "params" is a host-visible buffer holding struct step_params, so a
  * recording can be re-submitted for the next position without re-recording.
  */
@@ -20,8 +21,40 @@
 /* Rounds n up to the fp16 row alignment (8 halves = one texel). */
 static inline uint32_t kern_ld(uint32_t n) { return (n + 7u) & ~7u; }
 
+/* ---- weight dtypes ------------------------------------------------------
+ * A weight is fp16 or one of ggml's block types (formats/quant.h: Q8_0,
+ * Q4_0, Q4_K, Q5_K, Q6_K), dtype = its ggml type id. The matrix and
+ * embedding kernels read the dtype from the weight buffer (vkr_tensor_desc;
+ * a plain VKR_BUF_WEIGHT is fp16) and dequantize in registers, summing in
+ * fp32. On the device a block-type row is ggml's blocks repacked into
+ * 16-byte texels, every load one aligned texel (per row of K values):
+ *   Q8_0  K / 16 texels of the int8 values, then the block scales (8 binary16
+ *         per texel)
+ *   Q4_0  K / 32 texels, one per block (4-bit q - 8, byte v / 2 holds value v
+ *         in its low nibble for even v), then the scales as Q8_0
+ *   Q4_K  per 256 values 9 texels: ggml's 16-byte header (d, dmin, 6-bit
+ *         scales and mins), then one texel of 4-bit values per 32
+ *   Q5_K  Q4_K's 9, then 2 texels of fifth bits (one word per 32 values)
+ *   Q6_K  per 256 values 13 texels: 8 of low nibbles, 4 of high 2-bit pairs,
+ *         1 of the 16 int8 scales; after all of them the d of each (binary16)
+ * Block types need cols to be a whole number of blocks (32 or 256). */
+
+/* Device bytes of one row of cols values (a multiple of 16); 0 for an
+ * unknown dtype or cols not a whole number of its blocks. */
+uint64_t kern_weight_row_bytes(uint32_t dtype, uint32_t cols);
+/* Repacks rows rows from the file layout (fp16: cols halves per row; block
+ * types: fmt_quant_row_bytes per row) into the device layout
+ * (kern_weight_row_bytes per row, padding zeroed) at dst. Returns 0, or -1
+ * as kern_weight_row_bytes gives 0. */
+int kern_weight_pack(uint32_t dtype, const void *src, void *dst, uint32_t rows, uint32_t cols);
+/* A weight buffer for [rows, cols] of dtype (vkr_tensor_create); NULL with
+ * vkr_ctx_error. */
+vkr_buffer *kern_weight_create(vkr_ctx *ctx, const char *name, uint32_t dtype, uint32_t rows, uint32_t cols);
+/* The dtype of a weight buffer (FMT_GGML_F16 for a plain VKR_BUF_WEIGHT). */
+uint32_t kern_weight_dtype(const vkr_buffer *w);
+
 typedef struct kern_embed_args {
-    vkr_buffer *weight;   /* fp16 [vocab, ld(dim)] */
+    vkr_buffer *weight;   /* [vocab, dim], any weight dtype */
     vkr_buffer *ids;      /* uint32 [T] token ids; the host validates them (an id >= vocab
                              gives a NaN row, never an out-of-bounds read) */
     vkr_buffer *out;      /* fp32 [T, dim] */
@@ -30,7 +63,7 @@ typedef struct kern_embed_args {
 void kern_embed(vkr_cmd *cmd, const kern_embed_args *a);
 
 typedef struct kern_rmsnorm_args {
-    vkr_buffer *weight;   /* fp16 [ld(n)] */
+    vkr_buffer *weight;   /* fp16 [ld(n)] (fp16 only) */
     vkr_buffer *x;        /* fp32 [T, n] */
     vkr_buffer *out;      /* fp16 [T, ld(n)] */
     uint32_t n, n_tokens;
@@ -39,7 +72,7 @@ typedef struct kern_rmsnorm_args {
 void kern_rmsnorm(vkr_cmd *cmd, const kern_rmsnorm_args *a);
 
 typedef struct kern_matmul_args {
-    vkr_buffer *weight;   /* fp16 [n_out, ld(n_in)] */
+    vkr_buffer *weight;   /* [n_out, n_in], any weight dtype (fp16: rows of ld(n_in)) */
     vkr_buffer *x;        /* fp16 [T, ld(n_in)] */
     vkr_buffer *out;      /* fp32 [T, n_out] */
     uint32_t n_out, n_in, n_tokens;

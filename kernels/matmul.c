@@ -2,20 +2,42 @@
  * (register-blocked, CPU devices) and matmul_tiled (shared memory, GPUs). */
 #include <stdint.h>
 
+#include "formats/gguf.h"
 #include "kernels/shaders/common.h"
 #include "kernels/kernels_internal.h"
 
 _Static_assert(sizeof(struct pc_rmsnorm) == 16, "pc_rmsnorm layout");
 _Static_assert(sizeof(struct pc_matmul) == 16, "pc_matmul layout");
+_Static_assert(PHI3_WT_F16 == FMT_GGML_F16 && PHI3_WT_Q4_0 == FMT_GGML_Q4_0 && PHI3_WT_Q8_0 == FMT_GGML_Q8_0 &&
+                   PHI3_WT_Q4_K == FMT_GGML_Q4_K && PHI3_WT_Q5_K == FMT_GGML_Q5_K && PHI3_WT_Q6_K == FMT_GGML_Q6_K,
+               "shader weight dtypes are ggml type ids");
+
+#define SPEC_WTYPE 10 /* constant_id of WTYPE in shaders/wtype.glsl */
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
 
-/* What a matrix op costs, for profiles: weight bytes (padded rows) and FLOPs. */
-static double w_bytes(const kern_matmul_args *a, const struct pc_matmul *pc) { return 2.0 * a->n_out * pc->ld; }
+/* What a matrix op costs, for profiles: weight bytes (device rows) and FLOPs. */
+static double w_bytes(const kern_matmul_args *a) {
+    return (double)a->n_out * (double)kern_weight_row_bytes(kern_weight_dtype(a->weight), a->n_in);
+}
+
+/* Sets the weight dtype constant of a block-type weight (fp16 pipelines keep
+ * their constants as they were). */
+static void spec_dtype(vkr_pipeline_desc *d, const kern_matmul_args *a) {
+    uint32_t dt = kern_weight_dtype(a->weight);
+    if (dt == FMT_GGML_F16) return;
+    d->spec[SPEC_WTYPE] = dt;
+    d->n_spec = SPEC_WTYPE + 1;
+}
 static double flops(const kern_matmul_args *a) { return 2.0 * a->n_out * a->n_in * a->n_tokens; }
 
 void kern_rmsnorm(vkr_cmd *cmd, const kern_rmsnorm_args *a) {
     const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    if (a->weight && kern_weight_dtype(a->weight) != FMT_GGML_F16) {
+        vkr_cmd_fail(cmd, "rmsnorm", "weight %s is %s (norm weights are fp16)", vkr_buffer_name(a->weight),
+                     fmt_ggml_type_name(kern_weight_dtype(a->weight)));
+        return;
+    }
     /* One row per workgroup (a single subgroup on CPU drivers, which run a
      * workgroup on one thread: the shared-memory step is skipped there). */
     const vkr_device_profile *pr = vkr_ctx_profile(ctx);
@@ -50,8 +72,9 @@ static void matvec(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matm
     uint64_t w_size = vkr_buffer_size(a->weight), x_bytes = (uint64_t)a->n_tokens * pc->ld * 2;
     const char *shader, *bindings;
     uint32_t len = 256;
+    int q = kern_weight_dtype(a->weight) != FMT_GGML_F16; /* block types: matvec_q*.comp */
     if (pr->storage_loads && w_size <= d->max_storage_buffer_range) {
-        shader = "matvec_sb", bindings = "rrw";    /* GPUs: 16-byte storage-buffer loads */
+        shader = q ? "matvec_q_sb" : "matvec_sb", bindings = "rrw"; /* GPUs: 16-byte storage-buffer loads */
     } else {
         /* x in a uniform buffer when it fits: lavapipe loads uniforms far
          * faster than storage buffers. The array length is a constant, so
@@ -60,16 +83,19 @@ static void matvec(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matm
         while ((uint64_t)len * 16 < x_bytes) len *= 2;
         int ubo = (uint64_t)len * 16 <= d->max_uniform_range;
         int image = nt == 1 && !pr->storage_loads; /* imageLoad: README, "Driver quirks" */
-        shader = !ubo ? "matvec" : image ? "matvec_one" : "matvec_ubo";
+        shader = !ubo ? (q ? "matvec_q" : "matvec") : image ? (q ? "matvec_q_one" : "matvec_one")
+                                                             : (q ? "matvec_q_ubo" : "matvec_ubo");
         bindings = !ubo ? "trw" : image ? "Tuw" : "tuw";
     }
-    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+    vkr_pipeline_desc pd = {
         .shader = shader, .bindings = bindings, .push_size = sizeof *pc,
         .spec = {wg, rows, nt, len, wg_rows, pr->exact_subgroup && wg == pr->subgroup * pr->matvec_subgroups},
-        .n_spec = 6, .subgroup_size = pr->subgroup, .full_subgroups = 1});
+        .n_spec = 6, .subgroup_size = pr->subgroup, .full_subgroups = 1};
+    spec_dtype(&pd, a);
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
-        .groups = {ceil_div(a->n_out, wg_rows)}, .label = "matvec", .bytes = w_bytes(a, pc), .flops = flops(a)});
+        .groups = {ceil_div(a->n_out, wg_rows)}, .label = "matvec", .bytes = w_bytes(a), .flops = flops(a)});
 }
 
 /* Prefill on CPU devices: register-blocked, no shared memory. Storage-buffer
@@ -80,13 +106,15 @@ static void matmul_register(vkr_cmd *cmd, const kern_matmul_args *a, const struc
     uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range;
     int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->weight) <= range &&
              vkr_buffer_size(a->x) <= range;
-    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+    vkr_pipeline_desc pd = {
         .shader = sb ? "matmul_sb" : "matmul", .bindings = sb ? "rrw" : "TXw", .push_size = sizeof *pc,
-        .spec = {wg, tm, tn}, .n_spec = 3});
+        .spec = {wg, tm, tn}, .n_spec = 3};
+    spec_dtype(&pd, a);
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, tm * wg), ceil_div(a->n_tokens, tn)}, .label = "matmul",
-        .bytes = w_bytes(a, pc), .flops = flops(a)});
+        .bytes = w_bytes(a), .flops = flops(a)});
 }
 
 /* Shared memory of matmul_tiled.comp: fp32 tiles of BK x (BM + 1) and BK x (BN + 1). */
@@ -111,13 +139,15 @@ static void matmul_tiled(vkr_cmd *cmd, const kern_matmul_args *a, const struct p
     }
     int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->weight) <= d->max_storage_buffer_range &&
              vkr_buffer_size(a->x) <= d->max_storage_buffer_range;
-    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
+    vkr_pipeline_desc pd = {
         .shader = sb ? "matmul_tiled_sb" : "matmul_tiled", .bindings = sb ? "rrw" : "txw", .push_size = sizeof *pc,
-        .spec = {wg, t->bm, t->bn, t->bk, t->tm, t->tn}, .n_spec = 6});
+        .spec = {wg, t->bm, t->bn, t->bk, t->tm, t->tn}, .n_spec = 6};
+    spec_dtype(&pd, a);
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
         .groups = {ceil_div(a->n_out, t->bm), ceil_div(a->n_tokens, t->bn)},
-        .label = "matmul", .bytes = w_bytes(a, pc), .flops = flops(a)}); /* the same op as matmul.comp in profiles */
+        .label = "matmul", .bytes = w_bytes(a), .flops = flops(a)}); /* the same op as matmul.comp in profiles */
 }
 
 /* Up to the profile's matvec_max_tokens: matvec (it streams the weights once
@@ -155,7 +185,20 @@ static int matmul_check(vkr_cmd *cmd, const kern_matmul_args *a) {
         vkr_cmd_fail(cmd, op, "n_out %u, n_in %u and n_tokens %u must be > 0", a->n_out, a->n_in, a->n_tokens);
         return -1;
     }
-    if (kern_need(cmd, op, "weight", a->weight, a->n_out * ld * 2) ||
+    const vkr_tensor_desc *t = a->weight ? vkr_buffer_tensor(a->weight) : NULL;
+    if (t && (t->rows != a->n_out || t->cols != a->n_in)) {
+        vkr_cmd_fail(cmd, op, "weight %s is [%u, %u] %s, the op asks for [%u, %u]", vkr_buffer_name(a->weight), t->rows,
+                     t->cols, fmt_ggml_type_name(t->dtype), a->n_out, a->n_in);
+        return -1;
+    }
+    uint32_t dt = a->weight ? kern_weight_dtype(a->weight) : FMT_GGML_F16;
+    uint64_t row = kern_weight_row_bytes(dt, a->n_in);
+    if (!row) {
+        vkr_cmd_fail(cmd, op, "weight %s: %u columns are not a whole number of %s blocks", vkr_buffer_name(a->weight),
+                     a->n_in, fmt_ggml_type_name(dt));
+        return -1;
+    }
+    if (kern_need(cmd, op, "weight", a->weight, a->n_out * row) ||
         kern_need(cmd, op, "x", a->x, a->n_tokens * ld * 2) ||
         kern_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * a->n_out * 4))
         return -1;

@@ -1,6 +1,7 @@
 /* Embedding gather, SiLU(gate) * up, argmax; argument checks shared by the ops. */
 #include <stdint.h>
 
+#include "formats/gguf.h"
 #include "kernels/shaders/common.h"
 #include "kernels/kernels_internal.h"
 
@@ -31,13 +32,22 @@ void kern_embed(vkr_cmd *cmd, const kern_embed_args *a) {
         vkr_cmd_fail(cmd, op, "dim %u and n_tokens %u must be > 0", a->dim, a->n_tokens);
         return;
     }
-    if (kern_need(cmd, op, "weight", a->weight, (uint64_t)ld * 2) ||
+    uint32_t dt = a->weight ? kern_weight_dtype(a->weight) : FMT_GGML_F16;
+    uint64_t row = kern_weight_row_bytes(dt, a->dim);
+    const vkr_tensor_desc *t = a->weight ? vkr_buffer_tensor(a->weight) : NULL;
+    if (!row || (t && t->cols != a->dim)) {
+        vkr_cmd_fail(cmd, op, "weight %s: %u columns of %s, asked for %u", vkr_buffer_name(a->weight), t ? t->cols : a->dim,
+                     fmt_ggml_type_name(dt), a->dim);
+        return;
+    }
+    if (kern_need(cmd, op, "weight", a->weight, row) ||
         kern_need(cmd, op, "ids", a->ids, (uint64_t)a->n_tokens * 4) ||
         kern_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * a->dim * 4))
         return;
     struct pc_embed pc = {.dim = a->dim, .ld_w = ld, .n_tokens = a->n_tokens};
-    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &(vkr_pipeline_desc){
-        .shader = "embed", .bindings = "trw", .push_size = sizeof pc, .spec = {ELEMWISE_WG}, .n_spec = 1});
+    vkr_pipeline_desc pd = {.shader = "embed", .bindings = "trw", .push_size = sizeof pc, .spec = {ELEMWISE_WG}, .n_spec = 1};
+    if (dt != FMT_GGML_F16) pd.spec[10] = dt, pd.n_spec = 11; /* WTYPE, shaders/wtype.glsl */
+    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
         .pipeline = p, .bind = {a->weight, a->ids, a->out}, .push = &pc,
         .groups = {ceil_div(ld / 8, ELEMWISE_WG), a->n_tokens}, .label = op});

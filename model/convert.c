@@ -38,11 +38,12 @@
 #include "formats/gguf.h"
 #include "formats/gguf_write.h"
 #include "formats/mapfile.h"
+#include "formats/quant.h"
 
 #define TOKCFG_MAX_BYTES (16u << 20)   /* tokenizer_config.json is a few KB */
 #define CHUNK_VALUES (1u << 22)        /* fp16 values per write: 8 MB */
+_Static_assert(CHUNK_VALUES / 2 >= PHI3_MAX_DIM, "a chunk of float rows holds at least one row");
 #define GGML_QUANT_VERSION 2u
-#define FILE_TYPE_MOSTLY_F16 1u
 #define PAD_SCORE (-10000.0f)
 
 /* ---- tokenizer_config.json ---- */
@@ -150,24 +151,25 @@ typedef struct plan_t {
     char name[64];
     const phi3_tensor *src;   /* HF weight; NULL for the rope factors */
     const float *fixed;       /* rope factors: cols F32 values from the config */
-    uint32_t type;            /* FMT_GGML_F16 or _F32 */
+    uint32_t type;            /* FMT_GGML_F32 (1-D), F16 or a block type */
     uint64_t rows, cols;      /* rows 0: a 1-D tensor of cols values */
 } plan_t;
 
-static void plan_weight(plan_t *p, int *n, const phi3_source *src, phi3_weight_kind kind, int layer) {
+static void plan_weight(plan_t *p, int *n, const phi3_source *src, phi3_quant q, phi3_weight_kind kind, int layer) {
     plan_t *t = &p[(*n)++];
     memset(t, 0, sizeof *t);
     phi3_weight_name(kind, layer, 1, t->name, sizeof t->name);
     t->src = phi3_source_weight(src, kind, layer);
     int one_d = t->src->n_dims <= 1;
-    t->type = one_d ? FMT_GGML_F32 : FMT_GGML_F16;
+    int output = kind == PHI3_W_OUTPUT || (kind == PHI3_W_EMBD && phi3_source_output_is_tied(src));
+    t->type = one_d ? FMT_GGML_F32 : phi3_quant_type(q, kind, layer, phi3_source_config(src)->n_layers, t->src->cols, output);
     t->rows = one_d ? 0 : t->src->rows;
     t->cols = t->src->cols;
 }
 
 /* Every tensor in the converter's order (generated factors first, then the
  * checkpoint's). p holds 10 + 6 n_layers. Returns the count. */
-static int make_plan(const phi3_source *src, plan_t *p) {
+static int make_plan(const phi3_source *src, phi3_quant q, plan_t *p) {
     const phi3_config *c = phi3_source_config(src);
     int n = 0;
     if (c->rope_scaling == PHI3_ROPE_LONGROPE) {
@@ -180,15 +182,15 @@ static int make_plan(const phi3_source *src, plan_t *p) {
             t->fixed = f[i], t->type = FMT_GGML_F32, t->cols = (uint64_t)c->head_dim / 2;
         }
     }
-    plan_weight(p, &n, src, PHI3_W_EMBD, 0);
+    plan_weight(p, &n, src, q, PHI3_W_EMBD, 0);
     for (int l = 0; l < c->n_layers; l++)
-        for (int k = PHI3_W_ATTN_NORM; k <= PHI3_W_DOWN; k++) plan_weight(p, &n, src, (phi3_weight_kind)k, l);
-    plan_weight(p, &n, src, PHI3_W_OUTPUT_NORM, 0);
-    if (!phi3_source_output_is_tied(src)) plan_weight(p, &n, src, PHI3_W_OUTPUT, 0);
+        for (int k = PHI3_W_ATTN_NORM; k <= PHI3_W_DOWN; k++) plan_weight(p, &n, src, q, (phi3_weight_kind)k, l);
+    plan_weight(p, &n, src, q, PHI3_W_OUTPUT_NORM, 0);
+    if (!phi3_source_output_is_tied(src)) plan_weight(p, &n, src, q, PHI3_W_OUTPUT, 0);
     return n;
 }
 
-static uint64_t plan_bytes(const plan_t *t) { return (t->rows ? t->rows : 1) * t->cols * (t->type == FMT_GGML_F32 ? 4 : 2); }
+static uint64_t plan_bytes(const plan_t *t) { return (t->rows ? t->rows : 1) * fmt_quant_row_bytes(t->type, t->cols); }
 
 /* ---- metadata ---- */
 
@@ -254,7 +256,7 @@ static void model_keys(fmt_gguf_writer *w, const phi3_source *src, const phi3_co
     char name[256];
     if (o && o->name && o->name[0]) snprintf(name, sizeof name, "%s", o->name);
     else phi3_convert_default_name(phi3_source_path(src), name, sizeof name);
-    phi3_convert_model_keys(w, phi3_source_config(src), name, FILE_TYPE_MOSTLY_F16);
+    phi3_convert_model_keys(w, phi3_source_config(src), name, phi3_quant_file_type(o ? o->quant : PHI3_QUANT_NONE));
 }
 
 /* The vocabulary arrays: tokens (pointers into tok or pad_text), scores, types. */
@@ -335,20 +337,26 @@ static void tokenizer_keys(fmt_gguf_writer *w, const vocab_t *v, const tok_token
 /* ---- tensor data ---- */
 
 /* F32 data of a 1-D tensor: the source's values widened exactly (F32 kept,
- * BF16 and F16 converted) or the fixed rope factors. */
-static int write_f32(fmt_gguf_writer *w, const plan_t *t, float *buf, char *err, size_t errlen) {
+ * BF16 and F16 converted) or the fixed rope factors. The source is read
+ * under the mapping's SIGBUS guard (a file that shrinks is an error). */
+static int write_f32(fmt_gguf_writer *w, const phi3_source *src, const plan_t *t, float *buf, char *err, size_t errlen) {
     if (t->fixed) return fmt_gguf_writer_data(w, t->fixed, (size_t)t->cols * 4, err, errlen);
-    const uint8_t *d = t->src->data;
-    for (uint64_t i = 0; i < t->cols; i++) {
-        uint16_t h;
-        switch (t->src->dtype) {
-        case FMT_DTYPE_F32: memcpy(&buf[i], d + i * 4, 4); break;
-        case FMT_DTYPE_BF16: memcpy(&h, d + i * 2, 2), buf[i] = fmt_bf16_to_f32(h); break;
-        case FMT_DTYPE_F16: memcpy(&h, d + i * 2, 2), buf[i] = fmt_f16_to_f32(h); break;
-        default: return fmt_file_error(err, errlen, t->src->file, "tensor %s: dtype %s cannot be converted", t->src->name, t->src->dtype_name);
-        }
-    }
+    if (phi3_source_read_rows_f32(src, t->src, 0, 1, buf, err, errlen)) return -1;
     return fmt_gguf_writer_data(w, buf, (size_t)t->cols * 4, err, errlen);
+}
+
+/* A block-type matrix, a block of rows at a time: float rows quantized
+ * (fbuf: CHUNK_VALUES / 2 floats; qbuf: CHUNK_VALUES * 2 bytes). */
+static int write_quant(fmt_gguf_writer *w, const phi3_source *src, const plan_t *t, float *fbuf, uint8_t *qbuf, char *err,
+                       size_t errlen) {
+    uint64_t rb = fmt_quant_row_bytes(t->type, t->cols), step = CHUNK_VALUES / 2 / t->cols;
+    for (uint64_t r = 0; r < t->rows; r += step) {
+        uint64_t nr = t->rows - r < step ? t->rows - r : step;
+        if (phi3_source_read_rows_f32(src, t->src, r, nr, fbuf, err, errlen)) return -1;
+        for (uint64_t i = 0; i < nr; i++) fmt_quantize_row(t->type, fbuf + i * t->cols, qbuf + i * rb, t->cols);
+        if (fmt_gguf_writer_data(w, qbuf, (size_t)(nr * rb), err, errlen)) return -1;
+    }
+    return 0;
 }
 
 /* F16 data of a matrix, a block of rows at a time. */
@@ -392,13 +400,15 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     vocab_t v = {0};
     fmt_gguf_writer *w = fmt_gguf_writer_create();
     plan_t *p = calloc((size_t)cap, sizeof *p);
+    /* one matrix chunk (and one 1-D tensor, hidden F32 values); the float rows of a block type */
     uint16_t *buf = malloc((size_t)CHUNK_VALUES * 2 > (size_t)c->hidden * 4 ? (size_t)CHUNK_VALUES * 2 : (size_t)c->hidden * 4);
-    if (!w || !p || !buf) {
+    float *fbuf = malloc((size_t)CHUNK_VALUES / 2 * sizeof *fbuf); /* >= one row: columns are <= PHI3_MAX_DIM */
+    if (!w || !p || !buf || !fbuf) {
         fmt_file_error(err, errlen, out_path, "out of memory");
         goto done;
     }
     if (vocab_build(&v, tok, c->vocab, phi3_source_path(src), err, errlen)) goto done;
-    n = make_plan(src, p);
+    n = make_plan(src, o ? o->quant : PHI3_QUANT_NONE, p);
     model_keys(w, src, o);
     tokenizer_keys(w, &v, tok, c, o ? o->tokcfg : NULL);
     uint64_t total = 0, done_bytes = 0;
@@ -409,8 +419,9 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     }
     if (fmt_gguf_writer_begin(w, tmp, err, errlen)) goto done;
     for (int i = 0; i < n; i++) {
-        int r = p[i].type == FMT_GGML_F32 ? write_f32(w, &p[i], (float *)buf, err, errlen)
-                                           : write_f16(w, src, &p[i], buf, &res->stats, err, errlen);
+        int r = p[i].type == FMT_GGML_F32   ? write_f32(w, src, &p[i], (float *)buf, err, errlen)
+                : p[i].type == FMT_GGML_F16 ? write_f16(w, src, &p[i], buf, &res->stats, err, errlen)
+                                            : write_quant(w, src, &p[i], fbuf, (uint8_t *)buf, err, errlen);
         if (r) goto done;
         done_bytes += plan_bytes(&p[i]);
         if (o && o->progress) o->progress(o->progress_ctx, i, n, p[i].name, done_bytes, total);
@@ -434,5 +445,6 @@ done:
     vocab_free(&v);
     free(p);
     free(buf);
+    free(fbuf);
     return rc;
 }

@@ -1,6 +1,9 @@
 /* Hugging Face Phi-3 folder -> F16 GGUF, laid out the way llama.cpp's own
  * converter (convert_hf_to_gguf.py, class Phi3MiniModel, with --outtype f16)
- * writes the phi3 architecture, so that llama.cpp and phi3vk both load it.
+ * writes the phi3 architecture, so that llama.cpp and phi3vk both load it;
+ * or quantized (Q8_0, Q4_0, Q4_K, Q4_K_M) with the tensor types
+ * llama-quantize gives them (model/tensors.h, phi3_quant_type), in ggml's
+ * block layouts (formats/quant.h).
  *
  * Tensors (shapes as GGUF ne[], fastest dimension first; H hidden, F
  * intermediate, V vocab_size, Q = (heads + 2 kv_heads) head_dim):
@@ -15,7 +18,8 @@
  *   output_norm.weight            F32 [H]
  *   output.weight                 F16 [H, V]        (absent when tie_word_embeddings)
  * Norms and other 1-D tensors stay F32 because the converter forces every
- * tensor with n_dims <= 1 or a name ending in "_norm.weight" to F32.
+ * tensor with n_dims <= 1 or a name ending in "_norm.weight" to F32. With a
+ * quantization scheme the F16 matrices above get its types instead.
  *
  * Metadata, in the converter's order: general.architecture "phi3",
  * phi3.rope.scaling.attn_factor (LongRoPE only: the converter adds it while
@@ -25,7 +29,7 @@
  * phi3.feed_forward_length, phi3.block_count, phi3.attention.head_count,
  * phi3.attention.head_count_kv, phi3.attention.layer_norm_rms_epsilon,
  * phi3.rope.dimension_count, phi3.rope.freq_base, general.file_type (1 =
- * MOSTLY_F16), phi3.attention.sliding_window (0 when the config has none),
+ * MOSTLY_F16; 7 Q8_0, 2 Q4_0, 14 Q4_K_S, 15 Q4_K_M), phi3.attention.sliding_window (0 when the config has none),
  * tokenizer.ggml.model
  * "llama", tokenizer.ggml.pre "default", tokenizer.ggml.tokens / scores /
  * token_type (vocab_size entries), tokenizer.ggml.bos / eos / unknown /
@@ -33,8 +37,9 @@
  * tokenizer.chat_template (when known), general.quantization_version 2.
  * (model/gguf_write.h also writes general.alignment = 32, the default.)
  *
- * Everything streams: weights go through phi3_source_read_rows_f16 a few MB
- * at a time, so memory stays far below the model size. */
+ * Everything streams: weights go through phi3_source_read_rows_f16 (or _f32
+ * and the quantizer) a few MB at a time, so memory stays far below the model
+ * size; every read of the input runs under the mapping's SIGBUS guard. */
 #ifndef PHI3VK_MODEL_CONVERT_H
 #define PHI3VK_MODEL_CONVERT_H
 #include <stddef.h>
@@ -91,6 +96,7 @@ void phi3_convert_model_keys(fmt_gguf_writer *w, const phi3_config *c, const cha
 
 typedef struct phi3_convert_opts {
     const char *name;           /* general.name, as given; NULL or "": phi3_convert_default_name */
+    phi3_quant quant;           /* how the matrices are stored (model/tensors.h); NONE: F16 */
     const phi3_tokcfg *tokcfg;  /* chat template and add_bos/add_eos; NULL: no template, add_bos from
                                    the tokenizer, add_eos false */
     phi3_convert_progress_fn progress; /* may be NULL */
@@ -105,7 +111,7 @@ typedef struct phi3_convert_result {
 } phi3_convert_result;
 
 /* Writes src (a Hugging Face folder opened with phi3_source_open) and tok as
- * an F16 GGUF at out_path. The file is written to "<out_path>.tmp", flushed
+ * a GGUF at out_path, F16 or quantized by o->quant. The file is written to "<out_path>.tmp", flushed
  * to disk and renamed to out_path only when complete; on failure no file is
  * left at either path (an existing out_path stays untouched).
  *
@@ -120,7 +126,8 @@ typedef struct phi3_convert_result {
  * res (may be NULL) receives counts; values beyond fp16's range are clamped
  * to +-65504 and counted there (llama.cpp's numpy cast would store inf).
  * Returns 0, or -1 with err: a GGUF source, a NULL tokenizer, vocabulary
- * mismatch, out_path a folder, or an I/O error naming the path. */
+ * mismatch, out_path a folder, an input file that shrank while being read,
+ * or an I/O error naming the path. */
 int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const phi3_convert_opts *o, const char *out_path,
                       phi3_convert_result *res, char *err, size_t errlen);
 

@@ -9,6 +9,7 @@
 
 #include "formats/f16.h"
 #include "formats/mapfile.h"
+#include "formats/quant.h"
 
 #define N_LAYER_KINDS 6 /* ATTN_NORM .. DOWN */
 #define F16_MAX_BITS 0x7BFFu /* 65504 */
@@ -57,7 +58,8 @@ static int list_gguf(phi3_source *s, char *err, size_t errlen) {
                         : g->type == FMT_GGML_F16  ? FMT_DTYPE_F16
                         : g->type == FMT_GGML_BF16 ? FMT_DTYPE_BF16
                                                     : FMT_DTYPE_OTHER;
-        *t = (phi3_tensor){g->name, s->path, dt, fmt_ggml_type_name(g->type), (int)g->n_dims, {0}, 0, 0, g->n_bytes, g->data};
+        *t = (phi3_tensor){g->name, s->path, dt, fmt_ggml_type_name(g->type), (int)g->n_dims, {0}, 0, 0, g->n_bytes, g->data,
+                           dt == FMT_DTYPE_OTHER ? g->type : 0};
         for (uint32_t d = 0; d < g->n_dims; d++) t->shape[d] = g->ne[g->n_dims - 1 - d];
         set_view(t);
     }
@@ -99,9 +101,27 @@ static int expect_tensor(phi3_source *s, const char *name, uint64_t rows, uint64
     shape_str(got, sizeof got, t);
     int ok = rows ? t->n_dims == 2 && t->shape[0] == rows && t->shape[1] == cols : t->n_dims == 1 && t->shape[0] == cols;
     if (!ok) return fmt_file_error(err, errlen, t->file, "tensor %s: expected %s, got %s", name, want, got);
-    if (t->dtype == FMT_DTYPE_OTHER)
-        return fmt_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", name, t->dtype_name);
     return 0;
+}
+
+/* Every bound weight has a type the readers take; otherwise the first
+ * that does not, its type, and how many others share the problem. */
+static int check_types(const phi3_source *s, char *err, size_t errlen) {
+    const phi3_tensor *first = NULL;
+    int more = 0, same = 1;
+    int n = 3 + s->cfg.n_layers * N_LAYER_KINDS;
+    for (int i = 0; i < n; i++) {
+        const phi3_tensor *t = i == 0 ? s->embd : i == 1 ? s->output_norm : i == 2 ? s->output : s->layer[i - 3];
+        if (!t || phi3_tensor_type(t) != UINT32_MAX || (i == 2 && s->tied)) continue;
+        if (!first) first = t;
+        else more++, same &= !strcmp(t->dtype_name, first->dtype_name);
+    }
+    if (!first) return 0;
+    char tail[96] = "";
+    if (more) snprintf(tail, sizeof tail, "; %d more weight%s %s", more, more == 1 ? " is" : "s are", same ? first->dtype_name : "of unsupported types");
+    return fmt_file_error(err, errlen, first->file,
+                          "tensor %s: unsupported tensor type %s (phi3vk reads F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K and Q6_K)%s",
+                          first->name, first->dtype_name, tail);
 }
 
 /* Finds and checks every weight (names and shapes: model/tensors.h). */
@@ -133,7 +153,7 @@ static int bind_weights(phi3_source *s, int gguf, char *err, size_t errlen) {
         s->tied = 1;
         if (s->gguf) s->cfg.tie_word_embeddings = 1;
     }
-    return 0;
+    return check_types(s, err, errlen);
 }
 
 /* ---- GGUF config ---- */
@@ -390,9 +410,131 @@ static void convert_rows(void *arg) {
     }
 }
 
+uint32_t phi3_tensor_type(const phi3_tensor *t) {
+    switch (t->dtype) {
+    case FMT_DTYPE_F32: return FMT_GGML_F32;
+    case FMT_DTYPE_F16: return FMT_GGML_F16;
+    case FMT_DTYPE_BF16: return FMT_GGML_BF16;
+    default: return fmt_quant_supported(t->qtype) ? t->qtype : UINT32_MAX;
+    }
+}
+
+uint64_t phi3_tensor_row_bytes(const phi3_tensor *t) {
+    uint32_t ty = phi3_tensor_type(t);
+    return ty == UINT32_MAX ? 0 : fmt_quant_row_bytes(ty, t->cols);
+}
+
+/* The checks every row reader shares: a readable type, rows in range. */
+static int rows_check(const phi3_tensor *t, uint64_t row0, uint64_t nrows, char *err, size_t errlen) {
+    if (!phi3_tensor_row_bytes(t))
+        return fmt_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K or Q6_K)",
+                              t->name, t->dtype_name);
+    if (row0 > t->rows || nrows > t->rows - row0)
+        return fmt_file_error(err, errlen, t->file, "tensor %s: rows [%llu, +%llu) requested, it has %llu", t->name, (unsigned long long)row0,
+                              (unsigned long long)nrows, (unsigned long long)t->rows);
+    return 0;
+}
+
+/* Runs job under the SIGBUS guard, then drops the pages [base, base + n)
+ * read from the source's own mapping. */
+static int guarded(const phi3_source *src, const phi3_tensor *t, void (*job)(void *), void *arg, const uint8_t *base, uint64_t n,
+                   char *err, size_t errlen) {
+    /* the file may have shrunk since it was mapped: its pages past the new
+     * end fault with SIGBUS, which the guard turns into this error */
+    if (fmt_map_guard(job, arg))
+        return fmt_file_error(err, errlen, t->file, "tensor %s: its bytes can no longer be read (the file shrank or changed while loading)",
+                              t->name);
+    /* only the source's own tensors live in its read-only file mappings;
+     * madvise(DONTNEED) on anyone else's memory would discard it */
+    if (src && t >= src->all && t < src->all + src->n_all) fmt_map_release(base, n);
+    return 0;
+}
+
+/* One stored row of t (at src) as floats. */
+static void row_f32(const phi3_tensor *t, const uint8_t *src, float *dst) {
+    uint16_t h;
+    switch (t->dtype) {
+    case FMT_DTYPE_F32: memcpy(dst, src, (size_t)t->cols * 4); break;
+    case FMT_DTYPE_BF16:
+        for (uint64_t i = 0; i < t->cols; i++) memcpy(&h, src + 2 * i, 2), dst[i] = fmt_bf16_to_f32(h);
+        break;
+    case FMT_DTYPE_F16:
+        for (uint64_t i = 0; i < t->cols; i++) memcpy(&h, src + 2 * i, 2), dst[i] = fmt_f16_to_f32(h);
+        break;
+    default: fmt_dequantize_row(t->qtype, src, dst, t->cols); break;
+    }
+}
+
+typedef struct f32_job {
+    const phi3_tensor *t;
+    const uint8_t *base;
+    uint64_t row_bytes, nrows;
+    float *dst;
+} f32_job;
+
+static void f32_rows(void *arg) {
+    const f32_job *j = arg;
+    for (uint64_t r = 0; r < j->nrows; r++) row_f32(j->t, j->base + r * j->row_bytes, j->dst + r * j->t->cols);
+}
+
+int phi3_source_read_rows_f32(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, float *dst,
+                              char *err, size_t errlen) {
+    if (rows_check(t, row0, nrows, err, errlen)) return -1;
+    uint64_t rb = phi3_tensor_row_bytes(t);
+    f32_job job = {t, (const uint8_t *)t->data + row0 * rb, rb, nrows, dst};
+    return guarded(src, t, f32_rows, &job, job.base, nrows * rb, err, errlen);
+}
+
+typedef struct raw_job {
+    const uint8_t *base;
+    uint64_t n;
+    void *dst;
+} raw_job;
+
+static void raw_copy(void *arg) {
+    const raw_job *j = arg;
+    memcpy(j->dst, j->base, (size_t)j->n);
+}
+
+int phi3_source_read_rows_raw(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, void *dst,
+                              char *err, size_t errlen) {
+    if (rows_check(t, row0, nrows, err, errlen)) return -1;
+    uint64_t rb = phi3_tensor_row_bytes(t);
+    raw_job job = {(const uint8_t *)t->data + row0 * rb, nrows * rb, dst};
+    return guarded(src, t, raw_copy, &job, job.base, job.n, err, errlen);
+}
+
+/* A block-type tensor to fp16: each row dequantized, then converted as F32. */
+static int quant_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, uint16_t *dst,
+                          uint64_t dst_ld, phi3_convert_stats *st, char *err, size_t errlen) {
+    float *row = malloc((size_t)t->cols * sizeof *row);
+    if (!row) return fmt_file_error(err, errlen, t->file, "tensor %s: out of memory", t->name);
+    for (uint64_t r = 0; r < nrows; r++) {
+        uint32_t u;
+        if (phi3_source_read_rows_f32(src, t, row0 + r, 1, row, err, errlen)) {
+            free(row);
+            return -1;
+        }
+        uint16_t *out = dst + r * dst_ld;
+        for (uint64_t i = 0; i < t->cols; i++) memcpy(&u, &row[i], 4), out[i] = from_f32_bits(u, st, t->name);
+        for (uint64_t i = t->cols; i < dst_ld; i++) out[i] = 0;
+    }
+    free(row);
+    st->n_values += nrows * t->cols;
+    return 0;
+}
+
 int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, uint16_t *dst,
                               uint64_t dst_ld, phi3_convert_stats *stats, char *err, size_t errlen) {
     size_t es = fmt_dtype_size(t->dtype);
+    phi3_convert_stats local = {0};
+    if (!es && fmt_quant_supported(t->qtype)) {
+        if (rows_check(t, row0, nrows, err, errlen)) return -1;
+        if (dst_ld < t->cols)
+            return fmt_file_error(err, errlen, t->file, "tensor %s: destination row stride %llu is less than its %llu columns", t->name,
+                                  (unsigned long long)dst_ld, (unsigned long long)t->cols);
+        return quant_rows_f16(src, t, row0, nrows, dst, dst_ld, stats ? stats : &local, err, errlen);
+    }
     if (!es) return fmt_file_error(err, errlen, t->file, "tensor %s: unsupported tensor type %s (expected F32, F16 or BF16)", t->name, t->dtype_name);
     if (row0 > t->rows || nrows > t->rows - row0)
         return fmt_file_error(err, errlen, t->file, "tensor %s: rows [%llu, +%llu) requested, it has %llu", t->name, (unsigned long long)row0,
@@ -400,18 +542,10 @@ int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint
     if (dst_ld < t->cols)
         return fmt_file_error(err, errlen, t->file, "tensor %s: destination row stride %llu is less than its %llu columns", t->name,
                     (unsigned long long)dst_ld, (unsigned long long)t->cols);
-    phi3_convert_stats local = {0};
     phi3_convert_stats *st = stats ? stats : &local;
     const uint8_t *base = (const uint8_t *)t->data + row0 * t->cols * es;
     rows_job job = {t, base, es, nrows, dst, dst_ld, st};
-    /* the file may have shrunk since it was mapped: its pages past the new
-     * end fault with SIGBUS, which the guard turns into this error */
-    if (fmt_map_guard(convert_rows, &job))
-        return fmt_file_error(err, errlen, t->file, "tensor %s: its bytes can no longer be read (the file shrank or changed while loading)",
-                               t->name);
+    if (guarded(src, t, convert_rows, &job, base, nrows * t->cols * es, err, errlen)) return -1;
     st->n_values += nrows * t->cols;
-    /* only the source's own tensors live in its read-only file mappings;
-     * madvise(DONTNEED) on anyone else's memory would discard it */
-    if (src && t >= src->all && t < src->all + src->n_all) fmt_map_release(base, nrows * t->cols * es);
     return 0;
 }

@@ -1,6 +1,8 @@
 /* A Phi-3 checkpoint opened for loading: a Hugging Face folder or a GGUF
- * file, seen through one canonical list of weights, and the streaming
- * F32/BF16/F16 -> F16 row converter the GPU uploader uses.
+ * file, seen through one canonical list of weights, and the streaming row
+ * readers the GPU uploader uses: F32/BF16/F16 -> F16, any type -> F32, and
+ * the raw blocks of a quantized GGUF tensor (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K:
+ * formats/quant.h).
  *
  * Hugging Face folder: config.json, generation_config.json (optional), and
  * model.safetensors or model-0000k-of-0000n.safetensors +
@@ -48,6 +50,8 @@ typedef struct phi3_tensor {
     uint64_t rows, cols;     /* 2-D view: cols = last dim, rows = product of the others; 1-D: rows = 1 */
     uint64_t bytes;          /* data size in bytes */
     const void *data;        /* in the read-only mapping; not aligned */
+    uint32_t qtype;          /* a GGUF tensor of another type than F32/F16/BF16: its ggml type
+                                (dtype is then OTHER; readable when fmt_quant_supported); else 0 */
 } phi3_tensor;
 
 /* Overflow accounting of phi3_source_read_rows_f16 (zero it before the
@@ -64,8 +68,11 @@ typedef struct phi3_convert_stats {
 
 /* Opens path: a folder (Hugging Face layout) or a .gguf file. Reads and
  * validates the config, opens the weights, and checks that every weight
- * of every layer is present with the expected shape and a convertible dtype
- * (F32, F16, BF16). GGUF keys read: phi3.embedding_length,
+ * of every layer is present with the expected shape and a readable type
+ * (F32, F16, BF16; in a GGUF also Q8_0, Q4_0, Q4_K, Q5_K, Q6_K). A tensor of
+ * another type is an error naming it, its type, and how many other
+ * weights have unreadable types ("...: unsupported tensor type Q5_0 ...;
+ * 63 more weights are Q5_0"). GGUF keys read: phi3.embedding_length,
  * feed_forward_length, block_count, context_length, attention.head_count,
  * attention.head_count_kv (default head_count),
  * attention.layer_norm_rms_epsilon, rope.freq_base (default 10000),
@@ -104,7 +111,8 @@ const char *phi3_source_dir(const phi3_source *src);
 const fmt_gguf *phi3_source_gguf(const phi3_source *src);
 
 /* Converts rows [row0, row0 + nrows) of t (a weight of this source; a 1-D
- * tensor is one row) from F32, BF16 or F16 to fp16, rounding to nearest
+ * tensor is one row) from F32, BF16, F16 or a block type (dequantized) to
+ * fp16, rounding to nearest
  * even, into dst: row r goes to dst[r * dst_ld .. r * dst_ld + cols), and
  * the pad columns [cols, dst_ld) are set to 0. dst holds nrows * dst_ld
  * values. Reads straight from the mapping (no copy of the tensor) and then
@@ -116,5 +124,26 @@ const fmt_gguf *phi3_source_gguf(const phi3_source *src);
  * distinct dst/stats. */
 int phi3_source_read_rows_f16(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows,
                               uint16_t *dst, uint64_t dst_ld, phi3_convert_stats *stats, char *err, size_t errlen);
+
+/* The ggml type of t (FMT_GGML_F32 / _F16 / _BF16, its qtype for a block
+ * type); UINT32_MAX for a type no reader here takes. */
+uint32_t phi3_tensor_type(const phi3_tensor *t);
+
+/* Rows [row0, row0 + nrows) of t as float32 values, nrows * cols at dst:
+ * F32 copied, F16 and BF16 widened exactly, block types dequantized as ggml
+ * does (fmt_dequantize_row). Reads under the SIGBUS guard like
+ * phi3_source_read_rows_f16 (a file that shrank is an error naming the
+ * tensor) and drops the pages read. src may be NULL as there. Returns 0, or
+ * -1 with err (rows out of range, an unreadable type). */
+int phi3_source_read_rows_f32(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, float *dst,
+                              char *err, size_t errlen);
+
+/* The stored bytes of rows [row0, row0 + nrows) of t, copied to dst
+ * (nrows * phi3_tensor_row_bytes(t) bytes): a quantized tensor's blocks as
+ * the file holds them. Guarded and released as above. 0 or -1 with err. */
+int phi3_source_read_rows_raw(const phi3_source *src, const phi3_tensor *t, uint64_t row0, uint64_t nrows, void *dst,
+                              char *err, size_t errlen);
+/* Bytes of one stored row of t (0 for an unreadable type). */
+uint64_t phi3_tensor_row_bytes(const phi3_tensor *t);
 
 #endif

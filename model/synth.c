@@ -11,6 +11,7 @@
 #include "formats/f16.h"
 #include "formats/mapfile.h"
 #include "formats/gguf_write.h"
+#include "formats/quant.h"
 
 #define CHUNK (1u << 20) /* elements generated per step */
 
@@ -99,6 +100,7 @@ typedef struct plan_t {
     int layer;
     uint64_t rows, cols;    /* rows 0: 1-D of cols elements */
     fmt_dtype dtype;
+    uint32_t qtype;         /* GGUF block type of a quantized matrix; 0: dtype */
     const float *fixed;     /* LongRoPE factors: constant data instead of noise */
     uint64_t bytes;
     int shard;
@@ -112,6 +114,12 @@ static void plan_add(plan_t *p, int *n, const phi3_synth_opts *o, phi3_weight_ki
     t->kind = kind, t->layer = layer;
     t->dtype = o->gguf && is_norm(kind) ? FMT_DTYPE_F32 : o->dtype;
     t->bytes = (t->rows ? t->rows : 1) * t->cols * fmt_dtype_size(t->dtype);
+    if (o->gguf && o->quant && t->rows) {
+        int output = kind == PHI3_W_OUTPUT || (kind == PHI3_W_EMBD && o->cfg.tie_word_embeddings);
+        uint32_t q = phi3_quant_type(o->quant, kind, layer, o->cfg.n_layers, t->cols, output);
+        if (fmt_quant_supported(q)) t->qtype = q, t->bytes = t->rows * fmt_quant_row_bytes(q, t->cols);
+        else t->dtype = FMT_DTYPE_F16, t->bytes = t->rows * t->cols * 2; /* no whole blocks: F16 */
+    }
 }
 
 /* Every tensor in file order; returns the count. p holds 9 + 6 n_layers. */
@@ -148,7 +156,10 @@ static int stream_tensor(const phi3_synth_opts *o, const plan_t *t, float *vals,
         if (t->fixed) memcpy(vals, t->fixed + at, (size_t)n * 4);
         else phi3_synth_values(o, t->kind, t->layer, at, n, vals);
         size_t nb = (size_t)n * fmt_dtype_size(t->dtype);
-        if (t->dtype == FMT_DTYPE_F32) {
+        if (t->qtype) { /* CHUNK is a whole number of rows' blocks: rows are whole blocks */
+            nb = (size_t)(n / fmt_quant_block_values(t->qtype) * fmt_quant_block_bytes(t->qtype));
+            fmt_quantize_row(t->qtype, vals, bytes, n);
+        } else if (t->dtype == FMT_DTYPE_F32) {
             memcpy(bytes, vals, nb);
         } else {
             uint16_t *h = (uint16_t *)(void *)bytes;
@@ -289,7 +300,7 @@ static int emit_gguf(void *ctx, const void *p, size_t n, char *err, size_t errle
 static void gguf_metadata(fmt_gguf_writer *w, const phi3_synth_opts *o) {
     /* "Phi-3" in the name: llama.cpp keys its Phi-3 tokenizer handling on it */
     phi3_convert_model_keys(w, &o->cfg, "Phi-3 synthetic (phi3vk)",
-                            o->dtype == FMT_DTYPE_F32 ? 0 : o->dtype == FMT_DTYPE_F16 ? 1 : 32);
+                            o->quant ? phi3_quant_file_type(o->quant) : o->dtype == FMT_DTYPE_F32 ? 0 : o->dtype == FMT_DTYPE_F16 ? 1 : 32);
 }
 
 static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const char *path, float *vals, uint8_t *bytes, char *err, size_t errlen) {
@@ -298,7 +309,10 @@ static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const ch
     gguf_metadata(w, o);
     for (int i = 0; i < n; i++) {
         uint64_t ne[2] = {p[i].cols, p[i].rows};
-        uint32_t type = p[i].dtype == FMT_DTYPE_F32 ? FMT_GGML_F32 : p[i].dtype == FMT_DTYPE_F16 ? FMT_GGML_F16 : FMT_GGML_BF16;
+        uint32_t type = p[i].qtype                    ? p[i].qtype
+                        : p[i].dtype == FMT_DTYPE_F32 ? FMT_GGML_F32
+                        : p[i].dtype == FMT_DTYPE_F16 ? FMT_GGML_F16
+                                                      : FMT_GGML_BF16;
         fmt_gguf_writer_tensor(w, p[i].name, type, p[i].rows ? 2 : 1, ne);
     }
     int rc = fmt_gguf_writer_begin(w, path, err, errlen);

@@ -23,6 +23,8 @@ typedef struct phi3_synth_opts {
     fmt_dtype dtype;    /* F32, F16 or BF16: matrices (and, for HF, norms too) */
     int shards;          /* HF: number of .safetensors files; 1 = model.safetensors */
     int gguf;            /* 1: write one GGUF file at OUT (norms and LongRoPE factors stay F32) */
+    phi3_quant quant;    /* GGUF: NONE = every matrix in dtype; else the matrices quantized as
+                            `phi3vk convert --type` stores them (model/tensors.h) */
     uint64_t seed;       /* any value; same seed, same bytes */
     float std;           /* standard deviation of the matrices other than the embedding (0.06) */
     float embd_std;      /* standard deviation of the embedding (and untied lm_head) (1.0) */

@@ -2,6 +2,9 @@
 #include "model/tensors.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#include "formats/gguf.h"
 
 static const struct {
     const char *kind, *hf, *gguf;
@@ -54,4 +57,56 @@ void phi3_weight_shape(const phi3_config *c, phi3_weight_kind kind, uint64_t *ro
     }
     *rows = r;
     *cols = k;
+}
+
+/* ---- storage schemes ---- */
+
+static const char *const quant_names[] = {"as stored", "f16", "q8_0", "q4_0", "q4_k", "q4_k_m"};
+
+int phi3_quant_parse(const char *name, phi3_quant *out) {
+    char low[16];
+    size_t n = strlen(name);
+    if (n >= sizeof low) return -1;
+    for (size_t i = 0; i <= n; i++) low[i] = (char)(name[i] >= 'A' && name[i] <= 'Z' ? name[i] - 'A' + 'a' : name[i]);
+    for (int q = PHI3_QUANT_F16; q <= PHI3_QUANT_Q4_K_M; q++)
+        if (!strcmp(low, quant_names[q])) {
+            *out = (phi3_quant)q;
+            return 0;
+        }
+    return -1;
+}
+
+const char *phi3_quant_name(phi3_quant q) { return (unsigned)q <= PHI3_QUANT_Q4_K_M ? quant_names[q] : "unknown"; }
+
+uint32_t phi3_quant_file_type(phi3_quant q) {
+    switch (q) {
+    case PHI3_QUANT_Q8_0: return 7;
+    case PHI3_QUANT_Q4_0: return 2;
+    case PHI3_QUANT_Q4_K: return 14;
+    case PHI3_QUANT_Q4_K_M: return 15;
+    default: return 1;
+    }
+}
+
+/* llama-quantize's use_more_bits: the layers Q4_K_M gives more bits. */
+static int more_bits(int i, int n) { return i < n / 8 || i >= 7 * n / 8 || (i - n / 8) % 3 == 2; }
+
+uint32_t phi3_quant_type(phi3_quant q, phi3_weight_kind kind, int layer, int n_layers, uint64_t cols, int output) {
+    uint32_t t;
+    switch (q) {
+    case PHI3_QUANT_Q8_0: t = FMT_GGML_Q8_0; break;
+    case PHI3_QUANT_Q4_0: t = output ? FMT_GGML_Q6_K : FMT_GGML_Q4_0; break;
+    case PHI3_QUANT_Q4_K: t = output ? FMT_GGML_Q6_K : FMT_GGML_Q4_K; break;
+    case PHI3_QUANT_Q4_K_M:
+        t = output                                                   ? FMT_GGML_Q6_K
+            : kind == PHI3_W_QKV                                     ? FMT_GGML_Q5_K
+            : kind == PHI3_W_DOWN && more_bits(layer, n_layers)      ? FMT_GGML_Q6_K
+                                                                     : FMT_GGML_Q4_K;
+        break;
+    default: return FMT_GGML_F16;
+    }
+    int k = t == FMT_GGML_Q4_K || t == FMT_GGML_Q5_K || t == FMT_GGML_Q6_K;
+    if (k && cols % 256) t = FMT_GGML_Q8_0;
+    if (cols % 32) t = FMT_GGML_F16;
+    return t;
 }

@@ -37,6 +37,36 @@ void phi3_weight_name(phi3_weight_kind kind, int layer, int gguf, char *buf, siz
  * 1-D one (the norms: cols values). head_dim: the config's, else hidden / heads. */
 void phi3_weight_shape(const phi3_config *c, phi3_weight_kind kind, uint64_t *rows, uint64_t *cols);
 
+/* How a whole model's matrices are stored, as `convert --type` and
+ * `--weights` name them. Each scheme maps every 2-D weight to one ggml type
+ * (phi3_quant_type); norms stay F32 in files (fp16 on the device). */
+typedef enum phi3_quant {
+    PHI3_QUANT_NONE = 0, /* as stored (loading), F16 (converting) */
+    PHI3_QUANT_F16,
+    PHI3_QUANT_Q8_0,     /* every matrix Q8_0 */
+    PHI3_QUANT_Q4_0,     /* Q4_0; lm_head Q6_K (as llama-quantize) */
+    PHI3_QUANT_Q4_K,     /* Q4_K; lm_head Q6_K (llama-quantize's Q4_K_S without its Q5_K layers) */
+    PHI3_QUANT_Q4_K_M,   /* llama-quantize's Q4_K_M for Phi-3: qkv Q5_K, down Q6_K in a third
+                            of the layers (first and last eighth, every third between), lm_head
+                            Q6_K, the rest Q4_K */
+} phi3_quant;
+
+/* "f16", "q8_0", "q4_0", "q4_k", "q4_k_m" (any case) -> *out; 0, or -1 for
+ * anything else. */
+int phi3_quant_parse(const char *name, phi3_quant *out);
+/* The name above ("as stored" for NONE). */
+const char *phi3_quant_name(phi3_quant q);
+/* llama.cpp's general.file_type of a file in scheme q (1 F16, 7 Q8_0, 2
+ * Q4_0, 14 Q4_K_S, 15 Q4_K_M). */
+uint32_t phi3_quant_file_type(phi3_quant q);
+
+/* The ggml type (formats/gguf.h ids) scheme q gives the 2-D weight of kind
+ * in layer of n_layers with cols columns; output: the tensor serves as
+ * lm_head (PHI3_W_OUTPUT, or the tied embedding). A block type needs whole
+ * blocks: K types fall back to Q8_0 when cols is not a multiple of 256,
+ * Q8_0 and Q4_0 to F16 when it is not a multiple of 32. q NONE gives F16. */
+uint32_t phi3_quant_type(phi3_quant q, phi3_weight_kind kind, int layer, int n_layers, uint64_t cols, int output);
+
 /* LongRoPE factor tensors a GGUF carries (head_dim / 2 F32 values each). */
 #define PHI3_GGUF_ROPE_LONG "rope_factors_long.weight"
 #define PHI3_GGUF_ROPE_SHORT "rope_factors_short.weight"

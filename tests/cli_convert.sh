@@ -71,4 +71,19 @@ rm -f "$TMP/small/generation_config.json" # synth writes its stop ids (>= 32000)
 expect_err 1 "32011 ids but config.json vocab_size is 1000" "$BIN" convert "$TMP/small" "$TMP/x.gguf" --tokenizer "$TOK"
 [ ! -e "$TMP/x.gguf" ] && [ ! -e "$TMP/x.gguf.tmp" ] || fail "a failed conversion left x.gguf"
 
+# --type: quantized files (rows of 256 values: whole Q4_K blocks); phi3vk loads them
+"$BIN" synth "$TMP/q" --hidden 256 --intermediate 512 --layers 2 --heads 2 --vocab 32064 --ctx 256 >/dev/null || fail "synth q"
+expect_out "(q4_k)" "$BIN" convert "$TMP/q" "$TMP/q4k.gguf" --tokenizer "$TOK" --type q4_k
+expect_out "blk.1.attn_qkv.weight                                Q4_K  [768, 256]" "$BIN" inspect "$TMP/q4k.gguf"
+expect_out "output.weight                                        Q6_K  [32064, 256]" "$BIN" inspect "$TMP/q4k.gguf"
+expect_out "general.file_type: uint32 = 14" "$BIN" inspect "$TMP/q4k.gguf" --no-tensors
+expect_out "blk.0.attn_qkv.weight                                Q8_0  [768, 256]" sh -c \
+    "'$BIN' convert '$TMP/q' '$TMP/q8.gguf' --tokenizer '$TOK' --type Q8_0 2>/dev/null && '$BIN' inspect '$TMP/q8.gguf'"
+expect_out "blk.0.attn_qkv.weight                                Q5_K  [768, 256]" sh -c \
+    "'$BIN' convert '$TMP/q' '$TMP/q4km.gguf' --tokenizer '$TOK' --type q4_k_m 2>/dev/null && '$BIN' inspect '$TMP/q4km.gguf'"
+expect_out "(Q4_K 54%, Q6_K 46%, 0.707 bytes per weight)" "$BIN" logits -m "$TMP/q4k.gguf" --tokens 1,2,3 --out "$TMP/l.npy" -v
+expect_out "wrote $TMP/l.npy" "$BIN" logits -m "$TMP/q4km.gguf" -p "Hello there" --out "$TMP/l.npy"
+expect_err 2 "--type: expected f16, q8_0, q4_0, q4_k or q4_k_m, found 'q3'" "$BIN" convert "$TMP/q" "$TMP/x.gguf" --type q3
+expect_err 2 "without a value" "$BIN" convert "$TMP/q" "$TMP/x.gguf" --type
+
 [ "$fails" = 0 ] && echo "cli_convert: all passed" || { echo "cli_convert: $fails failed"; exit 1; }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "lib/check.h"
+#include "lib/toktest.h"
 #include "model/convert.h"
 #include "formats/gguf.h"
 #include "formats/mapfile.h"
@@ -202,48 +203,6 @@ static void check_convert(const char *label, const char *hf_dir, const tok_token
 
 /* ---- part 1: a synthetic SentencePiece vocabulary ---- */
 
-/* <unk> <s> </s>, 256 byte pieces, a few BPE pieces, one special token:
- * n_pieces ids (>= 270); the model's vocab is larger so that padding shows. */
-static tok_tokenizer *small_tokenizer(int32_t n_pieces) {
-    const char *normal[] = {"\xe2\x96\x81", "a", "b", "c", "\xe2\x96\x81" "a", "ab", "\xe2\x96\x81" "ab", "abc", "\xe2\x96\x81" "abc", "bc"};
-    int32_t n_normal = (int32_t)(sizeof normal / sizeof normal[0]);
-    const char **pieces = calloc((size_t)n_pieces, sizeof *pieces);
-    float *scores = calloc((size_t)n_pieces, sizeof *scores);
-    int32_t *types = calloc((size_t)n_pieces, sizeof *types);
-    uint8_t *flags = calloc((size_t)n_pieces, 1);
-    char(*text)[16] = calloc((size_t)n_pieces, 16);
-    for (int32_t i = 0; i < n_pieces; i++) {
-        if (i < 3) {
-            static const char *sp[3] = {"<unk>", "<s>", "</s>"};
-            pieces[i] = sp[i], scores[i] = -1000, types[i] = TOK_TYPE_CONTROL;
-            flags[i] = i == 2 ? TOK_ADDED_RSTRIP : 0;
-        } else if (i < 259) {
-            snprintf(text[i], 16, "<0x%02X>", i - 3);
-            pieces[i] = text[i], types[i] = TOK_TYPE_BYTE;
-        } else if (i < 259 + n_normal) {
-            pieces[i] = normal[i - 259], scores[i] = -(float)(i - 259), types[i] = TOK_TYPE_NORMAL;
-        } else if (i == 259 + n_normal) {
-            pieces[i] = "<|end|>", scores[i] = -1000, types[i] = TOK_TYPE_CONTROL;
-            flags[i] = TOK_ADDED_RSTRIP;
-        } else {
-            snprintf(text[i], 16, "x%d", i);
-            pieces[i] = text[i], scores[i] = -(float)i, types[i] = TOK_TYPE_NORMAL;
-        }
-    }
-    /* rstrip as tok_load_gguf gives Phi-3's added tokens (all but <unk>, <s>, <|endoftext|>) */
-    tok_spm_params p = {.n_vocab = n_pieces, .pieces = pieces, .scores = scores, .types = types, .added_flags = flags, .bos_id = 1, .eos_id = 2,
-                        .unk_id = 0, .pad_id = -1, .add_bos = 1, .name = "synthetic"};
-    char err[256];
-    tok_tokenizer *t = tok_create_spm(&p, err, sizeof err);
-    CHECK(t, "synthetic tokenizer: %s", err);
-    free(pieces);
-    free(scores);
-    free(types);
-    free(flags);
-    free(text);
-    return t;
-}
-
 static void small_opts(phi3_synth_opts *o) {
     phi3_synth_defaults(o);
     phi3_config *c = &o->cfg;
@@ -261,7 +220,7 @@ static void part_synthetic(void) {
     small_opts(&o);
     snprintf(dir, sizeof dir, "%s/small", tmpdir);
     CHECK(phi3_synth_write(&o, dir, err, sizeof err) == 0, "synth: %s", err);
-    tok_tokenizer *tok = small_tokenizer(280);
+    tok_tokenizer *tok = tst_small_tokenizer(280);
     if (!tok) return;
     snprintf(out, sizeof out, "%s/small.gguf", tmpdir);
     check_convert("small F32", dir, tok, NULL, out, "Phi-3 small");
@@ -278,7 +237,7 @@ static void part_synthetic(void) {
     CHECK(err_has(phi3_convert_gguf(hf, tok, NULL, out, NULL, err, sizeof err), err, "cannot create"), "unwritable output: %s", err);
     CHECK(strstr(err, "no/such/dir/x.gguf"), "the message names the path: %s", err);
     CHECK(err_has(phi3_convert_gguf(hf, NULL, NULL, out, NULL, err, sizeof err), err, "no tokenizer"), "no tokenizer: %s", err);
-    tok_tokenizer *big = small_tokenizer(310);
+    tok_tokenizer *big = tst_small_tokenizer(310);
     snprintf(out, sizeof out, "%s/keep.gguf", tmpdir);
     write_text(out, "keep");
     CHECK(err_has(phi3_convert_gguf(hf, big, NULL, out, NULL, err, sizeof err), err, "310 ids but config.json vocab_size is 300"),

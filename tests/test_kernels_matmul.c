@@ -1,9 +1,13 @@
-/* rmsnorm, matvec and matmul on the device against a plain-C reference.
+/* rmsnorm, matvec and matmul on the device against a plain-C reference, for
+ * fp16 weights and every block type (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K).
  *
  * Bounds (normalized MSE = sum (gpu - ref)^2 / sum ref^2):
  * - matvec / matmul write fp32 and accumulate in fp32 over the same fp16
  *   inputs as the reference (which sums in double): only summation order
- *   differs, ~1e-7 relative per element, so nmse <= 1e-10.
+ *   differs, ~1e-7 relative per element, so nmse <= 1e-10. A block-type
+ *   weight is quantized on the host and the reference multiplies its
+ *   dequantized values (formats/quant.h), so the kernels' dequantizing in
+ *   registers is held to the same bound.
  * - rmsnorm writes fp16: rounding alone gives nmse ~ 2^-22 / 3 ~ 8e-8, so
  *   nmse <= 1e-6.
  */
@@ -12,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "formats/quant.h"
 #include "lib/check.h"
 #include "lib/ref_ops.h"
 #include "lib/vktest.h"
@@ -49,19 +54,22 @@ typedef struct mm_run {
 static const mm_run ALL_PROFILES[] = {{"cpu", NULL}, {"nvidia", NULL}, {"amd", NULL}, {"intel", NULL}, {"gpu", NULL}};
 #define N_ALL (int)(sizeof ALL_PROFILES / sizeof ALL_PROFILES[0])
 
-/* One matmul of W [n, k] by T tokens, optionally accumulating into y, run
- * each way of runs on the same inputs, so the Phi-3 sizes pay for their
- * weights and reference once. */
-static void check_matmul_runs(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
-                              const mm_run *runs, int n_runs) {
+/* One matmul of W [n, k] (dtype) by T tokens, optionally accumulating into
+ * y, run each way of runs on the same inputs, so the Phi-3 sizes pay for
+ * their weights and reference once. */
+static void check_matmul_runs_q(vkr_ctx *ctx, uint32_t dtype, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
+                                const mm_run *runs, int n_runs) {
     test_rng r = {seed};
     float *w = randv(&r, (size_t)n * k, 0.05f), *x = randv(&r, (size_t)t * k, 1.0f);
     float *y0 = randv(&r, (size_t)t * n, 1.0f), *ref = malloc((size_t)t * n * sizeof *ref);
     float *got = malloc((size_t)t * n * sizeof *got);
+    /* a K-quant's min term matters only when a sub-block is not centred on 0 */
+    if (dtype == FMT_GGML_Q4_K || dtype == FMT_GGML_Q5_K)
+        for (size_t i = 0; i < (size_t)n * k; i++) w[i] += 0.02f * (float)((i / 32) % 5) - 0.03f;
+    vkr_buffer *bw = vkt_weight_q(ctx, "w", dtype, w, n, k), *bx = vkt_f16(ctx, "x", x, t, k);
     memcpy(ref, y0, (size_t)t * n * sizeof *ref);
     ref_matmul(w, x, ref, n, k, t, acc);
 
-    vkr_buffer *bw = vkt_weight(ctx, "w", w, n, k), *bx = vkt_f16(ctx, "x", x, t, k);
     vkr_buffer *by = vkt_raw(ctx, "y", NULL, (uint64_t)t * n * 4);
     vkr_cmd *cmd = vkr_cmd_create(ctx, "matmul");
     CHECK(bw && bx && by && cmd, "setup: %s", vkr_ctx_error(ctx));
@@ -77,10 +85,10 @@ static void check_matmul_runs(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, 
              vkr_buffer_read(ctx, by, 0, got, (uint64_t)t * n * 4) == 0;
         CHECK(ok, "run: %s", vkr_ctx_error(ctx));
         double e = test_nmse(got, ref, (size_t)t * n);
-        CHECK(e <= MATMUL_BOUND, "matmul %s/%s n=%u k=%u t=%u acc=%d: nmse %.3g > %.0e", runs[i].profile,
-              kernel_name(tune), n, k, t, acc, e, MATMUL_BOUND);
-        printf("matmul %-6s %-6s %5u x %5u, %3u tokens%s: nmse %.2e", runs[i].profile, kernel_name(tune), n, k, t,
-               acc ? " +=" : "   ", e);
+        CHECK(e <= MATMUL_BOUND, "matmul %s %s/%s n=%u k=%u t=%u acc=%d: nmse %.3g > %.0e", fmt_ggml_type_name(dtype),
+              runs[i].profile, kernel_name(tune), n, k, t, acc, e, MATMUL_BOUND);
+        printf("matmul %-4s %-6s %-6s %5u x %5u, %3u tokens%s: nmse %.2e", fmt_ggml_type_name(dtype), runs[i].profile,
+               kernel_name(tune), n, k, t, acc ? " +=" : "   ", e);
         if (tune && tune->kernel == KERN_MATMUL_TILED)
             printf(" (tiles %ux%ux%u, %ux%u)", tune->bm, tune->bn, tune->bk, tune->tm, tune->tn);
         printf("\n");
@@ -91,6 +99,11 @@ static void check_matmul_runs(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, 
     vkr_buffer_destroy(ctx, bx);
     vkr_buffer_destroy(ctx, by);
     free(w), free(x), free(y0), free(ref), free(got);
+}
+
+static void check_matmul_runs(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int acc, uint64_t seed,
+                              const mm_run *runs, int n_runs) {
+    check_matmul_runs_q(ctx, FMT_GGML_F16, n, k, t, acc, seed, runs, n_runs);
 }
 
 /* Under every profile. */
@@ -194,6 +207,49 @@ static void check_rmsnorm(vkr_ctx *ctx, uint32_t n, uint32_t t, uint64_t seed) {
     free(x), free(w), free(ref), free(got);
 }
 
+/* Every block type through every kernel: decode under every profile at
+ * Phi-3-mini's o_proj shape, few tokens at an awkward row count, the
+ * storage-x matvec the CPU profile takes when x outgrows a uniform buffer,
+ * and prefill by the register-blocked and the tiled kernels (storage and
+ * texel loads). */
+static void check_quant(vkr_ctx *ctx, const mm_run *prefill, const kern_matmul_tune *tiled) {
+    static const uint32_t types[] = {FMT_GGML_Q8_0, FMT_GGML_Q4_0, FMT_GGML_Q4_K, FMT_GGML_Q5_K, FMT_GGML_Q6_K};
+    static const kern_matmul_tune mv = {.kernel = KERN_MATMUL_MATVEC};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        uint32_t q = types[i];
+        uint64_t seed = 100 + 10 * i;
+        check_matmul_runs_q(ctx, q, 3072, 3072, 1, 1, seed, ALL_PROFILES, N_ALL);
+        check_matmul_runs_q(ctx, q, 1001, 512, 3, 0, seed + 1, ALL_PROFILES, N_ALL);
+        check_matmul_runs_q(ctx, q, 37, 768, 7, 1, seed + 2, ALL_PROFILES, N_ALL);
+        check_matmul_runs_q(ctx, q, 300, 8192, 5, 0, seed + 3, &(mm_run){"cpu", &mv}, 1);
+        check_matmul_runs_q(ctx, q, 1003, 512, 77, 1, seed + 4, prefill, 3);
+        check_matmul_runs_q(ctx, q, 130, 256, 9, 0, seed + 5, &(mm_run){"nvidia", tiled}, 1);
+    }
+}
+
+/* A block-type weight whose shape differs from the op's, or whose columns
+ * are not whole blocks, fails the recording with a message naming both. */
+static void check_quant_bad(vkr_ctx *ctx) {
+    float w[64 * 256] = {0};
+    vkr_buffer *bw = vkt_weight_q(ctx, "wq", FMT_GGML_Q4_K, w, 64, 256), *bx = vkt_f16(ctx, "x", NULL, 1, 512);
+    vkr_buffer *by = vkt_raw(ctx, "y", NULL, 64 * 4);
+    vkr_cmd *cmd = vkr_cmd_create(ctx, "bad quant");
+    CHECK(bw && bx && by && cmd, "setup: %s", vkr_ctx_error(ctx));
+    if (bw && bx && by && cmd) {
+        vkr_cmd_begin(cmd);
+        kern_matmul(cmd, &(kern_matmul_args){.weight = bw, .x = bx, .out = by, .n_out = 64, .n_in = 512, .n_tokens = 1});
+        CHECK(vkr_cmd_end(cmd) != 0 && strstr(vkr_ctx_error(ctx), "[64, 256] Q4_K"), "shape mismatch: %s",
+              vkr_ctx_error(ctx));
+    }
+    vkr_cmd_destroy(ctx, cmd);
+    vkr_buffer_destroy(ctx, bw), vkr_buffer_destroy(ctx, bx), vkr_buffer_destroy(ctx, by);
+    CHECK(kern_weight_row_bytes(FMT_GGML_Q4_K, 200) == 0 && kern_weight_row_bytes(FMT_GGML_Q8_0, 200) == 0,
+          "200 columns are no whole number of blocks");
+    CHECK(kern_weight_row_bytes(FMT_GGML_Q8_0, 3072) == 3264 && kern_weight_row_bytes(FMT_GGML_Q4_0, 3072) == 1728 &&
+              kern_weight_row_bytes(FMT_GGML_Q4_K, 3072) == 1728 && kern_weight_row_bytes(FMT_GGML_Q6_K, 3072) == 2528,
+          "device row bytes of 3072 values");
+}
+
 int main(void) {
     vkr_ctx *ctx = vkt_ctx();
     /* The GPU prefill kernel (shared-memory tiles) runs on this device too,
@@ -259,6 +315,8 @@ int main(void) {
         check_matmul_tuned(ctx, "cpu", 1003, 203, 130, 0, 52 + i, &other[i]);
     }
     check_matmul_bad_tiles(ctx);
+    check_quant(ctx, prefill, &tiled);
+    check_quant_bad(ctx);
 
     CHECK(vkt_ctx_done(ctx) == 0, "validation layer messages");
     return test_finish();

@@ -81,6 +81,9 @@ static int weight_block(vkr_ctx *ctx, const char *name, uint64_t size, uint64_t 
         ctx->cap_blocks = cap;
     }
     uint64_t bsize = ctx->info.max_alloc_size < (1ull << 30) ? ctx->info.max_alloc_size : (1ull << 30);
+    /* what is still expected, with room for each tensor's alignment */
+    uint64_t want = ctx->weights_expected + (1ull << 20);
+    if (ctx->weights_expected && want < bsize) bsize = want;
     if (size > bsize) bsize = size;
     vkr_block *b = &ctx->blocks[ctx->n_blocks];
     memset(b, 0, sizeof *b);
@@ -145,6 +148,7 @@ vkr_buffer *vkr_buffer_create(vkr_ctx *ctx, const char *name, uint64_t size, vkr
         uint64_t off = 0;
         b->block = weight_block(ctx, name, req.size, req.alignment, req.memoryTypeBits, &off);
         if (b->block < 0) goto fail;
+        ctx->weights_expected -= ctx->weights_expected < req.size ? ctx->weights_expected : req.size;
         b->block_offset = off;
         vkr_block *blk = &ctx->blocks[b->block];
         VKR_TRY(ctx, vkBindBufferMemory(ctx->device, b->buffer, blk->mem, off));
@@ -198,6 +202,24 @@ void vkr_buffer_destroy(vkr_ctx *ctx, vkr_buffer *b) {
     /* Weight space stays in its block until the context is destroyed. */
     free(b);
 }
+
+void vkr_weights_expect(vkr_ctx *ctx, uint64_t bytes) { ctx->weights_expected = bytes; }
+
+vkr_buffer *vkr_tensor_create(vkr_ctx *ctx, const char *name, const vkr_tensor_desc *t) {
+    if (!t->rows || !t->cols || !t->row_bytes || t->row_bytes % 16 || t->rows > UINT64_MAX / t->row_bytes) {
+        vkr_set_error(ctx, "weight %s: [%u, %u] of %llu bytes per row (expected a non-zero shape and a multiple of 16)",
+                      name, t->rows, t->cols, (unsigned long long)t->row_bytes);
+        return NULL;
+    }
+    vkr_buffer *b = vkr_buffer_create(ctx, name, (uint64_t)t->rows * t->row_bytes, VKR_BUF_WEIGHT);
+    if (b) {
+        b->is_tensor = 1;
+        b->tensor = *t;
+    }
+    return b;
+}
+
+const vkr_tensor_desc *vkr_buffer_tensor(const vkr_buffer *b) { return b && b->is_tensor ? &b->tensor : NULL; }
 
 uint64_t vkr_buffer_size(const vkr_buffer *b) { return b->size; }
 const char *vkr_buffer_name(const vkr_buffer *b) { return b->name; }

@@ -251,6 +251,33 @@ vkr_buffer *vkr_buffer_create(vkr_ctx *ctx, const char *name, uint64_t size, vkr
 void vkr_buffer_destroy(vkr_ctx *ctx, vkr_buffer *buf);
 uint64_t vkr_buffer_size(const vkr_buffer *buf);
 const char *vkr_buffer_name(const vkr_buffer *buf);
+/* Tells the weight allocator that about `bytes` more weight bytes are
+ * coming. Weights are sub-allocated from memory blocks of up to 1 GiB; with
+ * this hint a new block is sized to what is still expected, so the driver
+ * holds little more than the weights themselves (a Q4_K Phi-3-mini's 2.1
+ * GB would otherwise take three whole 1 GiB blocks). A hint only. */
+void vkr_weights_expect(vkr_ctx *ctx, uint64_t bytes);
+
+/* A weight tensor on the device: a VKR_BUF_WEIGHT buffer that knows what it
+ * holds, so the ops pick the kernel variant of its dtype and check shapes.
+ * vk/ stores these facts; the layout of each dtype (row_bytes) is the
+ * kernels' (kernels/kernels.h, kern_weight_*). */
+typedef struct vkr_tensor_desc {
+    uint32_t dtype;      /* ggml type id: FMT_GGML_F16, _Q8_0, _Q4_0, _Q4_K, _Q5_K, _Q6_K
+                            (formats/quant.h) */
+    uint32_t rows, cols; /* the matrix [rows, cols]; a 1-D weight is [1, cols] */
+    uint64_t row_bytes;  /* device bytes per row, a multiple of 16 */
+} vkr_tensor_desc;
+
+/* Creates a VKR_BUF_WEIGHT buffer of rows * row_bytes bytes holding *t.
+ * NULL with vkr_ctx_error on failure (as vkr_buffer_create, or a zero size
+ * or a row_bytes that is not a multiple of 16). */
+vkr_buffer *vkr_tensor_create(vkr_ctx *ctx, const char *name, const vkr_tensor_desc *t);
+/* The tensor facts of a buffer made by vkr_tensor_create; NULL for other
+ * buffers (a VKR_BUF_WEIGHT made by vkr_buffer_create is an fp16 weight of
+ * unknown shape to the ops). */
+const vkr_tensor_desc *vkr_buffer_tensor(const vkr_buffer *buf);
+
 /* Host pointer of a VKR_BUF_HOST buffer (or of any buffer whose memory happens
  * to be host-visible, e.g. on CPU devices); NULL otherwise. */
 void *vkr_buffer_map(const vkr_buffer *buf);

@@ -47,6 +47,8 @@ struct vkr_buffer {
     uint64_t block_offset;     /* weights: offset in the block */
     int block;                 /* weights: index into ctx->blocks, else -1 */
     void *map;                 /* host pointer when host-visible */
+    int is_tensor;             /* made by vkr_tensor_create: tensor is valid */
+    vkr_tensor_desc tensor;
 };
 
 /* One staging slot: a host-visible buffer, a command buffer that copies from
@@ -90,6 +92,7 @@ struct vkr_ctx {
     vkr_block *blocks;
     int n_blocks, cap_blocks;
     uint64_t block_size;
+    uint64_t weights_expected;       /* vkr_weights_expect: weight bytes still to come (0: unknown) */
 
     vkr_pipeline *pipelines;
 

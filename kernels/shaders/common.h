@@ -17,6 +17,15 @@ typedef uint32_t uint;
  * - KV cache: fp16 [ctx, n_kv_heads * head_dim] per layer for K and for V. */
 #define PHI3_ALIGN 8u
 
+/* Weight dtypes (ggml type ids; the WTYPE specialization constant of the matrix
+ * and embedding kernels, layouts in shaders/wtype.glsl). */
+#define PHI3_WT_F16 1u
+#define PHI3_WT_Q4_0 2u
+#define PHI3_WT_Q8_0 8u
+#define PHI3_WT_Q4_K 12u
+#define PHI3_WT_Q5_K 13u
+#define PHI3_WT_Q6_K 14u
+
 /* Values that change between re-submissions of one recorded command buffer
  * live in a small host-visible buffer, not in push constants. */
 struct step_params {      /* one per sequence of a context */
@@ -27,7 +36,7 @@ struct step_params {      /* one per sequence of a context */
 };
 
 struct pc_embed {         /* x[t, :] = W[ids[t], :] */
-    uint dim, ld_w, n_tokens, pad;
+    uint dim, ld_w, n_tokens, pad;   /* ld_w: fp16 W's row stride (halves) */
 };
 
 struct pc_rmsnorm {       /* y[t, :] = x[t, :] * rsqrt(mean(x^2) + eps) * w */
@@ -39,7 +48,8 @@ struct pc_rmsnorm {       /* y[t, :] = x[t, :] * rsqrt(mean(x^2) + eps) * w */
 
 struct pc_matmul {        /* y[t, n] (+)= sum_k W[n, k] * x[t, k] */
     uint n_out;           /* N: rows of W */
-    uint ld;              /* K rounded up to PHI3_ALIGN: row stride of W and x */
+    uint ld;              /* K rounded up to PHI3_ALIGN: row stride of x (and of fp16 W; a
+                             block-type W has K a whole number of blocks: ld = K) */
     uint n_tokens;        /* T */
     uint accumulate;      /* 1: y += result (fused residual add) */
 };

@@ -1,6 +1,7 @@
 // Body of matmul.comp and matmul_sb.comp.
 // y[t, n] (+)= sum_k W[n, k] x[t, k] for many tokens (prefill): W fp16 [N, ld] and
-// x fp16 [T, ld] read as RGBA32UI texels (8 halves each), y fp32 [T, N].
+// x fp16 [T, ld] read as RGBA32UI texels (8 halves each), y fp32 [T, N]. A
+// block-type W (wtype.glsl) is dequantized 8 values at a time in registers.
 // Register blocking: each invocation computes a TM x TN tile (TM rows, TN tokens), so
 // every unpacked weight texel feeds TN tokens and every input texel TM rows.
 layout(local_size_x_id = 0) in;                 // spec 0: invocations per workgroup
@@ -24,8 +25,10 @@ layout(binding = 1, rgba32ui) uniform readonly uimageBuffer X;
 layout(binding = 2, std430) buffer Y { float y[]; };
 layout(push_constant) uniform PC { pc_matmul p; };
 
+#include "wtype.glsl"
+
 void main() {
-    uint kt = p.ld >> 3;
+    uint kt = p.ld >> 3, rt = wt_row_texels(p.ld);
     uint row0 = (gl_WorkGroupID.x * gl_WorkGroupSize.x + gl_LocalInvocationID.x) * TM;
     uint tok0 = gl_WorkGroupID.y * TN;
     if (row0 >= p.n_out) return;
@@ -42,9 +45,14 @@ void main() {
             xh[t] = vec4(unpackHalf2x16(v.z), unpackHalf2x16(v.w));
         }
         for (uint r = 0u; r < TM; r++) {
-            uvec4 w = WLOAD(wrow[r] + j);
-            vec4 wl = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
-            vec4 wh = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+            vec4 wl, wh;
+            if (WTYPE == PHI3_WT_F16) {
+                uvec4 w = WLOAD(wrow[r] + j);
+                wl = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
+                wh = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
+            } else {
+                wt_unpack8(wt_fetch8(min(row0 + r, p.n_out - 1u), j, p.ld, rt), wl, wh);
+            }
             for (uint t = 0u; t < TN; t++) acc[r * TN + t] += dot(wl, xl[t]) + dot(wh, xh[t]);
         }
     }

@@ -17,6 +17,10 @@
 //
 // Edges: rows >= N and tokens >= T load a clamped (valid) row and are never written;
 // texels past ld load zeros, so ld needs to be a multiple of 8 only.
+//
+// A block-type W (wtype.glsl): each step fetches the packed quants and scale of
+// 8 values (wt_fetch8) where an fp16 W fetches a texel, and stage() dequantizes
+// them into the same fp32 tile.
 layout(local_size_x_id = 0) in;               // spec 0: invocations, = (BM / TM) * (BN / TN)
 layout(constant_id = 1) const uint BM = 64u;  // rows of W per workgroup
 layout(constant_id = 2) const uint BN = 64u;  // tokens per workgroup
@@ -40,6 +44,8 @@ layout(binding = 1) uniform utextureBuffer X;
 layout(binding = 2, std430) buffer Y { float y[]; };
 layout(push_constant) uniform PC { pc_matmul p; };
 
+#include "wtype.glsl"
+
 const uint WG = gl_WorkGroupSize.x;
 const uint KT = BK / 8u;                      // texels per row per step
 const uint SW = BM + 1u, SX = BN + 1u;        // padded shared row lengths (floats)
@@ -54,8 +60,9 @@ shared float xs[BK * SX];                     // xs[k * SX + t]: x[t0 + t, k0 + 
 uvec4 wr[LW], xr[LX];                         // the next step's texels
 
 // Texel c of row r of a tile whose step starts at texel k0; zero past the row end.
-uvec4 fetch_w(uint r, uint c, uint k0, uint kts) {
+uvec4 fetch_w(uint r, uint c, uint k0, uint kts, uint rt) {
     uint kt = k0 + c;
+    if (WTYPE != PHI3_WT_F16) return kt < kts ? wt_fetch8(r, kt, p.ld, rt) : uvec4(0u);
     return kt < kts ? WLOAD(r * kts + kt) : uvec4(0u);
 }
 uvec4 fetch_x(uint r, uint c, uint k0, uint kts) {
@@ -63,10 +70,10 @@ uvec4 fetch_x(uint r, uint c, uint k0, uint kts) {
     return kt < kts ? XLOAD(r * kts + kt) : uvec4(0u);
 }
 
-void fetch(uint lid, uint m0, uint t0, uint k0, uint kts) {
+void fetch(uint lid, uint m0, uint t0, uint k0, uint kts, uint rt) {
     for (uint l = 0u; l < LW; l++) {
         uint i = lid + l * WG;
-        if (i < NW) wr[l] = fetch_w(min(m0 + i / KT, p.n_out - 1u), i % KT, k0, kts);
+        if (i < NW) wr[l] = fetch_w(min(m0 + i / KT, p.n_out - 1u), i % KT, k0, kts, rt);
     }
     for (uint l = 0u; l < LX; l++) {
         uint i = lid + l * WG;
@@ -79,6 +86,12 @@ void stage(uint lid) {
         uint i = lid + l * WG;
         if (i >= NW) break;
         uint o = (i % KT) * 8u * SW + i / KT;
+        if (WTYPE != PHI3_WT_F16) {
+            vec4 lo, hi;
+            wt_unpack8(wr[l], lo, hi);
+            for (uint q = 0u; q < 4u; q++) ws[o + q * SW] = lo[q], ws[o + (q + 4u) * SW] = hi[q];
+            continue;
+        }
         for (uint q = 0u; q < 4u; q++) {
             vec2 h = unpackHalf2x16(wr[l][q]);
             ws[o + 2u * q * SW] = h.x;
@@ -99,19 +112,19 @@ void stage(uint lid) {
 
 void main() {
     uint lid = gl_LocalInvocationID.x;
-    uint kts = p.ld >> 3;
+    uint kts = p.ld >> 3, rt = wt_row_texels(p.ld);
     uint m0 = gl_WorkGroupID.x * BM, t0 = gl_WorkGroupID.y * BN;
     uint tr = lid % RM, tc = lid / RM;
 
     float acc[TM * TN];
     for (uint i = 0u; i < TM * TN; i++) acc[i] = 0.0;
 
-    fetch(lid, m0, t0, 0u, kts);
+    fetch(lid, m0, t0, 0u, kts, rt);
     for (uint k0 = 0u; k0 < kts; k0 += KT) {   // same trip count in every invocation
         barrier();                              // the previous step's multiply is done
         stage(lid);
         barrier();
-        if (k0 + KT < kts) fetch(lid, m0, t0, k0 + KT, kts);
+        if (k0 + KT < kts) fetch(lid, m0, t0, k0 + KT, kts, rt);
         for (uint k = 0u; k < BK; k++) {
             float a[TM], b[TN];
             for (uint i = 0u; i < TM; i++) a[i] = ws[k * SW + tr + i * RM];

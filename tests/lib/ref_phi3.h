@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "model/config.h"
+#include "model/tensors.h"
 
 typedef struct ref_layer {
     float *attn_norm;   /* [hidden] */
@@ -24,9 +25,14 @@ typedef struct ref_model {
     float *lm_head;     /* [vocab, hidden] (may alias embd) */
 } ref_model;
 
-/* Loads every weight of the checkpoint at path (folder or GGUF) as fp16 values
- * widened to float. Returns 0, or -1 with err. */
+/* Loads every weight of the checkpoint at path (folder or GGUF) as the
+ * device holds it, widened to float: fp16-rounded float weights, quantized
+ * ones dequantized. Returns 0, or -1 with err. */
 int ref_model_load(ref_model *m, const char *path, char *err, size_t errlen);
+/* The same for a model the engine loads with eng_model_opts.weights = q:
+ * the matrices quantized to q's types here (as the engine does), then
+ * dequantized. */
+int ref_model_load_as(ref_model *m, const char *path, phi3_quant q, char *err, size_t errlen);
 void ref_model_free(ref_model *m);
 
 /* Runs tokens[0..n) from position 0 and writes logits [n, vocab]. Uses the

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "formats/f16.h"
+#include "formats/quant.h"
 #include "kernels/kernels.h"
 
 vkr_ctx *vkt_ctx(void) {
@@ -58,6 +59,28 @@ vkr_buffer *vkt_weight(vkr_ctx *ctx, const char *name, const float *w, uint32_t 
     uint16_t *h = to_f16_padded(w, rows, cols);
     vkr_buffer *b = h ? upload(ctx, name, h, (uint64_t)rows * kern_ld(cols) * 2, VKR_BUF_WEIGHT) : NULL;
     free(h);
+    return b;
+}
+
+vkr_buffer *vkt_weight_q(vkr_ctx *ctx, const char *name, uint32_t dtype, float *w, uint32_t rows, uint32_t cols) {
+    if (dtype == FMT_GGML_F16) {
+        vkt_round_f16(w, (uint64_t)rows * cols);
+        return vkt_weight(ctx, name, w, rows, cols);
+    }
+    uint64_t in = fmt_quant_row_bytes(dtype, cols), out = kern_weight_row_bytes(dtype, cols);
+    uint8_t *blocks = malloc((size_t)(rows * in)), *dev = malloc((size_t)(rows * out));
+    vkr_buffer *b = NULL;
+    int ok = blocks && dev && in && out;
+    for (uint64_t r = 0; ok && r < rows; r++)
+        ok = fmt_quantize_row(dtype, w + r * cols, blocks + r * in, cols) == 0 &&
+             fmt_dequantize_row(dtype, blocks + r * in, w + r * cols, cols) == 0;
+    ok = ok && kern_weight_pack(dtype, blocks, dev, rows, cols) == 0;
+    if (ok && (b = kern_weight_create(ctx, name, dtype, rows, cols)) && vkr_buffer_write(ctx, b, 0, dev, rows * out)) {
+        vkr_buffer_destroy(ctx, b);
+        b = NULL;
+    }
+    if (!b) fprintf(stderr, "vkt_weight_q %s (%s): %s\n", name, fmt_ggml_type_name(dtype), ok ? vkr_ctx_error(ctx) : "quantize");
+    free(blocks), free(dev);
     return b;
 }
 

@@ -18,6 +18,11 @@ void vkt_round_f16(float *x, uint64_t n);
 /* A VKR_BUF_WEIGHT buffer holding fp16(w) [rows, cols] with row stride
  * ld(cols) (pad zero). */
 vkr_buffer *vkt_weight(vkr_ctx *ctx, const char *name, const float *w, uint32_t rows, uint32_t cols);
+/* A weight of dtype (FMT_GGML_F16 or a block type) holding w [rows, cols]
+ * quantized (or rounded) as a file would store it, in the device layout;
+ * w is replaced by the values the device holds (dequantized), so a CPU
+ * reference on w computes what the kernels should. */
+vkr_buffer *vkt_weight_q(vkr_ctx *ctx, const char *name, uint32_t dtype, float *w, uint32_t rows, uint32_t cols);
 /* A VKR_BUF_DEVICE buffer holding fp16(x) [rows, ld(cols)]. */
 vkr_buffer *vkt_f16(vkr_ctx *ctx, const char *name, const float *x, uint32_t rows, uint32_t cols);
 /* A VKR_BUF_DEVICE buffer holding raw bytes (fp32 activations, ids). */
