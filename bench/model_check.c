@@ -59,7 +59,8 @@ static int run_reference(const eng_model *m, const bench_model_source *src, int 
     phi3_source *file = NULL;
     if (src->path && !(file = phi3_source_open(src->path, err, errlen))) return -1;
     eng_ref_opts ro = {.synth = src->synth, .src = file, .max_layers = eng_model_config(m)->n_layers,
-                       .n_ctx = BENCH_MODEL_CHECK_TOKENS, .stream = 1, .threads = threads};
+                       .n_ctx = BENCH_MODEL_CHECK_TOKENS, .stream = 1, .threads = threads,
+                       .weights = src->weights};
     eng_ref *r = eng_ref_open(&ro, err, errlen);
     int rc = r ? eng_ref_forward(r, ids, BENCH_MODEL_CHECK_TOKENS, logits, err, errlen) : -1;
     eng_ref_destroy(r);

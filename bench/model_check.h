@@ -47,10 +47,13 @@ typedef struct bench_model_check {
 } bench_model_check;
 
 /* Where the reference reads the weights the device holds: the checkpoint
- * at path (folder or GGUF), or the synthetic model synth (path NULL). */
+ * at path (folder or GGUF), or the synthetic model synth (path NULL), and
+ * the --weights scheme the model was loaded with (the reference quantizes
+ * the same way and computes with the dequantized values). */
 typedef struct bench_model_source {
     const char *path;
     const phi3_synth_opts *synth;
+    phi3_quant weights;
 } bench_model_source;
 
 /* Runs the check of model m (its n_layers, which may be cut by --layers)

@@ -241,7 +241,7 @@ static int run_device(bench_state *s, char *err, size_t errlen) {
     snprintf(p->kind, sizeof p->kind, "model");
     bench_proto_device(p, s->vk);
     if (load_model(s, err, errlen)) return -1;
-    bench_model_source src = {.path = o->model, .synth = o->synthetic ? &s->synth : NULL};
+    bench_model_source src = {.path = o->model, .synth = o->synthetic ? &s->synth : NULL, .weights = o->weights};
     bench_proto_checks(p, s->vk, s->m, &src, o->no_model_check, o->ref_threads, o->progress, o->progress_user);
     if (make_context(s, err, errlen)) return -1;
     for (int di = 0; di < (o->n_depth ? o->n_depth : 1); di++) {

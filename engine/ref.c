@@ -13,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine_internal.h"
 #include "formats/f16.h"
+#include "formats/quant.h"
 #include "model/config.h"
 #include "model/tensors.h"
 
@@ -34,6 +36,8 @@ struct eng_ref {
     phi3_config cfg;          /* n_layers cut to max_layers */
     phi3_synth_opts synth;    /* when src is NULL */
     const phi3_source *src;
+    phi3_quant weights;       /* eng_ref_opts.weights */
+    int all_layers, tied;     /* of the whole checkpoint, for eng_weight_dtype */
     int n_ctx, n_past, stream, threads;
     float *embd;              /* resident: [vocab, hidden] */
     float *out_norm;          /* [hidden] */
@@ -95,11 +99,43 @@ typedef struct read_job {
     float *out;               /* [rows, cols] */
 } read_job;
 
-/* Rows [lo, hi) of the job's weight (relative to row0), rounded through fp16. */
+/* Rows [row0, row0 + n) of a weight held in block type dt on the device, as
+ * the values the device computes with: the file's own blocks, or float
+ * rows quantized as the upload quantizes them, dequantized to out. */
+static int read_blocks(const eng_ref *r, const read_job *j, uint32_t dt, uint64_t row0, uint64_t n, float *out,
+                       uint8_t *blk, char *err, size_t errlen) {
+    uint64_t cols = j->cols, rb = fmt_quant_row_bytes(dt, cols);
+    const phi3_tensor *t = r->src ? phi3_source_weight(r->src, j->kind, j->layer) : NULL;
+    if (t && phi3_tensor_type(t) == dt) {
+        if (phi3_source_read_rows_raw(r->src, t, row0, n, blk, err, errlen)) return -1;
+    } else {
+        if (t && phi3_source_read_rows_f32(r->src, t, row0, n, out, err, errlen)) return -1;
+        if (!t) phi3_synth_values(&r->synth, j->kind, j->layer, row0 * cols, n * cols, out);
+        for (uint64_t i = 0; i < n; i++) fmt_quantize_row(dt, out + i * cols, blk + i * rb, cols);
+    }
+    for (uint64_t i = 0; i < n; i++) fmt_dequantize_row(dt, blk + i * rb, out + i * cols, cols);
+    return 0;
+}
+
+/* Rows [lo, hi) of the job's weight (relative to row0) as the device holds
+ * them: rounded through fp16, or through its block type. */
 static void read_range(void *ctx, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
     const read_job *j = ctx;
     const eng_ref *r = j->r;
     uint64_t cols = j->cols, step = REF_CHUNK / cols ? REF_CHUNK / cols : 1;
+    uint64_t all, c;
+    phi3_weight_shape(&r->cfg, j->kind, &all, &c);
+    uint32_t dt = eng_weight_dtype(r->src, r->weights, r->all_layers, r->tied, j->kind, j->layer, all ? all : 1, cols);
+    if (dt != FMT_GGML_F16) {
+        uint8_t *blk = malloc(step * fmt_quant_row_bytes(dt, cols));
+        if (!blk) snprintf(err, errlen, "reference: out of host memory");
+        for (uint64_t row = lo; blk && row < hi; row += step)
+            if (read_blocks(r, j, dt, j->row0 + row, hi - row < step ? hi - row : step, j->out + row * cols, blk, err,
+                            errlen))
+                break;
+        free(blk);
+        return;
+    }
     uint16_t *h = r->src ? malloc(step * cols * sizeof *h) : NULL;
     if (r->src && !h) {
         snprintf(err, errlen, "reference: out of host memory");
@@ -199,6 +235,8 @@ eng_ref *eng_ref_open(const eng_ref_opts *o, char *err, size_t errlen) {
     if (o->src) r->src = o->src, r->cfg = *phi3_source_config(o->src);
     else r->synth = *o->synth, r->cfg = o->synth->cfg;
     phi3_config *c = &r->cfg;
+    r->weights = o->weights, r->all_layers = c->n_layers;
+    r->tied = o->src ? phi3_source_output_is_tied(o->src) : c->tie_word_embeddings;
     /* the derived fields (LongRoPE's attention factor) as the engine's copy has them */
     if (!o->src && phi3_config_validate(c, "reference model", err, errlen)) goto fail;
     if (o->max_layers > 0 && o->max_layers < c->n_layers) c->n_layers = o->max_layers;

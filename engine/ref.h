@@ -1,7 +1,8 @@
 /* A plain-C Phi-3 forward pass: the yardstick the device is checked
  * against (the attestation model of engine/check.h, and bench's check of
  * the measured model itself). fp32 activations, double for reductions and
- * dot products, over the fp16-rounded weights the device holds: a seeded
+ * dot products, over the weights the device holds (fp16-rounded, or
+ * dequantized from the device's block type: eng_weight_dtype): a seeded
  * synthetic model (model/synth.h) or any checkpoint (model/source.h), whose
  * rows are converted exactly as the upload converts them.
  *
@@ -31,6 +32,8 @@ typedef struct eng_ref_opts {
     int n_ctx;                     /* positions of the KV cache, <= orig_max_pos */
     int stream;                    /* 1: one layer's weights at a time (see above) */
     int threads;                   /* threads for the matrix products; <= 1: the calling one */
+    phi3_quant weights;            /* as eng_model_opts.weights: the matrices go through the block
+                                      type the device holds (quantized, then dequantized) */
 } eng_ref_opts;
 
 /* Creates a reference (resident weights are read now). Returns NULL with

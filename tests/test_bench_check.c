@@ -7,6 +7,8 @@
  *   FAILS when a kernel is planted wrong (PHI3VK_TEST_PLANT: the prefill
  *   matmul, and the decode matvec, which only its one-token positions use),
  *   and the report is then not valid; --no-model-check says "skipped";
+ * - with quantized weights (--weights, a quantized GGUF) the reference
+ *   computes with the device's dequantized blocks: as tight as fp16;
  * - -pg, --parallel and -d together: the rows' names, tokens/s from the
  *   counted tokens and times, TTFT within a repetition, TPOT;
  * - percentiles and Welch's test against values computed independently. */
@@ -83,6 +85,53 @@ static void model_check_synthetic(vkr_ctx *vk, int longrope) {
     CHECK(rc == 0 && mc.pass && mc.ran, "model check failed on a working device: %s", mc.message);
     CHECK(mc.nmse < 1e-5 && mc.agree == BENCH_MODEL_CHECK_TOKENS, "nmse %g, %d agree", mc.nmse, mc.agree);
     eng_model_close(m);
+}
+
+/* Quantized weights (--weights, or a quantized GGUF as stored): the
+ * reference computes with the same dequantized blocks, so the check passes
+ * as tightly as for fp16; a reference of the unquantized weights is told
+ * apart from the Q4_0 model (the check sees what the device holds). */
+static void model_check_quantized(vkr_ctx *vk) {
+    char err[512], dir[] = "/tmp/phi3vk-refqXXXXXX", path[600];
+    phi3_synth_opts so;
+    phi3_synth_defaults(&so);
+    so.seed = 13;
+    const phi3_quant schemes[] = {PHI3_QUANT_Q4_0, PHI3_QUANT_Q4_K_M, PHI3_QUANT_Q8_0};
+    for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+        phi3_quant q = schemes[i];
+        eng_model *m = eng_model_synthetic(&so, &(eng_model_opts){.vk = vk, .weights = q}, err, sizeof err);
+        CHECK(m != NULL, "synthetic %s model: %s", phi3_quant_name(q), err);
+        if (!m) continue;
+        bench_model_check mc, plain;
+        int rc = bench_model_check_run(m, &(bench_model_source){.synth = &so, .weights = q}, 2, &mc);
+        printf("model check (%s: %s): nmse %.3g, %d/%d agree\n", phi3_quant_name(q), eng_model_weight_types(m), mc.nmse,
+               mc.agree, mc.positions);
+        CHECK(rc == 0 && mc.pass && mc.nmse < 1e-5, "%s: model check nmse %g: %s", phi3_quant_name(q), mc.nmse,
+              mc.message);
+        if (q == PHI3_QUANT_Q4_0) {
+            bench_model_check_run(m, &(bench_model_source){.synth = &so}, 2, &plain);
+            printf("Q4_0 model against the fp16 reference: nmse %.3g (%s)\n", plain.nmse, plain.message);
+            CHECK(!plain.pass && plain.nmse > 1e-3, "Q4_0 model passed against the fp16 weights (nmse %g)", plain.nmse);
+        }
+        eng_model_close(m);
+    }
+    /* a Q4_0 GGUF loaded as stored: the reference reads its blocks */
+    so.gguf = 1, so.quant = PHI3_QUANT_Q4_0;
+    snprintf(path, sizeof path, "%s/q4_0.gguf", mkdtemp(dir) ? dir : "/tmp");
+    eng_model *m = phi3_synth_write(&so, path, err, sizeof err) == 0
+                       ? eng_model_open(path, &(eng_model_opts){.vk = vk}, err, sizeof err)
+                       : NULL;
+    CHECK(m != NULL, "Q4_0 GGUF %s: %s", path, err);
+    if (m) {
+        bench_model_check mc;
+        int rc = bench_model_check_run(m, &(bench_model_source){.path = path}, 2, &mc);
+        printf("model check (Q4_0 GGUF as stored: %s): nmse %.3g\n", eng_model_weight_types(m), mc.nmse);
+        CHECK(rc == 0 && mc.pass && mc.nmse < 1e-5, "Q4_0 GGUF: model check nmse %g: %s", mc.nmse, mc.message);
+        eng_model_close(m);
+    }
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    CHECK(system(cmd) == 0, "rm %s", dir);
 }
 
 /* A runtime whose named shaders are dispatched wrongly (the test hook). */
@@ -209,6 +258,7 @@ int main(void) {
     }
     model_check_synthetic(vk, 0);
     model_check_synthetic(vk, 1);
+    model_check_quantized(vk);
     new_tests(vk);
     planted("matmul*");
     planted("matvec*");
