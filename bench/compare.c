@@ -90,11 +90,13 @@ static int valid_labels(const char *s) {
 }
 
 static int model_row(const cJSON *o, const char *kind, const where *w, bench_cmp_row *r, char *err, size_t errlen) {
-    const char *test, *model, *check, *mcheck, *sha = NULL, *prompt = NULL, *mode = NULL, *labels = NULL;
+    const char *test, *model, *type = NULL, *check, *mcheck, *sha = NULL, *prompt = NULL, *mode = NULL,
+               *labels = NULL;
     double layers = 0, avg;
     if (get_str(o, "test", &test) || !test) return bad(w, err, errlen, "field test: expected a string");
     if (get_str(o, "model_name", &model) || get_num(o, "model_layers", &layers) < 0)
         return bad(w, err, errlen, "fields model_name, model_layers: expected a string and a number");
+    if (get_str(o, "model_type", &type)) return bad(w, err, errlen, "field model_type: expected a string");
     int s = get_samples(o, "samples_ts", 0, 1, r);
     if (s < 0) return bad(w, err, errlen, "field samples_ts: expected 1 .. 100 positive numbers");
     if (s == 0) {
@@ -115,7 +117,11 @@ static int model_row(const cJSON *o, const char *kind, const where *w, bench_cmp
         return bad(w, err, errlen, "field items_per_s: expected a number");
     snprintf(r->kind, sizeof r->kind, "%s", kind);
     snprintf(r->test, sizeof r->test, "%s", test);
-    if (layers > 0) snprintf(r->model, sizeof r->model, "%.120s (%d layers)", model ? model : "?", (int)layers);
+    /* the weight types are part of what was measured: f16 and q4_0 rows are different lines */
+    char what[96] = "";
+    if (layers > 0) snprintf(what, sizeof what, "%d layers", (int)layers);
+    if (type && *type) snprintf(what + strlen(what), sizeof what - strlen(what), "%s%.60s", *what ? ", " : "", type);
+    if (*what) snprintf(r->model, sizeof r->model, "%.150s (%s)", model ? model : "?", what);
     else snprintf(r->model, sizeof r->model, "%.150s", model ? model : "?");
     snprintf(r->unit, sizeof r->unit, "t/s");
     snprintf(r->key, sizeof r->key, "%s|%s|%s|%.70s|%.20s|%.16s", kind, r->test, r->model, sha ? sha : "",

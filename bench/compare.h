@@ -33,7 +33,7 @@
 typedef struct bench_cmp_row {
     char kind[8];                  /* "model", "judge" or "kernel" */
     char test[64];                 /* the test, or the kernel's name */
-    char model[160];               /* model_name (+ layers), or "" for kernels */
+    char model[256];               /* model_name (+ layers, weight types), or "" for kernels */
     char key[512];                 /* kind, test, model and what else must match */
     char unit[12];                 /* "t/s", "GFLOP/s" */
     double samples[BENCH_MAX_REPS];

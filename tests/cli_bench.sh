@@ -70,10 +70,25 @@ expect "planted matvec, self-test: exit 0" 0 "$?"
 expect "planted matvec, self-test: portable kernel, checks pass" "pass pass matvec" "$(python3 -c '
 import json, sys; r = json.loads(open(sys.argv[1]).readline()); print(r["check"], r["model_check"], r["kernel_fallbacks"])' "$TMP/plant.jsonl")"
 
+# --weights: the weight types and bytes per weight in every format, the model check against the same blocks
+"$BIN" bench --synthetic tiny --weights q4_0 -p 8 -n 0 -r 1 -o jsonl -q >"$TMP/q.jsonl" 2>/dev/null
+expect "--weights q4_0: exit 0, types, B/w, model check" "0 ok" "$? $(python3 -c '
+import json, sys; r = json.loads(open(sys.argv[1]).readline())
+ok = r["model_type"].startswith("q4_0 ") and abs(r["model_bytes_per_weight"] - r["model_bytes"] / r["model_params"]) < 1e-4 \
+    and 0.5 < r["model_bytes_per_weight"] < 1.2 and r["model_check"] == "pass" and r["model_check_nmse"] < 1e-5
+print("ok" if ok else r)' "$TMP/q.jsonl")"
+"$BIN" bench --synthetic tiny --weights q4_0 -p 8 -n 0 -r 1 --no-model-check -o csv -q >"$TMP/q.csv" 2>/dev/null
+expect "--weights q4_0: csv fields" "model_type=q4_0 52%, q8_0 48% model_bytes_per_weight=0.865008" "$(python3 -c '
+import csv, sys; r = next(csv.DictReader(open(sys.argv[1])))
+print("model_type=%s model_bytes_per_weight=%s" % (r["model_type"], r["model_bytes_per_weight"]))' "$TMP/q.csv")"
+"$BIN" bench --synthetic tiny --weights q4_0 -p 8 -n 0 -r 1 --no-model-check -o json -q >"$TMP/q.json" 2>/dev/null
+expect "--weights q4_0: json" "0.865008" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[0]["model_bytes_per_weight"])' "$TMP/q.json")"
+"$BIN" bench --synthetic tiny --weights q4_0 -p 8 -n 0 -r 1 --no-model-check -q >"$TMP/q.md" 2>/dev/null
+expect "--weights q4_0: md type column" 1 "$(grep -c '| q4_0 52%, q8_0 48% (0.87 B/w) | pp8 |' "$TMP/q.md")"
 
 "$BIN" bench --help >"$TMP/help"
 expect "--help exit code" 0 "$?"
-for flag in -m --synthetic --layers --seed -p -n -pg -d --parallel -b -r --no-model-check -o --profile --device --validate --judge --kernels --shape --samples; do
+for flag in -m --synthetic --layers --seed --weights -p -n -pg -d --parallel -b -r --no-model-check -o --profile --device --validate --judge --kernels --shape --samples; do
     expect "--help mentions $flag" 1 "$(grep -c -- "^  \(-[a-z], \)\?$flag\b" "$TMP/help" | sed 's/[2-9]/1/')"
 done
 
@@ -109,6 +124,10 @@ expect "compare exit code" 0 "$?"
 expect "compare: files listed" 3 "$(grep -c '^- [ABC]: ' "$TMP/cmp.md")"
 expect "compare: lines" 4 "$(grep -c '^| \(model\|kernel\) |' "$TMP/cmp.md")"
 expect "compare: one sample against three" 2 "$(grep -c '1 sample: spread unknown' "$TMP/cmp.md")"
+"$BIN" bench-compare "$TMP/out.jsonl" "$TMP/q.jsonl" -o jsonl >"$TMP/cmpq.jsonl" 2>/dev/null
+expect "compare: f16 and q4_0 rows are different lines" "3 0" "$(python3 -c '
+import json, sys; rows = [json.loads(l) for l in open(sys.argv[1])]
+print(len({r["model"] + r["test"] for r in rows}), sum(1 for r in rows if r["ratio"] is not None))' "$TMP/cmpq.jsonl")"
 "$BIN" bench-compare "$TMP/b.json" "$TMP/b.json" -o jsonl >"$TMP/cmp.jsonl"
 expect "compare jsonl: a file against itself" "ok ok" "$(python3 -c '
 import json, sys
