@@ -58,7 +58,7 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     for (int i = 0; i < reps; i++) kern_matmul(cmd, &a);
     /* Warm-up: untimed runs of the whole batch for at least half a second
      * (pipeline creation, page faults, driver threads and clocks: the first
-     * second of a fresh process reads slow, bench/RESULTS.md "Session 3"). */
+     * second of a fresh process reads slow, bench/RESULTS.md, method M5). */
     if (vkr_cmd_end(cmd)) goto done;
     for (double w0 = util_now_s(); util_now_s() - w0 < 0.5;)
         if (vkr_cmd_run(cmd)) goto done;
