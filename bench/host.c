@@ -3,11 +3,14 @@
 #include "bench/host.h"
 
 #include <dlfcn.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
 #include <unistd.h>
+
+#include "bench/bench.h"
 
 #ifndef PHI3VK_BUILD_FLAGS
 #define PHI3VK_BUILD_FLAGS "" /* set by CMakeLists.txt */
@@ -152,4 +155,41 @@ void bench_clocks_query(const vkr_device_info *d, bench_clocks *c) {
     if (d->vendor_id == 0x10DE && nvml_clocks(bus_id, c) == 0) snprintf(c->source, sizeof c->source, "nvml");
     else if (sysfs_clocks(dir, c) == 0) snprintf(c->source, sizeof c->source, "sysfs");
     else memset(c, 0, sizeof *c);
+}
+
+static double clock_or_nan(int mhz) { return mhz > 0 ? mhz : NAN; }
+
+void bench_context_field(const bench_context *c, int i, bench_field *f) {
+    const bench_host *h = c->host;
+    const vkr_device_info *d = c->dev;
+    const bench_clocks *k = c->clocks;
+    switch (i) {
+    case 0: *f = bench_int("schema_version", BENCH_SCHEMA_VERSION); break;
+    case 1: *f = bench_str("kind", c->kind); break;
+    case 2: *f = bench_str("phi3vk_version", c->version); break;
+    case 3: *f = bench_str("phi3vk_commit", c->commit); break;
+    case 4: *f = bench_str("date", c->date); break;
+    case 5: *f = bench_str("host_cpu", h->cpu); break;
+    case 6: *f = bench_int("host_cores", h->cores); break;
+    case 7: *f = bench_str("host_os", h->os); break;
+    case 8: *f = bench_str("host_kernel", h->kernel); break;
+    case 9: *f = bench_str("vulkan_loader", h->loader); break;
+    case 10: *f = bench_str("compiler", h->compiler); break;
+    case 11: *f = bench_str("build_flags", h->build); break;
+    case 12: *f = bench_int("device_index", d->index); break;
+    case 13: *f = bench_str("device_name", d->name); break;
+    case 14: *f = bench_str("device_vendor", d->vendor); break;
+    case 15: *f = bench_str("device_type", d->type); break;
+    case 16: *f = bench_str("driver_name", d->driver_name); break;
+    case 17: *f = bench_str("driver_info", d->driver_info); break;
+    case 18: *f = bench_str("driver_version", c->driver_version); break;
+    case 19: *f = bench_str("vulkan_api", c->vulkan_api); break;
+    case 20: *f = bench_str("device_profile", c->profile); break;
+    case 21: *f = bench_int("subgroup_size", d->subgroup_size); break;
+    case 22: *f = bench_int("gpu_clock_mhz", clock_or_nan(k->gpu_mhz)); break;
+    case 23: *f = bench_int("gpu_clock_max_mhz", clock_or_nan(k->gpu_max_mhz)); break;
+    case 24: *f = bench_int("mem_clock_mhz", clock_or_nan(k->mem_mhz)); break;
+    case 25: *f = bench_int("mem_clock_max_mhz", clock_or_nan(k->mem_max_mhz)); break;
+    default: *f = bench_str("clock_source", k->source); break;
+    }
 }

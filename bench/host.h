@@ -7,6 +7,7 @@
 #define PHI3VK_BENCH_HOST_H
 #include <stddef.h>
 
+#include "bench/text.h"
 #include "vk/vkr.h"
 
 typedef struct bench_host {
@@ -35,5 +36,24 @@ typedef struct bench_clocks {
  * VK_EXT_pci_bus_info). Never fails: *c stays zeroed when nothing reports
  * them (CPU devices, a driver without such files, no NVML). */
 void bench_clocks_query(const vkr_device_info *d, bench_clocks *c);
+
+/* What every row of every bench report opens with (README, "Benchmark
+ * rows"): schema_version, kind, the build, the date, the host and the
+ * device with its clocks. Pointers are borrowed for the call. */
+typedef struct bench_context {
+    const char *kind;              /* "model", "judge", "kernel" */
+    const char *version, *commit;  /* PHI3VK_VERSION, PHI3VK_COMMIT */
+    const char *date;              /* UTC, ISO 8601 */
+    const bench_host *host;
+    const vkr_device_info *dev;
+    const char *driver_version, *vulkan_api, *profile;
+    const bench_clocks *clocks;
+} bench_context;
+
+#define BENCH_CONTEXT_FIELDS 27
+
+/* Field i (0 .. BENCH_CONTEXT_FIELDS - 1) of c into *f; the rows' own
+ * fields follow from index BENCH_CONTEXT_FIELDS on. */
+void bench_context_field(const bench_context *c, int i, bench_field *f);
 
 #endif

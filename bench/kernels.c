@@ -116,57 +116,34 @@ typedef struct kernel_ctx {
     bench_clocks clocks;
 } kernel_ctx;
 
-static double or_nan(int has, double v) { return has ? v : NAN; }
-
 static int kernel_field(const void *ctx, const void *row, int i, bench_field *f) {
     const kernel_ctx *k = ctx;
     const bench_kernel_result *r = row;
-    const bench_host *h = &k->host;
-    const bench_clocks *c = &k->clocks;
-    const vkr_device_info *d = k->d;
+    if (i < BENCH_CONTEXT_FIELDS) {
+        bench_context c = {.kind = "kernel", .version = PHI3VK_VERSION, .commit = PHI3VK_COMMIT, .date = k->date,
+                           .host = &k->host, .dev = k->d, .driver_version = k->driver_version,
+                           .vulkan_api = k->vulkan_api, .profile = k->profile, .clocks = &k->clocks};
+        bench_context_field(&c, i, f);
+        return 1;
+    }
     switch (i) {
-    case 0: *f = bench_int("schema_version", BENCH_SCHEMA_VERSION); break;
-    case 1: *f = bench_str("kind", "kernel"); break;
-    case 2: *f = bench_str("phi3vk_version", PHI3VK_VERSION); break;
-    case 3: *f = bench_str("phi3vk_commit", PHI3VK_COMMIT); break;
-    case 4: *f = bench_str("date", k->date); break;
-    case 5: *f = bench_str("host_cpu", h->cpu); break;
-    case 6: *f = bench_int("host_cores", h->cores); break;
-    case 7: *f = bench_str("host_os", h->os); break;
-    case 8: *f = bench_str("host_kernel", h->kernel); break;
-    case 9: *f = bench_str("vulkan_loader", h->loader); break;
-    case 10: *f = bench_str("compiler", h->compiler); break;
-    case 11: *f = bench_str("build_flags", h->build); break;
-    case 12: *f = bench_int("device_index", d->index); break;
-    case 13: *f = bench_str("device_name", d->name); break;
-    case 14: *f = bench_str("device_vendor", d->vendor); break;
-    case 15: *f = bench_str("device_type", d->type); break;
-    case 16: *f = bench_str("driver_name", d->driver_name); break;
-    case 17: *f = bench_str("driver_info", d->driver_info); break;
-    case 18: *f = bench_str("driver_version", k->driver_version); break;
-    case 19: *f = bench_str("vulkan_api", k->vulkan_api); break;
-    case 20: *f = bench_str("device_profile", k->profile); break;
-    case 21: *f = bench_int("subgroup_size", d->subgroup_size); break;
-    case 22: *f = bench_int("gpu_clock_mhz", or_nan(c->gpu_mhz > 0, c->gpu_mhz)); break;
-    case 23: *f = bench_int("mem_clock_mhz", or_nan(c->mem_mhz > 0, c->mem_mhz)); break;
-    case 24: *f = bench_str("clock_source", c->source); break;
-    case 25: *f = bench_str("kernel", r->name); break;
-    case 26: *f = bench_int("n", r->n); break;
-    case 27: *f = bench_int("k", r->k); break;
-    case 28: *f = bench_int("t", r->t); break;
-    case 29: *f = bench_int("reps", r->reps); break;
-    case 30: *f = bench_int("samples", r->samples); break;
-    case 31: *f = bench_num("ms", r->ms); break;
-    case 32: *f = bench_num("ms_min", r->ms_min); break;
-    case 33: *f = bench_num("ms_max", r->ms_max); break;
-    case 34: *f = (bench_field){.name = "samples_ms", .kind = BENCH_F_NUMS, .a = r->samples_ms, .n = r->samples}; break;
-    case 35: *f = bench_num("gbps", r->gbps); break;
-    case 36: *f = bench_num("gbps_min", r->gbps_min); break;
-    case 37: *f = bench_num("gbps_max", r->gbps_max); break;
-    case 38: *f = bench_num("gflops", r->gflops); break;
-    case 39: *f = bench_str("check", r->check_nmse <= BENCH_KERNEL_NMSE ? "pass" : "fail"); break;
-    case 40: *f = bench_num("check_nmse", r->check_nmse); break;
-    case 41: *f = bench_num("check_bound", BENCH_KERNEL_NMSE); break;
+    case 27: *f = bench_str("kernel", r->name); break;
+    case 28: *f = bench_int("n", r->n); break;
+    case 29: *f = bench_int("k", r->k); break;
+    case 30: *f = bench_int("t", r->t); break;
+    case 31: *f = bench_int("reps", r->reps); break;
+    case 32: *f = bench_int("samples", r->samples); break;
+    case 33: *f = bench_num("ms", r->ms); break;
+    case 34: *f = bench_num("ms_min", r->ms_min); break;
+    case 35: *f = bench_num("ms_max", r->ms_max); break;
+    case 36: *f = (bench_field){.name = "samples_ms", .kind = BENCH_F_NUMS, .a = r->samples_ms, .n = r->samples}; break;
+    case 37: *f = bench_num("gbps", r->gbps); break;
+    case 38: *f = bench_num("gbps_min", r->gbps_min); break;
+    case 39: *f = bench_num("gbps_max", r->gbps_max); break;
+    case 40: *f = bench_num("gflops", r->gflops); break;
+    case 41: *f = bench_str("check", r->check_nmse <= BENCH_KERNEL_NMSE ? "pass" : "fail"); break;
+    case 42: *f = bench_num("check_nmse", r->check_nmse); break;
+    case 43: *f = bench_num("check_bound", BENCH_KERNEL_NMSE); break;
     default: return 0;
     }
     return 1;

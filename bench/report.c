@@ -54,40 +54,17 @@ static double bytes_per_weight(const bench_row *w) {
 static int row_field(const void *ctx, const void *row, int i, bench_field *f) {
     const bench_report *r = ctx;
     const bench_row *w = row;
-    const vkr_device_info *d = &w->dev;
-    const bench_host *h = &w->host;
-    const bench_clocks *k = &w->clocks;
     const bench_judge_info *j = &w->judge;
     const bench_model_check *mc = &w->model_check;
     int judge = !strcmp(w->kind, "judge");
+    if (i < BENCH_CONTEXT_FIELDS) {
+        bench_context c = {.kind = w->kind, .version = r->version, .commit = r->commit, .date = w->date,
+                           .host = &w->host, .dev = &w->dev, .driver_version = w->driver_version,
+                           .vulkan_api = w->vulkan_api, .profile = w->device_profile, .clocks = &w->clocks};
+        bench_context_field(&c, i, f);
+        return 1;
+    }
     switch (i) {
-    case 0: *f = bench_int("schema_version", BENCH_SCHEMA_VERSION); break;
-    case 1: *f = bench_str("kind", w->kind); break;
-    case 2: *f = bench_str("phi3vk_version", r->version); break;
-    case 3: *f = bench_str("phi3vk_commit", r->commit); break;
-    case 4: *f = bench_str("date", w->date); break;
-    case 5: *f = bench_str("host_cpu", h->cpu); break;
-    case 6: *f = bench_int("host_cores", h->cores); break;
-    case 7: *f = bench_str("host_os", h->os); break;
-    case 8: *f = bench_str("host_kernel", h->kernel); break;
-    case 9: *f = bench_str("vulkan_loader", h->loader); break;
-    case 10: *f = bench_str("compiler", h->compiler); break;
-    case 11: *f = bench_str("build_flags", h->build); break;
-    case 12: *f = bench_int("device_index", d->index); break;
-    case 13: *f = bench_str("device_name", d->name); break;
-    case 14: *f = bench_str("device_vendor", d->vendor); break;
-    case 15: *f = bench_str("device_type", d->type); break;
-    case 16: *f = bench_str("driver_name", d->driver_name); break;
-    case 17: *f = bench_str("driver_info", d->driver_info); break;
-    case 18: *f = bench_str("driver_version", w->driver_version); break;
-    case 19: *f = bench_str("vulkan_api", w->vulkan_api); break;
-    case 20: *f = bench_str("device_profile", w->device_profile); break;
-    case 21: *f = bench_int("subgroup_size", d->subgroup_size); break;
-    case 22: *f = bench_int("gpu_clock_mhz", or_nan(k->gpu_mhz > 0, k->gpu_mhz)); break;
-    case 23: *f = bench_int("gpu_clock_max_mhz", or_nan(k->gpu_max_mhz > 0, k->gpu_max_mhz)); break;
-    case 24: *f = bench_int("mem_clock_mhz", or_nan(k->mem_mhz > 0, k->mem_mhz)); break;
-    case 25: *f = bench_int("mem_clock_max_mhz", or_nan(k->mem_max_mhz > 0, k->mem_max_mhz)); break;
-    case 26: *f = bench_str("clock_source", k->source); break;
     case 27: *f = bench_str("model_name", w->model); break;
     case 28: *f = bench_int("model_params", (double)w->model_params); break;
     case 29: *f = bench_int("model_bytes", (double)w->model_bytes); break;
@@ -166,6 +143,15 @@ static void md_ms(bench_sb *b, double ns) {
     else bench_sb_printf(b, "-");
 }
 
+/* Nanosecond values as ms joined by " / ", then " | " (the next cell). */
+static void md_ms_cell(bench_sb *b, int n, const double *ns) {
+    for (int i = 0; i < n; i++) {
+        if (i) bench_sb_printf(b, " / ");
+        md_ms(b, ns[i]);
+    }
+    bench_sb_printf(b, " | ");
+}
+
 static void md_profile(bench_sb *b, const bench_row *w) {
     const bench_profile *p = &w->profile;
     bench_sb_printf(b, "\nprofile of %s on %s (%s, %d token%s): ops %.2f ms, wall %.2f ms (%.1f%% outside the ops)\n\n",
@@ -222,14 +208,9 @@ static void md_results(bench_sb *b, const bench_report *r) {
                         w->mean, w->sd);
         for (int s = 0; s < w->reps; s++) bench_sb_printf(b, "%s%.2f", s ? ", " : "", w->samples[s]);
         bench_sb_printf(b, " | ");
-        md_ms(b, w->latency.p50);
-        bench_sb_printf(b, " / ");
-        md_ms(b, w->latency.p99);
-        bench_sb_printf(b, " | ");
-        md_ms(b, w->ttft.p50);
-        bench_sb_printf(b, " | ");
-        md_ms(b, w->tpot.p50);
-        bench_sb_printf(b, " | ");
+        md_ms_cell(b, 2, (double[]){w->latency.p50, w->latency.p99});
+        md_ms_cell(b, 1, &w->ttft.p50);
+        md_ms_cell(b, 1, &w->tpot.p50);
         md_bytes(b, w->device_bytes);
         bench_sb_printf(b, " | ");
         md_bytes(b, w->host_rss_bytes);
@@ -248,16 +229,10 @@ static void md_judge(bench_sb *b, const bench_report *r) {
         const bench_judge_info *j = &w->judge;
         bench_sb_printf(b, "| %d | %s | %s (%.2f B/w) | %s | %d x %d | %.3g | %.1f ± %.1f | ", w->dev.index, w->model,
                         w->model_type, bytes_per_weight(w), w->test, j->items, w->reps, j->items_per_s, w->mean, w->sd);
-        md_ms(b, w->latency.p50);
-        bench_sb_printf(b, " / ");
-        md_ms(b, w->latency.p90);
-        bench_sb_printf(b, " / ");
-        md_ms(b, w->latency.p99);
-        bench_sb_printf(b, " | ");
-        md_ms(b, w->ttft.p50);
-        bench_sb_printf(b, " | ");
-        md_ms(b, w->tpot.p50);
-        bench_sb_printf(b, " | %.1f | %s%s |\n", j->items ? j->prompt_tokens / j->items : 0, md_check(w),
+        md_ms_cell(b, 3, (double[]){w->latency.p50, w->latency.p90, w->latency.p99});
+        md_ms_cell(b, 1, &w->ttft.p50);
+        md_ms_cell(b, 1, &w->tpot.p50);
+        bench_sb_printf(b, "%.1f | %s%s |\n", j->items ? j->prompt_tokens / j->items : 0, md_check(w),
                         w->model_check.ran && !w->model_check.pass ? ", model **FAIL**" : "");
     }
 }

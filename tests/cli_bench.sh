@@ -106,6 +106,11 @@ for l in open(sys.argv[1]):
         and all(isinstance(r[f], str) and r[f] for f in ("phi3vk_version", "phi3vk_commit", "date", "device_name",
                                                          "device_type", "driver_name", "driver_version"))
     print("ok" if ok else "bad: %r" % r)' "$TMP/k.jsonl" | tr '\n' ' ' | sed 's/ $//')"
+expect "kernel and model rows open with the same fields" "ok" "$(python3 -c '
+import json, sys
+k = list(json.loads(open(sys.argv[1]).readline())); m = list(json.loads(open(sys.argv[2]).readline()))
+n = k.index("kernel")
+print("ok" if n == 27 and k[:n] == m[:n] and "mem_clock_max_mhz" in k[:n] else (k[:n], m[:n]))' "$TMP/k.jsonl" "$TMP/out.jsonl")"
 "$BIN" bench --kernels --shape 40x72 -r 1 --samples 1 >"$TMP/k.md" 2>/dev/null
 expect "kernels md row" 1 "$(grep -c '^| matvec 40x72 t=1 |' "$TMP/k.md")"
 expect "kernels md: the pass bound" 1 "$(grep -c 'check: nmse <= 1e-08' "$TMP/k.md")"
