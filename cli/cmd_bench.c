@@ -8,6 +8,7 @@
 #include "bench/kernels.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "model/synth.h"
 
 static const char *const usage_text[] = {
     "usage: phi3vk bench (-m MODEL | --synthetic NAME) [options]\n"
@@ -23,12 +24,13 @@ static const char *const usage_text[] = {
     "same arg-max at every position but near-ties).\n"
     "\n"
     "model:\n"
-    "  -m, --model MODEL    a Hugging Face folder or a .gguf file\n"
+    "  -m, --model MODEL    a Hugging Face folder, a .gguf file or a repo id owner/name[@revision]\n"
+    "                       in the Hugging Face cache\n"
     "  --synthetic NAME     seeded random weights of a real shape, made on the fly (no file):\n"
     "                       phi3-mini (3.8 B, 32 layers) or tiny; same values as\n"
     "                       `phi3vk synth --preset NAME --seed S`\n"
     "  --layers N           run only the first N layers (full width)\n"
-    "  --seed S             seed of the synthetic weights (default 1)\n"
+    "  -s, --seed S         seed of the synthetic weights (default 1)\n"
     "  --weights T          store the matrices as f16, q8_0, q4_0, q4_k or q4_k_m (quantized while\n"
     "                       loading; default: as the file stores them, float types as f16)\n"
     "\n"
@@ -48,8 +50,8 @@ static const char *const usage_text[] = {
     "                       3.8 B model); the row says model_check skipped\n"
     "\n"
     "output:\n"
-    "  -o, --output FMT     the format on stdout (llama-bench's -o): md (default), csv, json or\n"
-    "                       jsonl; progress goes to stderr\n"
+    "  -o, --output FMT     md (default), csv, json or jsonl: the format, as in llama-bench (not\n"
+    "                       a file; the rows go to standard output, progress to stderr)\n"
     "  --profile            per-op GPU time (timestamp queries) of the last run of each test:\n"
     "                       calls, ms, share, GB/s and GFLOP/s of the matrix ops, and the sum of\n"
     "                       op times against wall time\n"
@@ -62,6 +64,8 @@ static const char *const usage_text[] = {
     "  --device-profile P   the kernels of device class P: auto (default: from the device, or\n"
     "                       PHI3VK_DEVICE_PROFILE), cpu, nvidia, amd, intel, gpu\n"
     "  --no-self-test       skip the kernel self-test a device gets once before first use\n"
+    "  -ngl N, -t N         llama-bench's GPU layers and threads: accepted and ignored, with a\n"
+    "                       note (every layer runs on the Vulkan device)\n"
     "\n",
     "the judge (--judge): the toxicity judge's own workload, as `phi3vk classify` runs it\n"
     "  --judge              classify the first --limit items (default 64) of -f FILE, -r times\n"
@@ -166,12 +170,15 @@ static void on_progress(void *user, const char *msg) {
     fprintf(stderr, "phi3vk bench: %s\n", msg);
 }
 
-static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, char *devices, size_t dlen) {
+/* Parses argv into o; *ignored gets 1 for -ngl, 2 for -t (both: 3). */
+static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, char *devices, size_t dlen,
+                      int *ignored) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int has = i + 1 < argc;
         const char *v = has ? argv[i + 1] : NULL;
         char *end;
+        long long x;
         if (!strcmp(a, "--profile")) o->profile = 1;
         else if (!strcmp(a, "--validate")) o->validate = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->progress = NULL;
@@ -181,7 +188,18 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
             cli_error("bench", "%s needs a value (or is unknown; see --help)", a);
             return -1;
         } else if (!strcmp(a, "-m") || !strcmp(a, "--model")) o->model = argv[++i];
-        else if (!strcmp(a, "--synthetic")) o->synthetic = argv[++i];
+        else if (!strcmp(a, "--synthetic")) {
+            phi3_config cfg;
+            char err[256];
+            if (phi3_synth_preset(&cfg, argv[++i], err, sizeof err)) {
+                cli_error("bench", "--synthetic: expected phi3-mini or tiny, found '%s'", argv[i]);
+                return -1;
+            }
+            o->synthetic = argv[i];
+        } else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers") || !strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (cli_parse_int("bench", a, argv[++i], -1, 1 << 20, &x)) return -1;
+            *ignored |= a[1] == 't' || a[2] == 't' ? 2 : 1;
+        }
         else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
             if (parse_list(a, argv[++i], o->pp, &o->n_pp)) return -1;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
@@ -203,7 +221,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
                 cli_error("bench", "--weights: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
                 return -1;
             }
-        } else if (!strcmp(a, "--seed")) {
+        } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
             errno = 0;
             unsigned long long x = strtoull(v, &end, 10);
             if (end == v || *end || errno || v[0] == '-') {
@@ -248,8 +266,14 @@ int cmd_bench(int argc, char **argv) {
     o.progress = on_progress;
     o.device_profile = getenv("PHI3VK_DEVICE_PROFILE");
     bench_format fmt = BENCH_FMT_MD;
-    char devices[1024], err[1024];
-    if (parse_args(argc, argv, &o, &fmt, devices, sizeof devices)) return 2;
+    char devices[1024], err[1024], model[4096];
+    int ignored = 0;
+    if (parse_args(argc, argv, &o, &fmt, devices, sizeof devices, &ignored)) return 2;
+    cli_ignored_notes("bench", ignored & 1, ignored & 2, o.progress == NULL);
+    if (o.model) {
+        if (cli_resolve_spec("bench", "-m", o.model, model, sizeof model)) return 1;
+        o.model = model;
+    }
     bench_report rep;
     if (bench_run(&o, &rep, err, sizeof err)) {
         cli_error("bench", "%s", err);

@@ -9,7 +9,7 @@
 #include "util/utf8.h"
 
 static const char *classify_usage =
-    "usage: phi3vk classify [TEXT...] [-f FILE] [--jsonl | --table] [--out FILE] [options]\n"
+    "usage: phi3vk classify [TEXT...] [-f FILE] [--jsonl | --csv | --tsv | --table] [--out FILE] [options]\n"
     "\n"
     "Asks the toxicity judge whether each text is toxic: for each item a label (toxic, non-toxic,\n"
     "or unparsable with --reason), P(toxic) from the model's probabilities at the answer position,\n"
@@ -22,11 +22,18 @@ static const char *classify_usage =
     "15.3 GB; phi3vk pull " CLI_JUDGE_MODEL " does the same). -m also takes\n"
     "a repo id owner/name[@revision] found in that cache.\n"
     "\n"
-    "output (standard output):\n"
+    "output (standard output; the record fields are listed in the README, \"Output schemas\"):\n"
     "  (default)             a table: id, label, P(toxic), the start of the text (and the reason)\n"
-    "  --jsonl               one JSON object per item: id, label, p_toxic, reason, prompt_tokens, ms\n"
+    "  --jsonl               one JSON object per item: id, label, p_toxic, reason, prompt_tokens,\n"
+    "                        ms, text_sha256, schema_version, kept columns\n"
+    "  --csv, --tsv          a header row, then a row per item: id, label, p_toxic, reason, error,\n"
+    "                        truncated, prompt_tokens, ms, kept columns\n"
+    "  --output-format F     table, jsonl, csv, tsv, or hf: a JSON list of {\"label\", \"score\"} as a\n"
+    "                        Hugging Face text-classification pipeline returns it (score: the\n"
+    "                        probability of that label). --format stays the input's format\n"
     "  --table               the table even with --out (which otherwise keeps standard output quiet)\n"
-    "A progress bar (on a terminal) and a summary go to standard error.\n"
+    "csv, tsv and hf list every item in input order, resumed ones included. A progress bar (on a\n"
+    "terminal) and a summary go to standard error.\n"
     "\n";
 static const char *classify_tail =
     "\n"
@@ -35,10 +42,22 @@ static const char *classify_tail =
 
 typedef struct classify_args {
     cli_judge_args j;
-    int jsonl, table;
+    judge_output_format fmt; /* standard output's format */
+    int fmt_given;           /* set by --jsonl, --csv, --tsv, --table or --output-format */
     char **texts;   /* the TEXT arguments */
     int n_texts;
 } classify_args;
+
+/* Records one choice of output format; two different ones are an error. */
+static int set_format(classify_args *c, judge_output_format f, const char *opt) {
+    if (c->fmt_given && c->fmt != f) {
+        cli_error("classify", "%s: the output format is already %s; choose one", opt, judge_output_format_name(c->fmt));
+        return -1;
+    }
+    c->fmt = f;
+    c->fmt_given = 1;
+    return 0;
+}
 
 /* Parses argv; returns 0, 1 when --help was printed, or 2 for a usage error. */
 static int parse_args(classify_args *c, int argc, char **argv) {
@@ -53,9 +72,19 @@ static int parse_args(classify_args *c, int argc, char **argv) {
         if (cli_is_help(a)) {
             cli_judge_help(classify_usage, classify_tail);
             return 1;
-        } else if (!strcmp(a, "--jsonl")) c->jsonl = 1;
-        else if (!strcmp(a, "--table")) c->table = 1;
-        else if (!strcmp(a, "--")) {
+        } else if (!strcmp(a, "--jsonl") || !strcmp(a, "--csv") || !strcmp(a, "--tsv") || !strcmp(a, "--table")) {
+            judge_output_format f;
+            judge_output_format_parse(a + 2, &f);
+            if (set_format(c, f, a)) return 2;
+        } else if (!strcmp(a, "--output-format")) {
+            judge_output_format f;
+            if (i + 1 >= argc || judge_output_format_parse(argv[i + 1], &f)) {
+                cli_error(cmd, "--output-format: expected table, jsonl, csv, tsv or hf, found '%s'",
+                          i + 1 < argc ? argv[i + 1] : "");
+                return 2;
+            }
+            if (set_format(c, f, argv[i++])) return 2;
+        } else if (!strcmp(a, "--")) {
             while (++i < argc) c->texts[c->n_texts++] = argv[i];
         } else if (a[0] == '-' && a[1]) {
             cli_error(cmd, "unknown option '%s' (see phi3vk classify --help; a text starting with '-' goes after --)",
@@ -64,9 +93,15 @@ static int parse_args(classify_args *c, int argc, char **argv) {
         } else c->texts[c->n_texts++] = argv[i];
     }
     if (cli_judge_check_args(cmd, &c->j)) return 2;
-    if (c->jsonl && c->table) {
-        cli_error(cmd, "--jsonl and --table both given: choose one");
-        return 2;
+    if (cli_is_stdout(c->j.out)) { /* the records go to standard output: JSONL, nothing to resume */
+        if (c->fmt_given && c->fmt != JUDGE_OUTPUT_JSONL) {
+            cli_error(cmd, "--out - writes JSON lines to standard output, which --%s would share: choose one",
+                      judge_output_format_name(c->fmt));
+            return 2;
+        }
+        c->j.out = NULL;
+        c->fmt = JUDGE_OUTPUT_JSONL;
+        c->fmt_given = 1;
     }
     if (c->n_texts && c->j.file) {
         cli_error(cmd, "TEXT arguments and -f both given: pass the items one way");
@@ -141,9 +176,11 @@ int cmd_classify(int argc, char **argv) {
         goto done;
     }
     if (cli_judge_open(cmd, &c.j, ds, idx, n, &s)) goto done;
-    FILE *jsonl = c.jsonl ? stdout : NULL;
-    FILE *table = (c.table || (!c.jsonl && !c.j.out)) ? stdout : NULL;
-    int run = cli_judge_run(cmd, &c.j, &s, ds, idx, n, jsonl, table, results);
+    FILE *jsonl = c.fmt == JUDGE_OUTPUT_JSONL ? stdout : NULL;
+    FILE *table = c.fmt == JUDGE_OUTPUT_TABLE && (c.fmt_given || !c.j.out) ? stdout : NULL;
+    judge_output records = {stdout, c.fmt, 0};
+    int rec = c.fmt == JUDGE_OUTPUT_CSV || c.fmt == JUDGE_OUTPUT_TSV || c.fmt == JUDGE_OUTPUT_HF;
+    int run = cli_judge_run(cmd, &c.j, &s, ds, idx, n, jsonl, table, rec ? &records : NULL, results);
     rc = run == 0 ? 0 : run == 1 ? 130 : run == 3 ? 3 : 1;
     if (fflush(stdout) || ferror(stdout)) {
         cli_error(cmd, "writing standard output failed");

@@ -7,17 +7,24 @@
 
 #include "cli/cli.h"
 #include "cli/judge_common.h"
+#include "formats/png.h"
+#include "judge/plot.h"
 #include "judge/report.h"
 
 static const char *eval_usage =
     "usage: phi3vk eval -f LABELLED [--label-col label] [--text-col text] [--positive toxic]\n"
-    "                   [--limit N] [--balance] [--seed S] [--digits D] [--json] [options]\n"
+    "                   [--limit N] [--balance] [--seed S] [--digits D] [--json] [--plot FILE.png]\n"
+    "                   [options]\n"
     "\n"
     "Classifies every item of a labelled file (see phi3vk classify) and prints the classification\n"
     "report in scikit-learn's layout (precision, recall, f1-score and support per class; accuracy;\n"
-    "macro and weighted averages), the confusion matrix, ROC-AUC of P(toxic) and the number of\n"
-    "unparsable answers, which count as wrong. Class 1 is the label given by --positive, class 0\n"
-    "the one other label in the file (a third value is an error).\n"
+    "macro and weighted averages), the confusion matrix, ROC-AUC and PR-AUC (average precision) of\n"
+    "P(toxic), the threshold on P(toxic) with the best F1, the number of unparsable answers, which\n"
+    "count as wrong, and the calibration table of P(toxic) (10 reliability bins: items, mean\n"
+    "P(toxic), fraction toxic) with its expected calibration error (ECE). Class 1 is the label\n"
+    "given by --positive, class 0 the one other label in the file (a third value is an error); a\n"
+    "file of one class, toxic-only or non-toxic-only, is accepted and the metrics it leaves\n"
+    "undefined (ROC-AUC; without toxic items PR-AUC and the best F1) are reported as such.\n"
     "\n"
     "  --label-col NAME      column/field of the label (default label)\n"
     "  --positive LABEL      the toxic class's label (default toxic; compared case-insensitively)\n"
@@ -25,10 +32,13 @@ static const char *eval_usage =
     "  --balance             the same number of items of each class (the smaller class's size, or\n"
     "                        N/2 with --limit), drawn with a fixed seed: --limit 350 --balance\n"
     "                        gives a 175/175 set like the model card's\n"
-    "  --seed S              the seed of --balance (default 42)\n"
+    "  -s, --seed S          the seed of --balance (default 42)\n"
     "  --digits D            decimals of the report (default 2, as scikit-learn)\n"
     "  --json                the report as JSON (scikit-learn's output_dict keys, the confusion\n"
-    "                        matrix, roc_auc, the unparsable ids)\n"
+    "                        matrix, roc_auc, pr_auc, best_f1, calibration, the unparsable ids,\n"
+    "                        schema_version; numbers with 6 significant digits)\n"
+    "  --plot FILE.png       also draw the ROC curve and the reliability diagram of P(toxic) into\n"
+    "                        a PNG image (960 x 440)\n"
     "  -v                    also list the ids of unparsable answers (and the model's details)\n"
     "\n";
 static const char *eval_tail =
@@ -41,7 +51,7 @@ static const char *eval_tail =
 
 typedef struct eval_args {
     cli_judge_args j;
-    const char *label_col, *positive;
+    const char *label_col, *positive, *plot;
     int balance, json;
     long long seed, digits;
 } eval_args;
@@ -65,7 +75,10 @@ static int parse_args(eval_args *e, int argc, char **argv) {
         } else if (cli_opt(cmd, argc, argv, &i, "--positive", &v)) {
             if (!v) return 2;
             e->positive = v;
-        } else if (cli_opt(cmd, argc, argv, &i, "--seed", &v)) {
+        } else if (cli_opt(cmd, argc, argv, &i, "--plot", &v)) {
+            if (!v) return 2;
+            e->plot = v;
+        } else if (cli_opt(cmd, argc, argv, &i, "--seed", &v) || cli_opt(cmd, argc, argv, &i, "-s", &v)) {
             if (!v || cli_parse_int(cmd, "--seed", v, 0, 1LL << 62, &e->seed)) return 2;
         } else if (cli_opt(cmd, argc, argv, &i, "--digits", &v)) {
             if (!v || cli_parse_int(cmd, "--digits", v, 0, 12, &e->digits)) return 2;
@@ -79,7 +92,31 @@ static int parse_args(eval_args *e, int argc, char **argv) {
         cli_error(cmd, "missing -f LABELLED (a labelled TSV, CSV or JSONL file)");
         return 2;
     }
+    if (cli_is_stdout(e->j.out) || cli_is_stdout(e->plot)) {
+        cli_error(cmd, "%s -: standard output carries the report; give a file", cli_is_stdout(e->plot) ? "--plot" : "--out");
+        return 2;
+    }
     return 0;
+}
+
+/* Draws the report's ROC and reliability panels into the PNG at path.
+ * Prints the error. */
+static int write_plot(const char *path, const judge_report *r, const int *y_true, const double *score, int m) {
+    double *fpr = NULL, *tpr = NULL;
+    int n_roc = judge_roc_points(y_true, score, m, &fpr, &tpr);
+    uint8_t *rgb = malloc((size_t)JUDGE_PLOT_W * JUDGE_PLOT_H * 3);
+    char err[1024];
+    int rc = -1;
+    if (!rgb) cli_error("eval", "out of memory");
+    else {
+        judge_plot_render(r, fpr, tpr, n_roc, rgb);
+        rc = fmt_png_write(path, rgb, JUDGE_PLOT_W, JUDGE_PLOT_H, err, sizeof err);
+        if (rc) cli_error("eval", "--plot: %s", err);
+    }
+    free(rgb);
+    free(fpr);
+    free(tpr);
+    return rc;
 }
 
 /* Prints the report (text or JSON) of the run's results. */
@@ -110,6 +147,7 @@ static int report(const eval_args *e, const judge_dataset *ds, const int *cls, c
         cli_error("eval", "%s", err);
         goto done;
     }
+    if (e->plot && write_plot(e->plot, &r, y_true, score, m)) goto done;
     if (e->json) {
         cJSON *j = judge_report_json(&r, NULL);
         cJSON *ids = cJSON_CreateArray(), *eids = cJSON_CreateArray();
@@ -213,7 +251,7 @@ int cmd_eval(int argc, char **argv) {
         goto done;
     }
     if (cli_judge_open(cmd, &e.j, ds, idx, n, &s)) goto done;
-    int run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, results);
+    int run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, NULL, results);
     if (run != 0 && run != 3) {
         rc = run == 1 ? 130 : 1;
         goto done;

@@ -16,7 +16,7 @@
 static const char *generate_usage =
     "usage: phi3vk generate -m MODEL (-p PROMPT | -f FILE) [--chat [--system TEXT]] [-n N]\n"
     "                       [--temp T] [--top-k K] [--top-p P] [--min-p M] [--repeat-penalty R]\n"
-    "                       [--repeat-last-n N] [--seed S] [--ids] [model options]\n"
+    "                       [--repeat-last-n N] [-s|--seed S] [--ids] [model options]\n"
     "\n"
     "Continues PROMPT and prints the new text on standard output as it is produced. Generation\n"
     "stops at one of the model's stop tokens (generation_config.json eos_token_id, e.g. <|end|>),\n"
@@ -42,11 +42,12 @@ static const char *generate_usage =
     "  --repeat-penalty R    divide the logits of tokens seen in the last --repeat-last-n (prompt\n"
     "                        included) by R (default 1 = off; Hugging Face's rule)\n"
     "  --repeat-last-n N     window of the penalty (default 64)\n"
-    "  --seed S              sampling seed (default: random, printed with -v); the same seed,\n"
+    "  -s, --seed S          sampling seed (default: random, printed with -v); the same seed,\n"
     "                        prompt and options give the same output\n"
     "  --ids                 print the generated token ids (space separated, a final stop id\n"
     "                        included) instead of text\n"
-    "\n" CLI_MODEL_HELP
+    "\n";
+static const char *generate_tail =
     "\n"
     "--ctx defaults to the model's context, at most 4096. A prompt longer than --ctx is an error\n"
     "(exit code 1); reaching --ctx while generating ends the output with a message on stderr\n"
@@ -85,6 +86,8 @@ static int parse_args(gen_args *g, int argc, char **argv) {
         if (r > 0) continue;
         if (cli_is_help(a)) {
             fputs(generate_usage, stdout);
+            fputs(CLI_MODEL_HELP, stdout);
+            fputs(generate_tail, stdout);
             return 1;
         } else if (!strcmp(a, "--chat")) g->chat = 1;
         else if (!strcmp(a, "--ids")) g->ids = 1;
@@ -121,7 +124,7 @@ static int parse_args(gen_args *g, int argc, char **argv) {
         } else if (cli_opt(cmd, argc, argv, &i, "--repeat-last-n", &v)) {
             if (!v || cli_parse_int(cmd, a, v, 1, 1 << 20, &x)) return 2;
             g->sampling.repeat_last_n = (int)x;
-        } else if (cli_opt(cmd, argc, argv, &i, "--seed", &v)) {
+        } else if (cli_opt(cmd, argc, argv, &i, "--seed", &v) || cli_opt(cmd, argc, argv, &i, "-s", &v)) {
             if (!v || parse_seed(v, &g->sampling.seed)) return 2;
             g->seed_given = 1;
         } else {

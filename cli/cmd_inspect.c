@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "model/convert.h"
 #include "formats/gguf.h"
 #include "model/source.h"
@@ -16,9 +17,12 @@ static void inspect_usage(FILE *f) {
             "usage: phi3vk inspect PATH [--tokenizer PATH] [--no-tensors]\n"
             "Prints what a checkpoint holds: config, stop ids, every tensor (name, dtype,\n"
             "shape rows-first, bytes), GGUF metadata, tokenizer summary and chat template.\n"
-            "PATH is a Hugging Face folder or a .gguf file. Exit code 1 when PATH is not a\n"
-            "loadable Phi-3 model (a GGUF file is still described, e.g. a vocab-only one).\n\n"
-            "  --tokenizer PATH  a tokenizer.json or a folder with one (default: the model's)\n"
+            "PATH is a Hugging Face folder, a .gguf file or a repo id owner/name[@revision] in\n"
+            "the Hugging Face cache. Exit code 1 when PATH is not a loadable Phi-3 model (a GGUF\n"
+            "file is still described, e.g. a vocab-only one).\n\n"
+            "  --tokenizer PATH  a tokenizer.json, a folder with one, or a repo id (default: the\n"
+            "                    model's own, or for a model that ships none, like the toxicity\n"
+            "                    judge, its base model's from the Hugging Face cache)\n"
             "  --no-tensors      leave out the tensor list\n");
 }
 
@@ -149,7 +153,11 @@ int cmd_inspect(int argc, char **argv) {
         if (cli_is_help(argv[i])) {
             inspect_usage(stdout);
             return 0;
-        } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
+        } else if (!strcmp(argv[i], "--tokenizer")) {
+            if (i + 1 >= argc) {
+                cli_error("inspect", "--tokenizer needs a value (see phi3vk inspect --help)");
+                return 2;
+            }
             tok = argv[++i];
         } else if (!strcmp(argv[i], "--no-tensors")) {
             tensors = 0;
@@ -164,6 +172,10 @@ int cmd_inspect(int argc, char **argv) {
         inspect_usage(stderr);
         return 2;
     }
+    cli_model_paths paths;
+    if (cli_resolve_model("inspect", path, tok, 0, &paths)) return 1;
+    path = paths.model;
+    tok = paths.tokenizer[0] ? paths.tokenizer : NULL;
     char err[1024];
     phi3_source *src = phi3_source_open(path, err, sizeof err);
     if (src) {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/common.h"
@@ -20,15 +21,17 @@ static const char *logits_usage =
     "  --tokens IDS       token ids, separated by commas (e.g. 1,15043,3186); used as given\n"
     "                     (no BOS is added)\n"
     "  -p, --prompt TEXT  encode TEXT with the model's tokenizer (BOS first unless --no-bos)\n"
-    "  -o, --out FILE     the .npy file to write (overwritten)\n"
-    "\n" CLI_MODEL_HELP
+    "  -o, --out FILE     the .npy file to write (overwritten); '-' writes it to standard output\n"
+    "\n";
+static const char *logits_tail =
     "\n"
     "--ctx defaults to the number of positions.\n";
 
-/* Writes logits [rows, cols] as .npy 1.0. The header is the magic
- * "\x93NUMPY", version 1.0, a little-endian uint16 header length, then a
- * Python dict literal padded with spaces and ended by '\n' so that the data
- * starts at a multiple of 64 bytes. Returns 0 or -1 with err. */
+/* Writes logits [rows, cols] as .npy 1.0 to path ("-": standard output).
+ * The header is the magic "\x93NUMPY", version 1.0, a little-endian uint16
+ * header length, then a Python dict literal padded with spaces and ended by
+ * '\n' so that the data starts at a multiple of 64 bytes. Returns 0 or -1
+ * with err. */
 static int write_npy(const char *path, const float *data, int rows, int cols, char *err, size_t errlen) {
     char dict[128];
     int dl = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }", rows, cols);
@@ -42,7 +45,8 @@ static int write_npy(const char *path, const float *data, int rows, int cols, ch
     memcpy(head + 10, dict, (size_t)dl);
     memset(head + 10 + dl, ' ', hlen - (size_t)dl - 1);
     head[total - 1] = '\n';
-    FILE *f = fopen(path, "wb");
+    int to_stdout = cli_is_stdout(path);
+    FILE *f = to_stdout ? stdout : fopen(path, "wb");
     if (!f) {
         snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;
@@ -61,10 +65,10 @@ static int write_npy(const char *path, const float *data, int rows, int cols, ch
             used = 0;
         }
     }
-    if (fclose(f) != 0) ok = 0;
+    if (to_stdout ? fflush(f) != 0 || ferror(f) : fclose(f) != 0) ok = 0;
     if (!ok) {
-        snprintf(err, errlen, "%s: write failed: %s", path, strerror(errno));
-        remove(path);
+        snprintf(err, errlen, "%s: write failed: %s", to_stdout ? "standard output" : path, strerror(errno));
+        if (!to_stdout) remove(path);
         return -1;
     }
     return 0;
@@ -80,6 +84,8 @@ int cmd_logits(int argc, char **argv) {
         if (r > 0) continue;
         if (cli_is_help(argv[i])) {
             fputs(logits_usage, stdout);
+            fputs(CLI_MODEL_HELP, stdout);
+            fputs(logits_tail, stdout);
             return 0;
         } else if (cli_opt(cmd, argc, argv, &i, "--tokens", &v)) {
             if (!v) return 2;
@@ -100,7 +106,11 @@ int cmd_logits(int argc, char **argv) {
         return 2;
     }
     if (!out) {
-        cli_error(cmd, "missing --out FILE.npy");
+        cli_error(cmd, "missing --out FILE.npy ('-' for standard output)");
+        return 2;
+    }
+    if (cli_is_stdout(out) && isatty(1)) {
+        cli_error(cmd, "--out -: standard output is a terminal; redirect it (e.g. > logits.npy) or give a file");
         return 2;
     }
     tok_ids ids = {0};
@@ -147,7 +157,9 @@ int cmd_logits(int argc, char **argv) {
         cli_error(cmd, "%s", err);
         goto done;
     }
-    printf("wrote %s: float32 [%d, %d]\n", out, rows, cfg->vocab);
+    if (!a.quiet) /* the message goes where the data does not */
+        fprintf(cli_is_stdout(out) ? stderr : stdout, "wrote %s: float32 [%d, %d]\n",
+                cli_is_stdout(out) ? "standard output" : out, rows, cfg->vocab);
     if (a.verbose) fprintf(stderr, "phi3vk: %d positions in %.3f s (%.2f tokens/s)\n", n, t1 - t0, n / (t1 - t0));
     rc = 0;
 done:

@@ -20,7 +20,7 @@ static const char *perplexity_usage =
     "cut into windows of --ctx tokens; each window starts with BOS and is evaluated on its\n"
     "own, and only the tokens of its second half are scored, so that each scored token has at\n"
     "least ctx/2 tokens of context. The running perplexity is printed on stderr after each\n"
-    "window, the result on stdout as 'perplexity: X +/- Y' (Y: one standard error, from the\n"
+    "window (not with -q), the result on stdout as 'perplexity: X +/- Y' (Y: one standard error, from the\n"
     "spread of the per-token log-likelihoods).\n"
     "\n"
     "  -f, --file TEXT  the text to score (UTF-8)\n"
@@ -30,7 +30,7 @@ static const char *perplexity_usage =
     "                   scores its last S tokens, so every token from the first window's second\n"
     "                   half on is scored once, with at least ctx - S tokens of context.\n"
     "  --json           print the result as one JSON object instead\n"
-    "\n" CLI_MODEL_HELP;
+    "\n";
 
 /* Sums over scored tokens of the negative log-likelihood and its square. */
 typedef struct ppl_sum {
@@ -91,6 +91,7 @@ static int parse_args(ppl_args *p, int argc, char **argv) {
         if (r > 0) continue;
         if (cli_is_help(argv[i])) {
             fputs(perplexity_usage, stdout);
+            fputs(CLI_MODEL_HELP, stdout);
             return 1;
         } else if (!strcmp(argv[i], "--json")) {
             p->json = 1;
@@ -159,7 +160,8 @@ static int run_windows(const ppl_args *p, eng_model *m, eng_ctx *c, const tok_id
         }
         ppl_result(&sum, &ppl, &se, &mean);
         double dt = util_now_s() - t0;
-        fprintf(stderr, "[%d/%d] perplexity %.*g  (%lld tokens scored, %.1f s, %.1f tokens/s)\n", w + 1, n_win,
+        if (!p->model.quiet)
+            fprintf(stderr, "[%d/%d] perplexity %.*g  (%lld tokens scored, %.1f s, %.1f tokens/s)\n", w + 1, n_win,
                 digits(ppl), ppl, sum.count, dt, (w + 1.0) * n_ctx / dt);
     }
     free(win);

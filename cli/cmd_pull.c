@@ -41,6 +41,8 @@ static void help(FILE *f) {
             "                     gives no size for at N (suffixes k, M, G, T: powers of 1000;\n"
             "                     default 50G)\n"
             "  --dry-run          say how much would be downloaded; change nothing\n"
+            "A pull that would not fit the cache's disk (100 MB kept free) stops before downloading,\n"
+            "saying how much it needs and how much is free.\n"
             "  --no-tokenizer     for a model that ships without a tokenizer, do not also fetch\n"
             "                     the tokenizer files of its base model (the default for\n"
             "                     grounded-ai/phi3-toxicity-judge-merge: those of\n"

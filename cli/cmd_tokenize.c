@@ -7,13 +7,15 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/common.h"
 #include "formats/mapfile.h"
 #include "tokenizer/tok.h"
 #include "util/time.h"
 
 #define TOKENIZER_HELP                                                                                  \
-    "  --tokenizer PATH  a tokenizer.json, a folder holding one, or a .gguf with tokenizer.ggml.*\n"   \
-    "                    (default: environment variable PHI3VK_TOKENIZER)\n"
+    "  --tokenizer PATH  a tokenizer.json, a folder holding one, a .gguf with tokenizer.ggml.*, or a\n" \
+    "                    repo id owner/name[@revision] in the Hugging Face cache (default: the\n"      \
+    "                    environment variable PHI3VK_TOKENIZER)\n"
 
 static const char *tokenize_usage =
     "usage: phi3vk tokenize [--tokenizer PATH] [--ids|--pieces] [--chat] [--system TEXT]\n"
@@ -27,7 +29,9 @@ static const char *tokenize_usage =
     "\n"
     TOKENIZER_HELP
     "  --ids             print the ids on one line, space separated (default)\n"
-    "  --pieces          print one 'id<TAB>piece' line per token (control characters escaped)\n"
+    "  --pieces          print one 'id<TAB>piece' line per token: the piece as the vocabulary\n"
+    "                    holds it ('\xE2\x96\x81' for a space, <0xNN> for a byte), only bytes that\n"
+    "                    could drive a terminal escaped (\\n, \\t, \\xNN, \\u00NN)\n"
     "  --chat            wrap TEXT as one user message of Phi-3's chat template:\n"
     "                    <|user|>\\nTEXT<|end|>\\n<|assistant|>\\n\n"
     "  --system TEXT     with --chat: a system message first (<|system|>\\nTEXT<|end|>\\n)\n"
@@ -56,8 +60,9 @@ static tok_tokenizer *open_tokenizer(const char *cmd, const char *path) {
                        "or set PHI3VK_TOKENIZER");
         return NULL;
     }
-    char err[1024];
-    tok_tokenizer *t = tok_load_path(path, err, sizeof err);
+    char err[1024], resolved[4096];
+    if (cli_resolve_spec(cmd, "--tokenizer", path, resolved, sizeof resolved)) return NULL;
+    tok_tokenizer *t = tok_load_path(resolved, err, sizeof err);
     if (!t) cli_error(cmd, "%s", err);
     return t;
 }
@@ -81,19 +86,13 @@ static char *read_stdin(size_t *len) {
     return buf;
 }
 
+/* "id<TAB>piece": the vocabulary's bytes, with only what could drive a
+ * terminal escaped (a hostile tokenizer's pieces are not trusted). */
 static void print_piece(const tok_tokenizer *t, int32_t id) {
     tok_piece_info pi;
     if (tok_vocab_get(t, id, &pi) != 0) return;
     printf("%d\t", id);
-    for (size_t i = 0; i < pi.len; i++) {
-        unsigned char c = (unsigned char)pi.text[i];
-        if (c == '\n') fputs("\\n", stdout);
-        else if (c == '\t') fputs("\\t", stdout);
-        else if (c == '\r') fputs("\\r", stdout);
-        else if (c == '\\') fputs("\\\\", stdout);
-        else if (c < 0x20 || c == 0x7F) printf("\\x%02X", c);
-        else putchar(c);
-    }
+    cli_print_safe(stdout, pi.text, pi.len, 0);
     putchar('\n');
 }
 

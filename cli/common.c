@@ -1,7 +1,9 @@
 /* Shared flags, model opening and memory report of the model-running
  * commands (see cli/common.h). */
+#define _DEFAULT_SOURCE /* realpath */
 #include "cli/common.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +16,7 @@
 #include "engine/selftest.h"
 #include "cli/cli.h"
 #include "formats/mapfile.h"
+#include "hub/hub.h"
 #include "tokenizer/tok.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -67,8 +70,23 @@ int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int
     const char *arg = argv[*i], *v = NULL;
     long long x;
     if (!strcmp(arg, "--validate")) a->validate = 1;
-    else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose")) a->verbose = 1;
-    else if (!strcmp(arg, "--no-bos")) a->no_bos = 1;
+    else if (!strcmp(arg, "-v") || !strcmp(arg, "--verbose") || !strcmp(arg, "-q") || !strcmp(arg, "--quiet")) {
+        int q = arg[1] == 'q' || !strcmp(arg, "--quiet");
+        if (q ? a->verbose : a->quiet) {
+            cli_error(cmd, "-q/--quiet and -v/--verbose both given: choose one");
+            return -1;
+        }
+        if (q) a->quiet = 1;
+        else a->verbose = 1;
+    } else if (!strcmp(arg, "--no-bos")) a->no_bos = 1;
+    else if (cli_opt(cmd, argc, argv, i, "-ngl", &v) || cli_opt(cmd, argc, argv, i, "--n-gpu-layers", &v) ||
+             cli_opt(cmd, argc, argv, i, "--gpu-layers", &v)) {
+        if (!v || cli_parse_int(cmd, arg, v, -1, 1 << 20, &x)) return -1;
+        a->ignored_ngl = 1;
+    } else if (cli_opt(cmd, argc, argv, i, "-t", &v) || cli_opt(cmd, argc, argv, i, "--threads", &v)) {
+        if (!v || cli_parse_int(cmd, arg, v, -1, 1 << 16, &x)) return -1;
+        a->ignored_threads = 1;
+    }
     else if (cli_opt(cmd, argc, argv, i, "-m", &v) || cli_opt(cmd, argc, argv, i, "--model", &v)) {
         if (!v) return -1;
         a->model = v;
@@ -83,7 +101,7 @@ int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int
         a->device_profile = v;
     } else if (!strcmp(arg, "--no-self-test")) {
         a->no_self_test = 1;
-    } else if (cli_opt(cmd, argc, argv, i, "--ctx", &v)) {
+    } else if (cli_opt(cmd, argc, argv, i, "--ctx", &v) || cli_opt(cmd, argc, argv, i, "-c", &v)) {
         if (!v || cli_parse_int(cmd, "--ctx", v, 1, 1 << 24, &x)) return -1;
         a->n_ctx = (int)x;
     } else if (cli_opt(cmd, argc, argv, i, "--layers", &v)) {
@@ -104,42 +122,134 @@ static int is_dir(const char *p) {
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer) {
-    const char *path = a->model;
-    if (!path || !*path) path = getenv("PHI3VK_MODEL");
-    if (!path || !*path) {
-        cli_error(cmd, "no model: pass -m MODEL (a Hugging Face folder or a .gguf file) or set PHI3VK_MODEL");
-        return NULL;
-    }
-    /* A folder without tokenizer.json is known to lack one before the
-     * weights are uploaded (a GGUF is only known after parsing it). */
-    char tp[4200];
-    snprintf(tp, sizeof tp, "%s/tokenizer.json", path);
+static int path_exists(const char *p) {
     struct stat st;
-    if (need_tokenizer && !a->tokenizer && is_dir(path) && stat(tp, &st) != 0) {
-        cli_error(cmd, "%s: the model has no tokenizer (no tokenizer.json in the folder): pass --tokenizer PATH "
-                       "(a tokenizer.json or a folder with one)", path);
-        return NULL;
+    return stat(p, &st) == 0;
+}
+
+int cli_is_stdout(const char *path) { return path && !strcmp(path, "-"); }
+
+int cli_check_overwrite(const char *cmd, const char *path, int force) {
+    if (force || cli_is_stdout(path) || !path_exists(path)) return 0;
+    if (is_dir(path)) {
+        DIR *d = opendir(path);
+        struct dirent *e;
+        int empty = 1;
+        while (d && empty && (e = readdir(d))) empty = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+        if (d) closedir(d);
+        if (empty) return 0;
     }
-    vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test, 0);
+    cli_error(cmd, "%s exists%s: pass --force to overwrite it", path, is_dir(path) ? " (a folder that is not empty)" : "");
+    return -1;
+}
+
+void cli_ignored_notes(const char *cmd, int ngl, int threads, int quiet) {
+    if (quiet) return;
+    if (ngl)
+        fprintf(stderr, "phi3vk %s: note: -ngl (GPU layers) is accepted for llama.cpp habits and ignored: every layer "
+                        "runs on the Vulkan device\n", cmd);
+    if (threads)
+        fprintf(stderr, "phi3vk %s: note: -t (threads) is accepted for llama.cpp habits and ignored: the work runs on "
+                        "the Vulkan device\n", cmd);
+}
+
+int cli_resolve_spec(const char *cmd, const char *what, const char *spec, char *out, size_t len) {
+    if (path_exists(spec)) {
+        if (snprintf(out, len, "%s", spec) >= (int)len) {
+            cli_error(cmd, "%s %.200s...: path too long", what, spec);
+            return -1;
+        }
+        return 0;
+    }
+    hub_repo_id id;
+    char err[2048];
+    if (hub_parse_repo_id(spec, &id, err, sizeof err)) {
+        int looks_like_path = spec[0] == '/' || spec[0] == '.' || spec[0] == '~' || !strchr(spec, '/');
+        if (looks_like_path) cli_error(cmd, "%s %s: no such file or folder", what, spec);
+        else cli_error(cmd, "%s %s: no such file or folder (nor a Hugging Face repo id owner/name[@revision]: %s)",
+                       what, spec, err);
+        return -1;
+    }
+    if (hub_resolve(spec, out, len, err, sizeof err)) {
+        cli_error(cmd, "%s %s: no such file or folder, and as a Hugging Face repo id: %s", what, spec, err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The repo id behind a model spec: the spec itself when it is one (and no
+ * path of that name exists), else the repo of a cache snapshot path. */
+static int spec_repo(const char *spec, const char *path, char *out, size_t len) {
+    hub_repo_id id;
+    if (strcmp(spec, path) && !hub_parse_repo_id(spec, &id, NULL, 0))
+        return snprintf(out, len, "%s/%s", id.owner, id.name) < (int)len ? 0 : -1;
+    char real[4096];
+    if (!hub_repo_of_snapshot(path, out, len)) return 0;
+    return realpath(path, real) ? hub_repo_of_snapshot(real, out, len) : -1;
+}
+
+int cli_resolve_model(const char *cmd, const char *model_spec, const char *tok_spec, int need_tokenizer,
+                      cli_model_paths *p) {
+    memset(p, 0, sizeof *p);
+    const char *spec = model_spec && *model_spec ? model_spec : getenv("PHI3VK_MODEL");
+    if (!spec || !*spec) {
+        cli_error(cmd, "no model: pass -m MODEL (a Hugging Face folder, a .gguf file or a repo id owner/name) or set "
+                       "PHI3VK_MODEL");
+        return -1;
+    }
+    if (cli_resolve_spec(cmd, "-m", spec, p->model, sizeof p->model)) return -1;
+    if (tok_spec && *tok_spec) return cli_resolve_spec(cmd, "--tokenizer", tok_spec, p->tokenizer, sizeof p->tokenizer);
+    char tp[4200], repo[256];
+    snprintf(tp, sizeof tp, "%s/tokenizer.json", p->model);
+    if (!is_dir(p->model) || path_exists(tp)) return 0; /* a GGUF is only known after parsing it */
+    const char *base = spec_repo(spec, p->model, repo, sizeof repo) ? NULL : hub_default_tokenizer_repo(repo);
+    char err[2048];
+    if (base) {
+        snprintf(p->base_repo, sizeof p->base_repo, "%s", base);
+        if (hub_resolve(base, p->tokenizer, sizeof p->tokenizer, err, sizeof err) == 0) return 0;
+        p->tokenizer[0] = 0;
+    }
+    if (!need_tokenizer) return 0;
+    if (base)
+        cli_error(cmd, "%s: the model ships no tokenizer and uses that of its base model %s, which is not in the "
+                       "Hugging Face cache: fetch it with `phi3vk pull %s --include tokenizer.json,"
+                       "tokenizer_config.json,special_tokens_map.json`, or pass --tokenizer PATH", p->model, base, base);
+    else
+        cli_error(cmd, "%s: the model has no tokenizer (no tokenizer.json in the folder): pass --tokenizer PATH "
+                       "(a tokenizer.json, a folder with one, or a repo id)", p->model);
+    return -1;
+}
+
+void cli_load_progress(void *cmd, uint64_t done, uint64_t total) {
+    fprintf(stderr, "\r\033[Kphi3vk %s: loading the weights: %.2f / %.2f GB (%.0f%%)%s", (const char *)cmd, done / 1e9,
+            total / 1e9, total ? 100.0 * (double)done / (double)total : 100.0, done >= total ? "\n" : "");
+}
+
+eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer) {
+    static cli_model_paths paths; /* one model per command */
+    if (cli_resolve_model(cmd, a->model, a->tokenizer, need_tokenizer, &paths)) return NULL;
+    cli_ignored_notes(cmd, a->ignored_ngl, a->ignored_threads, a->quiet);
+    vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test, a->quiet);
     if (!vk) return NULL;
     eng_model_opts o = {
         .vk = vk,
         .take_vk = 1,
         .verbose = a->verbose,
-        .tokenizer = a->tokenizer,
+        .tokenizer = paths.tokenizer[0] ? paths.tokenizer : NULL,
         .max_layers = a->layers,
+        .progress = isatty(2) && !a->quiet ? cli_load_progress : NULL,
+        .progress_user = (void *)cmd,
         .weights = a->weights,
     };
     char err[2048];
-    eng_model *m = eng_model_open(path, &o, err, sizeof err);
+    eng_model *m = eng_model_open(paths.model, &o, err, sizeof err);
     if (!m) {
         cli_error(cmd, "%s", err);
         return NULL;
     }
     if (need_tokenizer && !eng_model_tokenizer(m)) {
         cli_error(cmd, "%s: the model has no tokenizer (no tokenizer.ggml.* in the GGUF): pass --tokenizer PATH "
-                       "(a tokenizer.json or a folder with one)", path);
+                       "(a tokenizer.json, a folder with one, or a repo id)", paths.model);
         eng_model_close(m);
         return NULL;
     }
@@ -155,16 +265,16 @@ vkr_ctx *cli_vk_open(const char *cmd, const char *device, const char *device_pro
                      int no_self_test, int quiet) {
     char err[2048];
     if (!device_profile || !*device_profile) device_profile = getenv("PHI3VK_DEVICE_PROFILE");
-    vkr_ctx_opts vo = {.device = device, .validate = validate, .verbose = verbose, .device_profile = device_profile,
-                       .quiet = quiet};
+    vkr_ctx_opts vo = {.device = device, .validate = validate, .verbose = verbose, .device_profile = device_profile};
     eng_selftest_result r;
     int note = (verbose || isatty(2)) && !quiet;
+    vo.quiet = quiet > 0;
     vkr_ctx *vk = eng_device_open(&vo, no_self_test, &r, note ? note_self_test : NULL, (void *)cmd, err, sizeof err);
     if (!vk) {
         cli_error(cmd, "%s", err);
         return NULL;
     }
-    if (r.fallbacks && !quiet) {
+    if (r.fallbacks && quiet < 2) {
         char names[128];
         eng_selftest_names(r.fallbacks, names, sizeof names);
         fprintf(stderr, "phi3vk %s: warning: on %s the %s kernel%s failed the self-test (%s); using the portable "

@@ -32,6 +32,33 @@ void cli_judge_help(const char *head, const char *tail) {
     fputs(tail, stdout);
 }
 
+/* --keep-cols A,B: splits list (in place) into a->keep. Prints the error. */
+static int keep_cols(cli_judge_args *a, const char *cmd, char *list) {
+    for (char *save = NULL, *name = strtok_r(list, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        if (a->ds.n_keep == JUDGE_MAX_KEEP) {
+            cli_error(cmd, "--keep-cols: at most %d columns", JUDGE_MAX_KEEP);
+            return -1;
+        }
+        if (judge_output_reserved(name)) {
+            cli_error(cmd, "--keep-cols: '%s' is a field of the records (id, label, p_toxic, reason, prompt_tokens, ms, "
+                           "text_sha256, error, truncated, schema_version): it cannot be copied under that name", name);
+            return -1;
+        }
+        for (int k = 0; k < a->ds.n_keep; k++)
+            if (!strcmp(a->keep[k], name)) {
+                cli_error(cmd, "--keep-cols: '%s' named twice", name);
+                return -1;
+            }
+        a->keep[a->ds.n_keep++] = name;
+    }
+    if (a->ds.n_keep == 0) {
+        cli_error(cmd, "--keep-cols: expected column names separated by commas");
+        return -1;
+    }
+    a->ds.keep_keys = a->keep;
+    return 0;
+}
+
 int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int *i) {
     int r = cli_model_arg(&a->model, cmd, argc, argv, i);
     if (r) return r;
@@ -84,6 +111,17 @@ int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int
     } else if (cli_opt(cmd, argc, argv, i, "--batch", &v)) {
         if (!v || cli_parse_int(cmd, "--batch", v, 1, 64, &x)) return -1;
         a->batch = (int)x;
+    } else if (cli_opt(cmd, argc, argv, i, "--threshold", &v)) {
+        double t;
+        if (!v || cli_parse_double(cmd, "--threshold", v, 0, 1, &t)) return -1;
+        if (t <= 0) {
+            cli_error(cmd, "--threshold: expected a number in (0, 1], found '%s' (every item would be toxic)", v);
+            return -1;
+        }
+        a->threshold = t;
+    } else if (cli_opt(cmd, argc, argv, i, "--keep-cols", &v)) {
+        if (!v) return -1;
+        return keep_cols(a, cmd, argv[*i]) ? -1 : 1;
     } else return 0;
     return 1;
 }
@@ -91,6 +129,23 @@ int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int
 int cli_judge_check_args(const char *cmd, const cli_judge_args *a) {
     if (a->prompt_name && a->prompt_file) {
         cli_error(cmd, "--prompt and --prompt-file both given: choose one");
+        return -1;
+    }
+    if (a->prompt_name) {
+        char err[512];
+        judge_prompt *p = judge_prompt_builtin(a->prompt_name, err, sizeof err);
+        judge_prompt_destroy(p);
+        if (!p) {
+            cli_error(cmd, "--prompt: %s", err);
+            return -1;
+        }
+    }
+    if (a->threshold > 0 && a->reason) {
+        cli_error(cmd, "--threshold applies to label-only runs: with --reason the label is the model's answer");
+        return -1;
+    }
+    if (a->ds.n_keep && (a->ds.format == JUDGE_FORMAT_TEXT || (!a->file && a->ds.format == JUDGE_FORMAT_AUTO))) {
+        cli_error(cmd, "--keep-cols needs columns: plain text (one item per line) has none (use tsv, csv or jsonl)");
         return -1;
     }
     if (a->max_new && !a->reason) {
@@ -215,11 +270,20 @@ static int resolve_model(const char *cmd, const cli_judge_args *a, cli_model_arg
     if (!spec || !*spec) spec = getenv("PHI3VK_MODEL");
     int is_default = !spec || !*spec;
     if (is_default) spec = CLI_JUDGE_MODEL;
+    if (a->model.tokenizer) { /* a path or a repo id */
+        if (cli_resolve_spec(cmd, "--tokenizer", a->model.tokenizer, tpath, len)) return -1;
+        m->tokenizer = tpath;
+    }
     if (!is_default && path_exists(spec)) {
         snprintf(mpath, len, "%s", spec);
         m->model = mpath;
         char real[4096];
         snprintf(label, label_len, "%s", realpath(spec, real) ? real : spec);
+        cli_model_paths p; /* a cache snapshot of the judge: its base model's tokenizer */
+        if (!a->model.tokenizer && !cli_resolve_model(cmd, spec, NULL, 0, &p) && p.tokenizer[0]) {
+            snprintf(tpath, len, "%s", p.tokenizer);
+            m->tokenizer = tpath;
+        }
         return 0;
     }
     hub_repo_id id;
@@ -302,7 +366,7 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
  * when no verdict is cached, as the model's opening would run it). */
 static int provenance_device(const char *cmd, const cli_model_args *m, judge_provenance *p) {
     char ver[64];
-    vkr_ctx *vk = cli_vk_open(cmd, m->device, m->device_profile, 0, 0, m->no_self_test, 1);
+    vkr_ctx *vk = cli_vk_open(cmd, m->device, m->device_profile, 0, 0, m->no_self_test, 2);
     if (!vk) return -1;
     const vkr_device_info *d = vkr_ctx_device(vk);
     const vkr_device_profile *dp = vkr_ctx_profile(vk);
@@ -415,7 +479,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
         cli_error(cmd, "%s", err);
         return -1;
     }
-    if (a->reason && s->prompt->asks_reason == 0)
+    if (a->reason && s->prompt->asks_reason == 0 && !a->model.quiet)
         fprintf(stderr, "phi3vk %s: note: the prompt '%s' asks for the label only; --reason generates what the "
                         "model adds anyway\n", cmd, s->prompt->name);
     if (a->out && a->file && strcmp(a->file, "-") && same_file(a->out, a->file)) {
@@ -456,6 +520,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
         .no_prefix_cache = a->no_prefix_cache,
         .no_bos = a->model.no_bos,
         .too_long = a->too_long,
+        .threshold = a->threshold,
     };
     if (!(s->cl = judge_classifier_create(s->m, s->c, s->prompt, &co, err, sizeof err))) {
         cli_error(cmd, "%s", err);
@@ -465,14 +530,16 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
 }
 
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
-                  const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results) {
+                  const int *idx, int n, FILE *jsonl, FILE *table, judge_output *records,
+                  judge_run_result *results) {
     judge_run_opts o = {
         .batch = s->c ? eng_ctx_n_seq(s->c) : 1,
         .out = s->out,
         .jsonl = jsonl,
         .table = table,
-        .progress = isatty(2) ? stderr : NULL,
+        .progress = isatty(2) && !a->model.quiet ? stderr : NULL,
         .stop = &stop_flag,
+        .records = records,
     };
     judge_progress prog;
     char err[2048];
@@ -485,7 +552,7 @@ int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s
     char line[256];
     judge_summary_format(&prog, util_now_s(), line, sizeof line);
     if (rc < 0) cli_error(cmd, "%s", err);
-    fprintf(stderr, "%s\n", line);
+    if (!a->model.quiet) fprintf(stderr, "%s\n", line);
     if (a->model.verbose && s->cl) {
         judge_classifier_stats st = judge_classifier_get_stats(s->cl);
         fprintf(stderr, "phi3vk %s: %lld prompt tokens, %lld computed, %lld reused from the KV cache; %lld decode "

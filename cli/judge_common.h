@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "judge/classifier.h"
 #include "judge/dataset.h"
+#include "judge/output.h"
 #include "judge/prompt.h"
 #include "judge/provenance.h"
 #include "judge/results.h"
@@ -20,44 +21,49 @@
 
 /* Help lines of the flags cli_judge_arg accepts. */
 #define CLI_JUDGE_HELP                                                                                      \
-    "input (TSV/CSV have a header row; JSONL is one object per line):\n"                                  \
-    "  -f, --file FILE       items from FILE ('-' = standard input): plain text (.txt, one per line),\n"    \
-    "                        .tsv, .csv or .jsonl/.ndjson; any other name needs --format\n"                \
-    "  --format F            text, tsv (backslash escapes), tsv-quoted, csv or jsonl\n"                    \
-    "  --text-col NAME       column (TSV/CSV) or field (JSONL) of the text (default text);\n"              \
-    "  --text-field NAME     the same\n"                                                                     \
-    "  --id-col NAME         column/field of the id (default: the row or line number);\n"                  \
-    "  --id-field NAME       the same\n"                                                                     \
-    "  --no-header           TSV/CSV without a header row: columns are named 1, 2, ...\n"                   \
-    "  --limit N             only the first N items (eval: see --balance)\n"                               \
-    "prompt and answer:\n"                                                                                   \
-    "  --prompt NAME         judge-card (default: the model card's prompt), judge-noreason,\n"             \
-    "                        judge-reason (the judge library's) or phoenix (Arize Phoenix's)\n"            \
-    "  --prompt-file FILE    a custom template; {text} is replaced by the item's text\n"                   \
-    "  --reason              generate the model's answer and reason (greedy decoding) and take\n"         \
-    "                        the label from it; slow. Default: label and P(toxic) from the\n"             \
-    "                        answer position's probabilities, no generation\n"                            \
-    "  -n, --max-tokens N    with --reason: most new tokens (default 56, the judge library's)\n"          \
-    "run:\n"                                                                                                 \
-    "  --out FILE            also write one JSON line per item to FILE, flushed per item; a rerun\n"       \
-    "                        with the same FILE skips the items it already has (resume). The file\n"       \
-    "                        records the model, tokenizer, prompt, mode, device, ... of its results;\n"   \
+    "input (TSV/CSV have a header row; JSONL is one object per line):\n"                                 \
+    "  -f, --file FILE       items from FILE ('-' = standard input): plain text (.txt, one per line),\n" \
+    "                        .tsv, .csv or .jsonl/.ndjson; any other name needs --format\n"              \
+    "  --format F            text, tsv (backslash escapes), tsv-quoted, csv or jsonl\n"                  \
+    "  --text-col NAME       column (TSV/CSV) or field (JSONL) of the text (default text);\n"            \
+    "  --text-field NAME     the same\n"                                                                 \
+    "  --id-col NAME         column/field of the id (default: the row or line number);\n"                \
+    "  --id-field NAME       the same\n"                                                                 \
+    "  --no-header           TSV/CSV without a header row: columns are named 1, 2, ...\n"                \
+    "  --limit N             only the first N items (eval: see --balance)\n"                             \
+    "  --keep-cols A,B       copy these input columns (JSONL: fields, any JSON type) into every\n"       \
+    "                        record (--out, --jsonl, --csv, --tsv), under their own names\n"             \
+    "prompt and answer:\n"                                                                               \
+    "  --prompt NAME         judge-card (default: the model card's prompt), judge-noreason,\n"           \
+    "                        judge-reason (the judge library's) or phoenix (Arize Phoenix's)\n"          \
+    "  --prompt-file FILE    a custom template; {text} is replaced by the item's text\n"                 \
+    "  --reason              generate the model's answer and reason (greedy decoding) and take\n"        \
+    "                        the label from it; slow. Default: label and P(toxic) from the\n"            \
+    "                        answer position's probabilities, no generation\n"                           \
+    "  -n, --max-tokens N    with --reason: most new tokens (default 56, the judge library's)\n"         \
+    "  --threshold T         without --reason: the label is toxic when P(toxic) >= T (default\n"         \
+    "                        0.5; recorded in the --out provenance)\n"                                   \
+    "run:\n"                                                                                             \
+    "  --out FILE            also write one JSON line per item to FILE, flushed per item ('-':\n"        \
+    "                        standard output, nothing to resume; classify only); a rerun\n"              \
+    "                        with the same FILE skips the items it already has (resume). The file\n"     \
+    "                        records the model, tokenizer, prompt, mode, device, ... of its results;\n"  \
     "                        a rerun with anything different is an error saying what differs, and\n"     \
-    "                        an item whose text changed is run again\n"                                    \
-    "  --force-resume        add to an --out file written with another setup anyway\n"                    \
-    "  --too-long P          an item whose prompt does not fit the context: skip (default: recorded\n"    \
-    "                        as \"label\":\"error\" with the reason, counted in the summary, exit\n"      \
+    "                        an item whose text changed is run again\n"                                  \
+    "  --force-resume        add to an --out file written with another setup anyway\n"                   \
+    "  --too-long P          an item whose prompt does not fit the context: skip (default: recorded\n"   \
+    "                        as \"label\":\"error\" with the reason, counted in the summary, exit\n"     \
     "                        status 3 at the end), error (stop the run), or truncate (cut the\n"         \
-    "                        text, not the instructions, to fit; the record says \"truncated\")\n"      \
-    "  --batch N             items per engine pass, 1..64: their prompts go through each weight\n"         \
-    "                        matrix together, and with --reason they decode in lockstep (default:\n"        \
-    "                        what half the device memory left after the weights holds, at most 16;\n"      \
-    "                        on a CPU device 1 for labels and 8 with --reason)\n"                          \
-    "  --ctx N               (model option) tokens per item's KV cache; default: the run's longest\n"      \
-    "                        prompt (+ --max-tokens with --reason)\n"                                       \
-    "  --no-prefix-cache     compute every prompt from its first token (for measurements; the\n"          \
-    "                        default reuses the KV cache of the tokens a prompt shares with the\n"        \
-    "                        previous one)\n"                                                               \
+    "                        text, not the instructions, to fit; the record says \"truncated\")\n"       \
+    "  --batch N             items per engine pass, 1..64: their prompts go through each weight\n"       \
+    "                        matrix together, and with --reason they decode in lockstep (default:\n"     \
+    "                        what half the device memory left after the weights holds, at most 16;\n"    \
+    "                        on a CPU device 1 for labels and 8 with --reason)\n"                        \
+    "  --ctx N               (model option) tokens per item's KV cache; default: the run's longest\n"    \
+    "                        prompt (+ --max-tokens with --reason)\n"                                    \
+    "  --no-prefix-cache     compute every prompt from its first token (for measurements; the\n"         \
+    "                        default reuses the KV cache of the tokens a prompt shares with the\n"       \
+    "                        previous one)\n"                                                            \
     "  --no-download         never download the default model (also: HF_HUB_OFFLINE=1)\n"
 
 /* Prints head, the judge and model flags' help, then tail on stdout. */
@@ -79,8 +85,9 @@ typedef struct cli_judge_args {
     int no_download;             /* --no-download */
     int force_resume;            /* --force-resume */
     judge_too_long too_long;     /* --too-long (default skip) */
-    double threshold;            /* label threshold; 0: JUDGE_DEFAULT_THRESHOLD (no option yet) */
+    double threshold;            /* --threshold; 0: JUDGE_DEFAULT_THRESHOLD */
     const char *shard;           /* "K/N" of a sharded run; NULL: "1/1" (no option yet) */
+    const char *keep[JUDGE_MAX_KEEP]; /* --keep-cols names (into argv); ds.keep_keys points here */
 } cli_judge_args;
 
 /* Like cli_model_arg: stores argv[*i] when it is a shared flag (model or
@@ -119,13 +126,15 @@ typedef struct cli_judge_session {
 int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset *ds, const int *idx, int n,
                    cli_judge_session *s);
 
-/* Runs the classifier over ds->items[idx[0..n)] with judge_run: progress
- * bar on stderr when it is a terminal, Ctrl-C stops after the current batch,
- * the summary line on stderr at the end (and with -v the token counts).
+/* Runs the classifier over ds->items[idx[0..n)] with judge_run (records:
+ * CSV/TSV/hf output, or NULL): progress bar on stderr when it is a terminal,
+ * Ctrl-C stops after the current batch, the summary line on stderr at the
+ * end (neither with -q; with -v the token counts).
  * Returns judge_run's 0 / 1 (stopped) / -1 (error printed), or 3 when the
  * run finished but some items were skipped as too long (error results). */
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
-                  const int *idx, int n, FILE *jsonl, FILE *table, judge_run_result *results);
+                  const int *idx, int n, FILE *jsonl, FILE *table, judge_output *records,
+                  judge_run_result *results);
 
 /* Frees the session. Returns 1 when closing the --out file failed or the
  * validation layer reported messages (both printed), else 0. */

@@ -65,8 +65,45 @@ int cli_is_help(const char *arg) { return !strcmp(arg, "-h") || !strcmp(arg, "--
 
 static void usage(FILE *f) {
     fprintf(f, "phi3vk %s (%s): Phi-3 inference on any Vulkan GPU\n\n", PHI3VK_VERSION, PHI3VK_COMMIT);
-    fprintf(f, "usage: phi3vk <command> [options]    (phi3vk <command> --help for details)\n\ncommands:\n");
+    fprintf(f, "usage: phi3vk <command> [options]    (phi3vk help <command>, or <command> --help, for details)\n"
+               "\ncommands:\n");
     for (int i = 0; i < n_commands; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-12s %s\n", "help", "this list, or `phi3vk help COMMAND`: the command's options");
+    fprintf(f, "  %-12s %s\n", "version", "the version and commit (also --version)");
+    fprintf(f, "\nexit status: 0 done, 1 error, 2 usage error, 3 done but items were skipped (classify, eval),\n"
+               "130 interrupted (Ctrl-C). Repo ids owner/name[@revision] work wherever a model or a tokenizer\n"
+               "is named (-m, --tokenizer), found in the Hugging Face cache (phi3vk pull fetches them).\n");
+}
+
+static const cli_command *find_command(const char *name) {
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(name, commands[i].name)) return &commands[i];
+    return NULL;
+}
+
+/* `phi3vk help [COMMAND]`: the list, or the command's --help. */
+static int help(int argc, char **argv) {
+    if (argc < 3) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc > 3) {
+        fprintf(stderr, "phi3vk help: one command at a time (see phi3vk help)\n");
+        return 2;
+    }
+    if (!strcmp(argv[2], "help") || !strcmp(argv[2], "version")) {
+        usage(stdout);
+        return 0;
+    }
+    const cli_command *c = find_command(argv[2]);
+    if (!c) {
+        fprintf(stderr, "phi3vk help: unknown command '");
+        cli_print_safe(stderr, argv[2], strlen(argv[2]), 0);
+        fprintf(stderr, "' (see phi3vk help)\n");
+        return 2;
+    }
+    char *sub[] = {argv[2], "--help", NULL};
+    return c->run(2, sub);
 }
 
 int main(int argc, char **argv) {
@@ -74,13 +111,20 @@ int main(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "--version")) {
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        if (argc > 2) {
+            fprintf(stderr, "phi3vk version: takes no arguments\n");
+            return 2;
+        }
         printf("phi3vk %s (%s)\n", PHI3VK_VERSION, PHI3VK_COMMIT);
         return 0;
     }
-    for (int i = 0; i < n_commands; i++)
-        if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "phi3vk: unknown command '%s'\n", argv[1]);
+    if (!strcmp(argv[1], "help")) return help(argc, argv);
+    const cli_command *c = find_command(argv[1]);
+    if (c) return c->run(argc - 1, argv + 1);
+    fprintf(stderr, "phi3vk: unknown command '");
+    cli_print_safe(stderr, argv[1], strlen(argv[1]), 0);
+    fprintf(stderr, "'\n");
     usage(stderr);
     return 2;
 }

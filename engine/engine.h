@@ -49,6 +49,11 @@ typedef struct eng_model_opts {
     const char *tokenizer;   /* tokenizer.json or folder overriding the checkpoint's; NULL: the
                                 checkpoint's own (a model without one still runs on ids) */
     int max_layers;          /* > 0: load only the first N layers (benchmarks) */
+    /* Loading progress: called after each layer's weights are uploaded and
+     * once more at the end (done == total), in bytes of device weights;
+     * may be NULL. */
+    void (*progress)(void *user, uint64_t done, uint64_t total);
+    void *progress_user;
     phi3_quant weights;      /* how to store the matrices (model/tensors.h: f16, q8_0, q4_0, q4_k,
                                 q4_k_m, quantizing float or re-quantizing other types while
                                 loading); NONE: as the file stores them, float types as fp16 */

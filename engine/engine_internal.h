@@ -34,6 +34,8 @@ struct eng_model {
     uint64_t type_values[ENG_MAX_TYPES];  /* ... and how many values each holds */
     char type_summary[96];   /* eng_model_weight_types */
     tok_tokenizer *tok;      /* owned; NULL when none */
+    void (*progress)(void *user, uint64_t done, uint64_t total); /* eng_model_opts.progress */
+    void *progress_user;
 };
 
 /* The ggml type (formats/gguf.h ids) a weight is held in on the device:

@@ -154,7 +154,7 @@ fail:
     return NULL;
 }
 
-static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size_t errlen) {
+static int upload_all(eng_model *m, weight_reader *rd, int tied, uint64_t total, char *err, size_t errlen) {
     double t0 = util_now_s();
     if (!(m->embd = upload(m, rd, PHI3_W_EMBD, 0, err, errlen))) return -1;
     for (int l = 0; l < m->cfg.n_layers; l++) {
@@ -166,8 +166,7 @@ static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size
             !(L->gate_up = upload(m, rd, PHI3_W_GATE_UP, l, err, errlen)) ||
             !(L->down = upload(m, rd, PHI3_W_DOWN, l, err, errlen)))
             return -1;
-        if (m->verbose && isatty(2)) /* a progress line only on a terminal */
-            fprintf(stderr, "\rphi3vk: loading layer %d/%d (%.0f MiB)", l + 1, m->cfg.n_layers, m->weight_bytes / MIB);
+        if (m->progress) m->progress(m->progress_user, m->weight_bytes, total);
     }
     if (!(m->out_norm = upload(m, rd, PHI3_W_OUTPUT_NORM, 0, err, errlen))) return -1;
     if (tied) {
@@ -180,9 +179,10 @@ static int upload_all(eng_model *m, weight_reader *rd, int tied, char *err, size
         return -1;
     }
     double dt = util_now_s() - t0;
+    if (m->progress) m->progress(m->progress_user, total, total);
     if (m->verbose)
-        fprintf(stderr, "%sphi3vk: loaded %.1f MiB of weights (%s, %.3f bytes per weight) in %.2f s (%.2f GB/s)\n",
-                isatty(2) ? "\r" : "", m->weight_bytes / MIB, eng_model_weight_types(m), eng_model_bytes_per_weight(m), dt,
+        fprintf(stderr, "phi3vk: loaded %.1f MiB of weights (%s, %.3f bytes per weight) in %.2f s (%.2f GB/s)\n",
+                m->weight_bytes / MIB, eng_model_weight_types(m), eng_model_bytes_per_weight(m), dt,
                 m->weight_bytes / dt / 1e9);
     const phi3_convert_stats *st = &rd->stats;
     if (st->n_overflow || st->n_nan)
@@ -265,8 +265,10 @@ static int model_load(eng_model *m, const eng_model_opts *o, weight_reader *rd, 
         snprintf(err, errlen, "out of host memory");
         return -1;
     }
+    m->progress = o->progress;
+    m->progress_user = o->progress_user;
     vkr_weights_expect(m->vk, need);
-    int rc = upload_all(m, rd, tied, err, errlen);
+    int rc = upload_all(m, rd, tied, need, err, errlen);
     vkr_weights_expect(m->vk, 0);
     free(rd->tmp);
     free(rd->blk);

@@ -71,7 +71,7 @@ fmt_gguf_writer *fmt_gguf_writer_create(void) { return calloc(1, sizeof(fmt_gguf
 
 void fmt_gguf_writer_destroy(fmt_gguf_writer *w) {
     if (!w) return;
-    if (w->f) {
+    if (w->f && w->f != stdout) {
         fclose(w->f);
         if (!w->finished && w->path) remove(w->path);
     }
@@ -189,7 +189,7 @@ int fmt_gguf_writer_begin(fmt_gguf_writer *w, const char *path, char *err, size_
         return -1;
     }
     uint64_t n_kv = w->n_kv + 1;
-    if (!(w->f = fopen(path, "wb"))) {
+    if (!(w->f = strcmp(path, "-") ? fopen(path, "wb") : stdout)) {
         snprintf(err, errlen, "%s: cannot create: %s", path, strerror(errno));
         return -1;
     }
@@ -251,11 +251,13 @@ int fmt_gguf_writer_finish(fmt_gguf_writer *w, char *err, size_t errlen) {
                  (unsigned long long)w->cur_done, (unsigned long long)w->tensors[w->cur].n_bytes);
         return -1;
     }
-    int rc = fclose(w->f);
+    int to_stdout = w->f == stdout;
+    int rc = to_stdout ? fflush(w->f) || ferror(w->f) : fclose(w->f);
     w->f = NULL;
     if (rc) {
-        snprintf(err, errlen, "%s: close failed: %s", w->path, strerror(errno));
-        remove(w->path);
+        snprintf(err, errlen, "%s: %s failed: %s", to_stdout ? "standard output" : w->path, to_stdout ? "write" : "close",
+                 strerror(errno));
+        if (!to_stdout) remove(w->path);
         return -1;
     }
     w->finished = 1;

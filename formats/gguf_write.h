@@ -59,8 +59,9 @@ int fmt_gguf_writer_str(fmt_gguf_writer *w, const char *key, const char *s);
  * {C, R}). Its data must then be written in declaration order. 0 or -1. */
 int fmt_gguf_writer_tensor(fmt_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims, const uint64_t *ne);
 
-/* Creates path and writes everything before the tensor data. Returns 0, or
- * -1 with err (an earlier misuse, or an I/O error naming the path). */
+/* Creates path ("-": standard output, which is flushed by finish and never
+ * closed) and writes everything before the tensor data. Returns 0, or -1
+ * with err (an earlier misuse, or an I/O error naming the path). */
 int fmt_gguf_writer_begin(fmt_gguf_writer *w, const char *path, char *err, size_t errlen);
 
 /* Appends n bytes of tensor data (may span tensors). Writing more bytes than

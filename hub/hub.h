@@ -28,6 +28,7 @@
 #define HUB_DEFAULT_MAX_FILE 50000000000ull /* 50 GB: the Hub's largest LFS files */
 #define HUB_DEFAULT_DEADLINE_S 86400        /* a day: the judge's 15.3 GB at 0.2 MB/s */
 #define HUB_TOKEN_MAX 4095                  /* bytes of an access token (the Hub's are ~40) */
+#define HUB_SPACE_MARGIN 100000000ull       /* bytes a pull leaves free on the cache's file system */
 
 /* A parsed "owner/name[@revision]". */
 typedef struct hub_repo_id {
@@ -84,6 +85,12 @@ int hub_resolve(const char *repo_spec, char *out_path, size_t len, char *err, si
  * pull would download, or why that could not be found out. */
 int hub_resolve_ex(const char *repo_spec, const hub_resolve_opts *opts, char *out_path, size_t len,
                    char *err, size_t errlen);
+
+/* The repo a cache snapshot folder belongs to: for a path ending in
+ * models--<owner>--<name>/snapshots/<40-hex sha> (trailing '/' allowed)
+ * writes "owner/name" into out and returns 0; returns -1 for any other path
+ * (or when out is too small). No file is touched. */
+int hub_repo_of_snapshot(const char *path, char *out, size_t len);
 
 /* Models that ship without a tokenizer take it from another repo: returns
  * that repo id for repo ("owner/name[@rev]"; the revision is ignored), or
@@ -191,6 +198,9 @@ typedef struct hub_pull_result {
 /* Downloads a repo revision into the cache:
  *  1. GET {endpoint}/api/models/{repo}/revision/{rev}?blobs=true for the
  *     commit sha and the file list; selects files with hub_file_selected().
+ *     Before downloading anything, checks that the bytes still missing fit
+ *     the cache's file system (statvfs, HUB_SPACE_MARGIN kept free); the
+ *     error says how much is needed and free.
  *  2. For each file not already complete in blobs/: GET
  *     {endpoint}/{repo}/resolve/{sha}/{file} (following redirects), into
  *     blobs/<etag>.incomplete, resuming an existing one with a Range request;

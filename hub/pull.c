@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -614,6 +615,26 @@ static int setup(pull_state *st, const hub_pull_opts *o, char *err, size_t errle
     return 0;
 }
 
+/* Refuses a pull whose files would not fit: the bytes still to download
+ * (res->need_bytes) against what the cache's file system has free for an
+ * unprivileged user, keeping HUB_SPACE_MARGIN spare. Files of unknown size
+ * count 0 (their cap is --max-file-size). */
+static int check_space(const pull_state *st, const hub_pull_result *res, char *err, size_t errlen) {
+    struct statvfs fs;
+    char blobs[PATH_BYTES];
+    if (hub_join(blobs, sizeof blobs, err, errlen, "%s/blobs", st->repo_dir)) return -1;
+    if (statvfs(blobs, &fs) != 0) return 0; /* not knowable: the download reports a full disk itself */
+    uint64_t avail = (uint64_t)fs.f_bavail * (uint64_t)fs.f_frsize;
+    if (res->need_bytes + HUB_SPACE_MARGIN <= avail) return 0;
+    char need[32], free_b[32];
+    hub_format_bytes(res->need_bytes, need, sizeof need);
+    hub_format_bytes(avail, free_b, sizeof free_b);
+    hub_set_err(err, errlen, "%s/%s@%s needs %s more in %s, but its file system has %s free: free some space, or "
+                "pull into another cache (--cache-dir, HF_HUB_CACHE)", st->id.owner, st->id.name, st->id.revision,
+                need, st->repo_dir, free_b);
+    return -1;
+}
+
 int hub_pull(const hub_pull_opts *opts, hub_pull_result *res, char *err, size_t errlen) {
     pull_state st = {.opts = opts};
     hub_pull_result local;
@@ -632,6 +653,7 @@ int hub_pull(const hub_pull_opts *opts, hub_pull_result *res, char *err, size_t 
     if (hub_join(dir, sizeof dir, err, errlen, "%s/blobs/x", st.repo_dir) || mkdir_parents(dir, err, errlen) ||
         hub_join(dir, sizeof dir, err, errlen, "%s/x", res->snapshot) || mkdir_parents(dir, err, errlen))
         goto done;
+    if (check_space(&st, res, err, errlen)) goto done;
     st.prog.n_files = st.n_sel;
     for (int k = 0; k < st.n_sel; k++) st.prog.total_size += st.info.files[st.sel[k]].size;
     for (int k = 0; k < st.n_sel; k++)

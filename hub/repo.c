@@ -239,6 +239,39 @@ int hub_endpoint(char *out, size_t len, char *err, size_t errlen) {
     return 0;
 }
 
+int hub_repo_of_snapshot(const char *path, char *out, size_t len) {
+    size_t end = strlen(path);
+    while (end > 1 && path[end - 1] == '/') end--;
+    const char *parts[3];
+    size_t lens[3];
+    for (int k = 0; k < 3; k++) { /* the last three components, last first */
+        size_t start = end;
+        while (start > 0 && path[start - 1] != '/') start--;
+        parts[k] = path + start, lens[k] = end - start;
+        if (start == 0 && k < 2) return -1;
+        end = start ? start - 1 : 0;
+        while (end > 1 && path[end - 1] == '/') end--;
+    }
+    char sha[41], repo[HUB_OWNER_MAX + HUB_NAME_MAX + 16];
+    if (lens[0] != 40 || lens[1] != 9 || strncmp(parts[1], "snapshots", 9) || lens[2] < 12 ||
+        lens[2] >= sizeof repo || strncmp(parts[2], "models--", 8))
+        return -1;
+    memcpy(sha, parts[0], 40);
+    sha[40] = 0;
+    if (!hub_is_commit_sha(sha)) return -1;
+    /* owner and name cannot hold "--" (hub_parse_repo_id), so the first one after "models--" splits them */
+    memcpy(repo, parts[2] + 8, lens[2] - 8);
+    repo[lens[2] - 8] = 0;
+    char *sep = strstr(repo, "--");
+    if (!sep) return -1;
+    *sep = '/';
+    memmove(sep + 1, sep + 2, strlen(sep + 2) + 1);
+    hub_repo_id id;
+    if (hub_parse_repo_id(repo, &id, NULL, 0) || id.has_revision) return -1;
+    if (snprintf(out, len, "%s", repo) >= (int)len) return -1;
+    return 0;
+}
+
 const char *hub_default_tokenizer_repo(const char *repo) {
     static const struct {
         const char *model, *tokenizer;

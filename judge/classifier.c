@@ -370,10 +370,11 @@ static int classify_chunk(judge_classifier *cl, const char *const *texts, const 
         const float *logits = cl->seq[j].logits;
         out[j].p_toxic = judge_p_toxic(logits, cl->n_vocab, &cl->ans);
         d[j].argmax_class = judge_answer_argmax_class(logits, cl->n_vocab, &cl->ans);
+        double t = cl->o.threshold > 0 ? cl->o.threshold : JUDGE_DEFAULT_THRESHOLD;
         if (!cl->o.reason)
             out[j].label = isnan(out[j].p_toxic) ? JUDGE_UNPARSABLE
-                           : out[j].p_toxic >= JUDGE_DEFAULT_THRESHOLD ? JUDGE_TOXIC
-                                                   : JUDGE_NON_TOXIC;
+                           : out[j].p_toxic >= t ? JUDGE_TOXIC
+                                                 : JUDGE_NON_TOXIC;
     }
     if (cl->o.reason) {
         if (generate(cl, k, d, err, errlen)) goto fail;

@@ -30,7 +30,8 @@
  *
  * Modes:
  * - label only (default, no decode step): P(toxic) from the logits of the
- *   prefill's last position; label = toxic when P(toxic) >= 0.5, else
+ *   prefill's last position; label = toxic when P(toxic) >= the threshold
+ *   (0.5 unless opts.threshold says otherwise), else
  *   non-toxic, so label and score agree by construction (unparsable only when
  *   the score is NaN). This is a forced choice between the two classes; the
  *   greedy answer could differ in the split case score.h describes, and
@@ -80,6 +81,7 @@ typedef struct judge_classifier_opts {
                              (measurements and tests of the reuse) */
     int no_bos;           /* 1: no BOS before the chat template */
     judge_too_long too_long; /* judge_classify_batch's policy for prompts that do not fit */
+    double threshold;     /* label-only runs: toxic when P(toxic) >= threshold; 0: JUDGE_DEFAULT_THRESHOLD */
 } judge_classifier_opts;
 
 /* Counters over the classifier's lifetime. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "judge/idset.h"
+#include "judge/results.h"
 #include "util/utf8.h"
 
 /* ---- formats ------------------------------------------------------------ */
@@ -88,16 +89,44 @@ static char *dup_bytes(const char *s, size_t n) {
     return d;
 }
 
-/* Appends an item; copies every string. row_number names the item when id
- * is NULL. label may be NULL. */
+static void free_keep(char **keep, int n) {
+    for (int i = 0; keep && i < n; i++) free(keep[i]);
+    free(keep);
+}
+
+/* A kept value as JSON text (see judge_item.keep): a string of n bytes, or
+ * (v non-NULL) a JSONL field's value. NULL when out of memory. */
+static char *keep_json(const char *s, size_t n, const cJSON *v) {
+    char *raw = NULL, *text = NULL;
+    if (!v) {
+        cJSON *str = (raw = dup_bytes(s, n)) ? cJSON_CreateString(raw) : NULL;
+        text = str ? cJSON_PrintUnformatted(str) : NULL;
+        cJSON_Delete(str);
+    } else {
+        text = cJSON_PrintUnformatted(v);
+    }
+    char *out = text ? judge_utf8_sanitize(text) : NULL; /* invalid bytes sit inside strings only */
+    free(raw);
+    cJSON_free(text);
+    return out;
+}
+
+/* Appends an item; copies every string, takes keep (ds->n_keep values).
+ * row_number names the item when id is NULL. label may be NULL. */
 static int add_item(builder *b, int line, long row_number, const char *id, size_t id_len, const char *text,
-                    size_t text_len, const char *label, size_t label_len) {
+                    size_t text_len, const char *label, size_t label_len, char **keep) {
     judge_dataset *ds = b->ds;
     if (ds->n == b->cap) {
-        if (b->cap > (1 << 29)) return fail(b, "%s: too many items", b->name);
+        if (b->cap > (1 << 29)) {
+            free_keep(keep, ds->n_keep);
+            return fail(b, "%s: too many items", b->name);
+        }
         int cap = b->cap ? b->cap * 2 : 256;
         judge_item *items = realloc(ds->items, (size_t)cap * sizeof *items);
-        if (!items) return fail(b, "%s: out of memory", b->name);
+        if (!items) {
+            free_keep(keep, ds->n_keep);
+            return fail(b, "%s: out of memory", b->name);
+        }
         ds->items = items;
         b->cap = cap;
     }
@@ -113,6 +142,7 @@ static int add_item(builder *b, int line, long row_number, const char *id, size_
     it->label = label ? dup_bytes(label, label_len) : NULL;
     it->text_len = text_len;
     it->line = line;
+    it->keep = keep;
     ds->n++; /* counted before the check so destroy frees what was copied */
     if (!it->id || !it->text || (label && !it->label)) return fail(b, "%s: out of memory", b->name);
     if (!util_utf8_valid(text, text_len) && ds->n_invalid_utf8++ == 0) ds->first_invalid_utf8_line = line;
@@ -163,7 +193,7 @@ static int load_text(builder *b, const char *buf, size_t len) {
         line++;
         if (n && buf[pos + n - 1] == '\r') n--;
         if (is_blank(buf + pos, n)) b->ds->n_blank++;
-        else if (add_item(b, line, line, NULL, 0, buf + pos, n, NULL, 0)) return -1;
+        else if (add_item(b, line, line, NULL, 0, buf + pos, n, NULL, 0, NULL)) return -1;
         pos = end + 1;
     }
     return 0;
@@ -383,6 +413,9 @@ static int load_table(builder *b, const char *buf, size_t len, judge_format fmt,
     int ci = o->id_key ? find_column(b, &hdr, o->id_key) : -2;
     int cl = o->label_key ? find_column(b, &hdr, o->label_key) : -2;
     if (ct == -1 || ci == -1 || cl == -1) goto done;
+    int ck[JUDGE_MAX_KEEP];
+    for (int k = 0; k < o->n_keep; k++)
+        if ((ck[k] = find_column(b, &hdr, o->keep_keys[k])) < 0) goto done;
     long rows = 0;
     while ((got = next_record(b, &c, &row, fmt)) == 1) {
         rows++;
@@ -399,7 +432,14 @@ static int load_table(builder *b, const char *buf, size_t len, judge_format fmt,
             fail(b, "%s:%d: NUL byte in column '%s'", b->name, row.line, text_key);
             goto done;
         }
-        if (add_item(b, row.line, rows, id, id_len, row.bytes + row.off[ct], row.flen[ct], label, label_len))
+        char **keep = o->n_keep ? calloc((size_t)o->n_keep, sizeof *keep) : NULL;
+        if (o->n_keep && !keep) goto oom;
+        for (int k = 0; k < o->n_keep; k++)
+            if (!(keep[k] = keep_json(row.bytes + row.off[ck[k]], row.flen[ck[k]], NULL))) {
+                free_keep(keep, o->n_keep);
+                goto oom;
+            }
+        if (add_item(b, row.line, rows, id, id_len, row.bytes + row.off[ct], row.flen[ct], label, label_len, keep))
             goto done;
     }
     if (got == 0) rc = 0;
@@ -491,10 +531,17 @@ static int load_jsonl(builder *b, const char *buf, size_t len, const judge_datas
         const char *id = (text && o->id_key) ? json_field(b, line, obj, o->id_key, 1, idnum, sizeof idnum) : NULL;
         const char *label =
             (text && o->label_key) ? json_field(b, line, obj, o->label_key, 1, labnum, sizeof labnum) : NULL;
-        int rc = -1;
-        if (text && (id || !o->id_key) && (label || !o->label_key))
-            rc = add_item(b, line, line, id, id ? strlen(id) : 0, text, strlen(text), label,
-                          label ? strlen(label) : 0);
+        int rc = -1, ok = text && (id || !o->id_key) && (label || !o->label_key);
+        char **keep = ok && o->n_keep ? calloc((size_t)o->n_keep, sizeof *keep) : NULL;
+        if (ok && o->n_keep && !keep) ok = 0, fail(b, "%s: out of memory", b->name);
+        for (int k = 0; ok && k < o->n_keep; k++) {
+            const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, o->keep_keys[k]);
+            if (!v) ok = 0, json_field(b, line, obj, o->keep_keys[k], 0, NULL, 0); /* the "no field" message */
+            else if (!(keep[k] = keep_json(NULL, 0, v))) ok = 0, fail(b, "%s: out of memory", b->name);
+        }
+        if (ok) rc = add_item(b, line, line, id, id ? strlen(id) : 0, text, strlen(text), label,
+                              label ? strlen(label) : 0, keep);
+        else free_keep(keep, o->n_keep);
         cJSON_Delete(obj);
         if (rc) return -1;
     }
@@ -509,7 +556,9 @@ void judge_dataset_destroy(judge_dataset *ds) {
         free(ds->items[i].id);
         free(ds->items[i].text);
         free(ds->items[i].label);
+        free_keep(ds->items[i].keep, ds->n_keep);
     }
+    free_keep(ds->keep_names, ds->n_keep);
     free(ds->items);
     free(ds);
 }
@@ -526,6 +575,23 @@ judge_dataset *judge_dataset_parse(const char *buf, size_t len, const char *name
     }
     snprintf(ds->source, sizeof ds->source, "%s", b.name);
     ds->format = o->format == JUDGE_FORMAT_AUTO ? judge_format_guess(name) : o->format;
+    if (o->n_keep < 0 || o->n_keep > JUDGE_MAX_KEEP) {
+        fail(&b, "%s: %d kept columns, at most %d", b.name, o->n_keep, JUDGE_MAX_KEEP);
+        judge_dataset_destroy(ds);
+        return NULL;
+    }
+    if (o->n_keep && !(ds->keep_names = calloc((size_t)o->n_keep, sizeof *ds->keep_names))) {
+        fail(&b, "%s: out of memory", b.name);
+        judge_dataset_destroy(ds);
+        return NULL;
+    }
+    ds->n_keep = o->n_keep;
+    for (int k = 0; k < o->n_keep; k++)
+        if (!(ds->keep_names[k] = dup_bytes(o->keep_keys[k], strlen(o->keep_keys[k])))) {
+            fail(&b, "%s: out of memory", b.name);
+            judge_dataset_destroy(ds);
+            return NULL;
+        }
     if (len >= 3 && !memcmp(buf, "\xEF\xBB\xBF", 3)) {
         buf += 3;
         len -= 3;
@@ -543,10 +609,11 @@ judge_dataset *judge_dataset_parse(const char *buf, size_t len, const char *name
         for (const char *p = buf; p < nul; p++) line += *p == '\n';
         fail(&b, "%s:%d: NUL byte (a binary file? expected %s)", b.name, line, judge_format_name(ds->format));
     } else if (ds->format == JUDGE_FORMAT_TEXT) {
-        if (o->text_key || o->id_key || o->label_key)
+        if (o->text_key || o->id_key || o->label_key || o->n_keep)
             fail(&b, "%s: plain text (one item per line) has no columns or fields; '%s' does not apply (use "
                      "tsv, csv or jsonl)",
-                 b.name, o->label_key ? o->label_key : o->id_key ? o->id_key : o->text_key);
+                 b.name, o->label_key ? o->label_key : o->id_key ? o->id_key : o->text_key ? o->text_key
+                                                                                          : o->keep_keys[0]);
         else
             rc = load_text(&b, buf, len);
     } else if (ds->format == JUDGE_FORMAT_JSONL) {
@@ -612,107 +679,4 @@ judge_dataset *judge_dataset_load(const char *path, const judge_dataset_opts *op
     judge_dataset *ds = judge_dataset_parse(buf, len, name, &o, err, errlen);
     free(buf);
     return ds;
-}
-
-/* ---- labels and selection ------------------------------------------------- */
-
-/* s without surrounding ASCII whitespace: start and length. */
-static const char *trim(const char *s, size_t *n) {
-    size_t len = strlen(s);
-    while (len && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')) s++, len--;
-    while (len && (s[len - 1] == ' ' || s[len - 1] == '\t' || s[len - 1] == '\r' || s[len - 1] == '\n')) len--;
-    *n = len;
-    return s;
-}
-
-static int same_label(const char *a, size_t na, const char *b, size_t nb) {
-    if (na != nb) return 0;
-    for (size_t i = 0; i < na; i++) {
-        char x = a[i], y = b[i];
-        if (x >= 'A' && x <= 'Z') x = (char)(x - 'A' + 'a');
-        if (y >= 'A' && y <= 'Z') y = (char)(y - 'A' + 'a');
-        if (x != y) return 0;
-    }
-    return 1;
-}
-
-int judge_dataset_classes(const judge_dataset *ds, const char *positive, int *cls, char *err, size_t errlen) {
-    size_t np;
-    const char *pos = trim(positive, &np);
-    /* Distinct labels, in order of first appearance, with counts. */
-    enum { MAXV = 8 };
-    int first[MAXV], count[MAXV], nv = 0, more = 0;
-    for (int i = 0; i < ds->n; i++) {
-        if (!ds->items[i].label) {
-            snprintf(err, errlen, "%s: labels were not read (no label column or field)", ds->source);
-            return -1;
-        }
-        size_t n;
-        const char *l = trim(ds->items[i].label, &n);
-        cls[i] = same_label(l, n, pos, np);
-        int v = 0;
-        for (; v < nv; v++) {
-            size_t m;
-            const char *u = trim(ds->items[first[v]].label, &m);
-            if (same_label(l, n, u, m)) break;
-        }
-        if (v < nv) count[v]++;
-        else if (nv < MAXV) first[nv] = i, count[nv++] = 1;
-        else more = 1;
-    }
-    int n_pos_values = 0, n_neg_values = 0;
-    for (int v = 0; v < nv; v++) {
-        if (cls[first[v]]) n_pos_values++;
-        else n_neg_values++;
-    }
-    if (n_pos_values == 1 && n_neg_values <= 1 && !more) return 0;
-    int k = snprintf(err, errlen, "%s: expected labels '%.*s' and one other value; found", ds->source, (int)np, pos);
-    for (int v = 0; v < nv && k >= 0 && (size_t)k < errlen; v++)
-        k += snprintf(err + k, errlen - (size_t)k, "%s '%s' (%d)", v ? "," : "", ds->items[first[v]].label,
-                      count[v]);
-    if (k >= 0 && (size_t)k < errlen) snprintf(err + k, errlen - (size_t)k, "%s", more ? ", ..." : nv ? "" : " no items");
-    return -1;
-}
-
-/* splitmix64: a small, well-mixed PRNG; the stream only depends on seed. */
-static uint64_t next_rand(uint64_t *s) {
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static int cmp_int(const void *a, const void *b) {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-int judge_select(int n, const int *cls, int limit, int balance, uint64_t seed, int *idx) {
-    if (!balance) {
-        int k = (limit > 0 && limit < n) ? limit : n;
-        for (int i = 0; i < k; i++) idx[i] = i;
-        return k;
-    }
-    int count[2] = {0, 0};
-    for (int i = 0; i < n; i++) count[cls[i] ? 1 : 0]++;
-    int k = count[0] < count[1] ? count[0] : count[1];
-    if (limit > 0 && limit / 2 < k) k = limit / 2;
-    int out = 0;
-    uint64_t state = seed;
-    for (int c = 0; c < 2; c++) {
-        /* Gather the class's indices at idx[out..], then a partial
-         * Fisher-Yates shuffle draws k of them into the front. */
-        int m = 0;
-        for (int i = 0; i < n; i++)
-            if ((cls[i] ? 1 : 0) == c) idx[out + m++] = i;
-        for (int j = 0; j < k; j++) {
-            int r = j + (int)(next_rand(&state) % (uint64_t)(m - j));
-            int t = idx[out + j];
-            idx[out + j] = idx[out + r];
-            idx[out + r] = t;
-        }
-        out += k;
-    }
-    qsort(idx, (size_t)out, sizeof *idx, cmp_int);
-    return out;
 }

@@ -43,6 +43,8 @@ typedef enum judge_format {
     JUDGE_FORMAT_JSONL,
 } judge_format;
 
+#define JUDGE_MAX_KEEP 64 /* columns classify --keep-cols copies */
+
 typedef struct judge_dataset_opts {
     judge_format format;     /* JUDGE_FORMAT_AUTO: by extension */
     const char *text_key;    /* column (tsv/csv) or field (jsonl) holding the
@@ -53,6 +55,10 @@ typedef struct judge_dataset_opts {
                                 not read. Must be NULL for text. */
     int no_header;           /* tsv/csv: the first row is data; columns are
                                 named "1", "2", ... */
+    const char *const *keep_keys; /* (n_keep) columns/fields copied into each
+                                item's keep (classify --keep-cols); each must
+                                exist (as the text's column must). Not for text */
+    int n_keep;
 } judge_dataset_opts;
 
 typedef struct judge_item {
@@ -63,6 +69,10 @@ typedef struct judge_item {
     char *label;      /* the label as written (NUL-terminated), NULL when
                          label_key was NULL */
     int line;         /* 1-based line of the file where the item starts */
+    char **keep;      /* (dataset n_keep) the kept columns as JSON text: a
+                         string for TSV/CSV, the field's value for JSONL (any
+                         JSON type); invalid UTF-8 replaced by U+FFFD. NULL
+                         when no column is kept */
 } judge_item;
 
 typedef struct judge_dataset {
@@ -73,6 +83,8 @@ typedef struct judge_dataset {
     int n_blank;                  /* blank lines skipped */
     int n_invalid_utf8;           /* items whose text is not valid UTF-8 */
     int first_invalid_utf8_line;  /* line of the first of them, 0 if none */
+    int n_keep;                   /* kept columns (opts.n_keep) */
+    char **keep_names;            /* (n_keep) their names, owned */
 } judge_dataset;
 
 /* "text", "tsv", "tsv-quoted", "csv", "jsonl" ("auto" for AUTO). */
@@ -104,9 +116,12 @@ long judge_json_nul_escape(const char *s, size_t n);
 
 /* Maps every item's label to a class: 1 when it equals positive (compared
  * without surrounding whitespace, ASCII case-insensitively), else 0. cls has
- * room for ds->n ints. Fails, listing the labels found with their counts,
- * when labels were not read, when positive occurs nowhere, or when more than
- * one other value occurs (a typo must not pass as the negative class). */
+ * room for ds->n ints. A file of one label value is accepted whichever it
+ * is (all class 1 when it is positive, else all class 0: a toxic-only or a
+ * non-toxic-only set). Fails, listing the labels found with their counts,
+ * when labels were not read, when more than one other value occurs (a typo
+ * must not pass as the negative class), or when two values occur and
+ * neither is positive. Implemented in judge/classes.c. */
 int judge_dataset_classes(const judge_dataset *ds, const char *positive, int *cls, char *err, size_t errlen);
 
 #define JUDGE_SELECT_SEED 42u

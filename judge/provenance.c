@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "judge/results.h"
 #include "util/sha256.h"
 #include "formats/mapfile.h"
 #include "model/source.h"
@@ -53,7 +54,7 @@ char *judge_provenance_line(const judge_provenance *p, size_t *len) {
     }
     cJSON *fb = ok ? cJSON_AddArrayToObject(o, "kernel_fallbacks") : NULL;
     for (int i = 0; fb && i < p->n_kernel_fallbacks; i++) cJSON_AddItemToArray(fb, cJSON_CreateString(p->kernel_fallbacks[i]));
-    if (fb && (text = cJSON_PrintUnformatted(root))) {
+    if (fb && cJSON_AddNumberToObject(root, "schema_version", JUDGE_SCHEMA_VERSION) && (text = cJSON_PrintUnformatted(root))) {
         size_t n = strlen(text);
         if ((line = malloc(n + 2))) {
             memcpy(line, text, n);

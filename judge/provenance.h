@@ -4,7 +4,7 @@
  * never mixes two models.
  *
  * A results file holds provenance lines among its result lines:
- *   {"provenance":{"phi3vk_version":"0.1.0","model":"grounded-ai/...@<sha>",...}}
+ *   {"provenance":{"phi3vk_version":"0.1.0","model":"grounded-ai/...@<sha>",...},"schema_version":1}
  * A run writes one before its first result whenever the file's last
  * provenance differs from its own (so a file normally holds exactly one);
  * result lines belong to the provenance line above them.

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "judge/results.h"
+
 static const char *const DEFAULT_NAMES[2] = {"non-toxic", "toxic"};
 
 /* a / b, or 0 when b is 0: sklearn's zero_division=0. */
@@ -49,52 +51,17 @@ int judge_report_compute(const int *y_true, const judge_label *y_pred, const dou
     r->weighted.recall = w0 * r->cls[0].recall + w1 * r->cls[1].recall;
     r->weighted.f1 = w0 * r->cls[0].f1 + w1 * r->cls[1].f1;
     r->weighted.support = n;
-    r->roc_auc = NAN;
+    r->roc_auc = r->pr_auc = NAN;
+    r->best_f1 = (judge_best_f1){NAN, NAN, NAN, NAN};
+    r->calib.ece = NAN;
     if (score) {
         for (int i = 0; i < n; i++) r->n_scored += isfinite(score[i]) != 0;
         r->roc_auc = judge_roc_auc(y_true, score, n);
+        r->pr_auc = judge_pr_auc(y_true, score, n);
+        r->best_f1 = judge_best_f1_threshold(y_true, score, n);
+        judge_calibration(y_true, score, n, &r->calib);
     }
     return 0;
-}
-
-typedef struct scored {
-    double s;
-    int y;
-} scored;
-
-static int cmp_scored(const void *a, const void *b) {
-    double x = ((const scored *)a)->s, y = ((const scored *)b)->s;
-    return (x > y) - (x < y);
-}
-
-double judge_roc_auc(const int *y_true, const double *score, int n) {
-    scored *v = malloc(sizeof *v * (size_t)(n > 0 ? n : 1));
-    if (!v) return NAN;
-    int m = 0;
-    double npos = 0, nneg = 0;
-    for (int i = 0; i < n; i++) {
-        if (!isfinite(score[i])) continue;
-        v[m].s = score[i];
-        v[m].y = y_true[i] ? 1 : 0;
-        npos += v[m].y;
-        nneg += 1 - v[m].y;
-        m++;
-    }
-    qsort(v, (size_t)m, sizeof *v, cmp_scored);
-    /* Sum of the positives' ranks (1-based); a run of tied scores shares the
-     * average of its ranks, which counts each tied positive/negative pair as
-     * one half. */
-    double rank_sum = 0;
-    for (int i = 0; i < m;) {
-        int j = i;
-        double pos_in_run = 0;
-        while (j < m && v[j].s == v[i].s) pos_in_run += v[j++].y;
-        rank_sum += pos_in_run * (i + 1 + j) / 2.0;  /* mean of ranks i+1 .. j */
-        i = j;
-    }
-    free(v);
-    if (npos == 0 || nneg == 0) return NAN;
-    return (rank_sum - npos * (npos + 1) / 2) / (npos * nneg);
 }
 
 /* ---- text ----------------------------------------------------------------- */
@@ -182,20 +149,79 @@ char *judge_report_format(const judge_report *r, const char *const names[2], int
         put(&t, "\nROC-AUC of P(%s): undefined (%d scored items, both classes needed)\n", names[1], r->n_scored);
     else
         put(&t, "\nROC-AUC of P(%s): %.*f (%d items)\n", names[1], auc_digits, r->roc_auc, r->n_scored);
+    if (isnan(r->pr_auc))
+        put(&t, "PR-AUC (average precision) of P(%s): undefined (no %s item)\n", names[1], names[1]);
+    else
+        put(&t, "PR-AUC (average precision) of P(%s): %.*f\n", names[1], auc_digits, r->pr_auc);
+    const judge_best_f1 *b = &r->best_f1;
+    if (isnan(b->f1))
+        put(&t, "best F1 threshold: undefined (no %s item)\n", names[1]);
+    else
+        put(&t, "best F1 threshold: P(%s) >= %.*g gives F1 %.*f (precision %.*f, recall %.*f)\n", names[1], 6,
+            b->threshold, auc_digits, b->f1, digits, b->precision, digits, b->recall);
     put(&t, "unparsable answers: %d of %d (counted as wrong)\n", r->n_unparsable, r->n);
+    if (r->calib.n == 0) return finish(&t);
+    put(&t, "\ncalibration of P(%s) (%d bins; a calibrated score has mean P close to the fraction)\n", names[1],
+        JUDGE_CALIB_BINS);
+    put(&t, "  %-9s  %6s  %8s  %14s\n", "P(toxic)", "items", "mean P", "fraction toxic");
+    for (int i = 0; i < JUDGE_CALIB_BINS; i++) {
+        const judge_calib_bin *c = &r->calib.bins[i];
+        char range[32];
+        snprintf(range, sizeof range, "%.1f-%.1f", c->lower, c->upper);
+        if (!c->count) put(&t, "  %-9s  %6d  %8s  %14s\n", range, 0, "-", "-");
+        else put(&t, "  %-9s  %6d  %8.4f  %14.4f\n", range, c->count, c->mean_p, c->fraction_pos);
+    }
+    put(&t, "expected calibration error (ECE): %.4f\n", r->calib.ece);
     return finish(&t);
 }
 
 /* ---- JSON ----------------------------------------------------------------- */
 
+/* A real number rounded to 6 significant digits, which cJSON then prints
+ * as such (null when not finite). */
+static cJSON *add_real(cJSON *o, const char *name, double x) {
+    char buf[32];
+    if (!isfinite(x)) return cJSON_AddNullToObject(o, name);
+    snprintf(buf, sizeof buf, "%.6g", x);
+    return cJSON_AddNumberToObject(o, name, strtod(buf, NULL));
+}
+
 static cJSON *metrics_json(const judge_class_metrics *m) {
     cJSON *o = cJSON_CreateObject();
     if (!o) return NULL;
-    cJSON_AddNumberToObject(o, "precision", m->precision);
-    cJSON_AddNumberToObject(o, "recall", m->recall);
-    cJSON_AddNumberToObject(o, "f1-score", m->f1);
+    add_real(o, "precision", m->precision);
+    add_real(o, "recall", m->recall);
+    add_real(o, "f1-score", m->f1);
     cJSON_AddNumberToObject(o, "support", m->support);
     return o;
+}
+
+/* "best_f1" and "calibration" of the report (see report.h). */
+static int curves_json(cJSON *root, const judge_report *r) {
+    cJSON *b = cJSON_AddObjectToObject(root, "best_f1");
+    cJSON *cal = cJSON_AddObjectToObject(root, "calibration");
+    cJSON *bins = cal ? cJSON_AddArrayToObject(cal, "bins") : NULL;
+    if (!b || !bins) return -1;
+    add_real(b, "f1", r->best_f1.f1);
+    add_real(b, "threshold", r->best_f1.threshold);
+    add_real(b, "precision", r->best_f1.precision);
+    add_real(b, "recall", r->best_f1.recall);
+    for (int i = 0; i < JUDGE_CALIB_BINS; i++) {
+        const judge_calib_bin *c = &r->calib.bins[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o || !cJSON_AddItemToArray(bins, o)) {
+            cJSON_Delete(o);
+            return -1;
+        }
+        add_real(o, "lower", c->lower);
+        add_real(o, "upper", c->upper);
+        cJSON_AddNumberToObject(o, "count", c->count);
+        add_real(o, "mean_p_toxic", c->mean_p);
+        add_real(o, "fraction_toxic", c->fraction_pos);
+        if (cJSON_GetArraySize(o) != 5) return -1;
+    }
+    add_real(cal, "ece", r->calib.ece);
+    return cJSON_GetArraySize(b) == 4 && cJSON_GetArraySize(cal) == 2 ? 0 : -1;
 }
 
 cJSON *judge_report_json(const judge_report *r, const char *const names[2]) {
@@ -213,7 +239,7 @@ cJSON *judge_report_json(const judge_report *r, const char *const names[2]) {
     cJSON *dst = cJSON_GetObjectItemCaseSensitive(root, "report");
     cJSON_AddItemToObject(dst, names[0], metrics_json(&r->cls[0]));
     cJSON_AddItemToObject(dst, names[1], metrics_json(&r->cls[1]));
-    cJSON_AddNumberToObject(dst, "accuracy", r->accuracy);
+    add_real(dst, "accuracy", r->accuracy);
     cJSON_AddItemToObject(dst, "macro avg", metrics_json(&r->macro));
     cJSON_AddItemToObject(dst, "weighted avg", metrics_json(&r->weighted));
     for (int c = 0; c < 2; c++) cJSON_AddItemToArray(counts, cJSON_CreateIntArray(r->confusion[c], 3));
@@ -223,11 +249,13 @@ cJSON *judge_report_json(const judge_report *r, const char *const names[2]) {
     counts = NULL;
     cJSON_AddItemToObject(root, "confusion_matrix", cm);
     cm = NULL;
-    if (isnan(r->roc_auc)) cJSON_AddNullToObject(root, "roc_auc");
-    else cJSON_AddNumberToObject(root, "roc_auc", r->roc_auc);
+    add_real(root, "roc_auc", r->roc_auc);
     cJSON_AddNumberToObject(root, "roc_auc_items", r->n_scored);
+    add_real(root, "pr_auc", r->pr_auc);
+    if (curves_json(root, r)) goto fail;
+    cJSON_AddNumberToObject(root, "schema_version", JUDGE_SCHEMA_VERSION);
     /* cJSON's Add* calls fail silently when out of memory: verify the tree. */
-    if (cJSON_GetArraySize(dst) != 5 || cJSON_GetArraySize(root) != 6) goto fail;
+    if (cJSON_GetArraySize(dst) != 5 || cJSON_GetArraySize(root) != 10) goto fail;
     return root;
 fail:
     cJSON_Delete(root);

@@ -30,9 +30,7 @@ static size_t seq_len(unsigned char c) {
     return 1;
 }
 
-/* s with every invalid UTF-8 byte replaced by U+FFFD; malloc'ed, NULL when
- * out of memory. */
-static char *utf8_sanitize(const char *s) {
+char *judge_utf8_sanitize(const char *s) {
     size_t n = strlen(s);
     char *out = malloc(3 * n + 1);
     if (!out) return NULL;
@@ -53,21 +51,30 @@ static char *utf8_sanitize(const char *s) {
     return out;
 }
 
+void judge_format_p(double p, char *out, size_t len) {
+    if (isfinite(p)) snprintf(out, len, "%.6g", p);
+    else snprintf(out, len, "null");
+}
+
 char *judge_result_line(const judge_result *res, size_t *len) {
-    char *reason = res->reason ? utf8_sanitize(res->reason) : NULL;
+    char *reason = res->reason ? judge_utf8_sanitize(res->reason) : NULL;
     cJSON *o = cJSON_CreateObject();
     char *text = NULL, *line = NULL;
     if (!o || (res->reason && !reason)) goto done;
+    char p[32], ms[32];
+    judge_format_p(res->p_toxic, p, sizeof p);
+    snprintf(ms, sizeof ms, "%.1f", isfinite(res->ms) && fabs(res->ms) < 1e15 ? res->ms : 0.0);
     int ok = cJSON_AddStringToObject(o, "id", res->id) != NULL;
     ok &= cJSON_AddStringToObject(o, "label", judge_label_name(res->label)) != NULL;
-    ok &= (isfinite(res->p_toxic) ? cJSON_AddNumberToObject(o, "p_toxic", res->p_toxic)
-                                  : cJSON_AddNullToObject(o, "p_toxic")) != NULL;
+    ok &= cJSON_AddRawToObject(o, "p_toxic", p) != NULL;
     ok &= (reason ? cJSON_AddStringToObject(o, "reason", reason) : cJSON_AddNullToObject(o, "reason")) != NULL;
     ok &= cJSON_AddNumberToObject(o, "prompt_tokens", res->prompt_tokens) != NULL;
-    ok &= cJSON_AddNumberToObject(o, "ms", isfinite(res->ms) ? res->ms : 0) != NULL;
+    ok &= cJSON_AddRawToObject(o, "ms", ms) != NULL;
     if (res->text_sha256[0]) ok &= cJSON_AddStringToObject(o, "text_sha256", res->text_sha256) != NULL;
     if (res->label == JUDGE_ERROR) ok &= cJSON_AddStringToObject(o, "error", res->error ? res->error : "?") != NULL;
     if (res->truncated) ok &= cJSON_AddTrueToObject(o, "truncated") != NULL;
+    ok &= cJSON_AddNumberToObject(o, "schema_version", JUDGE_SCHEMA_VERSION) != NULL;
+    for (int k = 0; ok && k < res->n_keep; k++) ok &= cJSON_AddRawToObject(o, res->keep_names[k], res->keep_values[k]) != NULL;
     if (!ok || !(text = cJSON_PrintUnformatted(o))) goto done;
     size_t n = strlen(text);
     line = malloc(n + 2);

@@ -3,14 +3,19 @@
  * repeating an item, plus the progress bar and summary of a dataset run.
  *
  * Line format (one JSON object, no raw newline inside, then '\n'):
- *   {"id":"17","label":"toxic","p_toxic":0.93,"reason":null,"prompt_tokens":231,"ms":41.2,"text_sha256":"9f2c..."}
- * id is always a string; p_toxic is null when not computed; reason is null
+ *   {"id":"17","label":"toxic","p_toxic":0.934127,"reason":null,"prompt_tokens":231,"ms":41.2,
+ *    "text_sha256":"9f2c...","schema_version":1}
+ * id is always a string; p_toxic (6 significant digits) is null when not
+ * computed; ms has one decimal; reason is null
  * unless reasons were requested (invalid UTF-8 in it, e.g. a character cut
  * by the token limit, is replaced by U+FFFD so every line is valid JSON);
  * text_sha256 identifies the text the result is for. An item that was not
  * classified has "label":"error" and "error":"why"; one whose text was cut
- * to fit the context has "truncated":true. Provenance lines (see
- * judge/provenance.h) stand among the result lines.
+ * to fit the context has "truncated":true. schema_version
+ * (JUDGE_SCHEMA_VERSION) follows; then the input columns kept with
+ * classify --keep-cols, under their own names. Provenance lines (see
+ * judge/provenance.h) stand among the result lines. The README's "Output
+ * schemas" section documents every field.
  *
  * One result per id, except that a later line replaces an earlier one of
  * the same id when the earlier is an error or was for another text (the
@@ -30,6 +35,11 @@
 
 #include "judge/label.h"
 
+/* The version of the record layouts (result lines, provenance lines, eval
+ * --json): raised when a field changes meaning or goes away (adding one
+ * does not raise it). */
+#define JUDGE_SCHEMA_VERSION 1
+
 typedef struct judge_result {
     const char *id;      /* the item's id (valid UTF-8, non-empty) */
     judge_label label;   /* the snapped answer; JUDGE_ERROR: not classified */
@@ -40,7 +50,18 @@ typedef struct judge_result {
     const char *error;   /* JUDGE_ERROR: why ("the prompt has 5000 tokens, ..."); else NULL */
     int truncated;       /* 1: the text was cut to fit the context (--too-long truncate) */
     char text_sha256[65];/* sha256 (hex) of the item's text; "" when unknown (older files) */
+    int n_keep;          /* input columns copied into the record (--keep-cols); 0 when none */
+    const char *const *keep_names;  /* (n_keep) their names (not owned) */
+    const char *const *keep_values; /* (n_keep) their values as JSON text (judge_item.keep; not owned) */
 } judge_result;
+
+/* s with every invalid UTF-8 byte replaced by U+FFFD; malloc'ed, NULL when
+ * out of memory. */
+char *judge_utf8_sanitize(const char *s);
+
+/* A probability as records write it: 6 significant digits (%.6g), "null"
+ * when not finite. */
+void judge_format_p(double p, char *out, size_t len);
 
 /* The JSONL line of res, '\n'-terminated, malloc'ed; its length in *len
  * (may be NULL). NULL when out of memory. Also what --jsonl prints. */

@@ -50,6 +50,9 @@ static int take_resumed(const judge_dataset *ds, const int *idx, int n, const ju
         *r = *got;
         r->id = item->id;
         r->error = NULL;
+        r->n_keep = item->keep ? ds->n_keep : 0;
+        r->keep_names = (const char *const *)ds->keep_names;
+        r->keep_values = (const char *const *)item->keep;
         r->reason = got->reason ? dup_str(got->reason) : NULL;
         if (got->reason && !r->reason) return -1;
         results[i].resumed = 1;
@@ -94,6 +97,11 @@ static int emit(const judge_run_opts *o, const judge_item *item, const judge_res
         judge_table_row(item, res, id_width, row, sizeof row);
         fputs(row, o->table);
     }
+    if (o->records && judge_output_record(o->records, res)) {
+        snprintf(err, errlen, "writing the %s records failed (out of memory or a full disk)",
+                 judge_output_format_name(o->records->fmt));
+        return -1;
+    }
     return 0;
 }
 
@@ -123,6 +131,11 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
     }
     judge_progress_start(prog, n - resumed, resumed);
     prog->changed = changed;
+    if (o->records && judge_output_begin(o->records, (const char *const *)ds->keep_names, ds->n_keep)) {
+        snprintf(err, errlen, "writing the %s records failed", judge_output_format_name(o->records->fmt));
+        rc = -1;
+        goto done;
+    }
     if (o->table) {
         char head[128];
         judge_table_header(id_width, head, sizeof head);
@@ -133,11 +146,20 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
             rc = 1;
             break;
         }
-        int k = 0;
+        int k = 0, rerr = 0;
         for (; next < n && k < bs; next++) {
-            if (results[next].done) continue;
+            if (results[next].done) { /* resumed: records keep the input order */
+                if (o->records && k > 0) break;
+                if (o->records && judge_output_record(o->records, &results[next].r)) rerr = 1;
+                continue;
+            }
             pos[k] = next;
             items[k++] = &ds->items[idx[next]];
+        }
+        if (rerr) {
+            snprintf(err, errlen, "writing the %s records failed", judge_output_format_name(o->records->fmt));
+            rc = -1;
+            break;
         }
         if (k == 0) break;
         memset(out, 0, sizeof *out * (size_t)k);
@@ -149,6 +171,9 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
         for (int j = 0; j < k; j++) {
             out[j].id = items[j]->id;
             memcpy(out[j].text_sha256, results[pos[j]].r.text_sha256, sizeof out[j].text_sha256);
+            out[j].n_keep = items[j]->keep ? ds->n_keep : 0;
+            out[j].keep_names = (const char *const *)ds->keep_names;
+            out[j].keep_values = (const char *const *)items[j]->keep;
             if (!(out[j].ms > 0)) out[j].ms = ms;
             judge_run_result *dst = &results[pos[j]];
             dst->r = out[j];
@@ -164,11 +189,16 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
         }
         if (o->jsonl) fflush(o->jsonl);
         if (o->table) fflush(o->table);
+        if (o->records) fflush(o->records->f);
         if (frc) {
             rc = -1;
             break;
         }
         if (o->progress) judge_progress_draw(prog, o->progress, 0);
+    }
+    if (o->records && judge_output_end(o->records) && rc == 0) {
+        snprintf(err, errlen, "writing the %s records failed", judge_output_format_name(o->records->fmt));
+        rc = -1;
     }
     if (o->progress) {
         judge_progress_draw(prog, o->progress, 1);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "judge/dataset.h"
+#include "judge/output.h"
 #include "judge/results.h"
 
 /* Classifies items[0, n) (n <= the batch size). For each i fills out[i]:
@@ -32,6 +33,9 @@ typedef struct judge_run_opts {
     FILE *progress;                     /* terminal for the progress bar, or NULL */
     volatile sig_atomic_t *stop;        /* set (e.g. by a SIGINT handler) to stop
                                            after the current batch; may be NULL */
+    judge_output *records;              /* CSV, TSV or hf records (judge/output.h), or NULL; begun
+                                           and ended by the run. Unlike jsonl and table it also gets
+                                           the results resumed from out, in input order */
 } judge_run_opts;
 
 /* The results of a run, one per chosen item, in the order of idx; items the
@@ -42,7 +46,8 @@ typedef struct judge_run_result {
     int done;           /* 0 when the run stopped before this item */
 } judge_run_result;
 
-/* Runs fn over ds->items[idx[i]] for i < n. results (n entries, zeroed by
+/* Runs fn over ds->items[idx[i]] for i < n. Every record written carries
+ * the item's kept columns (ds->n_keep). results (n entries, zeroed by
  * the run) receives every item's result; free their reasons with
  * judge_run_results_free. prog is started here (total = items not resumed)
  * and holds the counts for the summary. Returns 0 when every item is done,

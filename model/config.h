@@ -11,6 +11,8 @@
 
 #define PHI3_MAX_HEAD_DIM 512   /* largest head_dim accepted (Phi-3-mini: 96) */
 #define PHI3_MAX_STOP_IDS 16    /* most stop ids kept from generation_config.json */
+/* GGUF key (UINT32 array) of every stop id, written by convert and synth */
+#define PHI3_GGUF_STOP_IDS "phi3vk.stop_token_ids"
 #define PHI3_MAX_DIM 1000000    /* larger sizes are rejected as absurd */
 
 typedef enum phi3_rope_scaling {

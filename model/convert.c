@@ -250,6 +250,13 @@ void phi3_convert_model_keys(fmt_gguf_writer *w, const phi3_config *c, const cha
     fmt_gguf_writer_f32(w, "phi3.rope.freq_base", (float)c->rope_theta);
     fmt_gguf_writer_u32(w, "general.file_type", file_type);
     fmt_gguf_writer_u32(w, "phi3.attention.sliding_window", (uint32_t)c->sliding_window);
+    /* every stop id of generation_config.json: GGUF has one eos_token_id, and llama.cpp
+     * knows <|end|> by its text, but the judge also stops at <|assistant|> (32001) */
+    if (c->n_stop > 0) {
+        uint32_t ids[PHI3_MAX_STOP_IDS];
+        for (int i = 0; i < c->n_stop; i++) ids[i] = (uint32_t)c->stop_ids[i];
+        fmt_gguf_writer_arr(w, PHI3_GGUF_STOP_IDS, FMT_GGUF_UINT32, ids, (uint64_t)c->n_stop);
+    }
 }
 
 static void model_keys(fmt_gguf_writer *w, const phi3_source *src, const phi3_convert_opts *o) {
@@ -311,7 +318,7 @@ static int32_t special_id(int32_t from_tok, int from_cfg, int have_tokcfg, int32
     return id >= 0 && id < n ? id : -1;
 }
 
-static void tokenizer_keys(fmt_gguf_writer *w, const vocab_t *v, const tok_tokenizer *tok, const phi3_config *c,
+static void vocab_keys(fmt_gguf_writer *w, const vocab_t *v, const tok_tokenizer *tok, const phi3_config *c,
                            const phi3_tokcfg *tc) {
     fmt_gguf_writer_str(w, "tokenizer.ggml.model", "llama");
     fmt_gguf_writer_str(w, "tokenizer.ggml.pre", "default");
@@ -332,6 +339,19 @@ static void tokenizer_keys(fmt_gguf_writer *w, const vocab_t *v, const tok_token
     fmt_gguf_writer_bool(w, "tokenizer.ggml.add_eos_token", tc && tc->add_eos >= 0 ? tc->add_eos : 0);
     if (tc && tc->chat_template) fmt_gguf_writer_str(w, "tokenizer.chat_template", tc->chat_template);
     fmt_gguf_writer_u32(w, "general.quantization_version", GGML_QUANT_VERSION);
+}
+
+int phi3_convert_tokenizer_keys(fmt_gguf_writer *w, const tok_tokenizer *tok, const phi3_config *c,
+                                const phi3_tokcfg *tc, const char *path, char *err, size_t errlen) {
+    vocab_t v;
+    if (vocab_build(&v, tok, c->vocab, path, err, errlen)) {
+        vocab_free(&v);
+        return -1;
+    }
+    vocab_keys(w, &v, tok, c, tc); /* the writer copies what it is given */
+    int n_pad = v.n_pad;
+    vocab_free(&v);
+    return n_pad;
 }
 
 /* ---- tensor data ---- */
@@ -396,8 +416,7 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", out_path) >= (int)sizeof tmp) return fmt_file_error(err, errlen, out_path, "path too long");
 
-    int rc = -1, n = 0, cap = 10 + 6 * c->n_layers;
-    vocab_t v = {0};
+    int rc = -1, n = 0, cap = 10 + 6 * c->n_layers, to_stdout = !strcmp(out_path, "-");
     fmt_gguf_writer *w = fmt_gguf_writer_create();
     plan_t *p = calloc((size_t)cap, sizeof *p);
     /* one matrix chunk (and one 1-D tensor, hidden F32 values); the float rows of a block type */
@@ -407,17 +426,17 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
         fmt_file_error(err, errlen, out_path, "out of memory");
         goto done;
     }
-    if (vocab_build(&v, tok, c->vocab, phi3_source_path(src), err, errlen)) goto done;
     n = make_plan(src, o ? o->quant : PHI3_QUANT_NONE, p);
     model_keys(w, src, o);
-    tokenizer_keys(w, &v, tok, c, o ? o->tokcfg : NULL);
+    int n_pad = phi3_convert_tokenizer_keys(w, tok, c, o ? o->tokcfg : NULL, phi3_source_path(src), err, errlen);
+    if (n_pad < 0) goto done;
     uint64_t total = 0, done_bytes = 0;
     for (int i = 0; i < n; i++) {
         uint64_t ne[2] = {p[i].cols, p[i].rows};
         fmt_gguf_writer_tensor(w, p[i].name, p[i].type, p[i].rows ? 2 : 1, ne);
         total += plan_bytes(&p[i]);
     }
-    if (fmt_gguf_writer_begin(w, tmp, err, errlen)) goto done;
+    if (fmt_gguf_writer_begin(w, to_stdout ? "-" : tmp, err, errlen)) goto done;
     for (int i = 0; i < n; i++) {
         int r = p[i].type == FMT_GGML_F32   ? write_f32(w, src, &p[i], (float *)buf, err, errlen)
                 : p[i].type == FMT_GGML_F16 ? write_f16(w, src, &p[i], buf, &res->stats, err, errlen)
@@ -427,22 +446,21 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
         if (o && o->progress) o->progress(o->progress_ctx, i, n, p[i].name, done_bytes, total);
     }
     if (fmt_gguf_writer_finish(w, err, errlen)) goto done;
-    if (sync_file(tmp, err, errlen)) {
+    if (!to_stdout && sync_file(tmp, err, errlen)) {
         remove(tmp);
         goto done;
     }
-    if (rename(tmp, out_path)) {
+    if (!to_stdout && rename(tmp, out_path)) {
         fmt_file_error(err, errlen, out_path, "cannot rename %s to it: %s", tmp, strerror(errno));
         remove(tmp);
         goto done;
     }
     res->n_tensors = n;
     res->tensor_bytes = total;
-    res->n_pad = v.n_pad;
+    res->n_pad = n_pad;
     rc = 0;
 done:
     fmt_gguf_writer_destroy(w); /* removes an unfinished tmp file */
-    vocab_free(&v);
     free(p);
     free(buf);
     free(fbuf);

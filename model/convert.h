@@ -35,6 +35,10 @@
  * token_type (vocab_size entries), tokenizer.ggml.bos / eos / unknown /
  * padding_token_id, tokenizer.ggml.add_bos_token, add_eos_token,
  * tokenizer.chat_template (when known), general.quantization_version 2.
+ * phi3vk adds one key of its own, phi3vk.stop_token_ids (UINT32 array, after
+ * phi3.attention.sliding_window): every stop id of generation_config.json,
+ * which the one eos_token_id cannot hold (the judge's 32000, 32001, 32007);
+ * phi3_source_open reads it back, llama.cpp ignores it.
  * (model/gguf_write.h also writes general.alignment = 32, the default.)
  *
  * Everything streams: weights go through phi3_source_read_rows_f16 (or _f32
@@ -91,8 +95,18 @@ void phi3_convert_default_name(const char *src_path, char *out, size_t n);
 
 /* Writes the phi3.* model keys and general.architecture / type / name /
  * file_type (llama.cpp: 0 all F32, 1 mostly F16, 32 mostly BF16) in the
- * order llama.cpp's converter does. Shared by convert and model/synth. */
+ * order llama.cpp's converter does, then phi3vk.stop_token_ids (when the
+ * config has stop ids). Shared by convert and model/synth. */
 void phi3_convert_model_keys(fmt_gguf_writer *w, const phi3_config *c, const char *name, uint32_t file_type);
+
+/* Adds the tokenizer.ggml.* keys of tok (its ids padded to c->vocab, see
+ * phi3_convert_gguf), tokenizer.chat_template from tc (may be NULL) and
+ * general.quantization_version to w. path names the model in errors.
+ * Returns the number of padding entries (>= 0), or -1 with err (more ids
+ * than c->vocab, a NUL byte in a token, out of memory). Shared by convert
+ * and model/synth. */
+int phi3_convert_tokenizer_keys(fmt_gguf_writer *w, const tok_tokenizer *tok, const phi3_config *c,
+                                const phi3_tokcfg *tc, const char *path, char *err, size_t errlen);
 
 typedef struct phi3_convert_opts {
     const char *name;           /* general.name, as given; NULL or "": phi3_convert_default_name */
@@ -113,7 +127,8 @@ typedef struct phi3_convert_result {
 /* Writes src (a Hugging Face folder opened with phi3_source_open) and tok as
  * a GGUF at out_path, F16 or quantized by o->quant. The file is written to "<out_path>.tmp", flushed
  * to disk and renamed to out_path only when complete; on failure no file is
- * left at either path (an existing out_path stays untouched).
+ * left at either path (an existing out_path stays untouched). out_path "-"
+ * streams the file to standard output instead (nothing is written to disk).
  *
  * Vocabulary: tok's ids 0 .. tok_n_vocab-1 with tok_vocab_get's text, score
  * and type; ids beyond them up to the model's vocab_size (Phi-3: 32011 ->

@@ -228,6 +228,21 @@ static int gguf_config(phi3_source *s, char *err, size_t errlen) {
             return fmt_file_error(err, errlen, s->path, "key phi3.rope.dimension_count: expected head_dim = %d (partial rotary is not supported), found %u", c->head_dim, rd);
     }
     phi3_config_default_stops(c);
+    if (fmt_gguf_find_key(g, PHI3_GGUF_STOP_IDS) >= 0) { /* phi3vk's own: every stop id of generation_config.json */
+        fmt_gguf_arr a;
+        if (fmt_gguf_get_arr(g, PHI3_GGUF_STOP_IDS, FMT_GGUF_UINT32, &a, err, errlen)) return -1;
+        if (a.n < 1 || a.n > PHI3_MAX_STOP_IDS)
+            return fmt_file_error(err, errlen, s->path, "key %s: expected 1 to %d ids, found %llu", PHI3_GGUF_STOP_IDS,
+                                  PHI3_MAX_STOP_IDS, (unsigned long long)a.n);
+        for (uint64_t i = 0; i < a.n; i++) {
+            int64_t id = fmt_gguf_arr_i64(&a, i);
+            if (id < 0 || id >= c->vocab)
+                return fmt_file_error(err, errlen, s->path, "key %s: expected token ids in [0, %d), found %lld",
+                                      PHI3_GGUF_STOP_IDS, c->vocab, (long long)id);
+            c->stop_ids[i] = (int)id;
+        }
+        c->n_stop = (int)a.n;
+    }
     uint32_t eot; /* llama.cpp writes <|end|> (32007) as the end-of-turn token */
     if (fmt_gguf_find_key(g, "tokenizer.ggml.eot_token_id") >= 0 && !fmt_gguf_get_u32(g, "tokenizer.ggml.eot_token_id", &eot, err, errlen) &&
         eot < (uint32_t)c->vocab && c->n_stop < PHI3_MAX_STOP_IDS) {

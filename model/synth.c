@@ -1,6 +1,7 @@
 /* Random-weight Phi-3 checkpoint writer (see synth.h). */
 #include "model/synth.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include "formats/mapfile.h"
 #include "formats/gguf_write.h"
 #include "formats/quant.h"
+#include "tokenizer/tok.h"
 
 #define CHUNK (1u << 20) /* elements generated per step */
 
@@ -274,9 +276,91 @@ static int write_index(const plan_t *p, int n, int shards, const char *dir, char
     return rc;
 }
 
+#define TOKENIZER_FILE_MAX (64u << 20) /* tokenizer.json is ~2 MB */
+
+/* The folder of a tokenizer path (a tokenizer.json or a folder) into out. */
+static void tokenizer_dir(const char *tok, char *out, size_t len) {
+    if (fmt_is_dir(tok)) {
+        snprintf(out, len, "%s", tok);
+        return;
+    }
+    const char *slash = strrchr(tok, '/');
+    if (slash) snprintf(out, len, "%.*s", (int)(slash - tok), tok);
+    else snprintf(out, len, ".");
+}
+
+/* Copies the tokenizer files next to o->tokenizer into dir (see synth.h). */
+static int copy_tokenizer(const phi3_synth_opts *o, const char *dir, char *err, size_t errlen) {
+    static const char *const names[] = {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"};
+    char src_dir[4096], from[4200], to[4200];
+    tokenizer_dir(o->tokenizer, src_dir, sizeof src_dir);
+    for (int i = 0; i < 3; i++) {
+        if (i == 0 && !fmt_is_dir(o->tokenizer)) snprintf(from, sizeof from, "%s", o->tokenizer);
+        else snprintf(from, sizeof from, "%s/%s", src_dir, names[i]);
+        struct stat st;
+        if (i > 0 && stat(from, &st) != 0) continue; /* the config files are optional */
+        size_t len;
+        char *data = fmt_read_file(from, TOKENIZER_FILE_MAX, &len, err, errlen);
+        if (!data) return -1;
+        snprintf(to, sizeof to, "%s/%s", dir, names[i]);
+        FILE *f = fopen(to, "wb");
+        int bad = !f || fwrite(data, 1, len, f) != len;
+        if (f) bad |= fclose(f) != 0;
+        free(data);
+        if (bad) return fmt_file_error(err, errlen, to, "write failed: %s", strerror(errno));
+    }
+    return 0;
+}
+
+/* Loads o->tokenizer and checks that its ids fit the vocabulary. */
+static tok_tokenizer *load_tokenizer(const phi3_synth_opts *o, char *err, size_t errlen) {
+    tok_tokenizer *t = tok_load_path(o->tokenizer, err, errlen);
+    if (t && tok_n_vocab(t) > o->cfg.vocab) {
+        fmt_file_error(err, errlen, o->tokenizer, "the tokenizer has %d ids, more than the model's vocabulary of %d "
+                                                  "(--vocab)", (int)tok_n_vocab(t), o->cfg.vocab);
+        tok_destroy(t);
+        return NULL;
+    }
+    return t;
+}
+
+/* 1 for the weight files a checkpoint folder holds (which a new one replaces). */
+static int is_weight_file(const char *name) {
+    size_t n = strlen(name);
+    return !strcmp(name, "model.safetensors") || !strcmp(name, "model.safetensors.index.json") ||
+           (!strncmp(name, "model-", 6) && n > 12 && !strcmp(name + n - 12, ".safetensors") && strstr(name, "-of-"));
+}
+
+static int remove_stale_weights(const char *dir, char *err, size_t errlen) {
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    char path[4200];
+    int rc = 0;
+    while (!rc && (e = readdir(d)))
+        if (is_weight_file(e->d_name)) {
+            snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+            if (remove(path)) rc = fmt_file_error(err, errlen, path, "cannot remove the old file: %s", strerror(errno));
+        }
+    closedir(d);
+    return rc;
+}
+
 static int write_hf(const phi3_synth_opts *o, const plan_t *p, int n, const char *dir, float *vals, uint8_t *bytes, char *err, size_t errlen) {
     char path[4096];
     if (mkdir(dir, 0755) && errno != EEXIST) return fmt_file_error(err, errlen, dir, "cannot create folder: %s", strerror(errno));
+    if (!fmt_is_dir(dir)) return fmt_file_error(err, errlen, dir, "exists and is not a folder");
+    if (remove_stale_weights(dir, err, errlen)) return -1;
+    if (o->tokenizer) {
+        tok_tokenizer *t = load_tokenizer(o, err, errlen);
+        if (!t) return -1;
+        int is_gguf = strcmp(tok_source_kind(t), "tokenizer.json") != 0;
+        tok_destroy(t);
+        if (is_gguf)
+            return fmt_file_error(err, errlen, o->tokenizer, "a GGUF vocabulary cannot be written as tokenizer.json: "
+                                                             "pass a tokenizer.json, or write a GGUF (--gguf)");
+        if (copy_tokenizer(o, dir, err, errlen)) return -1;
+    }
     const char *torch = o->dtype == FMT_DTYPE_F32 ? "float32" : o->dtype == FMT_DTYPE_F16 ? "float16" : "bfloat16";
     char *cj = phi3_config_to_json(&o->cfg, torch), *gj = phi3_config_generation_to_json(&o->cfg);
     int rc = !cj || !gj ? fmt_file_error(err, errlen, dir, "out of memory") : 0;
@@ -297,16 +381,27 @@ static int write_hf(const phi3_synth_opts *o, const plan_t *p, int n, const char
 
 static int emit_gguf(void *ctx, const void *p, size_t n, char *err, size_t errlen) { return fmt_gguf_writer_data(ctx, p, n, err, errlen); }
 
-static void gguf_metadata(fmt_gguf_writer *w, const phi3_synth_opts *o) {
+static int gguf_metadata(fmt_gguf_writer *w, const phi3_synth_opts *o, char *err, size_t errlen) {
     /* "Phi-3" in the name: llama.cpp keys its Phi-3 tokenizer handling on it */
     phi3_convert_model_keys(w, &o->cfg, "Phi-3 synthetic (phi3vk)",
                             o->quant ? phi3_quant_file_type(o->quant) : o->dtype == FMT_DTYPE_F32 ? 0 : o->dtype == FMT_DTYPE_F16 ? 1 : 32);
+    if (!o->tokenizer) return 0;
+    tok_tokenizer *t = load_tokenizer(o, err, errlen);
+    phi3_tokcfg tc = {0};
+    int rc = !t || phi3_tokcfg_load(o->tokenizer, &tc, err, errlen) ? -1
+             : phi3_convert_tokenizer_keys(w, t, &o->cfg, &tc, o->tokenizer, err, errlen) < 0 ? -1 : 0;
+    phi3_tokcfg_free(&tc);
+    tok_destroy(t);
+    return rc;
 }
 
 static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const char *path, float *vals, uint8_t *bytes, char *err, size_t errlen) {
     fmt_gguf_writer *w = fmt_gguf_writer_create();
     if (!w) return fmt_file_error(err, errlen, path, "out of memory");
-    gguf_metadata(w, o);
+    if (gguf_metadata(w, o, err, errlen)) {
+        fmt_gguf_writer_destroy(w);
+        return -1;
+    }
     for (int i = 0; i < n; i++) {
         uint64_t ne[2] = {p[i].cols, p[i].rows};
         uint32_t type = p[i].qtype                    ? p[i].qtype
@@ -322,13 +417,24 @@ static int write_gguf(const phi3_synth_opts *o, const plan_t *p, int n, const ch
     return rc;
 }
 
+int phi3_synth_validate(const phi3_synth_opts *o, char *err, size_t errlen) {
+    phi3_config c = o->cfg;
+    if (phi3_config_validate(&c, "synth", err, errlen)) return -1;
+    if (o->dtype != FMT_DTYPE_F32 && o->dtype != FMT_DTYPE_F16 && o->dtype != FMT_DTYPE_BF16)
+        return fmt_file_error(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
+    if (!(o->std > 0 && o->std < 100) || !(o->embd_std > 0 && o->embd_std <= 1e6f))
+        return fmt_file_error(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", o->std, o->embd_std);
+    int n_tensors = 2 + 6 * c.n_layers + !c.tie_word_embeddings; /* embd, norm, [lm_head], 6 per layer */
+    if (!o->gguf && (o->shards < 1 || o->shards > n_tensors))
+        return fmt_file_error(err, errlen, "synth", "--shards: expected 1 .. %d (the number of tensors), found %d", n_tensors,
+                              o->shards);
+    return 0;
+}
+
 int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_t errlen) {
     phi3_synth_opts v = *o;
-    if (phi3_config_validate(&v.cfg, "synth", err, errlen)) return -1;
-    if (v.dtype != FMT_DTYPE_F32 && v.dtype != FMT_DTYPE_F16 && v.dtype != FMT_DTYPE_BF16)
-        return fmt_file_error(err, errlen, "synth", "--dtype: expected f32, f16 or bf16");
-    if (!(v.std > 0 && v.std < 100) || !(v.embd_std > 0 && v.embd_std <= 1e6f))
-        return fmt_file_error(err, errlen, "synth", "--std / --embd-std: expected positive values, found %g / %g", v.std, v.embd_std);
+    if (phi3_synth_validate(o, err, errlen) || phi3_config_validate(&v.cfg, "synth", err, errlen)) return -1;
+    if (!v.gguf && !strcmp(out, "-")) return fmt_file_error(err, errlen, "synth", "a folder cannot be standard output ('-' needs --gguf)");
     int cap = 11 + 6 * v.cfg.n_layers;
     plan_t *p = calloc((size_t)cap, sizeof *p);
     float *vals = malloc(CHUNK * sizeof *vals);

@@ -1,8 +1,8 @@
 /* Random-weight Phi-3 checkpoints for tests and benchmarks: the exact
  * Hugging Face layout (config.json, generation_config.json, model.safetensors
  * or model-0000k-of-0000n.safetensors + model.safetensors.index.json) in F32,
- * F16 or BF16, or one GGUF file with the phi3 metadata. No tokenizer is
- * written.
+ * F16 or BF16, or one GGUF file with the phi3 metadata, and a tokenizer
+ * when one is given.
  *
  * Weights are a pure function of (seed, weight kind, layer, element index),
  * so any element can be re-derived without the file (phi3_synth_values) and
@@ -28,6 +28,12 @@ typedef struct phi3_synth_opts {
     uint64_t seed;       /* any value; same seed, same bytes */
     float std;           /* standard deviation of the matrices other than the embedding (0.06) */
     float embd_std;      /* standard deviation of the embedding (and untied lm_head) (1.0) */
+    const char *tokenizer; /* NULL: none. A tokenizer.json, a folder with one, or a GGUF with a
+                            * vocabulary: an HF folder gets copies of tokenizer.json and the
+                            * tokenizer_config.json / special_tokens_map.json beside it (byte for
+                            * byte; a GGUF vocabulary cannot be written as tokenizer.json: an
+                            * error), a GGUF file its tokenizer.ggml.* keys as convert writes them.
+                            * Its ids must fit cfg.vocab. */
 } phi3_synth_opts;
 
 /* Fills cfg with a named shape: "tiny" (hidden 128, ffn 256, 2 layers,
@@ -47,10 +53,18 @@ void phi3_synth_defaults(phi3_synth_opts *o);
  * frequencies). Call after the sizes are final. */
 void phi3_synth_longrope(phi3_config *cfg, int orig_ctx);
 
-/* Writes the checkpoint: for HF, out is a folder (created if missing, files
- * in it overwritten); for GGUF, out is the file. Validates o first (config,
- * dtype, 1 <= shards <= tensor count, std > 0). Returns 0, or -1 with err
- * naming the file or option; a failed write may leave partial files. */
+/* Checks o (config, dtype, 1 <= shards <= tensor count, std > 0) without
+ * writing anything: what phi3_synth_write checks first. Returns 0, or -1
+ * with err naming the option. */
+int phi3_synth_validate(const phi3_synth_opts *o, char *err, size_t errlen);
+
+/* Writes the checkpoint: for HF, out is a folder (created if missing; files
+ * in it overwritten, and weight files of an earlier checkpoint there,
+ * model.safetensors, model-*-of-*.safetensors and the index, removed first
+ * so none is left stale); for GGUF, out is the file ("-": standard output).
+ * Validates o first (phi3_synth_validate). Returns 0, or -1 with err naming
+ * the file or option; a failed write may leave partial files. Whether out
+ * may be overwritten is the caller's decision. */
 int phi3_synth_write(const phi3_synth_opts *o, const char *out, char *err, size_t errlen);
 
 /* Elements [first, first + n) (row-major) of the weight kind / layer as

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package phi3vk needs to build, test and fuzz.
-# Used by the README's set-up command and by .ci/run. Needs root (or sudo).
+# Used by the README's set-up command and by .ci/run. Run it as it is, as root
+# or as a user: it asks sudo for root only when it has to install something
+# and is not root (a root container has no sudo; tests/cli_quickstart.sh
+# runs it both ways).
 set -euo pipefail
 pkgs=(
   cmake gcc make pkg-config
@@ -11,7 +14,6 @@ pkgs=(
   python3                       # the local test HTTP server for `phi3vk pull`
 )
 SUDO=""
-if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -20,7 +22,13 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#pkgs[@]} packages present"
   exit 0
 fi
-echo "install-deps: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+if [ "$(id -u)" != 0 ]; then
+  if ! command -v sudo >/dev/null 2>&1; then
+    echo "install-deps: ${#missing[@]} package(s) missing (${missing[*]}): run this script as root, or install sudo" >&2
+    exit 1
+  fi
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}${SUDO:+ (with sudo)}"
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"

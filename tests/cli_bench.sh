@@ -31,7 +31,7 @@ expect "-q: no progress" 0 "$(wc -c <"$TMP/err")"
 "${RUN[@]}" -o json -q >"$TMP/out.json" 2>/dev/null
 expect "json parses" 2 "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/out.json")"
 "${RUN[@]}" -q >"$TMP/out.md" 2>/dev/null
-expect "md result rows" 2 "$(grep -c '| \(pp8\|tg2\) | [0-9.]* ± ' "$TMP/out.md")"
+expect "md result rows" 2 "$(grep -c '| f16 ([0-9.]* B/w) | \(pp8\|tg2\) | [0-9.]* ± ' "$TMP/out.md")"
 expect "md: both checks in the device table" 1 "$(grep -c '| pass (nmse [0-9.e+-]*) | pass (nmse [0-9.e+-]*, 13/13 agree) |' "$TMP/out.md")"
 expect "jsonl: schema, host, ns, latency" "ok ok" "$(python3 -c '
 import json, sys

@@ -27,7 +27,7 @@ expect_err() { # expect_err CODE WORD CMD...: exit CODE and WORD in stderr+stdou
 
 S="--hidden 32 --intermediate 48 --layers 2 --heads 4 --kv-heads 2 --vocab 32064 --ctx 256"
 "$BIN" synth "$TMP/judge" $S --dtype bf16 --shards 2 >/dev/null || fail "synth"
-expect_out "usage: phi3vk convert IN_DIR OUT.gguf" "$BIN" convert --help
+expect_out "usage: phi3vk convert IN OUT.gguf" "$BIN" convert --help
 expect_out "convert" "$BIN" --help
 
 # the judge's situation: no tokenizer in the folder
@@ -46,7 +46,7 @@ expect_out "spm from GGUF tokenizer.ggml.*: 32064 ids, bos 1, eos 32000, unk 0, 
 # default name: llama.cpp needs "phi3"/"phi-3" in it; a --name without one is warned about
 "$BIN" convert "$TMP/judge" "$TMP/d.gguf" --tokenizer "$TOK" 2>/dev/null || fail "convert without --name"
 expect_out 'general.name: string = "Phi-3 judge"' "$BIN" inspect "$TMP/d.gguf" --no-tensors
-expect_out "warning: --name \"judge\" has no" "$BIN" convert "$TMP/judge" "$TMP/d.gguf" --tokenizer "$TOK" --name judge
+expect_out "warning: --name \"judge\" has no" "$BIN" convert "$TMP/judge" "$TMP/d.gguf" --tokenizer "$TOK" --name judge --force
 
 # deterministic: same input, same bytes
 "$BIN" convert "$TMP/judge" "$TMP/j2.gguf" --tokenizer "$TOK/tokenizer.json" --name "Phi3 judge" 2>/dev/null &&

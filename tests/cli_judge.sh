@@ -91,7 +91,7 @@ a = [json.loads(l) for l in open(sys.argv[1])]
 b = [json.loads(l) for l in open(sys.argv[2])]
 assert [r["id"] for r in a] == ["1", "3", "4", "5"], [r["id"] for r in a]  # line numbers, blank line skipped
 for r, s in zip(a, b):
-    assert set(r) == {"id", "label", "p_toxic", "reason", "prompt_tokens", "ms", "text_sha256"}, r
+    assert set(r) == {"id", "label", "p_toxic", "reason", "prompt_tokens", "ms", "text_sha256", "schema_version"}, r
     assert 0 <= r["p_toxic"] <= 1 and r["reason"] is None and r["prompt_tokens"] > 200 and r["ms"] > 0, r
     assert r["label"] == ("toxic" if r["p_toxic"] >= 0.5 else "non-toxic"), r
     assert r["label"] == s["label"] and abs(r["p_toxic"] - s["p_toxic"]) <= 1e-3 and r["prompt_tokens"] == s["prompt_tokens"], (r, s)
@@ -161,8 +161,11 @@ if grep -q "context:" "$W/err"; then bad "all done: a context was created"; else
 if command -v script >/dev/null; then
     script -qec "'$BIN' classify -m '$M' --tokenizer '$TOKDIR' -f '$W/in.txt' --out '$W/tty.jsonl'" /dev/null >"$W/tty" 2>&1
     contains "progress bar on a terminal" "$W/tty" "4/4 100% [####################]"
+    contains "loading progress on a terminal" "$W/tty" "loading the weights:"
+    script -qec "'$BIN' classify -q -m '$M' --tokenizer '$TOKDIR' -f '$W/in.txt' --out '$W/tty-q.jsonl'" /dev/null >"$W/tty" 2>&1
+    if grep -qE "loading|100%|items" "$W/tty"; then bad "-q on a terminal: $(head -c 300 "$W/tty")"; else ok "-q: no progress, no summary"; fi
 else
-    echo "skip progress bar: no script(1)"
+    bad "script(1) (Debian: bsdutils, which every Debian system has) is needed for the terminal checks"
 fi
 
 # --- eval
@@ -289,7 +292,7 @@ for i, t in enumerate(lines, 1):
 # --- bad input
 run "missing column" 1 classify "${MT[@]}" -f "$W/lab.tsv" --text-col body
 contains "missing column named" "$W/err" "body"
-run "unknown prompt" 1 classify -m "$M" --prompt nope "x"
+run "unknown prompt: a usage error" 2 classify -m "$M" --prompt nope "x"
 contains "unknown prompt lists the known ones" "$W/err" "judge-card"
 run "eval without -f" 2 eval -m "$M"
 run "TEXT and -f both" 2 classify -m "$M" -f "$W/in.txt" "text"

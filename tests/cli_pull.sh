@@ -341,5 +341,14 @@ ok "overlong HF_TOKEN: exits 1" eq "$RC" 1
 ok "overlong HF_TOKEN: says so" has "$TMP/err" "the token from HF_TOKEN is 5000 bytes long"
 ok "overlong HF_TOKEN: not echoed" eq "$(grep -c QQQQ "$TMP/err")" 0
 
+# ---- 15. a pull that would not fit the disk stops before downloading, saying how much ----
+start_server huge --mode huge
+pull $REPO --cache-dir "$TMP/c17" --max-file-size 2000T
+ok "a 1 PB file: exits 1" eq "$RC" 1
+ok "a 1 PB file: needed and free space named" has "$TMP/err" "needs 1000000.00 GB more in $TMP/c17/models--$(echo $REPO | sed 's|/|--|')"
+ok "a 1 PB file: says what to do" has "$TMP/err" "free some space, or pull into another cache (--cache-dir, HF_HUB_CACHE)"
+ok "a 1 PB file: nothing downloaded" eq "$(count "$LOG" "GET /cdn-lfs")$(count "$LOG" "/resolve/")" 00
+stop_server
+
 echo "$checks checks, $fails failed"
 [ "$fails" -eq 0 ]

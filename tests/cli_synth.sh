@@ -47,8 +47,8 @@ expect_err 2 "--dtype" "$BIN" synth "$TMP/x" --dtype q4
 expect_err 2 "unknown preset" "$BIN" synth "$TMP/x" --preset huge
 expect_err 2 "--hidden" "$BIN" synth "$TMP/x" --hidden abc
 expect_err 2 "--longrope" "$BIN" synth "$TMP/x" --ctx 256 --longrope 512
-expect_err 1 "num_key_value_heads" "$BIN" synth "$TMP/x" --heads 4 --kv-heads 3
-expect_err 1 "--shards" "$BIN" synth "$TMP/x" $S --shards 99
+expect_err 2 "num_key_value_heads" "$BIN" synth "$TMP/x" --heads 4 --kv-heads 3
+expect_err 2 "--shards" "$BIN" synth "$TMP/x" $S --shards 99
 expect_err 1 "no such file or folder" "$BIN" inspect "$TMP/nothing"
 sed -i 's/"hidden_size":\t32/"hidden_size":\t40/' "$TMP/f32/config.json"
 expect_err 1 "model.embed_tokens.weight: expected [32064, 40], got [32064, 32]" "$BIN" inspect "$TMP/f32"

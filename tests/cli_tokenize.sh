@@ -31,6 +31,14 @@ expect "--chat from gguf" "1 32010 15043 32007 32001" "$("$BIN" tokenize --token
 expect "env PHI3VK_TOKENIZER" "1 15043" "$(PHI3VK_TOKENIZER=$TOK "$BIN" tokenize "Hello")"
 expect "--pieces" "$(printf '1\t<s>\n15043\t\xe2\x96\x81Hello\n13\t<0x0A>')" \
     "$("$BIN" tokenize --tokenizer "$TOK" --pieces $'Hello\n')"
+expect "--pieces: raw, a backslash as itself" "$(printf '320\t\xe2\x96\x81\\')" \
+    "$("$BIN" tokenize --tokenizer "$TOK" --pieces --no-bos '\')"
+# a hostile vocabulary: pieces that would drive the terminal (ESC, a C1 CSI, invalid UTF-8) are escaped
+HT=$(mktemp /tmp/cli_tokenize.XXXXXX.json)
+printf '{"model":{"type":"BPE","vocab":{"a":0,"\u001b":1,"\u009b":2},"merges":[]}}' >"$HT"
+expect "--pieces: terminal controls escaped" "$(printf '1\t\\x1b\n2\t\\u009b')" \
+    "$("$BIN" tokenize --tokenizer "$HT" --pieces --no-bos "$(printf '\033\302\233')" 2>&1)"
+rm -f "$HT"
 expect "stdin" "1 15043" "$(printf 'Hello' | "$BIN" tokenize --tokenizer "$TOK" -)"
 expect "special tokens" "1 32010 2" "$("$BIN" tokenize --tokenizer "$TOK" '<|user|> </s>')"
 expect "--special-as-text" "1 529 29989 1792 29989 29958" \

@@ -33,8 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             snprintf(path, sizeof path, "%s/tokenizer/phi3-mini-4k-instruct/tokenizer.json", dir);
             tok = tok_load_json(path, err, sizeof err);
         }
+        if (!tok) { /* the target cannot run: say so with ctest's skip code instead of passing every input */
+            printf("SKIP: the real Phi-3 tokenizer (PHI3VK_DATA/tokenizer/phi3-mini-4k-instruct/tokenizer.json) is "
+                   "absent\n");
+            exit(77);
+        }
     }
-    if (!tok) return 0;
     char err[256];
     const char *text = (const char *)data;
     tok_ids v = {0};

@@ -18,6 +18,8 @@ Test modes (--mode, comma-separated):
   corrupt     LFS bytes are served with one byte flipped (same length)
   no-range    Range headers are ignored (always 200 with the whole file)
   no-blobs    the API ignores ?blobs=true (no sizes or hashes: clients must HEAD)
+  huge        the listing gives every LFS file a size of 10^15 bytes (1 PB): a client must refuse
+              before downloading (free disk space)
   endless     hostile: no sizes anywhere (listing, HEAD), and every file's GET body never
               ends (no Content-Length, bytes until the client hangs up), at --rate bytes/s
               (0: as fast as it goes)
@@ -134,7 +136,9 @@ class Repo:
                 s["size"] = e["size"]
                 s["blobId"] = e["blob_id"]
                 if e["lfs"]:
-                    s["lfs"] = {"sha256": e["sha256"], "size": e["size"], "pointerSize": e["pointer_size"]}
+                    size = 10 ** 15 if "huge" in State.modes else e["size"]
+                    s["size"] = size
+                    s["lfs"] = {"sha256": e["sha256"], "size": size, "pointerSize": e["pointer_size"]}
             sib.append(s)
         return {"_id": "0" * 24, "id": self.id, "modelId": self.id, "sha": self.sha, "private": False,
                 "tags": ["phi3"], "siblings": sib}
@@ -328,7 +332,7 @@ def main():
     a = ap.parse_args()
     State.modes = set(m for m in a.mode.split(",") if m)
     State.rate = a.rate
-    unknown = State.modes - {"drop-once", "corrupt", "no-range", "no-blobs", "endless"}
+    unknown = State.modes - {"drop-once", "corrupt", "no-range", "no-blobs", "endless", "huge"}
     if unknown:
         ap.error("unknown mode(s): " + ", ".join(sorted(unknown)))
     State.token = a.token

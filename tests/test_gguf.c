@@ -303,7 +303,7 @@ static void test_hostile(void) {
 static void test_vocab_file(void) {
     const char *data = getenv("PHI3VK_DATA");
     if (!data || !fmt_is_dir(data)) {
-        printf("note: PHI3VK_DATA absent, ggml-vocab-phi-3.gguf not checked\n");
+        test_skip_part("PHI3VK_DATA absent: ggml-vocab-phi-3.gguf is not checked");
         return;
     }
     char path[4096], err[512] = "";

@@ -493,14 +493,16 @@ static void test_pull_local(void) {
     const char *src = getenv("PHI3VK_SRC");
     char script[1024], cache[512], endpoint[64], err[1024], out[2048];
     if (!src) {
-        printf("note: PHI3VK_SRC unset; skipping the local-Hub pull checks\n");
+        test_skip_part("PHI3VK_SRC unset: the local-Hub pull checks need tests/hub_server.py");
         return;
     }
     snprintf(script, sizeof script, "%s/tests/hub_server.py", src);
     int port = 0;
     pid_t pid = start_server(script, "", &port);
     if (pid < 0) {
-        printf("note: /usr/bin/python3 or %s unavailable; skipping the local-Hub pull checks\n", script);
+        char why[1200];
+        snprintf(why, sizeof why, "/usr/bin/python3 or %s unavailable: the local-Hub pull checks need them", script);
+        test_skip_part(why);
         return;
     }
     snprintf(endpoint, sizeof endpoint, "http://127.0.0.1:%d", port);
@@ -559,6 +561,28 @@ static void test_pull_local(void) {
     clear_env();
 }
 
+/* The repo a cache snapshot path belongs to (how convert and every command
+ * find the judge's base tokenizer from its snapshot folder). */
+static void test_repo_of_snapshot(void) {
+    char out[256];
+    const char *sha = "0123456789abcdef0123456789abcdef01234567";
+    char p[512];
+    snprintf(p, sizeof p, "/c/hub/models--grounded-ai--phi3-toxicity-judge-merge/snapshots/%s/", sha);
+    CHECK(hub_repo_of_snapshot(p, out, sizeof out) == 0 && !strcmp(out, "grounded-ai/phi3-toxicity-judge-merge"),
+          "snapshot: %s", out);
+    snprintf(p, sizeof p, "models--a.b--c_d-e/snapshots/%s", sha);
+    CHECK(hub_repo_of_snapshot(p, out, sizeof out) == 0 && !strcmp(out, "a.b/c_d-e"), "relative: %s", out);
+    static const char *const bad[] = {"/c/models--a--b/snapshots/0123", "/c/models--a--b/blobs/0123456789abcdef0123456789abcdef01234567",
+                                      "/c/datasets--a--b/snapshots/0123456789abcdef0123456789abcdef01234567",
+                                      "/c/models--ab/snapshots/0123456789abcdef0123456789abcdef01234567", "/", "",
+                                      "snapshots/0123456789abcdef0123456789abcdef01234567",
+                                      "/c/models--a--../snapshots/0123456789abcdef0123456789abcdef01234567"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(hub_repo_of_snapshot(bad[i], out, sizeof out) == -1, "not a snapshot: '%s' gave %s", bad[i], out);
+    CHECK(hub_repo_of_snapshot("/c/models--a--b/snapshots/0123456789abcdef0123456789abcdef01234567", out, 3) == -1,
+          "too small an output");
+}
+
 int main(void) {
     snprintf(tmp_root, sizeof tmp_root, "/tmp/test_hub.XXXXXX");
     if (!mkdtemp(tmp_root)) {
@@ -572,6 +596,7 @@ int main(void) {
     test_cache_dir();
     test_resolve();
     test_mapping_and_selection();
+    test_repo_of_snapshot();
     test_api_parse();
     test_pull_local();
     for (size_t i = 0; i < N_ENV; i++) {

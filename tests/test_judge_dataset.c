@@ -235,6 +235,15 @@ static void check_classes_and_select(void) {
     CHECK(judge_dataset_classes(ds, "toxic", cls, err, sizeof err) == -1 && strstr(err, "'toxic'"),
           "positive absent: %s", err);
     judge_dataset_destroy(ds);
+    /* one class only, either one: a toxic-only and a non-toxic-only file */
+    ds = parse("label,text\ntoxic,a\nTOXIC,b\n", "c.csv", JUDGE_FORMAT_AUTO, NULL, NULL, "label");
+    CHECK(ds && judge_dataset_classes(ds, "toxic", cls, err, sizeof err) == 0 && cls[0] == 1 && cls[1] == 1,
+          "toxic-only: %s", err);
+    judge_dataset_destroy(ds);
+    ds = parse("label,text\nnon-toxic,a\nnon-toxic,b\n", "c.csv", JUDGE_FORMAT_AUTO, NULL, NULL, "label");
+    CHECK(ds && judge_dataset_classes(ds, "toxic", cls, err, sizeof err) == 0 && cls[0] == 0 && cls[1] == 0,
+          "non-toxic-only: %s", err);
+    judge_dataset_destroy(ds);
     ds = parse("text\na\n", "c.csv", JUDGE_FORMAT_AUTO, NULL, NULL, NULL);
     CHECK(ds && judge_dataset_classes(ds, "toxic", cls, err, sizeof err) == -1 && strstr(err, "not read"),
           "no labels: %s", err);

@@ -128,7 +128,11 @@ static void check_unparsable(void) {
     const cJSON *tox = cJSON_GetObjectItemCaseSensitive(rep, "toxic");
     const cJSON *cm = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(j, "confusion_matrix"),
                                                        "counts");
-    CHECK(j && near(cJSON_GetObjectItemCaseSensitive(tox, "recall")->valuedouble, 1.0 / 3) &&
+    char *printed = j ? cJSON_PrintUnformatted(j) : NULL; /* 6 significant digits, not 17 */
+    CHECK(printed && strstr(printed, "\"recall\":0.333333,") && !strstr(printed, "0.3333333"), "digits: %s",
+          printed ? printed : "(null)");
+    cJSON_free(printed);
+    CHECK(j && fabs(cJSON_GetObjectItemCaseSensitive(tox, "recall")->valuedouble - 1.0 / 3) < 1e-6 &&
               cJSON_GetObjectItemCaseSensitive(rep, "accuracy")->valuedouble == 0.5 &&
               cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(rep, "macro avg"), "f1-score") &&
               cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(j, "roc_auc")) &&
@@ -213,7 +217,58 @@ static void check_roc_auc(void) {
     }
 }
 
+/* PR-AUC, best-F1 threshold, ROC points and calibration on hand-computed
+ * cases (scikit-learn's average_precision_score gives 29/36 for the first). */
+static void check_curves(void) {
+    int y[5] = {1, 0, 1, 1, 0};
+    double s[5] = {0.7, 0.8, 0.9, 0.3, 0.2};
+    /* descending: .9(1) .8(0) .7(1) .3(1) .2(0): AP = 1/3 * 1 + 1/3 * 2/3 + 1/3 * 3/4 */
+    CHECK(fabs(judge_pr_auc(y, s, 5) - 29.0 / 36) < 1e-12, "AP %.9f", judge_pr_auc(y, s, 5));
+    judge_best_f1 b = judge_best_f1_threshold(y, s, 5);
+    CHECK(fabs(b.f1 - 6.0 / 7) < 1e-12 && b.threshold == 0.3 && b.precision == 0.75 && b.recall == 1.0,
+          "best F1 %f at %f (p %f r %f)", b.f1, b.threshold, b.precision, b.recall);
+    double *fpr, *tpr;
+    int n = judge_roc_points(y, s, 5, &fpr, &tpr);
+    static const double want_f[6] = {0, 0, 0.5, 0.5, 0.5, 1}, want_t[6] = {0, 1.0 / 3, 1.0 / 3, 2.0 / 3, 1, 1};
+    int same = n == 6;
+    for (int i = 0; same && i < 6; i++) same = fabs(fpr[i] - want_f[i]) < 1e-12 && fabs(tpr[i] - want_t[i]) < 1e-12;
+    CHECK(same, "ROC points: %d", n);
+    if (n > 0) free(fpr), free(tpr);
+    /* ties form one threshold; NaN scores are left out */
+    int yt[3] = {1, 0, 1};
+    double st[3] = {0.5, 0.5, NAN};
+    CHECK(judge_pr_auc(yt, st, 3) == 0.5, "tied AP %f", judge_pr_auc(yt, st, 3));
+    b = judge_best_f1_threshold(yt, st, 3);
+    CHECK(fabs(b.f1 - 2.0 / 3) < 1e-12 && b.threshold == 0.5, "tied best F1 %f at %f", b.f1, b.threshold);
+    /* one class: undefined */
+    int y0[2] = {0, 0};
+    CHECK(isnan(judge_pr_auc(y0, s, 2)) && isnan(judge_best_f1_threshold(y0, s, 2).f1), "no positive: NaN");
+    CHECK(judge_roc_points(y0, s, 2, &fpr, &tpr) == -1, "no positive: no ROC curve");
+    /* calibration: bins as numpy's digitize on linspace(0, 1, 11) (0.3 falls below the edge 3 * 0.1) */
+    int yc[6] = {0, 0, 1, 1, 1, 0};
+    double sc[6] = {0.05, 0.15, 0.1, 0.95, 1.0, 0.3};
+    judge_calib c;
+    judge_calibration(yc, sc, 6, &c);
+    CHECK(c.n == 6 && c.bins[0].count == 1 && c.bins[1].count == 2 && c.bins[2].count == 1 && c.bins[9].count == 2 &&
+              c.bins[5].count == 0 && isnan(c.bins[5].mean_p),
+          "bin counts %d %d %d %d", c.bins[0].count, c.bins[1].count, c.bins[2].count, c.bins[9].count);
+    CHECK(fabs(c.bins[1].mean_p - 0.125) < 1e-12 && c.bins[1].fraction_pos == 0.5 && c.bins[9].fraction_pos == 1,
+          "bin 1: %f %f", c.bins[1].mean_p, c.bins[1].fraction_pos);
+    CHECK(fabs(c.ece - 1.15 / 6) < 1e-12, "ECE %.9f, want %.9f", c.ece, 1.15 / 6);
+    /* the report carries them, and its text says when they are undefined */
+    judge_label pred[2] = {JUDGE_NON_TOXIC, JUDGE_NON_TOXIC};
+    judge_report r;
+    char err[256];
+    CHECK(judge_report_compute(y0, pred, s, 2, &r, err, sizeof err) == 0 && isnan(r.pr_auc) && r.calib.n == 2, "%s", err);
+    char *t = judge_report_format(&r, NULL, 2);
+    CHECK(t && strstr(t, "PR-AUC (average precision) of P(toxic): undefined (no toxic item)") &&
+              strstr(t, "best F1 threshold: undefined") && strstr(t, "expected calibration error (ECE): "),
+          "%s", t ? t : "(null)");
+    free(t);
+}
+
 int main(void) {
+    check_curves();
     check_card();
     check_never_predicted();
     check_unparsable();

@@ -50,8 +50,18 @@ static void check_line_format(void) {
     char *line = judge_result_line(&r, &n);
     CHECK(line && n == strlen(line) && line[n - 1] == '\n' && !memchr(line, '\n', n - 1), "one line: %s", line ? line : "(null)");
     CHECK(line && !strcmp(line, "{\"id\":\"a\\\"b\",\"label\":\"toxic\",\"p_toxic\":0.25,\"reason\":\"line "
-                                "one\\nline \\\"two\\\" \xef\xbf\xbd\xef\xbf\xbd\",\"prompt_tokens\":231,\"ms\":41.5}\n"),
+                                "one\\nline \\\"two\\\" \xef\xbf\xbd\xef\xbf\xbd\",\"prompt_tokens\":231,\"ms\":41.5,"
+                                "\"schema_version\":1}\n"),
           "exact line: %s", line ? line : "(null)");
+    /* the digits that matter: P(toxic) 6 significant, ms one decimal; kept columns last */
+    const char *names[2] = {"source", "n"}, *values[2] = {"\"wiki\"", "3"};
+    judge_result d = {"7", JUDGE_NON_TOXIC, 0.123456789012, NULL, 12, 41.25678};
+    d.n_keep = 2, d.keep_names = names, d.keep_values = values;
+    char *dl = judge_result_line(&d, NULL);
+    CHECK(dl && !strcmp(dl, "{\"id\":\"7\",\"label\":\"non-toxic\",\"p_toxic\":0.123457,\"reason\":null,"
+                            "\"prompt_tokens\":12,\"ms\":41.3,\"schema_version\":1,\"source\":\"wiki\",\"n\":3}\n"),
+          "digits and kept columns: %s", dl ? dl : "(null)");
+    free(dl);
     judge_result back;
     CHECK(line && judge_result_parse(line, n - 1, &back, err, sizeof err) == 0, "parse back: %s", err);
     CHECK(!strcmp(back.id, "a\"b") && back.label == JUDGE_TOXIC && back.p_toxic == 0.25 &&

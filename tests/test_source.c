@@ -372,8 +372,40 @@ static void test_all_patterns(void) {
     free(f32);
 }
 
+/* Every stop id of generation_config.json survives a GGUF (phi3vk.stop_token_ids;
+ * GGUF's own eos_token_id holds one), and an id past the vocabulary is refused. */
+static void test_stop_ids(void) {
+    phi3_synth_opts o;
+    small_opts(&o);
+    o.gguf = 1;
+    o.cfg.n_stop = 3, o.cfg.stop_ids[0] = 5, o.cfg.stop_ids[1] = 7, o.cfg.stop_ids[2] = 9;
+    char p[512], err[512] = "";
+    snprintf(p, sizeof p, "%s/stops.gguf", tmpdir);
+    CHECK(phi3_synth_write(&o, p, err, sizeof err) == 0, "%s", err);
+    phi3_source *s = phi3_source_open(p, err, sizeof err);
+    const phi3_config *c = s ? phi3_source_config(s) : NULL;
+    CHECK(c && c->n_stop == 3 && c->stop_ids[0] == 5 && c->stop_ids[1] == 7 && c->stop_ids[2] == 9,
+          "stop ids read back: %d (%s)", c ? c->n_stop : -1, err);
+    phi3_source_close(s);
+    /* patch the array's 7 into 300 (the vocabulary is 300) */
+    size_t len;
+    char *b = fmt_read_file(p, 1 << 24, &len, err, sizeof err);
+    static const char ids[12] = {5, 0, 0, 0, 7, 0, 0, 0, 9, 0, 0, 0};
+    char *at = NULL;
+    for (size_t i = 0; b && i + 12 <= len && !at; i++)
+        if (!memcmp(b + i, ids, 12)) at = b + i;
+    CHECK(at, "the stop ids in the file");
+    if (at) at[4] = 0x2c, at[5] = 0x01;
+    FILE *f = fopen(p, "wb");
+    if (f && b) fwrite(b, 1, len, f);
+    if (f) fclose(f);
+    free(b);
+    expect_open_fail(p, "phi3vk.stop_token_ids", "expected token ids in [0, 300)", "300");
+}
+
 int main(void) {
     if (!mkdtemp(tmpdir)) test_skip("cannot create a temporary folder in /tmp");
+    test_stop_ids();
     test_all_patterns();
     test_variants();
     test_overflow();

@@ -115,7 +115,12 @@ static int create_instance(vkr_ctx *ctx, int validate) {
         ici.ppEnabledExtensionNames = exts;
         ici.pNext = &vf;
     }
-    VKR_TRY(ctx, vkCreateInstance(&ici, NULL, &ctx->instance));
+    VkResult r = vkCreateInstance(&ici, NULL, &ctx->instance);
+    if (r == VK_ERROR_INCOMPATIBLE_DRIVER) {
+        vkr_set_error(ctx, "%s (vkCreateInstance -> %s)", VKR_NO_DRIVER_HELP, vkr_result_name(r));
+        return -1;
+    }
+    VKR_TRY(ctx, r);
     vkr_pin_loaded_objects();
     volkLoadInstanceOnly(ctx->instance);
     if (validate) VKR_TRY(ctx, vkCreateDebugUtilsMessengerEXT(ctx->instance, &dci, NULL, &ctx->messenger));
@@ -128,7 +133,7 @@ static int choose_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
     uint32_t n = 0;
     VKR_TRY(ctx, vkEnumeratePhysicalDevices(ctx->instance, &n, NULL));
     if (n == 0) {
-        vkr_set_error(ctx, "no Vulkan device found: install a driver (e.g. mesa-vulkan-drivers)");
+        vkr_set_error(ctx, "%s (the loader found no device)", VKR_NO_DRIVER_HELP);
         return -1;
     }
     VkPhysicalDevice phys[16];

@@ -211,7 +211,10 @@ int vkr_devices_list(vkr_device_info **out, int *n, char *err, size_t errlen) {
     VkInstance inst = VK_NULL_HANDLE;
     VkResult r = vkCreateInstance(&ici, NULL, &inst);
     if (r != VK_SUCCESS) {
-        snprintf(err, errlen, "vkCreateInstance -> %s: no usable Vulkan driver", vkr_result_name(r));
+        if (r == VK_ERROR_INCOMPATIBLE_DRIVER)
+            snprintf(err, errlen, "%s (vkCreateInstance -> %s)", VKR_NO_DRIVER_HELP, vkr_result_name(r));
+        else
+            snprintf(err, errlen, "vkCreateInstance -> %s: no usable Vulkan driver", vkr_result_name(r));
         return -1;
     }
     vkr_pin_loaded_objects();

@@ -8,6 +8,13 @@
 
 /* Runs a Vulkan call; on failure records "file:line call -> VK_ERROR_X" in
  * ctx and jumps to fail. */
+/* What to say when vkCreateInstance finds no driver (the loader's
+ * VK_ERROR_INCOMPATIBLE_DRIVER): which package gives one. */
+#define VKR_NO_DRIVER_HELP                                                                                   \
+    "no Vulkan driver found: install one (Debian/Ubuntu: apt-get install mesa-vulkan-drivers, which "  \
+    "has Mesa's AMD and Intel GPU drivers and lavapipe, a CPU driver; NVIDIA: the vendor's driver, e.g. "   \
+    "nvidia-driver). `phi3vk devices` lists what the loader finds"
+
 #define VKR_TRY(ctx, call)                                                    \
     do {                                                                      \
         VkResult vkr_res_ = (call);                                           \

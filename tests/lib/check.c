@@ -8,14 +8,26 @@
 int test_checks = 0;
 int test_failures = 0;
 
+static int skipped_parts = 0;
+
 int test_finish(void) {
     printf("%d checks, %d failed\n", test_checks, test_failures);
+    if (!test_failures && skipped_parts) {
+        printf("SKIP: %d part%s of this test did not run (see SKIP (part) above)\n", skipped_parts,
+               skipped_parts == 1 ? "" : "s");
+        return 77;
+    }
     return test_failures ? 1 : 0;
 }
 
 void test_skip(const char *why) {
     printf("SKIP: %s\n", why);
     exit(77);
+}
+
+void test_skip_part(const char *why) {
+    printf("SKIP (part): %s\n", why);
+    skipped_parts++;
 }
 
 const char *test_data_dir(void) {

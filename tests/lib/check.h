@@ -22,10 +22,15 @@ extern int test_failures; /* checks failed so far */
         }                                                                     \
     } while (0)
 
-/* Prints the summary; returns 0 when nothing failed, 1 otherwise. */
+/* Prints the summary; returns 0 when nothing failed, 1 otherwise, and 77
+ * when nothing failed but a part was skipped (test_skip_part). */
 int test_finish(void);
 /* Prints "SKIP: why" and exits with 77 (ctest's skip code). */
 void test_skip(const char *why);
+/* A part of the test cannot run: prints "SKIP (part): why" now, and
+ * test_finish returns 77 when nothing failed, so ctest reports the test as
+ * not run instead of passed. */
+void test_skip_part(const char *why);
 /* Path of ../shared/data (env PHI3VK_DATA), or skips the test if absent. */
 const char *test_data_dir(void);
 
