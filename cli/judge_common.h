@@ -112,6 +112,7 @@ typedef struct cli_judge_session {
     eng_ctx *c;
     judge_classifier *cl;
     char model_desc[8300];       /* what was loaded, for -v and reports */
+    char model_path[4096];       /* the model's folder or file, after resolving a repo id */
     judge_provenance prov;       /* with --out: what this run's results come from */
 } cli_judge_session;
 

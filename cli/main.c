@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     {"classify", cmd_classify, "the toxicity judge: label, P(toxic) and reason per text, file or stdin (resumable)"},
     {"eval", cmd_eval, "the judge over a labelled file: scikit-learn report, confusion matrix, ROC-AUC"},
     {"bench", cmd_bench, "tokens/s of prefill and generation per device, with an attested correctness check"},
+    {"bench-compare", cmd_bench_compare, "rows of bench output files side by side: ratios, significance, --plot"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
