@@ -52,15 +52,6 @@ expect "failed step: the later steps ran" 2 "$(grep -c '^| synthetic:tiny (2 lay
 expect "failed step: chart of what ran" 1 "$(ls "$TMP/fail" | grep -c '^plot.svg$')"
 expect "failed step: said on stderr" 1 "$(grep -c '^bench-all: kernels FAILED (exit 1)' "$TMP/err")"
 
-# --weights: one model run per type, each row saying its type
-bash "$SCRIPT" --quick --weights f16,q8_0 "$TMP/w" >"$TMP/wout" 2>"$TMP/werr"
-expect "--weights f16,q8_0: exit code" 0 "$?"
-expect "--weights f16,q8_0: rows' types" "f16 pp16|f16 tg4|q8_0 pp16|q8_0 tg4" "$(python3 -c '
-import json, sys
-print("|".join("%s %s" % (r["model_type"], r["test"]) for r in map(json.loads, open(sys.argv[1])) if r["check"] == "pass"))' "$TMP/w/model.jsonl")"
-expect "--weights: summary rows" 2 "$(grep -c '^| synthetic:tiny (2 layers, q8_0) ' "$TMP/w/summary.md")"
-expect "bad --weights: usage error" 2 "$(rc bash "$SCRIPT" --weights q3_k "$TMP/a")"
-
 expect "no OUTDIR: usage error" 2 "$(rc bash "$SCRIPT" --quick)"
 expect "two OUTDIRs: usage error" 2 "$(rc bash "$SCRIPT" "$TMP/a" "$TMP/b")"
 expect "bad --layers: usage error" 2 "$(rc bash "$SCRIPT" --layers x "$TMP/a")"
