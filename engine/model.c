@@ -205,6 +205,11 @@ static uint64_t device_bytes(const weight_reader *rd, const phi3_config *c, int 
     return sum;
 }
 
+uint64_t eng_weights_device_bytes(const phi3_config *cfg, int tied, phi3_quant q) {
+    weight_reader rd = {.quant = q, .n_layers = cfg->n_layers, .tied = tied};
+    return device_bytes(&rd, cfg, tied);
+}
+
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
