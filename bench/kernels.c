@@ -1,12 +1,11 @@
 /* bench --kernels: the matrix kernels timed alone at Phi-3-mini's shapes (see kernels.h). */
 #include "bench/kernels.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <cjson/cJSON.h>
 
 #include "bench/bench.h"
 #include "formats/f16.h"
@@ -59,17 +58,17 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     for (int i = 0; i < reps; i++) kern_matmul(cmd, &a);
     /* Warm-up: untimed runs of the whole batch for at least half a second
      * (pipeline creation, page faults, driver threads and clocks: the first
-     * second of a fresh process reads slow, bench/RESULTS.md "Session 3"). */
+     * second of a fresh process reads slow, bench/RESULTS.md, method M5). */
     if (vkr_cmd_end(cmd)) goto done;
     for (double w0 = util_now_s(); util_now_s() - w0 < 0.5;)
         if (vkr_cmd_run(cmd)) goto done;
-    double ms[100];
+    double ms[BENCH_KERNEL_MAX_SAMPLES], taken[BENCH_KERNEL_MAX_SAMPLES];
     if (samples < 1) samples = 1;
-    if (samples > 100) samples = 100;
+    if (samples > BENCH_KERNEL_MAX_SAMPLES) samples = BENCH_KERNEL_MAX_SAMPLES;
     for (int i = 0; i < samples; i++) {
         double t0 = util_now_s();
         if (vkr_cmd_run(cmd)) goto done;
-        ms[i] = (util_now_s() - t0) * 1e3 / reps;
+        ms[i] = taken[i] = (util_now_s() - t0) * 1e3 / reps;
     }
     qsort(ms, (size_t)samples, sizeof ms[0], cmp_double);
     double med = samples % 2 ? ms[samples / 2] : 0.5 * (ms[samples / 2 - 1] + ms[samples / 2]);
@@ -96,6 +95,7 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     out->gbps_max = bytes / ms[0] / 1e6, out->gbps_min = bytes / ms[samples - 1] / 1e6;
     out->gflops = 2.0 * n * k * t / med / 1e6;
     out->check_nmse = den > 0 ? num / den : num;
+    memcpy(out->samples_ms, taken, (size_t)samples * sizeof taken[0]);
     rc = 0;
 done:
     if (rc && !host_fail) vkr_ctx_error_to(ctx, err, errlen);
@@ -105,25 +105,74 @@ done:
     return rc;
 }
 
-char *bench_kernel_json(const bench_kernel_result *r, const vkr_device_info *d) {
-    cJSON *o = cJSON_CreateObject();
-    if (!o) return NULL;
-    char date[32], ver[32];
-    bench_utc_now(date, sizeof date);
-    vkr_driver_version_str(d, ver, sizeof ver);
-    const char *str[][2] = {{"phi3vk_version", PHI3VK_VERSION}, {"phi3vk_commit", PHI3VK_COMMIT},
-                            {"date", date},                     {"device_name", d->name},
-                            {"device_vendor", d->vendor},       {"device_type", d->type},
-                            {"driver_name", d->driver_name},    {"driver_info", d->driver_info},
-                            {"driver_version", ver},            {"kernel", r->name}};
-    for (size_t i = 0; i < sizeof str / sizeof str[0]; i++) cJSON_AddStringToObject(o, str[i][0], str[i][1]);
-    const struct { const char *k; double v; } num[] = {
-        {"n", r->n}, {"k", r->k}, {"t", r->t}, {"reps", r->reps}, {"samples", r->samples}, {"ms", r->ms},
-        {"ms_min", r->ms_min}, {"ms_max", r->ms_max}, {"gbps", r->gbps}, {"gbps_max", r->gbps_max},
-        {"gbps_min", r->gbps_min}, {"gflops", r->gflops}, {"check_nmse", r->check_nmse}};
-    for (size_t i = 0; i < sizeof num / sizeof num[0]; i++) cJSON_AddNumberToObject(o, num[i].k, num[i].v);
-    char *text = cJSON_PrintUnformatted(o);
-    cJSON_Delete(o);
-    return text;
+/* ---- output ---- */
+
+/* What every row of one run shares. */
+typedef struct kernel_ctx {
+    const vkr_device_info *d;
+    const char *profile;
+    char driver_version[32], vulkan_api[16], date[32];
+    bench_host host;
+    bench_clocks clocks;
+} kernel_ctx;
+
+static int kernel_field(const void *ctx, const void *row, int i, bench_field *f) {
+    const kernel_ctx *k = ctx;
+    const bench_kernel_result *r = row;
+    if (i < BENCH_CONTEXT_FIELDS) {
+        bench_context c = {.kind = "kernel", .version = PHI3VK_VERSION, .commit = PHI3VK_COMMIT, .date = k->date,
+                           .host = &k->host, .dev = k->d, .driver_version = k->driver_version,
+                           .vulkan_api = k->vulkan_api, .profile = k->profile, .clocks = &k->clocks};
+        bench_context_field(&c, i, f);
+        return 1;
+    }
+    switch (i) {
+    case 27: *f = bench_str("kernel", r->name); break;
+    case 28: *f = bench_int("n", r->n); break;
+    case 29: *f = bench_int("k", r->k); break;
+    case 30: *f = bench_int("t", r->t); break;
+    case 31: *f = bench_int("reps", r->reps); break;
+    case 32: *f = bench_int("samples", r->samples); break;
+    case 33: *f = bench_num("ms", r->ms); break;
+    case 34: *f = bench_num("ms_min", r->ms_min); break;
+    case 35: *f = bench_num("ms_max", r->ms_max); break;
+    case 36: *f = (bench_field){.name = "samples_ms", .kind = BENCH_F_NUMS, .a = r->samples_ms, .n = r->samples}; break;
+    case 37: *f = bench_num("gbps", r->gbps); break;
+    case 38: *f = bench_num("gbps_min", r->gbps_min); break;
+    case 39: *f = bench_num("gbps_max", r->gbps_max); break;
+    case 40: *f = bench_num("gflops", r->gflops); break;
+    case 41: *f = bench_str("check", r->check_nmse <= BENCH_KERNEL_NMSE ? "pass" : "fail"); break;
+    case 42: *f = bench_num("check_nmse", r->check_nmse); break;
+    case 43: *f = bench_num("check_bound", BENCH_KERNEL_NMSE); break;
+    default: return 0;
+    }
+    return 1;
 }
 
+static char *kernels_md(const bench_kernel_result *r, int n, const kernel_ctx *k) {
+    bench_sb b = {0};
+    const bench_host *h = &k->host;
+    bench_sb_printf(&b, "device: %s (%s %s, %s, profile %s); host: %s, %d cores, %s; phi3vk %s (%s), %s; median of "
+                        "%d timings; check: nmse <= %.0e against a C reference\n\n",
+                    k->d->name, k->d->driver_name, k->driver_version, k->d->driver_info, k->profile, h->cpu, h->cores,
+                    h->os, PHI3VK_VERSION, PHI3VK_COMMIT, k->date, n ? r[0].samples : 0, BENCH_KERNEL_NMSE);
+    bench_sb_printf(&b, "| kernel | ms | GB/s (weights) | GB/s slowest-fastest | GFLOP/s | check nmse |\n"
+                        "|---|---:|---:|---:|---:|---:|\n");
+    for (int i = 0; i < n; i++)
+        bench_sb_printf(&b, "| %s | %.3f | %.2f | %.2f-%.2f | %.2f | %.1e%s |\n", r[i].name, r[i].ms, r[i].gbps,
+                        r[i].gbps_min, r[i].gbps_max, r[i].gflops, r[i].check_nmse,
+                        r[i].check_nmse <= BENCH_KERNEL_NMSE ? "" : " **FAIL**");
+    bench_sb_printf(&b, "\nschema %d\n", BENCH_SCHEMA_VERSION);
+    return bench_sb_done(&b);
+}
+
+char *bench_kernels_format(const bench_kernel_result *r, int n, vkr_ctx *ctx, bench_format fmt) {
+    kernel_ctx k = {.d = vkr_ctx_device(ctx), .profile = vkr_ctx_profile(ctx)->name};
+    vkr_driver_version_str(k.d, k.driver_version, sizeof k.driver_version);
+    vkr_api_version_str(k.d, k.vulkan_api, sizeof k.vulkan_api);
+    bench_utc_now(k.date, sizeof k.date);
+    bench_host_query(&k.host);
+    bench_clocks_query(k.d, &k.clocks);
+    if (fmt == BENCH_FMT_MD) return kernels_md(r, n, &k);
+    return bench_rows_format(fmt, kernel_field, &k, r, sizeof *r, n);
+}

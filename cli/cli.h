@@ -27,6 +27,10 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 /* `phi3vk bench --kernels ...` (cli/cmd_bench_kernels.c); argv as cmd_bench's. */
 int cmd_bench_kernels(int argc, char **argv);
+/* `phi3vk bench --judge ...` (cli/cmd_bench_judge.c); argv as cmd_bench's. */
+int cmd_bench_judge(int argc, char **argv);
+/* `phi3vk bench-compare A.jsonl B.jsonl ...` (cli/cmd_bench_compare.c). */
+int cmd_bench_compare(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -10,15 +10,18 @@
 #include "cli/common.h"
 #include "model/synth.h"
 
-static const char *usage_text =
+static const char *const usage_text[] = {
     "usage: phi3vk bench (-m MODEL | --synthetic NAME) [options]\n"
-    "       phi3vk bench --kernels [--shape NxK[xT]]... [-r R] [--samples S] [-o md|jsonl]\n"
-    "                    [--device N|NAME]\n"
+    "       phi3vk bench --judge -f FILE [--batch B] [--reason] [--limit N] [classify's options]\n"
+    "       phi3vk bench --kernels [--shape NxK[xT]]... [-r R] [--samples S] [-o FMT] [--device N|NAME]\n"
+    "       phi3vk bench-compare A.jsonl B.jsonl ... [--plot out.svg]   (see phi3vk bench-compare --help)\n"
     "\n"
     "Measures prefill and generation speed (tokens/s) on one or more Vulkan devices, like\n"
-    "llama-bench, and attests each device: before measuring, a fixed small synthetic model\n"
-    "is run on it and compared with a CPU reference (16 greedy ids and the logits within\n"
-    "normalized MSE 1e-4); every row says check pass/fail.\n"
+    "llama-bench, with two correctness checks in every row: the attestation (a fixed small\n"
+    "synthetic model on the device against a CPU reference: 16 greedy ids and the logits within\n"
+    "normalized MSE 1e-4) and the model check (the measured model itself: the logits of a fixed\n"
+    "13-token prompt against the C reference forward from the same weights, nmse <= 1e-3 and the\n"
+    "same arg-max at every position but near-ties).\n"
     "\n"
     "model:\n"
     "  -m, --model MODEL    a Hugging Face folder, a .gguf file or a repo id owner/name[@revision]\n"
@@ -34,10 +37,17 @@ static const char *usage_text =
     "tests (comma-separated lists; 0 skips):\n"
     "  -p, --n-prompt LIST  prefill an N-token prompt (default 512): test ppN\n"
     "  -n, --n-gen LIST     generate N tokens one at a time, greedy (default 128): test tgN\n"
+    "  -pg P,N              a P-token prompt then N generated tokens, timed together: test\n"
+    "                       ppP+tgN, t/s = (P + N) / time (llama-bench's pg); repeatable\n"
     "  -d, --depth LIST     run each test with D tokens already in the KV cache (default 0):\n"
     "                       test names get @dD\n"
-    "  -r, --repetitions R  measured runs per test after one warm-up (default 5, at most 100);\n"
-    "                       results are the mean +- sample standard deviation of tokens/s\n"
+    "  --parallel N         N sequences per test (1..64): their prompts share the passes and they\n"
+    "                       decode in lockstep; t/s counts every sequence's tokens; names get @pN\n"
+    "  -b, --batch-size N   most tokens per pass (llama-bench's -b); default the longest prompt\n"
+    "  -r, --repetitions R  measured runs per test after one warm-up (default 5, at most 100)\n"
+    "  --no-model-check     skip the model check (its C reference reads the whole checkpoint and\n"
+    "                       does ~26 flops per parameter on the host: seconds to minutes for a\n"
+    "                       3.8 B model); the row says model_check skipped\n"
     "\n"
     "output:\n"
     "  -o, --output FMT     md (default), csv, json or jsonl: the format, as in llama-bench (not\n"
@@ -46,7 +56,7 @@ static const char *usage_text =
     "                       calls, ms, share, GB/s and GFLOP/s of the matrix ops, and the sum of\n"
     "                       op times against wall time\n"
     "  -q, --quiet          no progress on stderr\n"
-    "\n"
+    "\n",
     "devices:\n"
     "  --device LIST        device indices or name substrings (see phi3vk devices), one result\n"
     "                       row per device and test; default: the device other commands pick\n"
@@ -56,23 +66,37 @@ static const char *usage_text =
     "  --no-self-test       skip the kernel self-test a device gets once before first use\n"
     "  -ngl N, -t N         llama-bench's GPU layers and threads: accepted and ignored, with a\n"
     "                       note (every layer runs on the Vulkan device)\n"
+    "\n",
+    "the judge (--judge): the toxicity judge's own workload, as `phi3vk classify` runs it\n"
+    "  --judge              classify the first --limit items (default 64) of -f FILE, -r times\n"
+    "                       (default 1) after a warm-up batch; takes classify's model, input,\n"
+    "                       prompt, --reason, -n (tokens to generate), --batch and --too-long\n"
+    "                       options (see phi3vk classify --help; the model defaults to the judge)\n"
+    "                       and -r, -o, -q, --no-model-check. The row gives items/s, prompt\n"
+    "                       tokens/s, per-item latency p50/p90/p99 (an item's batch), TTFT (the\n"
+    "                       batch's prompt pass), TPOT (--reason) and every item's label\n"
+    "                       (judge_labels: t, n, u, e). The standard set: -f\n"
+    "                       ../shared/data/toxicity/davidson_labeled_data.binary.tsv --limit 64\n"
     "\n"
-    "kernels:\n"
+    "kernels (--kernels):\n"
     "  --kernels            instead of a model, time the matrix kernels alone at Phi-3-mini's\n"
     "                       shapes: matrix x vector (decode: GB/s of fp16 weights read) and\n"
     "                       matrix x matrix (prefill: GFLOP/s), each checked against a C\n"
-    "                       reference on 64 rows (nmse); -o md or jsonl\n"
+    "                       reference on 64 rows (pass: nmse <= 1e-8); -o md, csv, json, jsonl\n"
     "  --shape NxK[xT]      time W [N, K] by T tokens (default 1) instead; repeatable\n"
     "  --samples S          timings per kernel after a half-second warm-up (default 5), each of\n"
     "                       R dispatches (-r, default 20; a tenth for 64 tokens and more): the\n"
     "                       median is reported, with the slowest and fastest sample beside it\n"
     "\n"
-    "Every row has: device name, vendor, type, driver name and version, Vulkan version,\n"
-    "subgroup size, device profile and kernel fallbacks, model name, parameters, bytes, weight\n"
-    "types and bytes per weight, test, t/s mean and sd, every sample, device memory used\n"
-    "(weights + KV cache + scratch), peak host RSS, check, phi3vk version and commit, and the\n"
-    "date (UTC). Exit status: 0 when every check passed, 1 on an error or a failed check, 2\n"
-    "on a usage error.\n";
+    "Every row has schema_version, the host (CPU, cores, OS, kernel, Vulkan loader, compiler\n"
+    "and build flags), the device (name, vendor, type, driver name and version, Vulkan version,\n"
+    "subgroup size, clocks where the driver reports them, device profile and kernel fallbacks),\n"
+    "the model (name, parameters, bytes, weight types and bytes per weight), the test, t/s mean\n"
+    "and sd with every sample, avg_ns, samples_ns, p50/p90/p99 of a repetition's time, TTFT and\n"
+    "TPOT (tg and pg), device memory, peak host RSS, both checks, phi3vk version and commit, and\n"
+    "the date (UTC); the README lists every field. Exit status: 0 when every check passed, 1 on\n"
+    "an error or a failed check, 2 on a usage error.\n",
+    NULL};
 
 /* Parses "64,512" into v[0..*n). Returns 0, or -1 after printing why. */
 static int parse_list(const char *flag, const char *s, int *v, int *n) {
@@ -93,6 +117,23 @@ static int parse_list(const char *flag, const char *s, int *v, int *n) {
         if (!*end) return 0;
         p = end + 1;
     }
+}
+
+/* "-pg P,N": one prompt + generation test. Returns 0, or -1 after printing why. */
+static int parse_pg(const char *s, bench_opts *o) {
+    int v[BENCH_MAX_LIST], n = 0;
+    if (parse_list("-pg", s, v, &n)) return -1;
+    if (n != 2 || v[0] < 1 || v[1] < 1) {
+        cli_error("bench", "-pg: expected P,N (prompt and generation lengths >= 1), found '%s'", s);
+        return -1;
+    }
+    if (o->n_pg == BENCH_MAX_LIST) {
+        cli_error("bench", "-pg: at most %d tests", BENCH_MAX_LIST);
+        return -1;
+    }
+    o->pg[o->n_pg][0] = v[0], o->pg[o->n_pg][1] = v[1];
+    o->n_pg++;
+    return 0;
 }
 
 /* Splits "0,1" into device selectors (pointing into a copy of s). */
@@ -142,6 +183,7 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
         else if (!strcmp(a, "--validate")) o->validate = 1;
         else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) o->progress = NULL;
         else if (!strcmp(a, "--no-self-test")) o->no_self_test = 1;
+        else if (!strcmp(a, "--no-model-check")) o->no_model_check = 1;
         else if (!has && a[0] == '-') {
             cli_error("bench", "%s needs a value (or is unknown; see --help)", a);
             return -1;
@@ -162,6 +204,12 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
             if (parse_list(a, argv[++i], o->pp, &o->n_pp)) return -1;
         } else if (!strcmp(a, "-n") || !strcmp(a, "--n-gen")) {
             if (parse_list(a, argv[++i], o->tg, &o->n_tg)) return -1;
+        } else if (!strcmp(a, "-pg")) {
+            if (parse_pg(argv[++i], o)) return -1;
+        } else if (!strcmp(a, "--parallel")) {
+            if (int_arg(a, argv[++i], BENCH_MAX_PARALLEL, &o->parallel)) return -1;
+        } else if (!strcmp(a, "-b") || !strcmp(a, "--batch-size")) {
+            if (int_arg(a, argv[++i], 1000000, &o->n_batch)) return -1;
         } else if (!strcmp(a, "-d") || !strcmp(a, "--depth")) {
             if (parse_list(a, argv[++i], o->depth, &o->n_depth)) return -1;
         } else if (!strcmp(a, "-r") || !strcmp(a, "--repetitions")) {
@@ -207,10 +255,11 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
 int cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
-            fputs(usage_text, stdout);
+            for (int k = 0; usage_text[k]; k++) fputs(usage_text[k], stdout);
             return 0;
         }
         if (!strcmp(argv[i], "--kernels")) return cmd_bench_kernels(argc, argv);
+        if (!strcmp(argv[i], "--judge")) return cmd_bench_judge(argc, argv);
     }
     bench_opts o;
     bench_opts_defaults(&o);
@@ -238,9 +287,8 @@ int cmd_bench(int argc, char **argv) {
     }
     fputs(text, stdout);
     free(text);
-    int failed = 0;
-    for (int i = 0; i < rep.n_rows; i++) failed |= !rep.rows[i].check.pass;
-    if (failed) cli_error("bench", "the correctness check FAILED on at least one device: its numbers are not valid");
+    int failed = !bench_report_valid(&rep);
+    if (failed) cli_error("bench", "a correctness check FAILED on at least one device: its numbers are not valid");
     bench_report_free(&rep);
     return failed ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /* phi3vk bench --kernels: the matrix kernels alone, at Phi-3-mini's shapes or
- * at shapes given with --shape, as a markdown table or JSON lines. */
+ * at shapes given with --shape, in any bench output format. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,28 +52,18 @@ static int parse_shape(const char *v, shape *s) {
     return 0;
 }
 
-/* One row: markdown, or a JSON line. Returns 0, or -1 when out of memory. */
-static int print_row(const bench_kernel_result *r, int jsonl, const vkr_device_info *d) {
-    if (jsonl) {
-        char *line = bench_kernel_json(r, d);
-        if (!line) return -1;
-        printf("%s\n", line);
-        free(line);
-    } else {
-        printf("| %s | %.3f | %.2f | %.2f-%.2f | %.2f | %.1e |\n", r->name, r->ms, r->gbps, r->gbps_min,
-               r->gbps_max, r->gflops, r->check_nmse);
-    }
-    fflush(stdout);
-    return 0;
-}
-
 int cmd_bench_kernels(int argc, char **argv) {
     const char *device = NULL;
-    int reps = 20, samples = 5, jsonl = 0, n_shapes = 0;
+    int reps = 20, samples = 5, n_shapes = 0, quiet = 0;
+    bench_format fmt = BENCH_FMT_MD;
     shape shapes[MAX_SHAPES];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--kernels")) continue;
+        if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+            quiet = 1;
+            continue;
+        }
         if (!v) {
             cli_error("bench", "--kernels: %s needs a value or is unknown (see --help)", a);
             return 2;
@@ -85,14 +75,13 @@ int cmd_bench_kernels(int argc, char **argv) {
             if (cli_parse_int("bench", a, v, 1, 1000, &x)) return 2;
             reps = (int)x;
         } else if (!strcmp(a, "--samples")) {
-            if (cli_parse_int("bench", a, v, 1, 100, &x)) return 2;
+            if (cli_parse_int("bench", a, v, 1, BENCH_KERNEL_MAX_SAMPLES, &x)) return 2;
             samples = (int)x;
         } else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-            if (strcmp(v, "md") && strcmp(v, "jsonl")) {
-                cli_error("bench", "--kernels -o: expected md or jsonl, found '%s'", v);
+            if (bench_format_parse(v, &fmt)) {
+                cli_error("bench", "--kernels -o: expected md, csv, json or jsonl, found '%s'", v);
                 return 2;
             }
-            jsonl = !strcmp(v, "jsonl");
         } else if (!strcmp(a, "--shape")) {
             if (n_shapes == MAX_SHAPES) {
                 cli_error("bench", "--shape: at most %d shapes", MAX_SHAPES);
@@ -100,7 +89,7 @@ int cmd_bench_kernels(int argc, char **argv) {
             }
             if (parse_shape(v, &shapes[n_shapes++])) return 2;
         } else {
-            cli_error("bench", "--kernels takes --shape, -r, --samples, -o and --device; found '%s'", a);
+            cli_error("bench", "--kernels takes --shape, -r, --samples, -o, -q and --device; found '%s'", a);
             return 2;
         }
     }
@@ -114,34 +103,31 @@ int cmd_bench_kernels(int argc, char **argv) {
         cli_error("bench", "%s", err);
         return 1;
     }
-    const vkr_device_info *d = vkr_ctx_device(ctx);
-    if (!jsonl) {
-        char ver[32];
-        vkr_driver_version_str(d, ver, sizeof ver);
-        printf("device: %s (%s %s, %s); median of %d timings\n\n", d->name, d->driver_name, ver, d->driver_info,
-               samples);
-        printf("| kernel | ms | GB/s (weights) | GB/s slowest-fastest | GFLOP/s | check nmse |\n"
-               "|---|---:|---:|---:|---:|---:|\n");
-    }
-    int rc = 0;
-    for (int i = 0; i < n_shapes && !rc; i++) {
-        bench_kernel_result r;
-        int n = shapes[i].t >= 64 ? (reps + 9) / 10 : reps; /* a prefill dispatch takes ~10x longer */
-        if (bench_kernel_matmul(ctx, shapes[i].n, shapes[i].k, shapes[i].t, n, samples, &r, err, sizeof err)) {
+    bench_kernel_result res[MAX_SHAPES];
+    int rc = 0, n = 0;
+    for (int i = 0; i < n_shapes; i++, n++) {
+        int k = shapes[i].t >= 64 ? (reps + 9) / 10 : reps; /* a prefill dispatch takes ~10x longer */
+        if (bench_kernel_matmul(ctx, shapes[i].n, shapes[i].k, shapes[i].t, k, samples, &res[i], err, sizeof err)) {
             cli_error("bench", "%s", err);
             rc = 1;
             break;
         }
-        if (print_row(&r, jsonl, d)) {
-            cli_error("bench", "out of memory formatting a result");
-            rc = 1;
-            break;
-        }
-        if (!(r.check_nmse <= 1e-8)) {
-            cli_error("bench", "%s: result differs from the C reference (nmse %.3g)", r.name, r.check_nmse);
+        if (!quiet)
+            fprintf(stderr, "phi3vk bench: %s: %.3f ms, %.2f GB/s, %.2f GFLOP/s, check nmse %.1e\n", res[i].name,
+                    res[i].ms, res[i].gbps, res[i].gflops, res[i].check_nmse);
+        if (!(res[i].check_nmse <= BENCH_KERNEL_NMSE)) {
+            cli_error("bench", "%s: result differs from the C reference (nmse %.3g > %.0e)", res[i].name,
+                      res[i].check_nmse, BENCH_KERNEL_NMSE);
             rc = 1;
         }
     }
+    char *text = n ? bench_kernels_format(res, n, ctx, fmt) : NULL;
+    if (n && !text) {
+        cli_error("bench", "out of memory formatting the results");
+        rc = 1;
+    }
+    if (text) fputs(text, stdout);
+    free(text);
     vkr_ctx_destroy(ctx);
     return rc;
 }

@@ -513,6 +513,7 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
     int todo = 0;
     for (int i = 0; i < n; i++) todo += !judge_run_is_done(s->out, &ds->items[idx[i]]);
     if (todo == 0 && ds) return 0; /* everything is in --out already: the model is not loaded */
+    snprintf(s->model_path, sizeof s->model_path, "%s", m.model);
     if (cli_judge_devices_parse(cmd, &m, s) || cli_judge_devices_open_models(cmd, &m, s)) return -1;
     snprintf(s->model_desc, sizeof s->model_desc, "%s%s%s", m.model, m.tokenizer ? ", tokenizer " : "",
              m.tokenizer ? m.tokenizer : "");

@@ -117,6 +117,7 @@ typedef struct cli_judge_session {
     eng_ctx *c;
     judge_classifier *cl;
     char model_desc[8300];       /* what was loaded, for -v and reports */
+    char model_path[4096];       /* the model's folder or file, after resolving a repo id */
     judge_provenance prov;       /* with --out: what this run's results come from */
     struct cli_judge_devices *devs; /* --device 0,1 / all: the other devices and their pool
                                        (cli/judge_devices.h); NULL with one device */

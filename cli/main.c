@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"eval", cmd_eval, "the judge over a labelled file: scikit-learn report, confusion matrix, ROC-AUC"},
     {"serve", cmd_serve, "HTTP server: OpenAI-compatible chat/completions and /v1/classify, continuous batching"},
     {"bench", cmd_bench, "tokens/s of prefill and generation per device, with an attested correctness check"},
+    {"bench-compare", cmd_bench_compare, "rows of bench output files side by side: ratios, significance, --plot"},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

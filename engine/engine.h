@@ -84,6 +84,12 @@ uint64_t eng_model_weight_bytes(const eng_model *m);
 uint64_t eng_model_params(const eng_model *m);
 /* eng_model_weight_bytes / eng_model_params: 2.0 for fp16, ~0.57 for Q4_K. */
 double eng_model_bytes_per_weight(const eng_model *m);
+/* Bytes the weights of a cfg-shaped model take on the device when its
+ * matrices are stored as q (NONE: fp16), embedding and lm_head included
+ * (tied: one matrix), each in its device layout: what eng_model_synthetic
+ * with .weights = q allocates (eng_model_weight_bytes), computed without a
+ * device. For memory plans: will a model fit? */
+uint64_t eng_weights_device_bytes(const phi3_config *cfg, int tied, phi3_quant q);
 /* The matrices' types: "F16", "Q8_0", or by share of values, "Q4_K 86%,
  * Q6_K 7%, Q5_K 7%" (a static string of the model). */
 const char *eng_model_weight_types(const eng_model *m);

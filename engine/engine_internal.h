@@ -5,6 +5,7 @@
 
 #include "engine/engine.h"
 #include "kernels/kernels.h"
+#include "model/source.h"
 
 #define ENG_MAX_TYPES 8
 
@@ -36,6 +37,15 @@ struct eng_model {
     void (*progress)(void *user, uint64_t done, uint64_t total); /* eng_model_opts.progress */
     void *progress_user;
 };
+
+/* The ggml type (formats/gguf.h ids) a weight is held in on the device:
+ * fp16 norms (rows <= 1); matrices as scheme q says (--weights), or with q
+ * NONE as src stores them when a kernel reads that type, float types (and
+ * synthetic weights, src NULL) as fp16. n_layers: of the whole checkpoint
+ * (Q4_K_M's layer rule); tied: lm_head is the embedding. The engine's upload
+ * and the C reference (ref.c) both follow it. */
+uint32_t eng_weight_dtype(const phi3_source *src, phi3_quant q, int n_layers, int tied, phi3_weight_kind k, int layer,
+                          uint64_t rows, uint64_t cols);
 
 /* Scratch for one pass of up to `cap` tokens. */
 typedef struct eng_scratch {

@@ -50,14 +50,19 @@ static int reserve(void **buf, uint64_t *len, uint64_t n, char *err, size_t errl
 /* The ggml type a weight is stored in on the device: fp16 norms; matrices
  * as the scheme says, or (no --weights) as the file stores them, float
  * types as fp16. */
-static uint32_t weight_dtype(const weight_reader *r, phi3_weight_kind k, int layer, uint64_t rows, uint64_t cols) {
+uint32_t eng_weight_dtype(const phi3_source *src, phi3_quant q, int n_layers, int tied, phi3_weight_kind k, int layer,
+                          uint64_t rows, uint64_t cols) {
     if (rows <= 1 && (k == PHI3_W_ATTN_NORM || k == PHI3_W_FFN_NORM || k == PHI3_W_OUTPUT_NORM)) return FMT_GGML_F16;
-    if (r->quant == PHI3_QUANT_NONE) {
-        uint32_t st = r->src ? phi3_tensor_type(phi3_source_weight(r->src, k, layer)) : FMT_GGML_F32;
+    if (q == PHI3_QUANT_NONE) {
+        uint32_t st = src ? phi3_tensor_type(phi3_source_weight(src, k, layer)) : FMT_GGML_F32;
         return fmt_quant_supported(st) ? st : FMT_GGML_F16;
     }
-    int output = k == PHI3_W_OUTPUT || (k == PHI3_W_EMBD && r->tied);
-    return phi3_quant_type(r->quant, k, layer, r->n_layers, cols, output);
+    int output = k == PHI3_W_OUTPUT || (k == PHI3_W_EMBD && tied);
+    return phi3_quant_type(q, k, layer, n_layers, cols, output);
+}
+
+static uint32_t weight_dtype(const weight_reader *r, phi3_weight_kind k, int layer, uint64_t rows, uint64_t cols) {
+    return eng_weight_dtype(r->src, r->quant, r->n_layers, r->tied, k, layer, rows, cols);
 }
 
 /* rows x cols of a weight (1-D: 1 x cols); name is set for messages and
@@ -198,6 +203,11 @@ static uint64_t device_bytes(const weight_reader *rd, const phi3_config *c, int 
             sum += rows * kern_weight_row_bytes(weight_dtype(rd, (phi3_weight_kind)k, l, rows, cols), (uint32_t)cols);
         }
     return sum;
+}
+
+uint64_t eng_weights_device_bytes(const phi3_config *cfg, int tied, phi3_quant q) {
+    weight_reader rd = {.quant = q, .n_layers = cfg->n_layers, .tied = tied};
+    return device_bytes(&rd, cfg, tied);
 }
 
 static int is_dir(const char *p) {

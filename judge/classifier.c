@@ -244,7 +244,9 @@ static int prefill(judge_classifier *cl, int k, judge_item_detail *d, char *err,
         cl->stats.reused_tokens += reuse;
         cl->stats.eval_tokens += n - reuse;
     }
+    double t0 = util_now_s();
     if (eng_step(cl->c, cl->in, k, cl->out, err, errlen)) return -1;
+    cl->stats.prefill_s += util_now_s() - t0;
     for (int j = 0; j < k; j++) {
         cl->seq[j].first = cl->out[j].argmax;
         cl->seq[j].logits = cl->out[j].logits;
@@ -262,7 +264,10 @@ static int decode_step(judge_classifier *cl, int k, char *err, size_t errlen) {
     }
     if (n == 0) return 0;
     cl->stats.decode_steps += n;
+    cl->stats.decode_passes++;
+    double t0 = util_now_s();
     if (eng_step(cl->c, cl->in, n, cl->out, err, errlen)) return -1;
+    cl->stats.decode_s += util_now_s() - t0;
     for (int i = 0; i < n; i++) {
         seq_state *q = &cl->seq[cl->in[i].seq];
         q->gen[q->n_gen] = cl->out[i].argmax;

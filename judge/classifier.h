@@ -91,6 +91,9 @@ typedef struct judge_classifier_stats {
     long long eval_tokens;    /* tokens computed by prefill (forced answer tokens included) */
     long long reused_tokens;  /* prompt tokens whose KV entries were reused */
     long long decode_steps;   /* single-token decode steps (reason mode) */
+    long long decode_passes;  /* engine passes of those steps (one per lockstep step of a batch) */
+    double prefill_s;         /* wall time of the prompt passes (engine steps), seconds */
+    double decode_s;          /* wall time of the decode passes, seconds */
 } judge_classifier_stats;
 
 /* What happened inside one item, for tests and -v. */

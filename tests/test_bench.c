@@ -26,15 +26,21 @@
 #include "kernels/kernels.h"
 #include "vk/vkr.h"
 
-/* The fields every JSON/CSV row must carry (the list). */
+/* The fields every JSON/CSV row must carry (the issues' lists). */
 static const char *const str_fields[] = {
-    "phi3vk_version", "phi3vk_commit", "date", "device_name", "device_vendor", "device_type", "driver_name",
-    "driver_info", "driver_version", "vulkan_api", "model_name", "model_type", "test", "check", "check_message",
-    "device_profile", "kernel_fallbacks"};
+    "kind", "phi3vk_version", "phi3vk_commit", "date", "host_cpu", "host_os", "host_kernel", "vulkan_loader",
+    "compiler", "build_flags", "device_name", "device_vendor", "device_type", "driver_name", "driver_info",
+    "driver_version", "vulkan_api", "clock_source", "model_name", "model_type", "test", "check", "check_message",
+    "device_profile", "kernel_fallbacks", "model_check", "model_check_message"};
 static const char *const num_fields[] = {
-    "device_index", "subgroup_size", "model_params", "model_bytes", "model_layers", "n_prompt", "n_gen", "n_depth",
-    "repetitions", "avg_ts", "stddev_ts", "device_memory_bytes", "host_peak_rss_bytes", "check_nmse",
-    "check_ids_match", "check_ids"};
+    "schema_version", "host_cores", "device_index", "subgroup_size", "model_params", "model_bytes", "model_layers",
+    "n_prompt", "n_gen", "n_depth", "n_parallel", "n_batch", "repetitions", "avg_ts", "stddev_ts", "avg_ns",
+    "stddev_ns", "p50_ns", "p90_ns", "p99_ns", "ttft_avg_ns", "ttft_p50_ns", "ttft_p90_ns", "ttft_p99_ns",
+    "device_memory_bytes", "host_peak_rss_bytes", "check_nmse", "check_ids_match", "check_ids", "model_check_nmse",
+    "model_check_bound", "model_check_agree", "model_check_excused", "model_check_positions"};
+/* may be empty: what the host or driver does not report */
+static const char *const may_be_empty[] = {"check_message", "model_check_message", "clock_source", "host_cpu",
+                                           "build_flags"};
 #define N_STR (int)(sizeof str_fields / sizeof str_fields[0])
 #define N_NUM (int)(sizeof num_fields / sizeof num_fields[0])
 
@@ -45,14 +51,29 @@ static void check_row_json(const cJSON *o, int row, const char *want_check) {
     for (int i = 0; i < N_STR; i++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, str_fields[i]);
         CHECK(cJSON_IsString(v), "row %d: %s missing or not a string", row, str_fields[i]);
-        if (cJSON_IsString(v) && strcmp(str_fields[i], "check_message"))
-            CHECK(v->valuestring[0], "row %d: %s is empty", row, str_fields[i]);
+        int empty_ok = 0;
+        for (size_t k = 0; k < sizeof may_be_empty / sizeof may_be_empty[0]; k++)
+            empty_ok |= !strcmp(str_fields[i], may_be_empty[k]);
+        if (cJSON_IsString(v) && !empty_ok) CHECK(v->valuestring[0], "row %d: %s is empty", row, str_fields[i]);
     }
     for (int i = 0; i < N_NUM; i++)
         CHECK(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, num_fields[i])), "row %d: %s missing or not a number",
               row, num_fields[i]);
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(o, "samples_ts");
     CHECK(cJSON_IsArray(samples) && cJSON_GetArraySize(samples) == 1, "row %d: samples_ts not an array of 1", row);
+    const cJSON *ns = cJSON_GetObjectItemCaseSensitive(o, "samples_ns");
+    CHECK(cJSON_IsArray(ns) && cJSON_GetArraySize(ns) == 1, "row %d: samples_ns not an array of 1", row);
+    double avg_ns = cJSON_GetObjectItemCaseSensitive(o, "avg_ns")->valuedouble;
+    CHECK(ns && cJSON_GetArraySize(ns) == 1 && cJSON_GetArrayItem(ns, 0)->valuedouble == avg_ns &&
+              avg_ns == floor(avg_ns) && avg_ns > 0,
+          "row %d: samples_ns / avg_ns not the same whole nanoseconds", row);
+    CHECK(cJSON_GetObjectItemCaseSensitive(o, "schema_version")->valueint == BENCH_SCHEMA_VERSION,
+          "row %d: schema_version", row);
+    /* TPOT only where tokens are generated after the first: null for pp */
+    int gen = cJSON_GetObjectItemCaseSensitive(o, "n_gen")->valueint > 0;
+    CHECK(gen ? cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(o, "tpot_p50_ns"))
+              : cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "tpot_p50_ns")),
+          "row %d: tpot_p50_ns should be %s", row, gen ? "a number" : "null");
     const cJSON *test = cJSON_GetObjectItemCaseSensitive(o, "test");
     if (want_check) {
         const cJSON *c = cJSON_GetObjectItemCaseSensitive(o, "check");
@@ -129,7 +150,7 @@ static int csv_cells(const char *line, char cells[][512], int max) {
 }
 
 static void check_csv(const bench_report *rep, const char *want_check) {
-    static char head[64][512], cells[64][512];
+    static char head[128][512], cells[128][512];
     char *text = bench_report_format(rep, BENCH_FMT_CSV);
     CHECK(text != NULL, "csv: NULL");
     if (!text) return;
@@ -137,7 +158,7 @@ static void check_csv(const bench_report *rep, const char *want_check) {
     CHECK(nl != NULL, "csv: no header line");
     if (!nl) goto done;
     *nl = 0;
-    int nh = csv_cells(line, head, 64), check_col = -1, test_col = -1;
+    int nh = csv_cells(line, head, 128), check_col = -1, test_col = -1;
     for (int i = 0; i < N_STR + N_NUM; i++) {
         const char *want = i < N_STR ? str_fields[i] : num_fields[i - N_STR];
         int found = 0;
@@ -151,7 +172,7 @@ static void check_csv(const bench_report *rep, const char *want_check) {
     int rows = 0;
     for (line = nl + 1; (nl = strchr(line, '\n')); line = nl + 1, rows++) {
         *nl = 0;
-        int n = csv_cells(line, cells, 64);
+        int n = csv_cells(line, cells, 128);
         CHECK(n == nh, "csv row %d: %d cells, header has %d", rows + 1, n, nh);
         if (n != nh || check_col < 0 || test_col < 0) continue;
         if (want_check) CHECK(!strcmp(cells[check_col], want_check), "csv row %d: check %s", rows + 1, cells[check_col]);
@@ -164,7 +185,8 @@ done:
 
 static void check_md(const bench_report *rep, int pass) {
     char *text = bench_report_format(rep, BENCH_FMT_MD);
-    CHECK(text && strstr(text, "| # | device | vendor | type | driver |"), "md: no device table");
+    CHECK(text && strstr(text, "| # | device | type | driver |") && strstr(text, "| check | model check |"),
+          "md: no device table");
     CHECK(text && strstr(text, "| test | t/s | samples |"), "md: no result table");
     CHECK(text && strstr(text, rep->rows[0].dev.name), "md: no device name");
     CHECK(text && strstr(text, "| pp16 |") && strstr(text, "| tg4@d8 |"), "md: missing test rows");

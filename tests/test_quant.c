@@ -181,7 +181,7 @@ static void test_round_trip(void) {
  * binary16 clamp the scale instead of storing inf. */
 static void test_edges(void) {
     float x[256] = {0}, y[256];
-    uint8_t q[256];
+    uint8_t q[272]; /* 8 Q8_0 blocks, the largest row of 256 values */
     const uint32_t types[] = {FMT_GGML_Q8_0, FMT_GGML_Q4_0, FMT_GGML_Q4_K, FMT_GGML_Q5_K, FMT_GGML_Q6_K};
     for (size_t t = 0; t < 5; t++) {
         uint32_t ty = types[t];

@@ -61,6 +61,7 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     if (!ext) n_ext = 0;
     info->push_descriptor = has_extension(ext, n_ext, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
     int sgctl_ext = has_extension(ext, n_ext, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    info->has_pci = has_extension(ext, n_ext, VK_EXT_PCI_BUS_INFO_EXTENSION_NAME);
     free(ext);
 
     VkPhysicalDeviceProperties base;
@@ -70,7 +71,12 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     int sgctl_ok = base.apiVersion >= VK_API_VERSION_1_3 || sgctl_ext;
     info->subgroup_size_control_ext = base.apiVersion < VK_API_VERSION_1_3 && sgctl_ext;
     if (sgctl_ok) ids.pNext = &sgctl;
+    /* the PCI address names the device to the clock readers of bench/host.c */
+    VkPhysicalDevicePCIBusInfoPropertiesEXT pci = {VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PCI_BUS_INFO_PROPERTIES_EXT};
+    if (info->has_pci) pci.pNext = props.pNext, props.pNext = &pci;
     vkGetPhysicalDeviceProperties2(phys, &props);
+    info->pci_domain = pci.pciDomain, info->pci_bus = pci.pciBus;
+    info->pci_device = pci.pciDevice, info->pci_function = pci.pciFunction;
     const VkPhysicalDeviceLimits *lim = &props.properties.limits;
 
     snprintf(info->name, sizeof info->name, "%s", props.properties.deviceName);
@@ -135,6 +141,12 @@ void vkr_driver_version_str(const vkr_device_info *d, char *buf, size_t len) {
 void vkr_api_version_str(const vkr_device_info *d, char *buf, size_t len) {
     uint32_t v = d->api_version;
     snprintf(buf, len, "%u.%u.%u", v >> 22, (v >> 12) & 0x3FF, v & 0xFFF);
+}
+
+void vkr_loader_version_str(char *buf, size_t len) {
+    uint32_t v = volkGetInstanceVersion();
+    if (v) snprintf(buf, len, "%u.%u.%u", VK_API_VERSION_MAJOR(v), VK_API_VERSION_MINOR(v), VK_API_VERSION_PATCH(v));
+    else if (len) buf[0] = '\0';
 }
 
 static int type_rank(const vkr_device_info *d) {

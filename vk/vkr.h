@@ -68,6 +68,8 @@ typedef struct vkr_device_info {
     int timestamps;                     /* timestampComputeAndGraphics */
     float timestamp_period;             /* ns per tick */
     int is_cpu;                         /* a software rasteriser (lavapipe, SwiftShader) */
+    int has_pci;                        /* VK_EXT_pci_bus_info: the PCI address below is known */
+    uint32_t pci_domain, pci_bus, pci_device, pci_function;
 } vkr_device_info;
 
 /* Bits of vkr_device_info.subgroup_ops (VkSubgroupFeatureFlagBits). */
@@ -84,6 +86,11 @@ void vkr_driver_version_str(const vkr_device_info *d, char *buf, size_t len);
 
 /* The device's Vulkan API version as "major.minor.patch". */
 void vkr_api_version_str(const vkr_device_info *d, char *buf, size_t len);
+
+/* The Vulkan loader's instance version (vkEnumerateInstanceVersion) as
+ * "major.minor.patch", or "" before any context or device list has loaded
+ * it. */
+void vkr_loader_version_str(char *buf, size_t len);
 
 /* Index of the device the default rule picks: discrete > integrated >
  * virtual > other > cpu. -1 when n == 0. */
