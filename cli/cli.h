@@ -32,6 +32,7 @@ int cmd_bench_judge(int argc, char **argv);
 /* `phi3vk bench-compare A.jsonl B.jsonl ...` (cli/cmd_bench_compare.c). */
 int cmd_bench_compare(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Prints "phi3vk <cmd>: <msg>" to stderr, with control characters escaped
  * (see cli_print_safe; newlines kept): messages quote ids, labels and file

@@ -6,6 +6,8 @@
 
 #include "cli/cli.h"
 #include "cli/judge_common.h"
+#include "judge/shard.h"
+#include "judge/stream.h"
 #include "util/utf8.h"
 
 static const char *classify_usage =
@@ -21,6 +23,11 @@ static const char *classify_usage =
     "of microsoft/Phi-3-mini-4k-instruct; when it is missing the first run downloads it (about\n"
     "15.3 GB; phi3vk pull " CLI_JUDGE_MODEL " does the same). -m also takes\n"
     "a repo id owner/name[@revision] found in that cache.\n"
+    "\n"
+    "Standard input (plain text or --format jsonl) is answered line by line as it arrives\n"
+    "(tail -f log | phi3vk classify --jsonl); files, and TSV/CSV on standard input, are read whole.\n"
+    "--shard K/N takes the items whose id hashes to shard K of N (sha256 of the id; the same on\n"
+    "every machine), so N runs split a dataset; eval --predictions 'out-*.jsonl' reports on them.\n"
     "\n"
     "output (standard output; the record fields are listed in the README, \"Output schemas\"):\n"
     "  (default)             a table: id, label, P(toxic), the start of the text (and the reason)\n"
@@ -143,6 +150,30 @@ static judge_dataset *texts_dataset(const classify_args *c) {
     return ds;
 }
 
+/* 1 when the items come from standard input in a format read line by line
+ * (plain text or JSONL): then they are answered as they arrive. */
+static int stream_input(const cli_judge_args *a) {
+    judge_format f = a->ds.format;
+    return (!a->file || !strcmp(a->file, "-")) &&
+           (f == JUDGE_FORMAT_AUTO || f == JUDGE_FORMAT_TEXT || f == JUDGE_FORMAT_JSONL);
+}
+
+static judge_stream *open_stream(const char *cmd, const cli_judge_args *a) {
+    judge_stream_opts o = {.ds = a->ds, .limit = a->limit};
+    char err[1024];
+    if (a->shard) judge_shard_parse(a->shard, &o.shard, err, sizeof err);
+    judge_stream *st = judge_stream_open(0, "<stdin>", &o, err, sizeof err);
+    if (!st) cli_error(cmd, "%s", err);
+    return st;
+}
+
+static void warn_invalid_utf8(const char *cmd, const judge_stream *st) {
+    int first, n = judge_stream_invalid_utf8(st, &first);
+    if (n)
+        fprintf(stderr, "phi3vk %s: warning: %d text%s not valid UTF-8 (first at <stdin>:%d); the bytes were kept\n",
+                cmd, n, n == 1 ? " is" : "s are", first);
+}
+
 int cmd_classify(int argc, char **argv) {
     const char *cmd = "classify";
     classify_args c = {0};
@@ -160,7 +191,22 @@ int cmd_classify(int argc, char **argv) {
             cli_error(cmd, "out of memory");
             goto done;
         }
+    } else if (stream_input(&c.j)) {
+        if (!(s.stream = open_stream(cmd, &c.j))) goto done;
     } else if (!(ds = cli_judge_load(cmd, &c.j, NULL))) {
+        goto done;
+    }
+    FILE *jsonl = c.fmt == JUDGE_OUTPUT_JSONL ? stdout : NULL;
+    FILE *table = c.fmt == JUDGE_OUTPUT_TABLE && (c.fmt_given || !c.j.out) ? stdout : NULL;
+    judge_output records = {stdout, c.fmt, 0};
+    int rec = c.fmt == JUDGE_OUTPUT_CSV || c.fmt == JUDGE_OUTPUT_TSV || c.fmt == JUDGE_OUTPUT_HF;
+    if (s.stream) { /* items come as they arrive: no selection, no results array */
+        results = calloc(1, sizeof *results);
+        if (!results) goto done;
+        if (cli_judge_open(cmd, &c.j, NULL, NULL, 0, &s)) goto done;
+        int run = cli_judge_run(cmd, &c.j, &s, NULL, NULL, 0, jsonl, table, rec ? &records : NULL, results);
+        rc = run == 0 ? 0 : run == 1 ? 130 : run == 3 ? 3 : 1;
+        warn_invalid_utf8(cmd, s.stream);
         goto done;
     }
     n = c.j.limit > 0 && c.j.limit < ds->n ? c.j.limit : ds->n;
@@ -175,11 +221,12 @@ int cmd_classify(int argc, char **argv) {
         cli_error(cmd, "%s holds no items", ds->source);
         goto done;
     }
+    if (c.j.shard) { /* a shard may hold no item of a small dataset: then it writes nothing */
+        judge_shard sh;
+        judge_shard_parse(c.j.shard, &sh, NULL, 0);
+        n = judge_shard_filter(&sh, ds, idx, n);
+    }
     if (cli_judge_open(cmd, &c.j, ds, idx, n, &s)) goto done;
-    FILE *jsonl = c.fmt == JUDGE_OUTPUT_JSONL ? stdout : NULL;
-    FILE *table = c.fmt == JUDGE_OUTPUT_TABLE && (c.fmt_given || !c.j.out) ? stdout : NULL;
-    judge_output records = {stdout, c.fmt, 0};
-    int rec = c.fmt == JUDGE_OUTPUT_CSV || c.fmt == JUDGE_OUTPUT_TSV || c.fmt == JUDGE_OUTPUT_HF;
     int run = cli_judge_run(cmd, &c.j, &s, ds, idx, n, jsonl, table, rec ? &records : NULL, results);
     rc = run == 0 ? 0 : run == 1 ? 130 : run == 3 ? 3 : 1;
     if (fflush(stdout) || ferror(stdout)) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/eval_predictions.h"
 #include "cli/judge_common.h"
 #include "formats/png.h"
 #include "judge/plot.h"
@@ -40,6 +41,10 @@ static const char *eval_usage =
     "  --plot FILE.png       also draw the ROC curve and the reliability diagram of P(toxic) into\n"
     "                        a PNG image (960 x 440)\n"
     "  -v                    also list the ids of unparsable answers (and the model's details)\n"
+    "  --predictions GLOB    no model run: the report from results files of earlier runs (classify\n"
+    "                        --out, e.g. one per --shard: 'out-*.jsonl', quoted); they must cover\n"
+    "                        the chosen items exactly once, for the same texts, and agree in their\n"
+    "                        provenance (model, tokenizer, prompt, mode; the device may differ)\n"
     "\n";
 static const char *eval_tail =
     "\n"
@@ -52,6 +57,7 @@ static const char *eval_tail =
 typedef struct eval_args {
     cli_judge_args j;
     const char *label_col, *positive, *plot;
+    const char *predictions;     /* --predictions GLOB */
     int balance, json;
     long long seed, digits;
 } eval_args;
@@ -80,6 +86,9 @@ static int parse_args(eval_args *e, int argc, char **argv) {
             e->plot = v;
         } else if (cli_opt(cmd, argc, argv, &i, "--seed", &v) || cli_opt(cmd, argc, argv, &i, "-s", &v)) {
             if (!v || cli_parse_int(cmd, "--seed", v, 0, 1LL << 62, &e->seed)) return 2;
+        } else if (cli_opt(cmd, argc, argv, &i, "--predictions", &v)) {
+            if (!v) return 2;
+            e->predictions = v;
         } else if (cli_opt(cmd, argc, argv, &i, "--digits", &v)) {
             if (!v || cli_parse_int(cmd, "--digits", v, 0, 12, &e->digits)) return 2;
         } else {
@@ -94,6 +103,15 @@ static int parse_args(eval_args *e, int argc, char **argv) {
     }
     if (cli_is_stdout(e->j.out) || cli_is_stdout(e->plot)) {
         cli_error(cmd, "%s -: standard output carries the report; give a file", cli_is_stdout(e->plot) ? "--plot" : "--out");
+        return 2;
+    }
+    if (e->j.shard) {
+        cli_error(cmd, "--shard: eval reports on the whole labelled file; run classify --shard K/N --out "
+                       "out-K.jsonl per shard, then eval --predictions 'out-*.jsonl'");
+        return 2;
+    }
+    if (e->predictions && e->j.out) {
+        cli_error(cmd, "--predictions reads results and runs no model: --out does not apply");
         return 2;
     }
     return 0;
@@ -250,8 +268,13 @@ int cmd_eval(int argc, char **argv) {
         cli_error(cmd, "out of memory");
         goto done;
     }
-    if (cli_judge_open(cmd, &e.j, ds, idx, n, &s)) goto done;
-    int run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, NULL, results);
+    int run = 0;
+    if (e.predictions) {
+        if (cli_eval_predictions(cmd, e.predictions, ds, idx, n, results)) goto done;
+    } else {
+        if (cli_judge_open(cmd, &e.j, ds, idx, n, &s)) goto done;
+        run = cli_judge_run(cmd, &e.j, &s, ds, idx, n, NULL, NULL, NULL, results);
+    }
     if (run != 0 && run != 3) {
         rc = run == 1 ? 130 : 1;
         goto done;

@@ -225,31 +225,53 @@ void cli_load_progress(void *cmd, uint64_t done, uint64_t total) {
             total / 1e9, total ? 100.0 * (double)done / (double)total : 100.0, done >= total ? "\n" : "");
 }
 
+static eng_model *load_resolved(const char *cmd, const cli_model_args *a, vkr_ctx *vk, int need_tokenizer,
+                                const cli_model_paths *p);
+
 eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer) {
     static cli_model_paths paths; /* one model per command */
     if (cli_resolve_model(cmd, a->model, a->tokenizer, need_tokenizer, &paths)) return NULL;
     cli_ignored_notes(cmd, a->ignored_ngl, a->ignored_threads, a->quiet);
     vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test, a->quiet);
     if (!vk) return NULL;
+    return load_resolved(cmd, a, vk, need_tokenizer, &paths);
+}
+
+eng_model *cli_model_load(const char *cmd, const cli_model_args *a, vkr_ctx *vk, int need_tokenizer) {
+    cli_model_paths *paths = malloc(sizeof *paths); /* 8 KB: off the stack of a loading thread */
+    if (!paths || cli_resolve_model(cmd, a->model, a->tokenizer, need_tokenizer, paths)) {
+        if (!paths) cli_error(cmd, "out of memory");
+        free(paths);
+        vkr_ctx_destroy(vk);
+        return NULL;
+    }
+    eng_model *m = load_resolved(cmd, a, vk, need_tokenizer, paths);
+    free(paths);
+    return m;
+}
+
+/* Loads the model of the resolved paths p onto vk (taken). */
+static eng_model *load_resolved(const char *cmd, const cli_model_args *a, vkr_ctx *vk, int need_tokenizer,
+                                const cli_model_paths *p) {
     eng_model_opts o = {
         .vk = vk,
         .take_vk = 1,
         .verbose = a->verbose,
-        .tokenizer = paths.tokenizer[0] ? paths.tokenizer : NULL,
+        .tokenizer = p->tokenizer[0] ? p->tokenizer : NULL,
         .max_layers = a->layers,
         .progress = isatty(2) && !a->quiet ? cli_load_progress : NULL,
         .progress_user = (void *)cmd,
         .weights = a->weights,
     };
     char err[2048];
-    eng_model *m = eng_model_open(paths.model, &o, err, sizeof err);
+    eng_model *m = eng_model_open(p->model, &o, err, sizeof err);
     if (!m) {
         cli_error(cmd, "%s", err);
         return NULL;
     }
     if (need_tokenizer && !eng_model_tokenizer(m)) {
         cli_error(cmd, "%s: the model has no tokenizer (no tokenizer.ggml.* in the GGUF): pass --tokenizer PATH "
-                       "(a tokenizer.json, a folder with one, or a repo id)", paths.model);
+                       "(a tokenizer.json, a folder with one, or a repo id)", p->model);
         eng_model_close(m);
         return NULL;
     }

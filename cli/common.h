@@ -115,6 +115,11 @@ void cli_load_progress(void *cmd, uint64_t done, uint64_t total);
  * NULL on failure. */
 eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer);
 
+/* The second half of cli_model_open: loads the model of a onto vk (taken:
+ * closed with the model, also on failure). Thread-safe for different vk
+ * (several devices load in parallel). Prints the error, returns NULL. */
+eng_model *cli_model_load(const char *cmd, const cli_model_args *a, vkr_ctx *vk, int need_tokenizer);
+
 /* Plans (eng_plan_make) and creates a context for r and, with a->verbose,
  * prints the device memory in use: weights + KV cache + scratch = total.
  * Prints the error and returns NULL on failure. */

@@ -11,7 +11,10 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/judge_devices.h"
 #include "hub/hub.h"
+#include "judge/shard.h"
+#include "judge/stream.h"
 #include "formats/mapfile.h"
 #include "model/source.h"
 #include "tokenizer/tok.h"
@@ -111,6 +114,15 @@ int cli_judge_arg(cli_judge_args *a, const char *cmd, int argc, char **argv, int
     } else if (cli_opt(cmd, argc, argv, i, "--batch", &v)) {
         if (!v || cli_parse_int(cmd, "--batch", v, 1, 64, &x)) return -1;
         a->batch = (int)x;
+    } else if (cli_opt(cmd, argc, argv, i, "--shard", &v)) {
+        judge_shard sh;
+        char err[256];
+        if (!v) return -1;
+        if (judge_shard_parse(v, &sh, err, sizeof err)) {
+            cli_error(cmd, "%s", err);
+            return -1;
+        }
+        a->shard = v;
     } else if (cli_opt(cmd, argc, argv, i, "--threshold", &v)) {
         double t;
         if (!v || cli_parse_double(cmd, "--threshold", v, 0, 1, &t)) return -1;
@@ -261,10 +273,8 @@ static int resolve_repo(const char *cmd, const cli_judge_args *a, const char *sp
     return -1;
 }
 
-/* Resolves the model and tokenizer paths of a run into m (the model args
- * with the paths filled in). Prints the error. */
-static int resolve_model(const char *cmd, const cli_judge_args *a, cli_model_args *m, char *mpath, char *tpath,
-                         size_t len, char *label, size_t label_len) {
+int cli_judge_resolve_model(const char *cmd, const cli_judge_args *a, cli_model_args *m, char *mpath, char *tpath,
+                            size_t len, char *label, size_t label_len) {
     *m = a->model;
     const char *spec = a->model.model;
     if (!spec || !*spec) spec = getenv("PHI3VK_MODEL");
@@ -337,7 +347,7 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
                          int n, int todo, eng_plan_request *o) {
     const phi3_config *cfg = eng_model_config(s->m);
     int cap = cfg->max_pos;
-    if (a->model.n_ctx) {
+    if (a->model.n_ctx || !ds) { /* items that arrive one by one (!ds): the model's context, or --ctx */
         o->n_ctx = a->model.n_ctx;
     } else {
         tok_ids ids = {0};
@@ -357,14 +367,14 @@ static void size_context(const cli_judge_args *a, const cli_judge_session *s, co
         o->n_ctx = need < cap ? need : cap;
     }
     o->n_seq = a->batch;
-    o->max_seq = todo;
+    o->max_seq = ds ? todo : 0;
     o->decoding = a->reason;
 }
 
 /* The device a run would use, its device profile, and the kernels its
  * self-test verdict runs in their portable variant (the self-test runs here
  * when no verdict is cached, as the model's opening would run it). */
-static int provenance_device(const char *cmd, const cli_model_args *m, judge_provenance *p) {
+int cli_judge_provenance_device(const char *cmd, const cli_model_args *m, judge_provenance *p) {
     char ver[64];
     vkr_ctx *vk = cli_vk_open(cmd, m->device, m->device_profile, 0, 0, m->no_self_test, 2);
     if (!vk) return -1;
@@ -431,7 +441,7 @@ static int make_provenance(const char *cmd, const cli_judge_args *a, const cli_m
     snprintf(p->too_long, sizeof p->too_long, "%s", judge_too_long_name(a->too_long));
     snprintf(p->shard, sizeof p->shard, "%s", a->shard ? a->shard : "1/1");
     p->no_bos = a->model.no_bos;
-    return provenance_device(cmd, m, p);
+    return cli_judge_devices_provenance(cmd, m, p);
 }
 
 /* Compares the --out file's provenance with this run's and records this
@@ -497,17 +507,18 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
     static char mpath[4096], tpath[4096];
     char model_label[4200];
     cli_model_args m;
-    if (resolve_model(cmd, a, &m, mpath, tpath, sizeof mpath, model_label, sizeof model_label)) return -1;
+    if (cli_judge_resolve_model(cmd, a, &m, mpath, tpath, sizeof mpath, model_label, sizeof model_label)) return -1;
     /* provenance is what an --out file records; a run without one has nothing to compare */
     if (s->out && (make_provenance(cmd, a, &m, model_label, s->prompt, &s->prov) || check_provenance(cmd, a, s))) return -1;
     int todo = 0;
     for (int i = 0; i < n; i++) todo += !judge_run_is_done(s->out, &ds->items[idx[i]]);
-    if (todo == 0) return 0; /* everything is in --out already: the model is not loaded */
+    if (todo == 0 && ds) return 0; /* everything is in --out already: the model is not loaded */
     snprintf(s->model_path, sizeof s->model_path, "%s", m.model);
+    if (cli_judge_devices_parse(cmd, &m, s) || cli_judge_devices_open_models(cmd, &m, s)) return -1;
     snprintf(s->model_desc, sizeof s->model_desc, "%s%s%s", m.model, m.tokenizer ? ", tokenizer " : "",
              m.tokenizer ? m.tokenizer : "");
     if (a->model.verbose) fprintf(stderr, "phi3vk %s: model %s\n", cmd, s->model_desc);
-    if (!(s->m = cli_model_open(cmd, &m, 1))) return -1;
+    if (!s->m && !(s->m = cli_model_open(cmd, &m, 1))) return -1;
     eng_plan_request co_ctx = {0};
     size_context(a, s, ds, idx, n, todo, &co_ctx);
     if (!(s->c = cli_ctx_create(cmd, s->m, &m, &co_ctx))) return -1;
@@ -526,18 +537,22 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
         cli_error(cmd, "%s", err);
         return -1;
     }
-    return 0;
+    return cli_judge_devices_start(cmd, &m, &co_ctx, &co, s);
 }
 
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
                   const int *idx, int n, FILE *jsonl, FILE *table, judge_output *records,
                   judge_run_result *results) {
+    judge_classify_fn fn;
+    void *user;
+    int batch;
+    cli_judge_devices_fn(s, &fn, &user, &batch);
     judge_run_opts o = {
-        .batch = s->c ? eng_ctx_n_seq(s->c) : 1,
+        .batch = batch,
         .out = s->out,
         .jsonl = jsonl,
         .table = table,
-        .progress = isatty(2) && !a->model.quiet ? stderr : NULL,
+        .progress = isatty(2) && !s->stream && !a->model.quiet ? stderr : NULL,
         .stop = &stop_flag,
         .records = records,
     };
@@ -546,7 +561,8 @@ int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s
     stop_flag = 0;
     void (*old_int)(int) = signal(SIGINT, on_signal);
     void (*old_term)(int) = signal(SIGTERM, on_signal);
-    int rc = judge_run(ds, idx, n, judge_classify_batch, s->cl, &o, results, &prog, err, sizeof err);
+    int rc = s->stream ? judge_stream_run(s->stream, fn, user, &o, &prog, err, sizeof err)
+                       : judge_run(ds, idx, n, fn, user, &o, results, &prog, err, sizeof err);
     signal(SIGINT, old_int);
     signal(SIGTERM, old_term);
     char line[256];
@@ -557,6 +573,7 @@ int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s
         judge_classifier_stats st = judge_classifier_get_stats(s->cl);
         fprintf(stderr, "phi3vk %s: %lld prompt tokens, %lld computed, %lld reused from the KV cache; %lld decode "
                         "steps\n", cmd, st.prompt_tokens, st.eval_tokens, st.reused_tokens, st.decode_steps);
+        cli_judge_devices_report(cmd, s);
     }
     if (rc == 1)
         fprintf(stderr, "phi3vk %s: stopped after %d of %d items%s\n", cmd, prog.done, prog.total,
@@ -578,6 +595,8 @@ int cli_judge_close(cli_judge_session *s) {
         fprintf(stderr, "phi3vk: %s\n", err);
         rc = 1;
     }
+    if (cli_judge_devices_close(s)) rc = 1;
+    judge_stream_close(s->stream);
     judge_classifier_destroy(s->cl);
     if (cli_model_close(s->m, s->c)) rc = 1;
     judge_prompt_destroy(s->prompt);

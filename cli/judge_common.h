@@ -51,6 +51,9 @@
     "                        a rerun with anything different is an error saying what differs, and\n"     \
     "                        an item whose text changed is run again\n"                                  \
     "  --force-resume        add to an --out file written with another setup anyway\n"                   \
+    "  --shard K/N           (classify) only the items whose id hashes to shard K of N: N runs\n"        \
+    "                        (a Kubernetes Indexed Job, a Slurm array, GNU parallel) split the\n"      \
+    "                        items, each exactly once; recorded in --out's provenance\n"               \
     "  --too-long P          an item whose prompt does not fit the context: skip (default: recorded\n"   \
     "                        as \"label\":\"error\" with the reason, counted in the summary, exit\n"     \
     "                        status 3 at the end), error (stop the run), or truncate (cut the\n"         \
@@ -64,7 +67,9 @@
     "  --no-prefix-cache     compute every prompt from its first token (for measurements; the\n"         \
     "                        default reuses the KV cache of the tokens a prompt shares with the\n"       \
     "                        previous one)\n"                                                            \
-    "  --no-download         never download the default model (also: HF_HUB_OFFLINE=1)\n"
+    "  --no-download         never download the default model (also: HF_HUB_OFFLINE=1)\n"                  \
+    "  --device 0,1|all      (model option) one engine per listed device, sharing the items (a\n"         \
+    "                        faster device takes more; results equal one device's)\n"
 
 /* Prints head, the judge and model flags' help, then tail on stdout. */
 void cli_judge_help(const char *head, const char *tail);
@@ -86,7 +91,7 @@ typedef struct cli_judge_args {
     int force_resume;            /* --force-resume */
     judge_too_long too_long;     /* --too-long (default skip) */
     double threshold;            /* --threshold; 0: JUDGE_DEFAULT_THRESHOLD */
-    const char *shard;           /* "K/N" of a sharded run; NULL: "1/1" (no option yet) */
+    const char *shard;           /* --shard K/N (checked); NULL: "1/1" */
     const char *keep[JUDGE_MAX_KEEP]; /* --keep-cols names (into argv); ds.keep_keys points here */
 } cli_judge_args;
 
@@ -114,6 +119,10 @@ typedef struct cli_judge_session {
     char model_desc[8300];       /* what was loaded, for -v and reports */
     char model_path[4096];       /* the model's folder or file, after resolving a repo id */
     judge_provenance prov;       /* with --out: what this run's results come from */
+    struct cli_judge_devices *devs; /* --device 0,1 / all: the other devices and their pool
+                                       (cli/judge_devices.h); NULL with one device */
+    struct judge_stream *stream; /* classify reading standard input as it arrives (the run
+                                    takes its items from here, not from a dataset), or NULL */
 } cli_judge_session;
 
 /* Opens the prompt, the --out file, the model (see the file comment: -m is
@@ -135,6 +144,21 @@ int cli_judge_open(const char *cmd, const cli_judge_args *a, const judge_dataset
 int cli_judge_run(const char *cmd, const cli_judge_args *a, cli_judge_session *s, const judge_dataset *ds,
                   const int *idx, int n, FILE *jsonl, FILE *table, judge_output *records,
                   judge_run_result *results);
+
+/* Resolves the model and tokenizer of a->model into m (a copy of a->model
+ * with the paths filled in; mpath and tpath, len bytes each, hold them):
+ * a folder or .gguf as it is; a repo id owner/name[@rev] from the Hugging
+ * Face cache; without -m and $PHI3VK_MODEL the judge (downloaded on first
+ * use unless offline) with its base model's tokenizer. label (label_len
+ * bytes) names the model for reports (owner/name@commit or the real path).
+ * Prints the error. */
+int cli_judge_resolve_model(const char *cmd, const cli_judge_args *a, cli_model_args *m, char *mpath, char *tpath,
+                            size_t len, char *label, size_t label_len);
+
+/* The device fields of the provenance p: the device m->device names, its
+ * profile and the kernels its self-test verdict runs in a fallback variant.
+ * Prints the error. */
+int cli_judge_provenance_device(const char *cmd, const cli_model_args *m, judge_provenance *p);
 
 /* Frees the session. Returns 1 when closing the --out file failed or the
  * validation layer reported messages (both printed), else 0. */

@@ -20,6 +20,7 @@ static const cli_command commands[] = {
     {"logits", cmd_logits, "logits of every position as a NumPy .npy file [positions, vocab]"},
     {"classify", cmd_classify, "the toxicity judge: label, P(toxic) and reason per text, file or stdin (resumable)"},
     {"eval", cmd_eval, "the judge over a labelled file: scikit-learn report, confusion matrix, ROC-AUC"},
+    {"serve", cmd_serve, "HTTP server: OpenAI-compatible chat/completions and /v1/classify, continuous batching"},
     {"bench", cmd_bench, "tokens/s of prefill and generation per device, with an attested correctness check"},
     {"bench-compare", cmd_bench_compare, "rows of bench output files side by side: ratios, significance, --plot"},
 };

@@ -48,8 +48,9 @@ struct judge_classifier {
 
 /* Finds the token path of every spelling after the chat-wrapped sample
  * prompt and builds the scoring tokens from them. */
-static int build_answer(judge_classifier *cl, char *err, size_t errlen) {
-    char *content = judge_prompt_render(cl->prompt, SAMPLE_TEXT, strlen(SAMPLE_TEXT), NULL);
+int judge_answer_build(const tok_tokenizer *t, const judge_prompt *p, judge_answer_tokens *out, char *err,
+                       size_t errlen) {
+    char *content = judge_prompt_render(p, SAMPLE_TEXT, strlen(SAMPLE_TEXT), NULL);
     char *chat = NULL, *joined = NULL;
     tok_ids base = {0}, full[JUDGE_MAX_SPELLINGS] = {{0}};
     const int32_t *paths[JUDGE_MAX_SPELLINGS];
@@ -66,14 +67,14 @@ static int build_answer(judge_classifier *cl, char *err, size_t errlen) {
         snprintf(err, errlen, "out of memory");
         goto done;
     }
-    if (tok_encode(cl->tok, chat, clen, 0, &base, err, errlen)) goto done;
+    if (tok_encode(t, chat, clen, 0, &base, err, errlen)) goto done;
     for (int i = 0; i < n; i++) {
         const char *s = judge_spellings[i].text;
         size_t slen = strlen(s);
         if (slen > 63) slen = 63;
         memcpy(joined, chat, clen);
         memcpy(joined + clen, s, slen);
-        if (tok_encode(cl->tok, joined, clen + slen, 0, &full[i], err, errlen)) goto done;
+        if (tok_encode(t, joined, clen + slen, 0, &full[i], err, errlen)) goto done;
         int k = judge_common_prefix(base.ids, (int)base.n, full[i].ids, (int)full[i].n);
         if (k != (int)base.n) {
             snprintf(err, errlen,
@@ -86,7 +87,7 @@ static int build_answer(judge_classifier *cl, char *err, size_t errlen) {
         lens[i] = (int)full[i].n - k;
         cls[i] = judge_spellings[i].cls;
     }
-    rc = judge_answer_tokens_build(paths, lens, cls, n, &cl->ans, err, errlen);
+    rc = judge_answer_tokens_build(paths, lens, cls, n, out, err, errlen);
 done:
     for (int i = 0; i < n; i++) tok_ids_free(&full[i]);
     tok_ids_free(&base);
@@ -121,7 +122,7 @@ judge_classifier *judge_classifier_create(eng_model *m, eng_ctx *c, const judge_
                  (int)tok_n_vocab(cl->tok), cl->n_vocab);
         goto fail;
     }
-    if (build_answer(cl, err, errlen)) goto fail;
+    if (judge_answer_build(cl->tok, p, &cl->ans, err, errlen)) goto fail;
     cl->n_seq = eng_ctx_n_seq(c);
     cl->seq = calloc((size_t)cl->n_seq, sizeof *cl->seq);
     cl->in = calloc((size_t)cl->n_seq, sizeof *cl->in);
@@ -154,6 +155,8 @@ void judge_classifier_destroy(judge_classifier *cl) {
 const judge_answer_tokens *judge_classifier_answer(const judge_classifier *cl) { return &cl->ans; }
 
 judge_classifier_stats judge_classifier_get_stats(const judge_classifier *cl) { return cl->stats; }
+
+int judge_classifier_batch(const judge_classifier *cl) { return cl->n_seq; }
 
 int judge_prompt_encode(const tok_tokenizer *t, const judge_prompt *p, int no_bos, const char *text, size_t len,
                         tok_ids *out, char *err, size_t errlen) {
@@ -320,12 +323,9 @@ static int generate(judge_classifier *cl, int k, judge_item_detail *d, char *err
     return 0;
 }
 
-/* The reason text of sequence j's generated tokens (a final stop token left out). */
-static char *reason_text(judge_classifier *cl, int j, char *err, size_t errlen) {
-    const phi3_config *cfg = eng_model_config(cl->m);
-    seq_state *q = &cl->seq[j];
-    int k = q->n_gen;
-    if (k > 0 && is_stop(cfg, q->gen[k - 1])) k--;
+char *judge_reason_decode(const tok_tokenizer *t, const phi3_config *cfg, const int32_t *gen, int k, char *err,
+                          size_t errlen) {
+    if (k > 0 && is_stop(cfg, gen[k - 1])) k--;
     /* The model's vocabulary is padded beyond the tokenizer's (Phi-3: 32064
      * rows, 32011 ids): such ids have no text, and are skipped as Hugging
      * Face's decode skips ids it does not know. */
@@ -334,14 +334,19 @@ static char *reason_text(judge_classifier *cl, int j, char *err, size_t errlen) 
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    int n = 0, n_vocab = tok_n_vocab(cl->tok);
+    int n = 0, n_vocab = tok_n_vocab(t);
     for (int i = 0; i < k; i++)
-        if (q->gen[i] >= 0 && q->gen[i] < n_vocab) ids[n++] = q->gen[i];
+        if (gen[i] >= 0 && gen[i] < n_vocab) ids[n++] = gen[i];
     char *s = NULL;
     size_t len;
-    int rc = tok_decode(cl->tok, ids, (size_t)n, TOK_DECODE_SKIP_SPECIAL, &s, &len, err, errlen);
+    int rc = tok_decode(t, ids, (size_t)n, TOK_DECODE_SKIP_SPECIAL, &s, &len, err, errlen);
     free(ids);
     return rc ? NULL : s;
+}
+
+/* The reason text of sequence j's generated tokens (a final stop token left out). */
+static char *reason_text(judge_classifier *cl, int j, char *err, size_t errlen) {
+    return judge_reason_decode(cl->tok, eng_model_config(cl->m), cl->seq[j].gen, cl->seq[j].n_gen, err, errlen);
 }
 
 /* Classifies k <= n_seq texts in one batch (item j in sequence j). A text

@@ -156,4 +156,21 @@ int judge_classify_batch(void *cl, const judge_item *const *items, int n, judge_
 /* Counters since creation. */
 judge_classifier_stats judge_classifier_get_stats(const judge_classifier *cl);
 
+/* Items per engine pass: the context's sequences (judge/pool.c hands each
+ * classifier that many at a time). */
+int judge_classifier_batch(const judge_classifier *cl);
+
+/* Builds into *out the answer tokens of prompt p with tokenizer t (see the
+ * file comment): what judge_classifier_create builds, for callers that run
+ * their own engine steps (serve/). Fails as judge_classifier_create does. */
+int judge_answer_build(const tok_tokenizer *t, const judge_prompt *p, judge_answer_tokens *out, char *err,
+                       size_t errlen);
+
+/* The reason text of k generated tokens gen (a final stop token of cfg left
+ * out, special tokens and ids past the tokenizer's vocabulary skipped),
+ * malloc'ed; NULL with err when out of memory. */
+struct phi3_config;
+char *judge_reason_decode(const tok_tokenizer *t, const struct phi3_config *cfg, const int32_t *gen, int k, char *err,
+                          size_t errlen);
+
 #endif

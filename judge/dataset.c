@@ -184,8 +184,8 @@ static int is_blank(const char *s, size_t n) {
     return 1;
 }
 
-static int load_text(builder *b, const char *buf, size_t len) {
-    int line = 0;
+static int load_text(builder *b, const char *buf, size_t len, int first_line) {
+    int line = first_line > 0 ? first_line - 1 : 0;
     for (size_t pos = 0; pos < len;) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - buf) : len;
@@ -495,7 +495,7 @@ static const char *json_field(builder *b, int line, const cJSON *obj, const char
 
 static int load_jsonl(builder *b, const char *buf, size_t len, const judge_dataset_opts *o) {
     const char *text_key = o->text_key ? o->text_key : "text";
-    int line = 0;
+    int line = o->first_line > 0 ? o->first_line - 1 : 0;
     for (size_t pos = 0; pos < len;) {
         const char *nl = memchr(buf + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - buf) : len;
@@ -605,7 +605,7 @@ judge_dataset *judge_dataset_parse(const char *buf, size_t len, const char *name
              b.name, dot && (!slash || dot > slash) ? "the extension '" : "a name without an extension",
              dot && (!slash || dot > slash) ? dot : "", dot && (!slash || dot > slash) ? "'" : "");
     } else if (nul) {
-        int line = 1;
+        int line = o->first_line > 0 ? o->first_line : 1;
         for (const char *p = buf; p < nul; p++) line += *p == '\n';
         fail(&b, "%s:%d: NUL byte (a binary file? expected %s)", b.name, line, judge_format_name(ds->format));
     } else if (ds->format == JUDGE_FORMAT_TEXT) {
@@ -615,7 +615,7 @@ judge_dataset *judge_dataset_parse(const char *buf, size_t len, const char *name
                  b.name, o->label_key ? o->label_key : o->id_key ? o->id_key : o->text_key ? o->text_key
                                                                                           : o->keep_keys[0]);
         else
-            rc = load_text(&b, buf, len);
+            rc = load_text(&b, buf, len, o->first_line);
     } else if (ds->format == JUDGE_FORMAT_JSONL) {
         rc = load_jsonl(&b, buf, len, o);
     } else if (ds->format >= JUDGE_FORMAT_TSV && ds->format <= JUDGE_FORMAT_CSV) {

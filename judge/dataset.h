@@ -55,6 +55,9 @@ typedef struct judge_dataset_opts {
                                 not read. Must be NULL for text. */
     int no_header;           /* tsv/csv: the first row is data; columns are
                                 named "1", "2", ... */
+    int first_line;          /* text/jsonl: the line number of the buffer's
+                                first line (ids and messages); 0 = 1. For input
+                                parsed a line at a time (judge/stream.h) */
     const char *const *keep_keys; /* (n_keep) columns/fields copied into each
                                 item's keep (classify --keep-cols); each must
                                 exist (as the text's column must). Not for text */

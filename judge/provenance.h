@@ -36,10 +36,12 @@ typedef struct judge_provenance {
     double threshold;              /* P(toxic) at or above which the label is toxic */
     char too_long[16];             /* --too-long policy: "error", "skip" or "truncate" */
     char shard[32];                /* "K/N" of a sharded run; "1/1" = the whole dataset */
-    char device[256];              /* Vulkan device name */
-    char driver[128];              /* driver name and version */
-    char vendor[32];               /* vendor id, 0x.... */
-    char device_profile[16];       /* the device profile whose kernels ran (vk/vkr.h) */
+    /* With several devices (--device 0,1) each of the next four lists them
+     * all, in the order given, separated by "; ". */
+    char device[1024];             /* Vulkan device name */
+    char driver[1024];             /* driver name and version */
+    char vendor[256];              /* vendor id, 0x.... */
+    char device_profile[128];      /* the device profile whose kernels ran (vk/vkr.h) */
     int no_bos;                    /* --no-bos */
     /* Kernels the device runs in a fallback variant after its self-test.
      * Filled in one place (cli/judge_common.c: provenance_kernel_fallbacks). */

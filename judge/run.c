@@ -79,9 +79,8 @@ static int same_error(const judge_results *out, const judge_result *res) {
            got->error && res->error && !strcmp(got->error, res->error);
 }
 
-/* Writes one finished result everywhere it goes. */
-static int emit(const judge_run_opts *o, const judge_item *item, const judge_result *res, int id_width, char *err,
-                size_t errlen) {
+int judge_run_emit(const judge_run_opts *o, const judge_item *item, const judge_result *res, int id_width, char *err,
+                   size_t errlen) {
     if (o->out && !same_error(o->out, res) && judge_results_append(o->out, res, err, errlen)) return -1;
     if (o->jsonl) {
         char *line = judge_result_line(res, NULL);
@@ -180,7 +179,7 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
             out[j].reason = NULL; /* owned by results now */
             out[j].error = NULL;
             if (frc) continue;
-            if (emit(o, items[j], &dst->r, id_width, err, errlen)) {
+            if (judge_run_emit(o, items[j], &dst->r, id_width, err, errlen)) {
                 frc = -1;
                 continue;
             }

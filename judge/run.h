@@ -61,6 +61,13 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
  * items are resumed; the others run. */
 int judge_run_is_done(const judge_results *out, const judge_item *item);
 
+/* Writes one finished result everywhere o sends results: the output file
+ * (unless it holds exactly this error already), the JSONL stream and the
+ * table (id column id_width wide). Used by judge_run and by runs that take
+ * their items as they arrive (judge/stream.h). 0, or -1 with err. */
+int judge_run_emit(const judge_run_opts *o, const judge_item *item, const judge_result *res, int id_width, char *err,
+                   size_t errlen);
+
 /* Frees the reasons held by results[0, n). */
 void judge_run_results_free(judge_run_result *results, int n);
 

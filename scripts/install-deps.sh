@@ -12,7 +12,11 @@ pkgs=(
   libcjson-dev libcurl4-openssl-dev
   clang libclang-rt-14-dev      # libFuzzer targets and LeakSanitizer runtime
   python3                       # the local test HTTP server for `phi3vk pull`
+  libmicrohttpd-dev             # phi3vk serve
+  curl nginx nodejs             # tests/serve: curl, nginx in front of replicas, the OpenAI JS client
 )
+# npm comes with NodeSource's nodejs; Debian's nodejs needs the npm package
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 SUDO=""
 missing=()
 for p in "${pkgs[@]}"; do

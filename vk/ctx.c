@@ -122,7 +122,12 @@ static int create_instance(vkr_ctx *ctx, int validate) {
     }
     VKR_TRY(ctx, r);
     vkr_pin_loaded_objects();
-    volkLoadInstanceOnly(ctx->instance);
+    /* Device-level functions too, as the loader's trampolines: they dispatch
+     * on the device a call is made for, so contexts on two devices (two
+     * drivers, even) can run side by side in one process (judge/pool.c,
+     * serve/). volkLoadDevice would point the global table at one driver's
+     * entry points, and the other device's calls would go there. */
+    volkLoadInstance(ctx->instance);
     if (validate) VKR_TRY(ctx, vkCreateDebugUtilsMessengerEXT(ctx->instance, &dci, NULL, &ctx->messenger));
     return 0;
 fail:
@@ -239,7 +244,6 @@ static int create_device(vkr_ctx *ctx, const vkr_ctx_opts *o) {
     dci.enabledExtensionCount = n_exts;
     dci.ppEnabledExtensionNames = exts;
     VKR_TRY(ctx, vkCreateDevice(ctx->phys, &dci, NULL, &ctx->device));
-    volkLoadDevice(ctx->device);
     vkGetDeviceQueue(ctx->device, ctx->queue_family, 0, &ctx->queue);
     vkGetPhysicalDeviceMemoryProperties(ctx->phys, &ctx->memprops);
 

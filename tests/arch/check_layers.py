@@ -10,7 +10,7 @@ import re
 import sys
 
 # lowest first; a folder may include its own layer and every one below
-LAYERS = ["util", "formats", "tokenizer", "model", "vk", "kernels", "engine", "hub", "judge", "bench", "cli"]
+LAYERS = ["util", "formats", "tokenizer", "model", "vk", "kernels", "engine", "hub", "judge", "bench", "serve", "cli"]
 RANK = {f: i for i, f in enumerate(LAYERS)}
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 
