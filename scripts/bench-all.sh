@@ -3,15 +3,18 @@
 # the matrix kernels alone, prefill/generation of the Phi-3-mini shape
 # (synthetic weights, so nothing to download) and, with --judge, the
 # toxicity judge's own workload; every result with its correctness checks.
-# Writes OUTDIR/{devices.json, kernels.jsonl, model.jsonl, [judge.jsonl,]
+# Writes OUTDIR/{devices.json, kernels.jsonl, model.jsonl (or model-T.jsonl), [judge.jsonl,]
 # compare.md, plot.svg, summary.md} and prints summary.md.
 #
-#   scripts/bench-all.sh [--device N|NAME] [--layers N] [--quick] [--no-model-check]
+#   scripts/bench-all.sh [--device N|NAME] [--layers N] [--weights LIST] [--quick] [--no-model-check]
 #                        [--judge FILE [--judge-model M] [--judge-tokenizer T]] OUTDIR
 #
 # --layers N        layers of the Phi-3-mini shape for the model runs (default
 #                   32, the whole model: 7.6 GB of fp16 weights on the device;
 #                   4 fits a 2 GB card)
+# --weights LIST    the model runs once per weight type of LIST (comma-separated:
+#                   f16, q8_0, q4_0, q4_k, q4_k_m), each its own step model-T
+#                   writing model-T.jsonl (default: one step model, f16)
 # --quick           tiny sizes, to check the pipeline itself (seconds,
 #                   meaningless numbers)
 # --no-model-check  skip the model check (its C reference of the measured
@@ -26,27 +29,35 @@
 set -uo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${PHI3VK_BIN:-$here/build/phi3vk}
-device=() layers=32 quick=0 out= mcheck=() judge= jmodel=() jtok=()
+device=() layers=32 weights= quick=0 out= mcheck=() judge= jmodel=() jtok=()
 while [ $# -gt 0 ]; do
     case "$1" in
     --device) device=(--device "${2:?--device needs a value}"); shift 2 ;;
     --layers) layers=${2:?--layers needs a value}; shift 2 ;;
+    --weights) weights=${2:?--weights needs a list}; shift 2 ;;
     --quick) quick=1; shift ;;
     --no-model-check) mcheck=(--no-model-check); shift ;;
     --judge) judge=${2:?--judge needs a file}; shift 2 ;;
     --judge-model) jmodel=(-m "${2:?--judge-model needs a value}"); shift 2 ;;
     --judge-tokenizer) jtok=(--tokenizer "${2:?--judge-tokenizer needs a value}"); shift 2 ;;
-    -h | --help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "bench-all: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) [ -z "$out" ] || { echo "bench-all: one OUTDIR, found '$out' and '$1'" >&2; exit 2; }; out=$1; shift ;;
     esac
 done
 [ -n "$out" ] || { echo "bench-all: give an output folder (see --help)" >&2; exit 2; }
 [[ "$layers" =~ ^[1-9][0-9]*$ ]] || { echo "bench-all: --layers: expected a positive integer, found '$layers'" >&2; exit 2; }
+[ -z "$weights" ] || [[ "$weights" =~ ^[a-z0-9_]+(,[a-z0-9_]+)*$ ]] ||
+    { echo "bench-all: --weights: expected a comma-separated list, found '$weights'" >&2; exit 2; }
+for t in ${weights//,/ }; do
+    case "$t" in f16 | q8_0 | q4_0 | q4_k | q4_k_m) ;;
+    *) echo "bench-all: --weights: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '$t'" >&2; exit 2 ;;
+    esac
+done
 [ -z "$judge" ] || [ -f "$judge" ] || { echo "bench-all: --judge: no file '$judge'" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "bench-all: $BIN is not an executable: build first, or set PHI3VK_BIN" >&2; exit 1; }
 mkdir -p "$out" || exit 1
-rm -f "$out"/{devices.json,kernels.jsonl,model.jsonl,judge.jsonl,compare.md,plot.svg,summary.md,steps.tsv}
+rm -f "$out"/{devices.json,kernels.jsonl,model.jsonl,model-*.jsonl,judge.jsonl,compare.md,plot.svg,summary.md,steps.tsv}
 
 if [ $quick = 1 ]; then
     kernels=(--shape 256x512 --shape 256x512x64 -r 2 --samples 3)
@@ -69,14 +80,23 @@ step() {
 }
 step devices devices.json "$BIN" devices --json
 step kernels kernels.jsonl "$BIN" bench --kernels "${kernels[@]}" "${device[@]}" -o jsonl -q
-step model model.jsonl "$BIN" bench "${model[@]}" --profile "${device[@]}" "${mcheck[@]}" -o jsonl -q
+if [ -z "$weights" ]; then
+    step model model.jsonl "$BIN" bench "${model[@]}" --profile "${device[@]}" "${mcheck[@]}" -o jsonl -q
+else # one step per weight type, so one type's failure leaves the others' rows
+    for t in ${weights//,/ }; do
+        step "model-$t" "model-$t.jsonl" "$BIN" bench "${model[@]}" --weights "$t" --profile "${device[@]}" \
+            "${mcheck[@]}" -o jsonl -q
+    done
+fi
 if [ -n "$judge" ]; then
     step judge judge.jsonl "$BIN" bench --judge -f "$judge" "${jopts[@]}" "${jmodel[@]}" "${jtok[@]}" \
         "${device[@]}" "${mcheck[@]}" -o jsonl -q
 fi
 # the chart of whatever rows there are (a failed step may have left none)
 rows=()
-for f in model.jsonl judge.jsonl kernels.jsonl; do [ -s "$out/$f" ] && rows+=("$out/$f"); done
+for f in "$out"/model.jsonl "$out"/model-*.jsonl "$out"/judge.jsonl "$out"/kernels.jsonl; do
+    [ -s "$f" ] && rows+=("$f")
+done
 if [ ${#rows[@]} -gt 0 ]; then
     step compare compare.md "$BIN" bench-compare "${rows[@]}" --plot "$out/plot.svg"
 fi
@@ -93,7 +113,8 @@ def rows(name):
     except (OSError, ValueError):
         return []
 
-k, m, j = rows("kernels.jsonl"), rows("model.jsonl"), rows("judge.jsonl")
+k, j = rows("kernels.jsonl"), rows("judge.jsonl")
+m = [x for s in steps if s[0] == "model" or s[0].startswith("model-") for x in rows(s[1])]
 bad = ["step %s (exit %s)" % (s[0], s[2]) for s in steps if s[2] != "0"]
 bad += ["%s check" % x["test"] for x in m + j if x.get("check") != "pass"]
 bad += ["%s model check" % x["test"] for x in m + j if x.get("model_check") == "fail"]
@@ -119,8 +140,8 @@ if m:
     for x in m:
         ops = (x.get("profile") or {}).get("ops", [])
         top = ops[0] if ops else None
-        lines.append("| %s (%d layers) | %s | %.2f ± %.2f | %s | %s | %s | %s | %s |" % (
-            x["model_name"], x["model_layers"], x["test"], x["avg_ts"], x["stddev_ts"], ms(x["ttft_p50_ns"]),
+        lines.append("| %s (%d layers, %s %.2f B/w) | %s | %.2f ± %.2f | %s | %s | %s | %s | %s |" % (
+            x["model_name"], x["model_layers"], x["model_type"], x["model_bytes_per_weight"], x["test"], x["avg_ts"], x["stddev_ts"], ms(x["ttft_p50_ns"]),
             ms(x["tpot_p50_ns"]), x["check"], x["model_check"],
             "%s (%.1f%%, %.3g, %.3g)" % (top["op"], top["share"], top["gbps"], top["gflops"]) if top else "-"))
 if j:

@@ -3,7 +3,8 @@
 # files, one JSON line per kernel and per model test, every check passed, the
 # summary's tables and chart; a failing step (a planted `bench --kernels`
 # failure) does not stop the others: the summary is written, marks the
-# failure, and the exit status is 1; and its usage errors.
+# failure, and the exit status is 1; --weights LIST: one model step per type
+# (a planted failure of one type leaves the others' rows); and its usage errors.
 # Env: PHI3VK_BIN = the phi3vk binary.
 set -u
 BIN=${PHI3VK_BIN:?set PHI3VK_BIN to the phi3vk binary}
@@ -48,9 +49,34 @@ PHI3VK_BIN="$TMP/phi3vk-failing-kernels" bash "$SCRIPT" --quick "$TMP/fail" >"$T
 expect "failed step: exit 1" 1 "$?"
 expect "failed step: summary written" 1 "$(grep -c '^\*\*FAILED: step kernels (exit 1)\*\*' "$TMP/fail/summary.md")"
 expect "failed step: marked in the steps table" 1 "$(grep -c '^| kernels | kernels.jsonl | \*\*FAILED\*\* (exit 1) |' "$TMP/fail/summary.md")"
-expect "failed step: the later steps ran" 2 "$(grep -c '^| synthetic:tiny (2 layers) | \(pp16\|tg4\) ' "$TMP/fail/summary.md")"
+expect "failed step: the later steps ran" 2 "$(grep -c '^| synthetic:tiny (2 layers, f16 2.00 B/w) | \(pp16\|tg4\) ' "$TMP/fail/summary.md")"
 expect "failed step: chart of what ran" 1 "$(ls "$TMP/fail" | grep -c '^plot.svg$')"
 expect "failed step: said on stderr" 1 "$(grep -c '^bench-all: kernels FAILED (exit 1)' "$TMP/err")"
+
+# --weights: a step per type, each type's rows; one type failing (planted) does not stop the others
+cat >"$TMP/phi3vk-failing-q4_0" <<EOS
+#!/usr/bin/env bash
+for a in "\$@"; do [ "\$a" = q4_0 ] && { echo "planted failure" >&2; exit 1; }; done
+exec "$BIN" "\$@"
+EOS
+chmod +x "$TMP/phi3vk-failing-q4_0"
+PHI3VK_BIN="$TMP/phi3vk-failing-q4_0" bash "$SCRIPT" --quick --weights f16,q4_0,q8_0 "$TMP/w" >"$TMP/stdout" 2>"$TMP/err"
+expect "--weights, one type failed: exit 1" 1 "$?"
+expect "--weights: a file per type" "model-f16.jsonl model-q4_0.jsonl model-q8_0.jsonl" \
+    "$(cd "$TMP/w" && ls model*.jsonl | tr '\n' ' ' | sed 's/ $//')"
+expect "--weights: rows of the types that ran" "f16 pp16 pass|f16 tg4 pass|q8_0 pp16 pass|q8_0 tg4 pass" "$(python3 -c '
+import json, sys
+print("|".join("%s %s %s" % (r["model_type"], r["test"], r["check"])
+               for f in sys.argv[1:] for r in map(json.loads, open(f))))' "$TMP/w/model-f16.jsonl" "$TMP/w/model-q4_0.jsonl" "$TMP/w/model-q8_0.jsonl")"
+expect "--weights: the failed type marked" 1 "$(grep -c '^\*\*FAILED: step model-q4_0 (exit 1)\*\*' "$TMP/w/summary.md")"
+expect "--weights: steps table" "ok|**FAILED** (exit 1)|ok" "$(grep '^| model-' "$TMP/w/summary.md" | cut -d'|' -f4 | sed 's/^ //;s/ $//' | tr '\n' '|' | sed 's/|$//')"
+expect "--weights: summary rows per type" 4 "$(grep -c '^| synthetic:tiny (2 layers, \(f16 2.00\|q8_0 1.12\) B/w) | \(pp16\|tg4\) ' "$TMP/w/summary.md")"
+expect "--weights: both types and the kernels in the chart" 6 "$(python3 -c '
+import sys, xml.etree.ElementTree as ET
+print(sum(e.get("height") == "16" for e in ET.parse(sys.argv[1]).getroot().iter("{http://www.w3.org/2000/svg}rect")))
+' "$TMP/w/plot.svg")"
+expect "bad --weights: usage error" 2 "$(rc bash "$SCRIPT" --weights f16,q3 "$TMP/a")"
+expect "empty item in --weights: usage error" 2 "$(rc bash "$SCRIPT" --weights f16,,q8_0 "$TMP/a")"
 
 expect "no OUTDIR: usage error" 2 "$(rc bash "$SCRIPT" --quick)"
 expect "two OUTDIRs: usage error" 2 "$(rc bash "$SCRIPT" "$TMP/a" "$TMP/b")"
