@@ -7,7 +7,7 @@
 #include "kernels/kernels_internal.h"
 
 _Static_assert(sizeof(struct pc_rmsnorm) == 16, "pc_rmsnorm layout");
-_Static_assert(sizeof(struct pc_matmul) == 16, "pc_matmul layout");
+_Static_assert(sizeof(struct pc_matmul) == 20, "pc_matmul layout");
 _Static_assert(PHI3_WT_F16 == FMT_GGML_F16 && PHI3_WT_Q4_0 == FMT_GGML_Q4_0 && PHI3_WT_Q8_0 == FMT_GGML_Q8_0 &&
                    PHI3_WT_Q4_K == FMT_GGML_Q4_K && PHI3_WT_Q5_K == FMT_GGML_Q5_K && PHI3_WT_Q6_K == FMT_GGML_Q6_K,
                "shader weight dtypes are ggml type ids");
@@ -15,6 +15,20 @@ _Static_assert(PHI3_WT_F16 == FMT_GGML_F16 && PHI3_WT_Q4_0 == FMT_GGML_Q4_0 && P
 #define SPEC_WTYPE 10 /* constant_id of WTYPE in shaders/wtype.glsl */
 
 static uint32_t ceil_div(uint32_t a, uint32_t b) { return (a + b - 1) / b; }
+
+/* The part of a matrix op that one dispatch does. A weight larger than one
+ * storage binding (maxStorageBufferRange: 128 MiB on lavapipe and some GPUs,
+ * less than Phi-3's 188 MiB fp16 lm_head) is bound a range of rows at a
+ * time: w the bytes of those rows, y from their first column on (pc.ld_y
+ * keeps y's row stride). Both zero: the whole buffers. */
+typedef struct mm_part {
+    vkr_range w, y;
+} mm_part;
+
+/* Weight bytes one dispatch binds. */
+static uint64_t part_bytes(const kern_matmul_args *a, const mm_part *pt) {
+    return pt->w.size ? pt->w.size : vkr_buffer_size(a->weight);
+}
 
 /* What a matrix op costs, for profiles: weight bytes (device rows) and FLOPs. */
 static double w_bytes(const kern_matmul_args *a) {
@@ -59,7 +73,7 @@ static uint32_t whole_subgroups(const vkr_device_info *d, uint32_t wg) {
     return widest ? (wg + widest - 1) / widest * widest : wg;
 }
 
-static void matvec(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matmul *pc) {
+static void matvec(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matmul *pc, const mm_part *pt) {
     const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
     const vkr_device_info *d = vkr_ctx_device(ctx);
     const vkr_device_profile *pr = vkr_ctx_profile(ctx);
@@ -69,7 +83,7 @@ static void matvec(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matm
     uint32_t wg = whole_subgroups(d, pr->subgroup * pr->matvec_subgroups);
     if (wg > d->max_workgroup_invocations) wg = d->max_workgroup_invocations;
     uint32_t nt = a->n_tokens < 4 ? a->n_tokens : 4;
-    uint64_t w_size = vkr_buffer_size(a->weight), x_bytes = (uint64_t)a->n_tokens * pc->ld * 2;
+    uint64_t w_size = part_bytes(a, pt), x_bytes = (uint64_t)a->n_tokens * pc->ld * 2;
     const char *shader, *bindings;
     uint32_t len = 256;
     int q = kern_weight_dtype(a->weight) != FMT_GGML_F16; /* block types: matvec_q*.comp */
@@ -94,25 +108,24 @@ static void matvec(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matm
     spec_dtype(&pd, a);
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
-        .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
+        .pipeline = p, .bind = {a->weight, a->x, a->out}, .range = {pt->w, {0, 0}, pt->y}, .push = pc,
         .groups = {ceil_div(a->n_out, wg_rows)}, .label = "matvec", .bytes = w_bytes(a), .flops = flops(a)});
 }
 
 /* Prefill on CPU devices: register-blocked, no shared memory. Storage-buffer
  * loads where the profile asks for them and the tensors fit. */
-static void matmul_register(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matmul *pc) {
+static void matmul_register(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matmul *pc, const mm_part *pt) {
     const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
     const uint32_t wg = 64, tm = 4, tn = 8;
     uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range;
-    int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->weight) <= range &&
-             vkr_buffer_size(a->x) <= range;
+    int sb = vkr_ctx_profile(ctx)->storage_loads && part_bytes(a, pt) <= range && vkr_buffer_size(a->x) <= range;
     vkr_pipeline_desc pd = {
         .shader = sb ? "matmul_sb" : "matmul", .bindings = sb ? "rrw" : "TXw", .push_size = sizeof *pc,
         .spec = {wg, tm, tn}, .n_spec = 3};
     spec_dtype(&pd, a);
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
-        .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
+        .pipeline = p, .bind = {a->weight, a->x, a->out}, .range = {pt->w, {0, 0}, pt->y}, .push = pc,
         .groups = {ceil_div(a->n_out, tm * wg), ceil_div(a->n_tokens, tn)}, .label = "matmul",
         .bytes = w_bytes(a), .flops = flops(a)});
 }
@@ -124,7 +137,7 @@ static uint64_t tiled_shared_bytes(const kern_matmul_tune *t) {
 
 /* Prefill on GPUs: shared-memory tiles. */
 static void matmul_tiled(vkr_cmd *cmd, const kern_matmul_args *a, const struct pc_matmul *pc,
-                         const kern_matmul_tune *t) {
+                         const kern_matmul_tune *t, const mm_part *pt) {
     const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
     const vkr_device_info *d = vkr_ctx_device(ctx);
     int ok = t->bm && t->bn && t->bk && t->tm && t->tn && t->bm % t->tm == 0 && t->bn % t->tn == 0 && t->bk % 8 == 0;
@@ -137,7 +150,7 @@ static void matmul_tiled(vkr_cmd *cmd, const kern_matmul_args *a, const struct p
                     (unsigned long long)tiled_shared_bytes(t));
         return;
     }
-    int sb = vkr_ctx_profile(ctx)->storage_loads && vkr_buffer_size(a->weight) <= d->max_storage_buffer_range &&
+    int sb = vkr_ctx_profile(ctx)->storage_loads && part_bytes(a, pt) <= d->max_storage_buffer_range &&
              vkr_buffer_size(a->x) <= d->max_storage_buffer_range;
     vkr_pipeline_desc pd = {
         .shader = sb ? "matmul_tiled_sb" : "matmul_tiled", .bindings = sb ? "rrw" : "txw", .push_size = sizeof *pc,
@@ -145,7 +158,7 @@ static void matmul_tiled(vkr_cmd *cmd, const kern_matmul_args *a, const struct p
     spec_dtype(&pd, a);
     vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
     vkr_cmd_dispatch(cmd, &(vkr_dispatch){
-        .pipeline = p, .bind = {a->weight, a->x, a->out}, .push = pc,
+        .pipeline = p, .bind = {a->weight, a->x, a->out}, .range = {pt->w, {0, 0}, pt->y}, .push = pc,
         .groups = {ceil_div(a->n_out, t->bm), ceil_div(a->n_tokens, t->bn)},
         .label = "matmul", .bytes = w_bytes(a), .flops = flops(a)}); /* the same op as matmul.comp in profiles */
 }
@@ -205,15 +218,44 @@ static int matmul_check(vkr_cmd *cmd, const kern_matmul_args *a) {
     return 0;
 }
 
+/* Rows per dispatch: all of them, or, where the profile reads weights
+ * through storage buffers and this one is larger than a storage binding,
+ * the most whole multiples of 256 rows that fit one (row offsets of 256
+ * rows are aligned for any device: minStorageBufferOffsetAlignment <= 256).
+ * 0 (and a failed recording) when not even 256 rows fit. */
+static uint32_t part_rows(vkr_cmd *cmd, const kern_matmul_args *a) {
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range;
+    uint64_t row = kern_weight_row_bytes(kern_weight_dtype(a->weight), a->n_in);
+    if (!vkr_ctx_profile(ctx)->storage_loads || vkr_buffer_size(a->weight) <= range) return a->n_out;
+    uint64_t rows = range / row / 256 * 256;
+    if (!rows)
+        vkr_cmd_fail(cmd, "matmul", "weight %s: 256 rows of %llu bytes exceed maxStorageBufferRange %llu of %s",
+                     vkr_buffer_name(a->weight), (unsigned long long)row, (unsigned long long)range,
+                     vkr_ctx_device(ctx)->name);
+    return rows < a->n_out ? (uint32_t)rows : a->n_out;
+}
+
 void kern_matmul_tuned(vkr_cmd *cmd, const kern_matmul_args *a, const kern_matmul_tune *t) {
     if (matmul_check(cmd, a)) return;
-    struct pc_matmul pc = {
-        .n_out = a->n_out, .ld = kern_ld(a->n_in), .n_tokens = a->n_tokens, .accumulate = a->accumulate ? 1u : 0u};
-    switch (t->kernel) {
-    case KERN_MATMUL_MATVEC: matvec(cmd, a, &pc); break;
-    case KERN_MATMUL_REGISTER: matmul_register(cmd, a, &pc); break;
-    case KERN_MATMUL_TILED: matmul_tiled(cmd, a, &pc, t); break;
-    default: vkr_cmd_fail(cmd, "matmul", "unknown kernel %d", (int)t->kernel);
+    if (t->kernel != KERN_MATMUL_MATVEC && t->kernel != KERN_MATMUL_REGISTER && t->kernel != KERN_MATMUL_TILED) {
+        vkr_cmd_fail(cmd, "matmul", "unknown kernel %d", (int)t->kernel);
+        return;
+    }
+    uint32_t step = part_rows(cmd, a);
+    uint64_t row = kern_weight_row_bytes(kern_weight_dtype(a->weight), a->n_in);
+    for (uint32_t r0 = 0; step && r0 < a->n_out; r0 += step) {
+        kern_matmul_args part = *a;
+        part.n_out = a->n_out - r0 < step ? a->n_out - r0 : step;
+        mm_part pt = {{0, 0}, {0, 0}};
+        if (step < a->n_out) pt = (mm_part){{r0 * row, part.n_out * row}, {(uint64_t)r0 * 4, 0}};
+        struct pc_matmul pc = {.n_out = part.n_out, .ld = kern_ld(a->n_in), .n_tokens = a->n_tokens,
+                               .accumulate = a->accumulate ? 1u : 0u, .ld_y = a->n_out};
+        switch (t->kernel) {
+        case KERN_MATMUL_MATVEC: matvec(cmd, &part, &pc, &pt); break;
+        case KERN_MATMUL_REGISTER: matmul_register(cmd, &part, &pc, &pt); break;
+        default: matmul_tiled(cmd, &part, &pc, t, &pt); break;
+        }
     }
 }
 

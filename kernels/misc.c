@@ -44,13 +44,32 @@ void kern_embed(vkr_cmd *cmd, const kern_embed_args *a) {
         kern_need(cmd, op, "ids", a->ids, (uint64_t)a->n_tokens * 4) ||
         kern_need(cmd, op, "out", a->out, (uint64_t)a->n_tokens * a->dim * 4))
         return;
-    struct pc_embed pc = {.dim = a->dim, .ld_w = ld, .n_tokens = a->n_tokens};
-    vkr_pipeline_desc pd = {.shader = "embed", .bindings = "trw", .push_size = sizeof pc, .spec = {ELEMWISE_WG}, .n_spec = 1};
+    /* Profiles with storage-buffer loads bind the table a range of rows at
+     * a time when it is larger than one storage binding (Phi-3's fp16
+     * table is 188 MiB; lavapipe's range is 128 MiB): whole multiples of
+     * 256 rows, so every part starts aligned (as kernels/matmul.c). */
+    vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range, size = vkr_buffer_size(a->weight);
+    int sb = vkr_ctx_profile(ctx)->storage_loads;
+    uint64_t step = !sb || size <= range ? size / row : range / row / 256 * 256;
+    if (!step) {
+        vkr_cmd_fail(cmd, op, "weight %s: 256 rows of %llu bytes exceed maxStorageBufferRange %llu of %s",
+                     vkr_buffer_name(a->weight), (unsigned long long)row, (unsigned long long)range,
+                     vkr_ctx_device(ctx)->name);
+        return;
+    }
+    vkr_pipeline_desc pd = {.shader = sb ? "embed_sb" : "embed", .bindings = sb ? "rrw" : "trw",
+                            .push_size = sizeof(struct pc_embed), .spec = {ELEMWISE_WG}, .n_spec = 1};
     if (dt != FMT_GGML_F16) pd.spec[10] = dt, pd.n_spec = 11; /* WTYPE, shaders/wtype.glsl */
-    vkr_pipeline *p = vkr_pipeline_get(vkr_cmd_ctx(cmd), &pd);
-    vkr_cmd_dispatch(cmd, &(vkr_dispatch){
-        .pipeline = p, .bind = {a->weight, a->ids, a->out}, .push = &pc,
-        .groups = {ceil_div(ld / 8, ELEMWISE_WG), a->n_tokens}, .label = op});
+    vkr_pipeline *p = vkr_pipeline_get(ctx, &pd);
+    for (uint64_t r0 = 0; r0 * row < size; r0 += step) {
+        struct pc_embed pc = {.dim = a->dim, .ld_w = ld, .n_tokens = a->n_tokens, .row0 = (uint32_t)r0};
+        uint64_t bytes = size - r0 * row < step * row ? size - r0 * row : step * row;
+        vkr_range part = step * row < size ? (vkr_range){r0 * row, bytes} : (vkr_range){0, 0};
+        vkr_cmd_dispatch(cmd, &(vkr_dispatch){
+            .pipeline = p, .bind = {a->weight, a->ids, a->out}, .range = {part}, .push = &pc,
+            .groups = {ceil_div(ld / 8, ELEMWISE_WG), a->n_tokens}, .label = op});
+    }
 }
 
 void kern_silu_mul(vkr_cmd *cmd, const kern_silu_mul_args *a) {

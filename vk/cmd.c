@@ -167,6 +167,30 @@ static void timestamp(vkr_cmd *c, const char *label, double bytes, double flops)
     vkCmdWriteTimestamp(c->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, c->queries, c->n_queries++);
 }
 
+/* The part of b that binding i sees: *part with size 0 resolved to the end
+ * of the buffer, checked against the buffer, the device's storage range and
+ * offset alignment. Texel and uniform bindings take no part (whole buffer). */
+static int part_check(vkr_cmd *c, const vkr_pipeline *p, int i, const vkr_buffer *b, int whole, vkr_range *part) {
+    vkr_ctx *ctx = c->ctx;
+    const char *why = NULL;
+    if (whole) {
+        if (part->offset || part->size) why = "a texel or uniform binding takes the whole buffer";
+    } else {
+        if (!part->size && part->offset < b->size) part->size = b->size - part->offset;
+        if (part->offset >= b->size || part->size > b->size - part->offset) why = "past the end of the buffer";
+        else if (ctx->info.storage_offset_align && part->offset % ctx->info.storage_offset_align)
+            why = "offset not a multiple of minStorageBufferOffsetAlignment";
+        else if (part->size > ctx->info.max_storage_buffer_range) why = "over maxStorageBufferRange";
+    }
+    if (!why) return 0;
+    vkr_set_error(ctx, "%s: %s binding %d: %s (%llu bytes) bound at %llu + %llu bytes: %s (%llu; alignment %u) of %s",
+                  c->name, p->desc.shader, i, b->name, (unsigned long long)b->size, (unsigned long long)part->offset,
+                  (unsigned long long)part->size, why, (unsigned long long)ctx->info.max_storage_buffer_range,
+                  ctx->info.storage_offset_align, ctx->info.name);
+    c->failed = 1;
+    return -1;
+}
+
 void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
     vkr_ctx *ctx = c->ctx;
     if (!c->recording || c->failed) return;
@@ -211,20 +235,15 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
             c->failed = 1;
             return;
         }
-        if (!texel && kinds[i] != 'u' && b->size > ctx->info.max_storage_buffer_range) {
-            vkr_set_error(ctx, "%s: %s binding %d: %s has %llu bytes, over maxStorageBufferRange %llu of %s", c->name,
-                          p->desc.shader, i, b->name, (unsigned long long)b->size,
-                          (unsigned long long)ctx->info.max_storage_buffer_range, ctx->info.name);
-            c->failed = 1;
-            return;
-        }
+        vkr_range part = d->range[i];
+        if (part_check(c, p, i, b, texel || kinds[i] == 'u', &part)) return;
         if (texel) {
             w[i].pTexelBufferView = &b->view;
         } else {
-            uint64_t range = kinds[i] != 'u'                        ? VK_WHOLE_SIZE
+            uint64_t range = kinds[i] != 'u'                        ? part.size
                              : b->size < ctx->info.max_uniform_range ? b->size
                                                                      : ctx->info.max_uniform_range;
-            bi[i] = (VkDescriptorBufferInfo){b->buffer, 0, range};
+            bi[i] = (VkDescriptorBufferInfo){b->buffer, part.offset, range};
             w[i].pBufferInfo = &bi[i];
         }
         if (kinds[i] == 'w') wr[nw++] = b->buffer;

@@ -30,6 +30,11 @@ int vkr_ctx_use_profile(vkr_ctx *ctx, const char *name) {
 int vkr_ctx_validation_messages(const vkr_ctx *ctx) { return ctx->validation_messages; }
 const char *vkr_ctx_last_validation_message(const vkr_ctx *ctx) { return ctx->last_validation; }
 void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on) { ctx->validation_quiet = on; }
+void vkr_ctx_limit_storage_range_for_test(vkr_ctx *ctx, uint64_t bytes) {
+    if (!ctx->device_storage_range) ctx->device_storage_range = ctx->info.max_storage_buffer_range;
+    uint64_t r = bytes / 256 * 256;
+    ctx->info.max_storage_buffer_range = r && r < ctx->device_storage_range ? r : ctx->device_storage_range;
+}
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx) { return ctx->allocated; }
 
 /* Test hooks from the environment (see vkr.h): PHI3VK_TEST_PLANT=shader[*],...

@@ -119,6 +119,7 @@ void vkr_device_query(VkPhysicalDevice phys, int index, vkr_device_info *info) {
     info->max_subgroup_size = sgctl.maxSubgroupSize ? sgctl.maxSubgroupSize : subgroup.subgroupSize;
     info->max_workgroup_subgroups = sgctl.maxComputeWorkgroupSubgroups;
     info->max_storage_buffer_range = lim->maxStorageBufferRange;
+    info->storage_offset_align = (uint32_t)lim->minStorageBufferOffsetAlignment;
     info->max_alloc_size = maint3.maxMemoryAllocationSize;
     info->max_texel_elements = lim->maxTexelBufferElements;
     info->max_uniform_range = lim->maxUniformBufferRange;

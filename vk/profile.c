@@ -53,8 +53,8 @@ static int mesa_major(const vkr_device_info *d) {
 /* Workarounds for drivers, whatever the profile (README, "Driver quirks").
  * Mesa 25.0's lavapipe gets texel-buffer loads inside subgroup loops wrong
  * (wrong sums at 512 bits, crashes at 128, 1024 and 2048 bits), so kernels
- * read through storage buffers there (texel buffers remain for tensors past
- * maxStorageBufferRange). Past 16 lanes lavapipe (22.3 too) reports 32 / 64
+ * read through storage buffers there, tensors past maxStorageBufferRange a
+ * range of rows per dispatch (kernels/matmul.c, misc.c). Past 16 lanes lavapipe (22.3 too) reports 32 / 64
  * and runs 16. */
 static void quirks(const vkr_device_info *d, vkr_device_profile *p) {
     /* The planned width is what runs when the device pins it or has no other. */

@@ -12,9 +12,11 @@
  * - Functions that can fail return 0 on success and -1 on failure (or NULL),
  *   and leave a message in vkr_ctx_error(): "file:line vkCall -> VK_ERROR_X"
  *   for Vulkan failures, or what was expected and what was found.
- * - Weights are read by shaders through uniform texel buffers of RGBA32UI
- *   texels (8 fp16 per texel), so one tensor may exceed maxStorageBufferRange
- *   (lavapipe: 128 MiB; Phi-3's 32064x3072 fp16 lm_head is 197 MB).
+ * - Weights are rows of RGBA32UI texels (8 fp16 per texel), read as texel
+ *   buffers or as storage buffers (the profile's storage_loads). A weight
+ *   larger than one storage binding (maxStorageBufferRange, lavapipe 128 MiB;
+ *   Phi-3's 32064x3072 fp16 lm_head is 197 MB) is bound a range of rows at
+ *   a time (vkr_dispatch.range).
  * - Descriptors are pushed at record time (VK_KHR_push_descriptor); barriers
  *   between dispatches are inserted automatically from the bindings'
  *   read/write kinds (read-after-write and write-after-read hazards).
@@ -60,6 +62,7 @@ typedef struct vkr_device_info {
     uint32_t max_workgroup_subgroups;   /* maxComputeWorkgroupSubgroups (0: no size control) */
     uint32_t subgroup_ops;              /* VkSubgroupFeatureFlags in compute (VKR_SUBGROUP_*) */
     uint64_t max_storage_buffer_range;  /* bytes */
+    uint32_t storage_offset_align;      /* minStorageBufferOffsetAlignment, bytes */
     uint64_t max_alloc_size;            /* maxMemoryAllocationSize, bytes */
     uint32_t max_texel_elements;        /* maxTexelBufferElements */
     uint32_t max_uniform_range;         /* maxUniformBufferRange, bytes */
@@ -143,7 +146,8 @@ typedef struct vkr_device_profile {
                                    its only size, and the driver not known to misreport):
                                    kernels may drop their paths for other widths */
     int storage_loads;          /* weights and KV cache read with storage-buffer vector
-                                   loads where they fit maxStorageBufferRange (else texels) */
+                                   loads (a weight past maxStorageBufferRange bound a range
+                                   of its rows per dispatch); else texel buffers */
     uint32_t matvec_rows;       /* rows per subgroup pass of matvec */
     uint32_t matvec_subgroups;  /* subgroups per matvec workgroup (as planned) */
     uint32_t matvec_max_tokens; /* matvec up to this many tokens, then the prefill kernel */
@@ -216,6 +220,11 @@ const char *vkr_ctx_last_validation_message(const vkr_ctx *ctx);
 /* Test hook: count validation messages without printing them (for tests
  * that provoke one on purpose). */
 void vkr_ctx_quiet_validation_for_test(vkr_ctx *ctx, int on);
+/* Test hook: lowers the device's maxStorageBufferRange as phi3vk sees it
+ * (bytes, a multiple of 256; 0 restores the device's), so that the kernels'
+ * paths for weights larger than one storage binding (row ranges bound one
+ * part at a time) run at small sizes on any device. */
+void vkr_ctx_limit_storage_range_for_test(vkr_ctx *ctx, uint64_t bytes);
 /* Bytes of device memory currently allocated through this context. */
 uint64_t vkr_ctx_allocated(const vkr_ctx *ctx);
 
@@ -340,9 +349,18 @@ vkr_pipeline *vkr_pipeline_get(vkr_ctx *ctx, const vkr_pipeline_desc *desc);
 
 /* ---- command buffers -------------------------------------------------- */
 
+/* A part of a buffer bound to a storage binding: size bytes from offset
+ * (size 0: to the end). offset must be a multiple of the device's
+ * minStorageBufferOffsetAlignment and the part at most
+ * maxStorageBufferRange; texel bindings always see the whole buffer. */
+typedef struct vkr_range {
+    uint64_t offset, size;
+} vkr_range;
+
 typedef struct vkr_dispatch {
     vkr_pipeline *pipeline;
     vkr_buffer *bind[VKR_MAX_BINDINGS]; /* in the order of desc->bindings */
+    vkr_range range[VKR_MAX_BINDINGS];  /* parts bound ({0, 0}: the whole buffer) */
     const void *push;                   /* desc->push_size bytes, copied */
     uint32_t groups[3];                 /* workgroup counts; 0 means 1 */
     const char *label;                  /* op name in profiles; NULL = shader name */

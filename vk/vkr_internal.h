@@ -88,6 +88,7 @@ struct vkr_ctx {
     int verbose;
     int validation_messages;
     int validation_quiet;            /* test hook: count, do not print */
+    uint64_t device_storage_range;   /* the device's maxStorageBufferRange (info's may be lowered by a test) */
     int lost;                        /* VK_ERROR_DEVICE_LOST seen: every later submit fails */
     char plant[256];                 /* test hook PHI3VK_TEST_PLANT: shaders to dispatch wrongly */
     VkResult fault;                  /* test hook PHI3VK_TEST_FAULT: this result ... */

@@ -36,7 +36,8 @@ struct step_params {      /* one per sequence of a context */
 };
 
 struct pc_embed {         /* x[t, :] = W[ids[t], :] */
-    uint dim, ld_w, n_tokens, pad;   /* ld_w: fp16 W's row stride (halves) */
+    uint dim, ld_w, n_tokens;        /* ld_w: fp16 W's row stride (halves) */
+    uint row0;                       /* first table row bound to W (0: the whole table, or its first part) */
 };
 
 struct pc_rmsnorm {       /* y[t, :] = x[t, :] * rsqrt(mean(x^2) + eps) * w */
@@ -52,6 +53,7 @@ struct pc_matmul {        /* y[t, n] (+)= sum_k W[n, k] * x[t, k] */
                              block-type W has K a whole number of blocks: ld = K) */
     uint n_tokens;        /* T */
     uint accumulate;      /* 1: y += result (fused residual add) */
+    uint ld_y;            /* row stride of y (N, or more when W is bound a part of its rows at a time) */
 };
 
 struct pc_rope {          /* q = rope(qkv.q); kcache[pos] = rope(qkv.k); vcache[pos] = qkv.v */

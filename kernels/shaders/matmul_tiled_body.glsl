@@ -140,7 +140,7 @@ void main() {
         for (uint i = 0u; i < TM; i++) {
             uint m = m0 + tr + i * RM;
             if (m >= p.n_out) break;
-            uint o = t * p.n_out + m;
+            uint o = t * p.ld_y + m;
             y[o] = p.accumulate != 0u ? y[o] + acc[i * TN + j] : acc[i * TN + j];
         }
     }

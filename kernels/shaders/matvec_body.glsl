@@ -58,7 +58,7 @@ void rows(uint row0, uint kt, uint lanes) {
                 float s = subgroupAdd(acc[r * NT + t]);
                 uint row = row0 + r, tt = t0 + t;
                 if (gl_SubgroupInvocationID == 0u && row < p.n_out && tt < p.n_tokens) {
-                    uint o = tt * p.n_out + row;
+                    uint o = tt * p.ld_y + row;
                     y[o] = p.accumulate != 0u ? y[o] + s : s;
                 }
             }
