@@ -1,7 +1,10 @@
 // Body of matmul.comp and matmul_sb.comp.
 // y[t, n] (+)= sum_k W[n, k] x[t, k] for many tokens (prefill): W fp16 [N, ld] and
 // x fp16 [T, ld] read as RGBA32UI texels (8 halves each), y fp32 [T, N]. A
-// block-type W (wtype.glsl) is dequantized 8 values at a time in registers.
+// block-type W (wtype.glsl) is read a unit of 32 values (a Q8_0 / Q4_0 block, a
+// K-quant sub-block) per row at a time and dequantized 8 values at a time in
+// registers: a K-quant's packed 6-bit scale and min are decoded once per 32
+// values, not per 8 (Q4_K pp512 1.9x on lavapipe; bench/RESULTS.md).
 // Register blocking: each invocation computes a TM x TN tile (TM rows, TN tokens), so
 // every unpacked weight texel feeds TN tokens and every input texel TM rows.
 layout(local_size_x_id = 0) in;                 // spec 0: invocations per workgroup
@@ -37,6 +40,7 @@ void main() {
     for (uint t = 0u; t < TN; t++) xrow[t] = min(tok0 + t, p.n_tokens - 1u) * kt;
     float acc[TM * TN];
     for (uint i = 0u; i < TM * TN; i++) acc[i] = 0.0;
+    wt_unit un[TM];  // block types: each row's current unit of 32 values
     for (uint j = 0u; j < kt; j++) {
         vec4 xl[TN], xh[TN];
         for (uint t = 0u; t < TN; t++) {
@@ -51,7 +55,8 @@ void main() {
                 wl = vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y));
                 wh = vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w));
             } else {
-                wt_unpack8(wt_fetch8(min(row0 + r, p.n_out - 1u), j, p.ld, rt), wl, wh);
+                if ((j & 3u) == 0u) un[r] = wt_unit_fetch(min(row0 + r, p.n_out - 1u), j >> 2u, p.ld, rt);
+                wt_unit_unpack8(un[r], j & 3u, wl, wh);
             }
             for (uint t = 0u; t < TN; t++) acc[r * TN + t] += dot(wl, xl[t]) + dot(wh, xh[t]);
         }
@@ -62,7 +67,7 @@ void main() {
         for (uint r = 0u; r < TM; r++) {
             uint row = row0 + r;
             if (row >= p.n_out) break;
-            uint o = tt * p.n_out + row;
+            uint o = tt * p.ld_y + row;
             y[o] = p.accumulate != 0u ? y[o] + acc[r * TN + t] : acc[r * TN + t];
         }
     }

@@ -93,6 +93,82 @@ uvec4 wt_fetch8(uint row, uint c, uint K, uint rt) {
     return WLOAD(int(base + c));
 }
 
+// ---- a unit of 32 values (one Q8_0 / Q4_0 block, one K-quant sub-block) --------
+// fetched once and unpacked 8 values at a time: the register-blocked prefill
+// kernel walks a row 8 values per step, and reading the unit's texels and
+// decoding its scale once per 4 steps (not every step) is what makes a block
+// type cost little more than fp16 there.
+struct wt_unit {
+    uvec4 a;     // the unit's quants (Q8_0: values 0..15; Q6_K: low nibbles)
+    uvec4 b;     // Q8_0: values 16..31; Q5_K: x = fifth bits; Q6_K: high-bit words, scales
+    float s, m;  // value = s q - m (Q6_K: s = d, its 16-value scales in b)
+};
+
+wt_unit wt_unit_fetch(uint row, uint u, uint K, uint rt) {
+    uint base = row * rt;
+    wt_unit w;
+    w.b = uvec4(0u);
+    w.m = 0.0;
+    if (WTYPE == PHI3_WT_Q8_0) {
+        w.a = WLOAD(int(base + 2u * u));
+        w.b = WLOAD(int(base + 2u * u + 1u));
+        w.s = wt_half(WLOAD(int(base + (K >> 4u) + (u >> 3u))), u & 7u);
+    } else if (WTYPE == PHI3_WT_Q4_0) {
+        w.a = WLOAD(int(base + u));
+        w.s = wt_half(WLOAD(int(base + (K >> 5u) + (u >> 3u))), u & 7u);
+    } else if (WTYPE == PHI3_WT_Q4_K || WTYPE == PHI3_WT_Q5_K) {
+        uint hb = base + (WTYPE == PHI3_WT_Q4_K ? 9u : 11u) * (u >> 3u), j = u & 7u;
+        uvec4 hdr = WLOAD(int(hb));
+        w.a = WLOAD(int(hb + 1u + j));
+        if (WTYPE == PHI3_WT_Q5_K) w.b.x = WLOAD(int(hb + 9u + (j >> 2u)))[j & 3u];
+        float sc, mn;
+        wt_k_scale_min(hdr, j, sc, mn);
+        vec2 dd = unpackHalf2x16(hdr.x);
+        w.s = dd.x * sc;
+        w.m = dd.y * mn;
+    } else if (WTYPE == PHI3_WT_Q6_K) {
+        uint sb = u >> 3u, j = u & 7u, hb = base + 13u * sb;
+        w.a = WLOAD(int(hb + j));
+        uvec4 ht = WLOAD(int(hb + 8u + (j >> 1u)));
+        uint sw = WLOAD(int(hb + 12u))[j >> 1u];
+        w.b = uvec4(ht[(j & 1u) << 1u], ht[((j & 1u) << 1u) | 1u], bitfieldExtract(sw, int(16u * (j & 1u)), 16), 0u);
+        w.s = wt_half(WLOAD(int(base + 13u * (K >> 8u) + (sb >> 3u))), sb & 7u);
+    }
+    return w;
+}
+
+// Values 8 k .. 8 k + 7 (k = 0..3) of a fetched unit.
+void wt_unit_unpack8(wt_unit w, uint k, out vec4 lo, out vec4 hi) {
+    if (WTYPE == PHI3_WT_Q8_0) {
+        uvec4 t = k < 2u ? w.a : w.b;
+        int a = int(t[(2u * k) & 3u]), b = int(t[(2u * k + 1u) & 3u]);
+        lo = w.s * vec4(bitfieldExtract(a, 0, 8), bitfieldExtract(a, 8, 8), bitfieldExtract(a, 16, 8), bitfieldExtract(a, 24, 8));
+        hi = w.s * vec4(bitfieldExtract(b, 0, 8), bitfieldExtract(b, 8, 8), bitfieldExtract(b, 16, 8), bitfieldExtract(b, 24, 8));
+    } else if (WTYPE == PHI3_WT_Q4_0) {
+        int v = int(w.a[k]);
+        lo = w.s * vec4(bitfieldExtract(v, 0, 4), bitfieldExtract(v, 4, 4), bitfieldExtract(v, 8, 4), bitfieldExtract(v, 12, 4));
+        hi = w.s * vec4(bitfieldExtract(v, 16, 4), bitfieldExtract(v, 20, 4), bitfieldExtract(v, 24, 4), bitfieldExtract(v, 28, 4));
+    } else if (WTYPE == PHI3_WT_Q4_K || WTYPE == PHI3_WT_Q5_K) {
+        uint v = w.a[k];
+        vec4 ql = vec4(v & 15u, (v >> 4u) & 15u, (v >> 8u) & 15u, (v >> 12u) & 15u);
+        vec4 qh = vec4((v >> 16u) & 15u, (v >> 20u) & 15u, (v >> 24u) & 15u, v >> 28u);
+        if (WTYPE == PHI3_WT_Q5_K) {
+            uint h = w.b.x >> (8u * k);
+            ql += 16.0 * vec4(h & 1u, (h >> 1u) & 1u, (h >> 2u) & 1u, (h >> 3u) & 1u);
+            qh += 16.0 * vec4((h >> 4u) & 1u, (h >> 5u) & 1u, (h >> 6u) & 1u, (h >> 7u) & 1u);
+        }
+        lo = w.s * ql - w.m;
+        hi = w.s * qh - w.m;
+    } else { // Q6_K: values 8 k.. use scale byte k >> 1 and high-bit word k >> 1, half k & 1
+        uint v = w.a[k], h = (k < 2u ? w.b.x : w.b.y) >> (16u * (k & 1u));
+        float sc = w.s * float(bitfieldExtract(int(w.b.z), int(8u * (k >> 1u)), 8));
+        lo = sc * (vec4(v & 15u, (v >> 4u) & 15u, (v >> 8u) & 15u, (v >> 12u) & 15u) +
+                   16.0 * vec4(h & 3u, (h >> 2u) & 3u, (h >> 4u) & 3u, (h >> 6u) & 3u) - 32.0);
+        hi = sc * (vec4((v >> 16u) & 15u, (v >> 20u) & 15u, (v >> 24u) & 15u, v >> 28u) +
+                   16.0 * vec4((h >> 8u) & 3u, (h >> 10u) & 3u, (h >> 12u) & 3u, (h >> 14u) & 3u) - 32.0);
+    }
+}
+
 void wt_unpack8(uvec4 p, out vec4 lo, out vec4 hi) {
     if (WTYPE == PHI3_WT_Q8_0) {
         float d = uintBitsToFloat(p.z);
