@@ -9,6 +9,8 @@
 
 #include "bench/bench.h"
 #include "formats/f16.h"
+#include "formats/gguf.h"
+#include "formats/quant.h"
 #include "kernels/kernels.h"
 #include "kernels/tune.h"
 #include "util/time.h"
@@ -29,30 +31,79 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int reps, int samples,
-                        bench_kernel_result *out, char *err, size_t errlen) {
+/* The weight of one kernel timing on the host: fp16 rows of ld halves, or a
+ * block type's rows as the file stores them plus their dequantized values
+ * (the reference), for the first ref_rows rows. */
+typedef struct bench_weight {
+    void *dev;      /* the device layout, ready to upload */
+    uint64_t bytes; /* of dev */
+    float *ref;     /* [ref_rows, k] the values the kernel should use */
+} bench_weight;
+
+/* Fills w with random values in [-0.05, 0.05): fp16 as fill_f16, a block
+ * type quantized from the same fp32 values with fmt_quantize_row. */
+static int weight_make(bench_weight *w, uint32_t dtype, uint32_t n, uint32_t k, uint32_t ref_rows) {
     uint32_t ld = kern_ld(k);
-    uint64_t wn = (uint64_t)n * ld, xn = (uint64_t)t * ld;
+    memset(w, 0, sizeof *w);
+    w->ref = malloc((uint64_t)ref_rows * k * sizeof(float));
+    if (!w->ref) return -1;
+    if (dtype == FMT_GGML_F16) {
+        w->bytes = (uint64_t)n * ld * 2;
+        uint16_t *h = w->dev = malloc(w->bytes);
+        if (!h) return -1;
+        fill_f16(h, (uint64_t)n * ld, ld, k, 1, 0.05f);
+        for (uint32_t r = 0; r < ref_rows; r++)
+            for (uint32_t c = 0; c < k; c++) w->ref[(uint64_t)r * k + c] = fmt_f16_to_f32(h[(uint64_t)r * ld + c]);
+        return 0;
+    }
+    uint64_t fb = fmt_quant_row_bytes(dtype, k);
+    w->bytes = (uint64_t)n * kern_weight_row_bytes(dtype, k);
+    uint8_t *file = malloc((uint64_t)n * fb);
+    float *row = malloc((uint64_t)k * sizeof(float));
+    uint16_t *h = malloc((uint64_t)k * 2);
+    w->dev = malloc(w->bytes);
+    int rc = file && row && h && w->dev ? 0 : -1;
+    for (uint32_t r = 0; !rc && r < n; r++) {
+        fill_f16(h, k, k, k, 1 + (uint64_t)r * 7919, 0.05f);
+        for (uint32_t c = 0; c < k; c++) row[c] = fmt_f16_to_f32(h[c]);
+        rc = fmt_quantize_row(dtype, row, file + (uint64_t)r * fb, k);
+        if (!rc && r < ref_rows) rc = fmt_dequantize_row(dtype, file + (uint64_t)r * fb, w->ref + (uint64_t)r * k, k);
+    }
+    if (!rc) rc = kern_weight_pack(dtype, file, w->dev, n, k);
+    free(file), free(row), free(h);
+    return rc;
+}
+
+int bench_kernel_matmul(vkr_ctx *ctx, uint32_t dtype, uint32_t n, uint32_t k, uint32_t t, int reps, int samples,
+                        bench_kernel_result *out, char *err, size_t errlen) {
+    uint32_t ld = kern_ld(k), ref_rows = n < 64 ? n : 64;
+    uint64_t xn = (uint64_t)t * ld;
     int rc = -1, host_fail = 0;
-    uint16_t *w = NULL, *x = NULL;
+    uint16_t *x = NULL;
     float *y = NULL;
+    bench_weight w = {0};
+    if (dtype != FMT_GGML_F16 && !kern_weight_row_bytes(dtype, k)) {
+        snprintf(err, errlen, "weights %s need K a multiple of %u values, found %u", fmt_ggml_type_name(dtype),
+                 fmt_quant_block_values(dtype), k);
+        return -1;
+    }
     /* Device buffers first: a shape the device cannot hold fails here, before
      * gigabytes of host memory are filled. */
-    vkr_buffer *bw = vkr_buffer_create(ctx, "bench.w", wn * 2, VKR_BUF_WEIGHT);
+    vkr_buffer *bw = dtype == FMT_GGML_F16 ? vkr_buffer_create(ctx, "bench.w", (uint64_t)n * ld * 2, VKR_BUF_WEIGHT)
+                                           : kern_weight_create(ctx, "bench.w", dtype, n, k);
     vkr_buffer *bx = bw ? vkr_buffer_create(ctx, "bench.x", xn * 2, VKR_BUF_DEVICE) : NULL;
     vkr_buffer *by = bx ? vkr_buffer_create(ctx, "bench.y", (uint64_t)t * n * 4, VKR_BUF_DEVICE) : NULL;
     vkr_cmd *cmd = by ? vkr_cmd_create(ctx, "bench.matmul") : NULL;
     if (!cmd) goto done;
-    w = malloc(wn * 2), x = malloc(xn * 2), y = malloc((uint64_t)t * n * 4);
-    if (!w || !x || !y) {
+    x = malloc(xn * 2), y = malloc((uint64_t)t * n * 4);
+    if (!x || !y || weight_make(&w, dtype, n, k, ref_rows)) {
         host_fail = 1;
-        snprintf(err, errlen, "out of host memory for a %ux%u matrix by %u tokens (%.0f MiB)", n, k, t,
-                 (wn + xn) * 2.0 / (1 << 20) + (double)t * n * 4 / (1 << 20));
+        snprintf(err, errlen, "out of host memory for a %ux%u %s matrix by %u tokens (%.0f MiB)", n, k,
+                 fmt_ggml_type_name(dtype), t, (w.bytes + xn * 2) / 1048576.0 + (double)t * n * 4 / (1 << 20));
         goto done;
     }
-    fill_f16(w, wn, ld, k, 1, 0.05f);
     fill_f16(x, xn, ld, k, 2, 1.0f);
-    if (vkr_buffer_write(ctx, bw, 0, w, wn * 2) || vkr_buffer_write(ctx, bx, 0, x, xn * 2)) goto done;
+    if (vkr_buffer_write(ctx, bw, 0, w.dev, w.bytes) || vkr_buffer_write(ctx, bx, 0, x, xn * 2)) goto done;
     kern_matmul_args a = {.weight = bw, .x = bx, .out = by, .n_out = n, .n_in = k, .n_tokens = t};
     if (vkr_cmd_begin(cmd)) goto done;
     for (int i = 0; i < reps; i++) kern_matmul(cmd, &a);
@@ -74,24 +125,28 @@ int bench_kernel_matmul(vkr_ctx *ctx, uint32_t n, uint32_t k, uint32_t t, int re
     double med = samples % 2 ? ms[samples / 2] : 0.5 * (ms[samples / 2 - 1] + ms[samples / 2]);
     if (vkr_buffer_read(ctx, by, 0, y, (uint64_t)t * n * 4)) goto done;
 
-    /* Check 64 rows of every token against a double-precision reference. */
+    /* Check 64 rows of every token against a double-precision reference on
+     * the values the weight holds (a block type's dequantized values). */
     double num = 0, den = 0;
     for (uint32_t ti = 0; ti < t; ti++)
-        for (uint32_t r = 0; r < n && r < 64; r++) {
+        for (uint32_t r = 0; r < ref_rows; r++) {
             double s = 0;
             for (uint32_t c = 0; c < k; c++)
-                s += (double)fmt_f16_to_f32(w[(uint64_t)r * ld + c]) * fmt_f16_to_f32(x[(uint64_t)ti * ld + c]);
+                s += (double)w.ref[(uint64_t)r * k + c] * fmt_f16_to_f32(x[(uint64_t)ti * ld + c]);
             double d = y[(uint64_t)ti * n + r] - s;
             num += d * d, den += s * s;
         }
     memset(out, 0, sizeof *out);
     kern_matmul_args shape = {.n_out = n, .n_in = k, .n_tokens = t};
     int mv = kern_matmul_tune_for(vkr_ctx_profile(ctx), vkr_ctx_device(ctx), &shape).kernel == KERN_MATMUL_MATVEC;
-    snprintf(out->name, sizeof out->name, "%s %ux%u t=%u", mv ? "matvec" : "matmul", n, k, t);
-    out->n = n, out->k = k, out->t = t, out->reps = reps, out->samples = samples;
+    /* fp16 rows keep the names of earlier versions, so bench-compare pairs them */
+    snprintf(out->name, sizeof out->name, "%s%s%s %ux%u t=%u", mv ? "matvec" : "matmul",
+             dtype == FMT_GGML_F16 ? "" : " ", dtype == FMT_GGML_F16 ? "" : fmt_ggml_type_name(dtype), n, k, t);
+    out->dtype = dtype, out->n = n, out->k = k, out->t = t, out->reps = reps, out->samples = samples;
     out->ms = med, out->ms_min = ms[0], out->ms_max = ms[samples - 1];
-    double bytes = (double)n * k * 2;
+    double bytes = (double)vkr_buffer_size(bw); /* every weight byte the op reads */
     out->gbps = bytes / med / 1e6;
+    out->bytes_per_weight = bytes / ((double)n * k);
     out->gbps_max = bytes / ms[0] / 1e6, out->gbps_min = bytes / ms[samples - 1] / 1e6;
     out->gflops = 2.0 * n * k * t / med / 1e6;
     out->check_nmse = den > 0 ? num / den : num;
@@ -101,7 +156,7 @@ done:
     if (rc && !host_fail) vkr_ctx_error_to(ctx, err, errlen);
     vkr_cmd_destroy(ctx, cmd);
     vkr_buffer_destroy(ctx, bw), vkr_buffer_destroy(ctx, bx), vkr_buffer_destroy(ctx, by);
-    free(w), free(x), free(y);
+    free(w.dev), free(w.ref), free(x), free(y);
     return rc;
 }
 
@@ -144,6 +199,8 @@ static int kernel_field(const void *ctx, const void *row, int i, bench_field *f)
     case 41: *f = bench_str("check", r->check_nmse <= BENCH_KERNEL_NMSE ? "pass" : "fail"); break;
     case 42: *f = bench_num("check_nmse", r->check_nmse); break;
     case 43: *f = bench_num("check_bound", BENCH_KERNEL_NMSE); break;
+    case 44: *f = bench_str("weights", fmt_ggml_type_name(r->dtype)); break;
+    case 45: *f = bench_num("bytes_per_weight", r->bytes_per_weight); break;
     default: return 0;
     }
     return 1;

@@ -8,8 +8,11 @@
 #include "bench/kernels.h"
 #include "cli/cli.h"
 #include "cli/common.h"
+#include "formats/gguf.h"
+#include "formats/quant.h"
 
 #define MAX_SHAPES 16
+#define MAX_TYPES 6
 
 typedef struct shape {
     uint32_t n, k, t;
@@ -52,9 +55,35 @@ static int parse_shape(const char *v, shape *s) {
     return 0;
 }
 
+/* "f16,q4_0,..." into FMT_GGML_* ids (at most MAX_TYPES). */
+static int parse_types(const char *v, uint32_t *types, int *n) {
+    char buf[128];
+    if (strlen(v) >= sizeof buf) {
+        cli_error("bench", "--weights: list too long ('%s')", v);
+        return -1;
+    }
+    strcpy(buf, v);
+    *n = 0;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (*n == MAX_TYPES || fmt_quant_parse(tok, &types[*n])) {
+            cli_error("bench", "--weights: expected a list of up to %d of f16, q8_0, q4_0, q4_k, q5_k, q6_k; "
+                               "found '%s'",
+                      MAX_TYPES, tok);
+            return -1;
+        }
+        (*n)++;
+    }
+    if (!*n) {
+        cli_error("bench", "--weights: expected f16, q8_0, q4_0, q4_k, q5_k or q6_k, found '%s'", v);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_bench_kernels(int argc, char **argv) {
     const char *device = NULL;
-    int reps = 20, samples = 5, n_shapes = 0, quiet = 0;
+    int reps = 20, samples = 5, n_shapes = 0, quiet = 0, n_types = 1;
+    uint32_t types[MAX_TYPES] = {FMT_GGML_F16};
     bench_format fmt = BENCH_FMT_MD;
     shape shapes[MAX_SHAPES];
     for (int i = 1; i < argc; i++) {
@@ -82,6 +111,8 @@ int cmd_bench_kernels(int argc, char **argv) {
                 cli_error("bench", "--kernels -o: expected md, csv, json or jsonl, found '%s'", v);
                 return 2;
             }
+        } else if (!strcmp(a, "--weights")) {
+            if (parse_types(v, types, &n_types)) return 2;
         } else if (!strcmp(a, "--shape")) {
             if (n_shapes == MAX_SHAPES) {
                 cli_error("bench", "--shape: at most %d shapes", MAX_SHAPES);
@@ -89,7 +120,7 @@ int cmd_bench_kernels(int argc, char **argv) {
             }
             if (parse_shape(v, &shapes[n_shapes++])) return 2;
         } else {
-            cli_error("bench", "--kernels takes --shape, -r, --samples, -o, -q and --device; found '%s'", a);
+            cli_error("bench", "--kernels takes --shape, --weights, -r, --samples, -o, -q and --device; found '%s'", a);
             return 2;
         }
     }
@@ -103,11 +134,13 @@ int cmd_bench_kernels(int argc, char **argv) {
         cli_error("bench", "%s", err);
         return 1;
     }
-    bench_kernel_result res[MAX_SHAPES];
+    static bench_kernel_result res[MAX_SHAPES * MAX_TYPES];
     int rc = 0, n = 0;
-    for (int i = 0; i < n_shapes; i++, n++) {
-        int k = shapes[i].t >= 64 ? (reps + 9) / 10 : reps; /* a prefill dispatch takes ~10x longer */
-        if (bench_kernel_matmul(ctx, shapes[i].n, shapes[i].k, shapes[i].t, k, samples, &res[i], err, sizeof err)) {
+    for (int j = 0; j < n_shapes * n_types; j++, n++) {
+        int i = n; /* the result's slot; shape j / n_types with type j % n_types */
+        const shape *sh = &shapes[j / n_types];
+        int k = sh->t >= 64 ? (reps + 9) / 10 : reps; /* a prefill dispatch takes ~10x longer */
+        if (bench_kernel_matmul(ctx, types[j % n_types], sh->n, sh->k, sh->t, k, samples, &res[i], err, sizeof err)) {
             cli_error("bench", "%s", err);
             rc = 1;
             break;

@@ -14,7 +14,8 @@
 #                   4 fits a 2 GB card)
 # --weights LIST    the model runs once per weight type of LIST (comma-separated:
 #                   f16, q8_0, q4_0, q4_k, q4_k_m), each its own step model-T
-#                   writing model-T.jsonl (default: one step model, f16)
+#                   writing model-T.jsonl (default: one step model, f16); the
+#                   kernels run with f16 and each type (q4_k_m: q4_k and q6_k)
 # --quick           tiny sizes, to check the pipeline itself (seconds,
 #                   meaningless numbers)
 # --no-model-check  skip the model check (its C reference of the measured
@@ -40,7 +41,7 @@ while [ $# -gt 0 ]; do
     --judge) judge=${2:?--judge needs a file}; shift 2 ;;
     --judge-model) jmodel=(-m "${2:?--judge-model needs a value}"); shift 2 ;;
     --judge-tokenizer) jtok=(--tokenizer "${2:?--judge-tokenizer needs a value}"); shift 2 ;;
-    -h | --help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "bench-all: unknown option '$1' (see --help)" >&2; exit 2 ;;
     *) [ -z "$out" ] || { echo "bench-all: one OUTDIR, found '$out' and '$1'" >&2; exit 2; }; out=$1; shift ;;
     esac
@@ -79,7 +80,12 @@ step() {
     [ $rc = 0 ] || say "$name FAILED (exit $rc)"
 }
 step devices devices.json "$BIN" devices --json
-step kernels kernels.jsonl "$BIN" bench --kernels "${kernels[@]}" "${device[@]}" -o jsonl -q
+ktypes=f16
+for t in ${weights//,/ }; do
+    [ "$t" = q4_k_m ] && t=q4_k,q6_k
+    for k in ${t//,/ }; do [[ ",$ktypes," == *",$k,"* ]] || ktypes+=",$k"; done
+done
+step kernels kernels.jsonl "$BIN" bench --kernels "${kernels[@]}" --weights "$ktypes" "${device[@]}" -o jsonl -q
 if [ -z "$weights" ]; then
     step model model.jsonl "$BIN" bench "${model[@]}" --profile "${device[@]}" "${mcheck[@]}" -o jsonl -q
 else # one step per weight type, so one type's failure leaves the others' rows

@@ -111,6 +111,21 @@ import json, sys
 k = list(json.loads(open(sys.argv[1]).readline())); m = list(json.loads(open(sys.argv[2]).readline()))
 n = k.index("kernel")
 print("ok" if n == 27 and k[:n] == m[:n] and "mem_clock_max_mhz" in k[:n] else (k[:n], m[:n]))' "$TMP/k.jsonl" "$TMP/out.jsonl")"
+# --weights: one row per shape and type, a block type checked against its
+# dequantized blocks, bytes per weight as the device stores them.
+"$BIN" bench --kernels --shape 40x256 --shape 8x512x9 --weights f16,q4_0,q6_k -r 1 --samples 1 -o jsonl >"$TMP/kq.jsonl" 2>"$TMP/err"
+expect "kernels --weights exit code" 0 "$?"
+expect "kernels --weights rows" "matvec 40x256 t=1 F16 2 pass;matvec Q4_0 40x256 t=1 Q4_0 0.5625 pass;\
+matvec Q6_K 40x256 t=1 Q6_K 0.875 pass;matmul 8x512 t=9 F16 2 pass;matmul Q4_0 8x512 t=9 Q4_0 0.5625 pass;\
+matmul Q6_K 8x512 t=9 Q6_K 0.8438 pass" "$(python3 -c '
+import json, sys
+print(";".join("%s %s %s %s" % (r["kernel"], r["weights"], round(r["bytes_per_weight"], 4),
+               "pass" if r["check"] == "pass" and 0 <= r["check_nmse"] < 1e-8 else "fail")
+               for r in map(json.loads, open(sys.argv[1]))))' "$TMP/kq.jsonl")"
+"$BIN" bench --kernels --shape 40x72 --weights q4_k -r 1 --samples 1 >/dev/null 2>"$TMP/err"
+expect "kernels --weights: K not whole blocks" "1 1" "$? $(grep -c 'weights Q4_K need K a multiple of 256 values, found 72' "$TMP/err")"
+"$BIN" bench --kernels --weights q4_0,q3_k >/dev/null 2>"$TMP/err"
+expect "kernels --weights: unknown type" "2 1" "$? $(grep -c "found 'q3_k'" "$TMP/err")"
 "$BIN" bench --kernels --shape 40x72 -r 1 --samples 1 >"$TMP/k.md" 2>/dev/null
 expect "kernels md row" 1 "$(grep -c '^| matvec 40x72 t=1 |' "$TMP/k.md")"
 expect "kernels md: the pass bound" 1 "$(grep -c 'check: nmse <= 1e-08' "$TMP/k.md")"

@@ -68,10 +68,13 @@ expect "--weights: rows of the types that ran" "f16 pp16 pass|f16 tg4 pass|q8_0 
 import json, sys
 print("|".join("%s %s %s" % (r["model_type"], r["test"], r["check"])
                for f in sys.argv[1:] for r in map(json.loads, open(f))))' "$TMP/w/model-f16.jsonl" "$TMP/w/model-q4_0.jsonl" "$TMP/w/model-q8_0.jsonl")"
+expect "--weights: the kernels of every type" "F16 F16 Q4_0 Q4_0 Q8_0 Q8_0" "$(python3 -c '
+import json, sys
+print(" ".join(sorted(r["weights"] + ("" if r["check"] == "pass" else " failed") for r in map(json.loads, open(sys.argv[1])))))' "$TMP/w/kernels.jsonl")"
 expect "--weights: the failed type marked" 1 "$(grep -c '^\*\*FAILED: step model-q4_0 (exit 1)\*\*' "$TMP/w/summary.md")"
 expect "--weights: steps table" "ok|**FAILED** (exit 1)|ok" "$(grep '^| model-' "$TMP/w/summary.md" | cut -d'|' -f4 | sed 's/^ //;s/ $//' | tr '\n' '|' | sed 's/|$//')"
 expect "--weights: summary rows per type" 4 "$(grep -c '^| synthetic:tiny (2 layers, \(f16 2.00\|q8_0 1.12\) B/w) | \(pp16\|tg4\) ' "$TMP/w/summary.md")"
-expect "--weights: both types and the kernels in the chart" 6 "$(python3 -c '
+expect "--weights: both types and the kernels (2 shapes x 3 types) in the chart" 10 "$(python3 -c '
 import sys, xml.etree.ElementTree as ET
 print(sum(e.get("height") == "16" for e in ET.parse(sys.argv[1]).getroot().iter("{http://www.w3.org/2000/svg}rect")))
 ' "$TMP/w/plot.svg")"
