@@ -79,6 +79,12 @@ static int same_error(const judge_results *out, const judge_result *res) {
            got->error && res->error && !strcmp(got->error, res->error);
 }
 
+void judge_run_flush(const judge_run_opts *o) {
+    if (o->jsonl) fflush(o->jsonl);
+    if (o->table) fflush(o->table);
+    if (o->records) fflush(o->records->f);
+}
+
 int judge_run_emit(const judge_run_opts *o, const judge_item *item, const judge_result *res, int id_width, char *err,
                    size_t errlen) {
     if (o->out && !same_error(o->out, res) && judge_results_append(o->out, res, err, errlen)) return -1;
@@ -186,9 +192,7 @@ int judge_run(const judge_dataset *ds, const int *idx, int n, judge_classify_fn 
             dst->done = 1;
             judge_progress_add(prog, &dst->r);
         }
-        if (o->jsonl) fflush(o->jsonl);
-        if (o->table) fflush(o->table);
-        if (o->records) fflush(o->records->f);
+        judge_run_flush(o);
         if (frc) {
             rc = -1;
             break;

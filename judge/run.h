@@ -67,6 +67,10 @@ int judge_run_is_done(const judge_results *out, const judge_item *item);
  * their items as they arrive (judge/stream.h). 0, or -1 with err. */
 int judge_run_emit(const judge_run_opts *o, const judge_item *item, const judge_result *res, int id_width, char *err,
                    size_t errlen);
+/* Flushes o's outputs (the JSONL stream, the table, the records file) after a
+ * batch of results, so a reader following them (tail -f, a pipeline) sees each
+ * batch as it is written. */
+void judge_run_flush(const judge_run_opts *o);
 
 /* Frees the reasons held by results[0, n). */
 void judge_run_results_free(judge_run_result *results, int n);

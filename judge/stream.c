@@ -239,9 +239,7 @@ int judge_stream_run(judge_stream *s, judge_classify_fn fn, void *user, const ju
             free((char *)out[j].reason);
             free((char *)out[j].error);
         }
-        if (o->jsonl) fflush(o->jsonl);
-        if (o->table) fflush(o->table);
-        if (o->records) fflush(o->records->f);
+        judge_run_flush(o);
         if (frc) {
             rc = -1;
             break;

@@ -218,32 +218,14 @@ static int matmul_check(vkr_cmd *cmd, const kern_matmul_args *a) {
     return 0;
 }
 
-/* Rows per dispatch: all of them, or, where the profile reads weights
- * through storage buffers and this one is larger than a storage binding,
- * the most whole multiples of 256 rows that fit one (row offsets of 256
- * rows are aligned for any device: minStorageBufferOffsetAlignment <= 256).
- * 0 (and a failed recording) when not even 256 rows fit. */
-static uint32_t part_rows(vkr_cmd *cmd, const kern_matmul_args *a) {
-    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
-    uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range;
-    uint64_t row = kern_weight_row_bytes(kern_weight_dtype(a->weight), a->n_in);
-    if (!vkr_ctx_profile(ctx)->storage_loads || vkr_buffer_size(a->weight) <= range) return a->n_out;
-    uint64_t rows = range / row / 256 * 256;
-    if (!rows)
-        vkr_cmd_fail(cmd, "matmul", "weight %s: 256 rows of %llu bytes exceed maxStorageBufferRange %llu of %s",
-                     vkr_buffer_name(a->weight), (unsigned long long)row, (unsigned long long)range,
-                     vkr_ctx_device(ctx)->name);
-    return rows < a->n_out ? (uint32_t)rows : a->n_out;
-}
-
 void kern_matmul_tuned(vkr_cmd *cmd, const kern_matmul_args *a, const kern_matmul_tune *t) {
     if (matmul_check(cmd, a)) return;
     if (t->kernel != KERN_MATMUL_MATVEC && t->kernel != KERN_MATMUL_REGISTER && t->kernel != KERN_MATMUL_TILED) {
         vkr_cmd_fail(cmd, "matmul", "unknown kernel %d", (int)t->kernel);
         return;
     }
-    uint32_t step = part_rows(cmd, a);
     uint64_t row = kern_weight_row_bytes(kern_weight_dtype(a->weight), a->n_in);
+    uint32_t step = (uint32_t)kern_part_rows(cmd, "matmul", a->weight, row, a->n_out);
     for (uint32_t r0 = 0; step && r0 < a->n_out; r0 += step) {
         kern_matmul_args part = *a;
         part.n_out = a->n_out - r0 < step ? a->n_out - r0 : step;

@@ -22,6 +22,18 @@ int kern_need(vkr_cmd *cmd, const char *op, const char *what, const vkr_buffer *
     return -1;
 }
 
+uint64_t kern_part_rows(vkr_cmd *cmd, const char *op, const vkr_buffer *w, uint64_t row_bytes, uint64_t n_rows) {
+    const vkr_ctx *ctx = vkr_cmd_ctx(cmd);
+    uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range;
+    if (!vkr_ctx_profile(ctx)->storage_loads || vkr_buffer_size(w) <= range) return n_rows;
+    uint64_t rows = range / row_bytes / 256 * 256;
+    if (!rows)
+        vkr_cmd_fail(cmd, op, "weight %s: 256 rows of %llu bytes exceed maxStorageBufferRange %llu of %s",
+                     vkr_buffer_name(w), (unsigned long long)row_bytes, (unsigned long long)range,
+                     vkr_ctx_device(ctx)->name);
+    return rows < n_rows ? rows : n_rows;
+}
+
 /* Token ids are not checked here (they live on the device): the caller
  * validates ids < vocab before uploading them; shaders/embed.comp writes NaN
  * rows for ids past the end of the weight instead of reading out of bounds. */
@@ -46,18 +58,12 @@ void kern_embed(vkr_cmd *cmd, const kern_embed_args *a) {
         return;
     /* Profiles with storage-buffer loads bind the table a range of rows at
      * a time when it is larger than one storage binding (Phi-3's fp16
-     * table is 188 MiB; lavapipe's range is 128 MiB): whole multiples of
-     * 256 rows, so every part starts aligned (as kernels/matmul.c). */
+     * table is 188 MiB; lavapipe's range is 128 MiB). */
     vkr_ctx *ctx = vkr_cmd_ctx(cmd);
-    uint64_t range = vkr_ctx_device(ctx)->max_storage_buffer_range, size = vkr_buffer_size(a->weight);
+    uint64_t size = vkr_buffer_size(a->weight);
     int sb = vkr_ctx_profile(ctx)->storage_loads;
-    uint64_t step = !sb || size <= range ? size / row : range / row / 256 * 256;
-    if (!step) {
-        vkr_cmd_fail(cmd, op, "weight %s: 256 rows of %llu bytes exceed maxStorageBufferRange %llu of %s",
-                     vkr_buffer_name(a->weight), (unsigned long long)row, (unsigned long long)range,
-                     vkr_ctx_device(ctx)->name);
-        return;
-    }
+    uint64_t step = kern_part_rows(cmd, op, a->weight, row, size / row);
+    if (!step) return;
     vkr_pipeline_desc pd = {.shader = sb ? "embed_sb" : "embed", .bindings = sb ? "rrw" : "trw",
                             .push_size = sizeof(struct pc_embed), .spec = {ELEMWISE_WG}, .n_spec = 1};
     if (dt != FMT_GGML_F16) pd.spec[10] = dt, pd.n_spec = 11; /* WTYPE, shaders/wtype.glsl */

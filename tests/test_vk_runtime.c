@@ -100,6 +100,37 @@ static void test_resubmit_profile_errors(void) {
     kern_rmsnorm(cmd, &(kern_rmsnorm_args){.weight = bx, .x = bx, .out = by, .n = n, .n_tokens = 1, .eps = 0});
     CHECK(vkr_cmd_end(cmd) == -1 && strstr(vkr_ctx_error(c), "expected a weight buffer"), "wrong binding: %s",
           vkr_ctx_error(c));
+    /* A range a binding cannot take fails the recording and says why, with
+     * the buffer, the range and the device's limits. */
+    vkr_pipeline *rms = vkr_pipeline_get(c, &(vkr_pipeline_desc){
+        .shader = "rmsnorm", .bindings = "Trw", .push_size = 16, .spec = {8}, .n_spec = 1});
+    vkr_pipeline *mm = vkr_pipeline_get(c, &(vkr_pipeline_desc){
+        .shader = "matmul", .bindings = "TXw", .push_size = 32, .spec = {64, 4, 8}, .n_spec = 3});
+    CHECK(rms && mm, "pipelines: %s", vkr_ctx_error(c));
+    uint32_t push[8] = {0};
+    uint32_t align = d->storage_offset_align;
+    struct {
+        const char *what, *why, *where;
+        vkr_pipeline *p;
+        vkr_range r[3];
+    } bad[] = {
+        {"a range on a weight's texel binding", "a texel or uniform binding takes the whole buffer", "binding 0: norm",
+         rms, {{16, 16}}},
+        {"a range on a texel view of x", "a texel or uniform binding takes the whole buffer", "binding 1: y", mm,
+         {{0, 0}, {0, 16}}},
+        {"a range past the end", "past the end of the buffer", "binding 2: y", rms, {{0, 0}, {0, 0}, {16, 1u << 20}}},
+        {"an unaligned offset", "offset not a multiple of minStorageBufferOffsetAlignment", "binding 2: y", rms,
+         {{0, 0}, {0, 0}, {align > 1 ? align / 2 : 0, 0}}},
+    };
+    for (size_t i = 0; rms && mm && i < sizeof bad / sizeof bad[0]; i++) {
+        if (i == 3 && align <= 1) continue; /* no alignment to miss on this device */
+        vkr_buffer *b1 = bad[i].p == mm ? by : bx;
+        vkr_cmd_begin(cmd);
+        vkr_cmd_dispatch(cmd, &(vkr_dispatch){.pipeline = bad[i].p, .bind = {bw, b1, by}, .push = push,
+                                              .range = {bad[i].r[0], bad[i].r[1], bad[i].r[2]}, .groups = {1}});
+        const char *e = vkr_cmd_end(cmd) == -1 ? vkr_ctx_error(c) : "(recorded)";
+        CHECK(strstr(e, bad[i].why) && strstr(e, bad[i].where) && strstr(e, d->name), "%s: %s", bad[i].what, e);
+    }
     vkr_cmd_destroy(c, cmd);
     vkr_buffer_destroy(c, bw), vkr_buffer_destroy(c, bx), vkr_buffer_destroy(c, by);
     CHECK(vkt_ctx_done(c) == 0, "validation messages");

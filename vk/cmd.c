@@ -223,6 +223,8 @@ void vkr_cmd_dispatch(vkr_cmd *c, const vkr_dispatch *d) {
                 c->failed = 1;
                 return;
             }
+            vkr_range part = d->range[i];
+            if (part_check(c, p, i, b, 1, &part)) return; /* a texel view is the whole buffer */
             w[i].pTexelBufferView = &b->view;
             rd[nr++] = b->buffer;
             continue;
