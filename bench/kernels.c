@@ -31,9 +31,10 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* The weight of one kernel timing on the host: fp16 rows of ld halves, or a
- * block type's rows as the file stores them plus their dequantized values
- * (the reference), for the first ref_rows rows. */
+/* The weight of one kernel timing on the host: its rows in the device layout
+ * (fp16 rows of ld halves, or a block type packed by kern_weight_pack) and
+ * the values the kernel should use for its first ref_rows rows (the
+ * reference: fp16 widened, or the dequantized blocks). */
 typedef struct bench_weight {
     void *dev;      /* the device layout, ready to upload */
     uint64_t bytes; /* of dev */

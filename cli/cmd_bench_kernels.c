@@ -136,11 +136,10 @@ int cmd_bench_kernels(int argc, char **argv) {
     }
     static bench_kernel_result res[MAX_SHAPES * MAX_TYPES];
     int rc = 0, n = 0;
-    for (int j = 0; j < n_shapes * n_types; j++, n++) {
-        int i = n; /* the result's slot; shape j / n_types with type j % n_types */
-        const shape *sh = &shapes[j / n_types];
+    for (int i = 0; i < n_shapes * n_types; i++, n++) { /* shape i / n_types with type i % n_types */
+        const shape *sh = &shapes[i / n_types];
         int k = sh->t >= 64 ? (reps + 9) / 10 : reps; /* a prefill dispatch takes ~10x longer */
-        if (bench_kernel_matmul(ctx, types[j % n_types], sh->n, sh->k, sh->t, k, samples, &res[i], err, sizeof err)) {
+        if (bench_kernel_matmul(ctx, types[i % n_types], sh->n, sh->k, sh->t, k, samples, &res[i], err, sizeof err)) {
             cli_error("bench", "%s", err);
             rc = 1;
             break;
