@@ -19,6 +19,8 @@ typedef struct engine {
     srv_engine_view view;
     int n_seq, n_batch;
     srv_job *slot[MAX_SEQ];      /* the job in each sequence, NULL when free (under s->mu) */
+    long long left_at[MAX_SEQ];  /* when each sequence's last job left, in jobs admitted (under s->mu) */
+    long long n_admitted;
     eng_input in[MAX_SEQ];
     eng_output out[MAX_SEQ];
     srv_job *who[MAX_SEQ];       /* the job of each input */
@@ -79,14 +81,16 @@ static srv_job *pop(srv_sched *s) {
 
 static int cancelled(srv_job *j) { return __atomic_load_n(&j->g->cancelled, __ATOMIC_RELAXED); }
 
-/* The free sequence whose tokens share the longest prefix with j's prompt. */
+/* The free sequence whose tokens share the longest prefix with j's prompt;
+ * of equals, the one left longest ago, so that the prompts of recent jobs
+ * (a retry, the same text again) stay cached as long as there is room. */
 static int best_slot(engine *e, const srv_job *j, int *reuse) {
     int best = -1;
     *reuse = -1;
     for (int k = 0; k < e->n_seq; k++) {
         if (e->slot[k]) continue;
         int r = judge_common_prefix(eng_seq_tokens(e->c, k), eng_seq_len(e->c, k), j->prompt.ids, (int)j->prompt.n);
-        if (r > *reuse) best = k, *reuse = r;
+        if (r > *reuse || (r == *reuse && e->left_at[k] < e->left_at[best])) best = k, *reuse = r;
     }
     return best;
 }
@@ -114,6 +118,7 @@ static int admit(engine *e, srv_job **came) {
         j->n_fed = j->reused = reuse;
         j->phase = SRV_PREFILL;
         e->slot[k] = j;
+        e->n_admitted++;
         s->active++;
         waiting += n_prompt - reuse;
         came[n++] = j;
@@ -124,6 +129,7 @@ static int admit(engine *e, srv_job **came) {
 /* Frees sequence k of a finished job (under s->mu). */
 static void leave(engine *e, int k) {
     e->slot[k] = NULL;
+    e->left_at[k] = e->n_admitted;
     e->s->active--;
 }
 
