@@ -81,16 +81,32 @@ static srv_job *pop(srv_sched *s) {
 
 static int cancelled(srv_job *j) { return __atomic_load_n(&j->g->cancelled, __ATOMIC_RELAXED); }
 
-/* The free sequence whose tokens share the longest prefix with j's prompt;
- * of equals, the one left longest ago, so that the prompts of recent jobs
- * (a retry, the same text again) stay cached as long as there is room. */
+/* Does j's prompt mostly continue sequence k, sharing r of its tokens (the
+ * same text again, a retry, the next turn of a chat)? */
+static int continues(const engine *e, int k, int r) { return r > 0 && 2 * r >= eng_seq_len(e->c, k); }
+
+/* Is free sequence a, sharing ra tokens with a job's prompt, a better home
+ * for it than b, sharing rb? One the prompt continues, the longest shared
+ * prefix first; otherwise the sequence left longest ago, so that a new
+ * prompt does not evict a recent one for the few tokens they happen to
+ * share (the judge's template, a first word). */
+static int better_slot(const engine *e, int a, int ra, int b, int rb) {
+    int ca = continues(e, a, ra), cb = continues(e, b, rb);
+    if (ca != cb) return ca;
+    if (ca && ra != rb) return ra > rb;
+    if (e->left_at[a] != e->left_at[b]) return e->left_at[a] < e->left_at[b];
+    return ra > rb;
+}
+
+/* The free sequence for j (-1: none), and in *reuse the prompt tokens it
+ * shares with j. */
 static int best_slot(engine *e, const srv_job *j, int *reuse) {
     int best = -1;
     *reuse = -1;
     for (int k = 0; k < e->n_seq; k++) {
         if (e->slot[k]) continue;
         int r = judge_common_prefix(eng_seq_tokens(e->c, k), eng_seq_len(e->c, k), j->prompt.ids, (int)j->prompt.n);
-        if (r > *reuse || (r == *reuse && e->left_at[k] < e->left_at[best])) best = k, *reuse = r;
+        if (best < 0 || better_slot(e, k, r, best, *reuse)) best = k, *reuse = r;
     }
     return best;
 }

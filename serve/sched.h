@@ -4,9 +4,10 @@
  * Jobs wait in one bounded queue shared by the engines. Each engine is a
  * thread owning a model and a context of n_seq sequences; before every step
  * it takes queued jobs into its free sequences (so an idle device takes the
- * work a busy one cannot: work stealing), choosing for each job the free
- * sequence whose cached tokens share the longest prefix with the job's
- * prompt, whose keys and values are kept (prefix reuse). One step then
+ * work a busy one cannot: work stealing). A job goes to the free sequence
+ * whose cached tokens its prompt continues (shares at least half of them),
+ * else to the one left longest ago; the keys and values of the prefix it
+ * shares with the job's prompt are kept (prefix reuse). One step then
  * appends, in one eng_step, a token to every decoding job and the next
  * chunk of the waiting prompts, at most a pass (n_batch tokens) of prompt
  * per step, so a long prompt never stalls the decoding jobs for more than a

@@ -33,16 +33,18 @@ for s, c in zip(srv, cli):
     assert s["prompt_tokens"] == c["prompt_tokens"] and s["text_sha256"] == c["text_sha256"], (s, c)
     assert s["reason"] is None and s["ms"] >= 0, s' "$W/texts.json" "$W/cli.jsonl"
 # --- prefix reuse keeps recent prompts: three new texts one at a time go to
-# the three sequences used longest ago (all four share only the template), so
-# the first text's prompt is still cached when it comes again
+# the three sequences used longest ago (all four share only the template), a
+# text that shares a few more tokens with the latest one ("Quiet rivers")
+# must not evict it either, so the latest prompt is still cached when it
+# comes again
 reused() { curl -s "http://127.0.0.1:$PORT/metrics" | sed -n 's/^phi3vk_prompt_tokens_reused_total //p'; }
-for t in "Quiet rivers bend slowly" "Zinc is a metal" "Owls hunt at night"; do
+for t in "Zinc is a metal" "Owls hunt at night" "Quiet rivers bend slowly" "Quiet rivers are deep"; do
     post "$PORT" /v1/classify "{\"texts\":[\"$t\"]}" >/dev/null
 done
 r0=$(reused)
 st=$(post "$PORT" /v1/classify '{"texts":["Quiet rivers bend slowly"]}')
 r1=$(reused)
-pycheck "prefix reuse: a text seen three requests ago reuses its whole prompt" '
+pycheck "prefix reuse: a text seen two requests ago reuses its whole prompt" '
 import json, sys
 n = json.load(open(sys.argv[1]))["results"][0]["prompt_tokens"]
 got = int(sys.argv[3]) - int(sys.argv[2])
