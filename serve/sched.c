@@ -111,6 +111,32 @@ static int best_slot(engine *e, const srv_job *j, int *reuse) {
     return best;
 }
 
+/* Sequence k of job j keeps the first *reuse tokens of its own cache; when
+ * another sequence, busy or free, holds a longer prefix of j's prompt (the
+ * judge's template, a text another request is computing), its keys and
+ * values are copied into k instead (one device copy per layer), so a prefix
+ * is computed once per engine, not once per sequence. At most n_prompt - 1
+ * tokens are taken; after a failed copy k starts empty. */
+static void take_prefix(engine *e, int k, const srv_job *j, int *reuse) {
+    int n_prompt = (int)j->prompt.n, from = -1, most = *reuse < n_prompt - 1 ? *reuse : n_prompt - 1;
+    for (int q = 0; q < e->n_seq; q++) {
+        if (q == k) continue;
+        int r = judge_common_prefix(eng_seq_tokens(e->c, q), eng_seq_len(e->c, q), j->prompt.ids, n_prompt);
+        if (r > n_prompt - 1) r = n_prompt - 1;
+        if (r > most) from = q, most = r;
+    }
+    char err[256];
+    if (from >= 0) {
+        if (eng_seq_copy(e->c, from, k, most, err, sizeof err) == 0) {
+            *reuse = most;
+            return;
+        }
+        *reuse = 0; /* the copy may have written part of k's rows */
+    }
+    if (*reuse > n_prompt - 1) *reuse = n_prompt - 1; /* the last prompt token is always computed */
+    eng_seq_truncate(e->c, k, *reuse);
+}
+
 /* Under s->mu: moves queued jobs into free sequences while less than a
  * pass of prompt tokens waits in this engine. Returns how many came. */
 static int admit(engine *e, srv_job **came) {
@@ -128,8 +154,7 @@ static int admit(engine *e, srv_job **came) {
             continue;
         }
         int n_prompt = (int)j->prompt.n;
-        if (reuse > n_prompt - 1) reuse = n_prompt - 1; /* the last prompt token is always computed */
-        eng_seq_truncate(e->c, k, reuse);
+        take_prefix(e, k, j, &reuse);
         j->seq = k;
         j->n_fed = j->reused = reuse;
         j->phase = SRV_PREFILL;

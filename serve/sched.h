@@ -6,8 +6,10 @@
  * it takes queued jobs into its free sequences (so an idle device takes the
  * work a busy one cannot: work stealing). A job goes to the free sequence
  * whose cached tokens its prompt continues (shares at least half of them),
- * else to the one left longest ago; the keys and values of the prefix it
- * shares with the job's prompt are kept (prefix reuse). One step then
+ * else to the one left longest ago; the keys and values of the longest
+ * prefix of the job's prompt cached in any sequence are kept or copied
+ * there (prefix reuse: the judge's template is computed once per engine).
+ * One step then
  * appends, in one eng_step, a token to every decoding job and the next
  * chunk of the waiting prompts, at most a pass (n_batch tokens) of prompt
  * per step, so a long prompt never stalls the decoding jobs for more than a

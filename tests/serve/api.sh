@@ -164,10 +164,14 @@ expect "api key: prefix of the key" 401 "$(post "$PORT" /v1/classify '{"texts":[
 st=$(post "$PORT" /v1/classify '{"texts":["x"]}' -H 'Authorization: Bearer s3cret')
 [ "$st" == 200 ] && ok "api key: right key 200" || bad "api key: right key $st"
 
-# --- a full queue: --parallel 1 --queue 1, six requests at once: some 503 with Retry-After
+# --- a full queue: --parallel 1 --queue 1; one request running (its sequence
+# taken, so that it no longer counts in the queue), then five at once: one
+# waits in the queue, the others get 503 with Retry-After
+active() { curl -s -H 'Authorization: Bearer s3cret' "http://127.0.0.1:$PORT/metrics" | grep -q '^phi3vk_sequences_active [1-9]'; }
 for i in 1 2 3 4 5 6; do
     curl -s -D "$W/h$i" -o "$W/b$i" -w '%{http_code}' -H 'Authorization: Bearer s3cret' \
         -d '{"prompt":"x","max_tokens":200,"temperature":0}' "http://127.0.0.1:$PORT/v1/completions" >"$W/s$i" &
+    if [ $i == 1 ]; then for _ in $(seq 200); do active && break; sleep 0.01; done; fi
 done
 wait_curls() { for j in $(jobs -p); do [ "$j" == "$SPID" ] || wait "$j"; done; }
 wait_curls
@@ -186,14 +190,28 @@ done
 curl -s -o "$W/inflight" -w '%{http_code}' -H 'Authorization: Bearer s3cret' \
     -d '{"prompt":"x","max_tokens":60,"temperature":0}' "http://127.0.0.1:$PORT/v1/completions" >"$W/inflight.st" &
 CURL=$!
-for _ in $(seq 100); do
-    curl -s -H 'Authorization: Bearer s3cret' "http://127.0.0.1:$PORT/metrics" | grep -q '^phi3vk_sequences_active [1-9]' && break
-    sleep 0.05
-done
+for _ in $(seq 100); do active && break; sleep 0.05; done
 kill -TERM "$SPID"; wait "$SPID"; rc=$?
 wait "$CURL"
 [ "$rc" == 0 ] && ok "SIGTERM in flight: exit 0" || bad "SIGTERM in flight: exit $rc"
 [ "$(cat "$W/inflight.st")" == 200 ] && pycheck "SIGTERM in flight: the request was finished" '
 import json, sys; d = json.load(open(sys.argv[1])); assert d["usage"]["completion_tokens"] >= 1, d' "$W/inflight" ||
     bad "SIGTERM in flight: status $(cat "$W/inflight.st")"
+
+# --- a prefix is computed once per engine: on a fresh server the second text
+# goes to an empty sequence but takes the judge's template from the first
+# text's (a device copy of its keys and values), with the answer classify
+# gives without any reuse
+serve_start shared -m "$M" --parallel 4 || exit 1
+post "$PORT" /v1/classify '{"texts":["Zinc is a metal"]}' >/dev/null
+r0=$(reused)
+st=$(post "$PORT" /v1/classify '{"texts":["Owls hunt at night"]}')
+r1=$(reused)
+"$BIN" classify -m "$M" --jsonl "Owls hunt at night" >"$W/owls.jsonl" 2>/dev/null || bad "classify owls"
+pycheck "prefix copy: a new text on an empty sequence reuses the template, same answer" '
+import json, sys
+s = json.load(open(sys.argv[1]))["results"][0]; c = json.loads(open(sys.argv[2]).readline())
+got, n = int(sys.argv[4]) - int(sys.argv[3]), s["prompt_tokens"]
+assert 20 <= got < n - 1, f"{got} of {n} prompt tokens reused, wanted the template (>= 20)"
+assert s["label"] == c["label"] and abs(s["p_toxic"] - c["p_toxic"]) <= 1e-3, (s, c)' "$W/body" "$W/owls.jsonl" "$r0" "$r1"
 finish
