@@ -62,6 +62,7 @@ typedef struct bench_opts {
     const char *synthetic;         /* --synthetic: a phi3_synth_preset name ("phi3-mini", "tiny") */
     int layers;                    /* --layers: > 0 runs only the first N layers (full width) */
     phi3_quant weights;            /* --weights: the matrices' storage (eng_model_opts.weights) */
+    int load_threads;              /* -t: eng_model_opts.load_threads (0: one per processor) */
     uint64_t seed;                 /* --seed of the synthetic weights (same as `phi3vk synth --seed`) */
     int pp[BENCH_MAX_LIST], n_pp;  /* -p: prompt lengths; 0 entries are skipped */
     int tg[BENCH_MAX_LIST], n_tg;  /* -n: generation lengths; 0 entries are skipped */

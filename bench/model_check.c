@@ -5,10 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "engine/ref.h"
 #include "model/source.h"
+#include "util/par.h"
 #include "util/time.h"
 
 /* BOS "The capital of France is Paris. The capital of Italy is" (Phi-3's tokenizer) */
@@ -107,10 +107,7 @@ int bench_model_check_run(eng_model *m, const bench_model_source *src, int threa
     int vocab = eng_model_config(m)->vocab;
     int32_t ids[BENCH_MODEL_CHECK_TOKENS];
     for (int i = 0; i < BENCH_MODEL_CHECK_TOKENS; i++) ids[i] = check_ids[i] % vocab;
-    if (threads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n > 0 ? (int)n : 1;
-    }
+    if (threads <= 0) threads = util_cpu_count();
     size_t n = (size_t)BENCH_MODEL_CHECK_TOKENS * vocab;
     float *dev = malloc(n * sizeof *dev), *ref = malloc(n * sizeof *ref);
     char err[320] = "";

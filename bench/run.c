@@ -181,7 +181,7 @@ static int32_t *make_tokens(int n, int vocab) {
 static int load_model(bench_state *s, char *err, size_t errlen) {
     const bench_opts *o = s->o;
     const char *dev = s->proto.dev.name;
-    eng_model_opts mo = {.vk = s->vk, .max_layers = o->layers, .weights = o->weights};
+    eng_model_opts mo = {.vk = s->vk, .max_layers = o->layers, .weights = o->weights, .load_threads = o->load_threads};
     char name[256];
     if (o->synthetic) {
         phi3_synth_defaults(&s->synth);

@@ -65,8 +65,11 @@ static const char *const usage_text[] = {
     "  --device-profile P   the kernels of device class P: auto (default: from the device, or\n"
     "                       PHI3VK_DEVICE_PROFILE), cpu, nvidia, amd, intel, gpu\n"
     "  --no-self-test       skip the kernel self-test a device gets once before first use\n"
-    "  -ngl N, -t N         llama-bench's GPU layers and threads: accepted and ignored, with a\n"
-    "                       note (every layer runs on the Vulkan device)\n"
+    "  -t, --threads N      host threads converting or quantizing the weights while loading\n"
+    "                       (default: one per processor, at most 16); not a column: the rows\n"
+    "                       time the Vulkan device\n"
+    "  -ngl N               llama-bench's GPU layers: accepted and ignored, with a note (every\n"
+    "                       layer runs on the Vulkan device)\n"
     "\n",
     "the judge (--judge): the toxicity judge's own workload, as `phi3vk classify` runs it\n"
     "  --judge              classify the first --limit items (default 64) of -f FILE, -r times\n"
@@ -174,7 +177,7 @@ static void on_progress(void *user, const char *msg) {
     fprintf(stderr, "phi3vk bench: %s\n", msg);
 }
 
-/* Parses argv into o; *ignored gets 1 for -ngl, 2 for -t (both: 3). */
+/* Parses argv into o; *ignored gets 1 for -ngl. */
 static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, char *devices, size_t dlen,
                       int *ignored) {
     for (int i = 1; i < argc; i++) {
@@ -200,9 +203,12 @@ static int parse_args(int argc, char **argv, bench_opts *o, bench_format *fmt, c
                 return -1;
             }
             o->synthetic = argv[i];
-        } else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers") || !strcmp(a, "-t") || !strcmp(a, "--threads")) {
+        } else if (!strcmp(a, "-ngl") || !strcmp(a, "--n-gpu-layers")) {
             if (cli_parse_int("bench", a, argv[++i], -1, 1 << 20, &x)) return -1;
-            *ignored |= a[1] == 't' || a[2] == 't' ? 2 : 1;
+            *ignored = 1;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (cli_parse_int("bench", a, argv[++i], -1, 1 << 16, &x)) return -1;
+            o->load_threads = x > 0 ? (int)x : 0; /* llama-bench's -t -1: the default */
         }
         else if (!strcmp(a, "-p") || !strcmp(a, "--n-prompt")) {
             if (parse_list(a, argv[++i], o->pp, &o->n_pp)) return -1;
@@ -273,7 +279,7 @@ int cmd_bench(int argc, char **argv) {
     char devices[1024], err[1024], model[4096];
     int ignored = 0;
     if (parse_args(argc, argv, &o, &fmt, devices, sizeof devices, &ignored)) return 2;
-    cli_ignored_notes("bench", ignored & 1, ignored & 2, o.progress == NULL);
+    cli_ignored_notes("bench", ignored, o.progress == NULL);
     if (o.model) {
         if (cli_resolve_spec("bench", "-m", o.model, model, sizeof model)) return 1;
         o.model = model;

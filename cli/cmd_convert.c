@@ -15,7 +15,7 @@
 
 static void convert_usage(FILE *f) {
     fprintf(f,
-            "usage: phi3vk convert IN OUT.gguf [--type T] [--tokenizer PATH] [--name NAME] [--force] [-q]\n"
+            "usage: phi3vk convert IN OUT.gguf [--type T] [--tokenizer PATH] [--name NAME] [-t N] [--force] [-q]\n"
             "Writes the Hugging Face Phi-3 checkpoint IN (a folder with config.json + safetensors,\n"
             "F32, BF16 or F16, single or sharded, or a repo id owner/name[@revision] in the Hugging\n"
             "Face cache) as one GGUF file with the tensor names, types and metadata llama.cpp's\n"
@@ -41,6 +41,8 @@ static void convert_usage(FILE *f) {
             "                    Hugging Face cache snapshot, prefixed with \"Phi-3 \" unless it has\n"
             "                    \"phi3\" or \"phi-3\": llama.cpp gives Phi-3's special tokens their\n"
             "                    whitespace-stripping only for such a name)\n"
+            "  -t, --threads N   threads quantizing the rows with --type (default: one per processor;\n"
+            "                    the file's bytes do not depend on it)\n"
             "  --force           replace an existing OUT\n"
             "  -q, --quiet       no progress and no summary on stderr\n");
 }
@@ -67,7 +69,7 @@ static void on_progress(void *ctx, int index, int count, const char *name, uint6
 
 int cmd_convert(int argc, char **argv) {
     const char *in = NULL, *out = NULL, *tok_spec = NULL, *name = NULL;
-    int force = 0, quiet = 0;
+    int force = 0, quiet = 0, threads = 0;
     phi3_quant quant = PHI3_QUANT_NONE;
     for (int i = 1; i < argc; i++) {
         if (cli_is_help(argv[i])) {
@@ -78,6 +80,11 @@ int cmd_convert(int argc, char **argv) {
                 cli_error("convert", "--type: expected f16, q8_0, q4_0, q4_k or q4_k_m, found '%s'", argv[i]);
                 return 2;
             }
+        } else if ((!strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")) && i + 1 < argc) {
+            long long x;
+            if (cli_parse_int("convert", argv[i], argv[i + 1], -1, 1 << 16, &x)) return 2;
+            threads = x > 0 ? (int)x : 0;
+            i++;
         } else if (!strcmp(argv[i], "--tokenizer") && i + 1 < argc) {
             tok_spec = argv[++i];
         } else if (!strcmp(argv[i], "--name") && i + 1 < argc) {
@@ -88,7 +95,8 @@ int cmd_convert(int argc, char **argv) {
             quiet = 1;
         } else if (argv[i][0] == '-' && argv[i][1]) {
             cli_error("convert", "unexpected argument '%s'%s (see phi3vk convert --help)", argv[i],
-                      !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--name") || !strcmp(argv[i], "--type")
+                      !strcmp(argv[i], "--tokenizer") || !strcmp(argv[i], "--name") || !strcmp(argv[i], "--type") ||
+                              !strcmp(argv[i], "-t") || !strcmp(argv[i], "--threads")
                           ? " without a value" : "");
             return 2;
         } else if (!in) {
@@ -115,7 +123,8 @@ int cmd_convert(int argc, char **argv) {
     phi3_tokcfg tc = {0};
     tok_tokenizer *tok = NULL;
     progress_view view = {.tty = isatty(2), .next_tenth = 1};
-    phi3_convert_opts o = {.name = name, .quant = quant, .tokcfg = &tc, .progress = quiet ? NULL : on_progress, .progress_ctx = &view};
+    phi3_convert_opts o = {.name = name, .quant = quant, .tokcfg = &tc, .progress = quiet ? NULL : on_progress, .progress_ctx = &view,
+                           .threads = threads};
     phi3_convert_result res;
     const char *tok_path = paths.tokenizer[0] ? paths.tokenizer : paths.model;
     in = paths.model;

@@ -85,7 +85,7 @@ int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int
         a->ignored_ngl = 1;
     } else if (cli_opt(cmd, argc, argv, i, "-t", &v) || cli_opt(cmd, argc, argv, i, "--threads", &v)) {
         if (!v || cli_parse_int(cmd, arg, v, -1, 1 << 16, &x)) return -1;
-        a->ignored_threads = 1;
+        a->threads = x > 0 ? (int)x : 0; /* llama.cpp's -t -1: the default */
     }
     else if (cli_opt(cmd, argc, argv, i, "-m", &v) || cli_opt(cmd, argc, argv, i, "--model", &v)) {
         if (!v) return -1;
@@ -143,14 +143,11 @@ int cli_check_overwrite(const char *cmd, const char *path, int force) {
     return -1;
 }
 
-void cli_ignored_notes(const char *cmd, int ngl, int threads, int quiet) {
+void cli_ignored_notes(const char *cmd, int ngl, int quiet) {
     if (quiet) return;
     if (ngl)
         fprintf(stderr, "phi3vk %s: note: -ngl (GPU layers) is accepted for llama.cpp habits and ignored: every layer "
                         "runs on the Vulkan device\n", cmd);
-    if (threads)
-        fprintf(stderr, "phi3vk %s: note: -t (threads) is accepted for llama.cpp habits and ignored: the work runs on "
-                        "the Vulkan device\n", cmd);
 }
 
 int cli_resolve_spec(const char *cmd, const char *what, const char *spec, char *out, size_t len) {
@@ -231,7 +228,7 @@ static eng_model *load_resolved(const char *cmd, const cli_model_args *a, vkr_ct
 eng_model *cli_model_open(const char *cmd, const cli_model_args *a, int need_tokenizer) {
     static cli_model_paths paths; /* one model per command */
     if (cli_resolve_model(cmd, a->model, a->tokenizer, need_tokenizer, &paths)) return NULL;
-    cli_ignored_notes(cmd, a->ignored_ngl, a->ignored_threads, a->quiet);
+    cli_ignored_notes(cmd, a->ignored_ngl, a->quiet);
     vkr_ctx *vk = cli_vk_open(cmd, a->device, a->device_profile, a->validate, a->verbose, a->no_self_test, a->quiet);
     if (!vk) return NULL;
     return load_resolved(cmd, a, vk, need_tokenizer, &paths);
@@ -262,6 +259,7 @@ static eng_model *load_resolved(const char *cmd, const cli_model_args *a, vkr_ct
         .progress = isatty(2) && !a->quiet ? cli_load_progress : NULL,
         .progress_user = (void *)cmd,
         .weights = a->weights,
+        .load_threads = a->threads,
     };
     char err[2048];
     eng_model *m = eng_model_open(p->model, &o, err, sizeof err);

@@ -37,8 +37,10 @@
     "  --weights T        store the matrices as T while loading: f16, q8_0, q4_0, q4_k, q4_k_m\n"   \
     "                     (quantized in registers by the kernels; default: as the file stores them,\n" \
     "                     float types as f16)\n"                                                      \
-    "  -ngl N, -t N       llama.cpp's GPU layers and threads: accepted and ignored, with a note (every\n" \
-    "                     layer runs on the Vulkan device)\n"                                           \
+    "  -t, --threads N    host threads converting or quantizing the weights while loading (default:\n" \
+    "                     one per processor, at most 16; the model itself runs on the Vulkan device)\n" \
+    "  -ngl N             llama.cpp's GPU layers: accepted and ignored, with a note (every layer runs\n" \
+    "                     on the Vulkan device)\n"                                                     \
     "Loading shows a progress line when standard error is a terminal.\n"
 
 /* Values of the shared flags. Zero-initialise, then feed every argument to
@@ -56,7 +58,8 @@ typedef struct cli_model_args {
     int verbose;           /* -v */
     int quiet;             /* -q: no progress, notes or summaries on stderr */
     int ignored_ngl;       /* -ngl N was given (llama.cpp habit; a note says it is ignored) */
-    int ignored_threads;   /* -t N was given (the same) */
+    int threads;           /* -t N: host threads converting the weights while loading; 0: one per
+                              processor (eng_model_opts.load_threads) */
     phi3_quant weights;    /* --weights; NONE: as stored */
 } cli_model_args;
 
@@ -66,9 +69,9 @@ typedef struct cli_model_args {
  * with a bad one, or -q together with -v (a usage error: exit code 2). */
 int cli_model_arg(cli_model_args *a, const char *cmd, int argc, char **argv, int *i);
 
-/* Prints the notes for the llama.cpp flags that are accepted and ignored
- * (-ngl, -t), unless quiet. */
-void cli_ignored_notes(const char *cmd, int ngl, int threads, int quiet);
+/* Prints the note for the llama.cpp flag that is accepted and ignored
+ * (-ngl), unless quiet. */
+void cli_ignored_notes(const char *cmd, int ngl, int quiet);
 
 /* The path a model or tokenizer spec names: spec itself when a file or
  * folder of that name exists, else the snapshot folder of the repo id

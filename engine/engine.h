@@ -57,7 +57,13 @@ typedef struct eng_model_opts {
     phi3_quant weights;      /* how to store the matrices (model/tensors.h: f16, q8_0, q4_0, q4_k,
                                 q4_k_m, quantizing float or re-quantizing other types while
                                 loading); NONE: as the file stores them, float types as fp16 */
+    int load_threads;        /* host threads converting / quantizing the weights while loading
+                                (each takes a share of a chunk's rows; the bytes do not depend
+                                on the count); 0: one per processor online, at most
+                                ENG_LOAD_THREADS_MAX */
 } eng_model_opts;
+
+#define ENG_LOAD_THREADS_MAX 16
 
 /* Opens a Hugging Face folder (config.json + safetensors) or a GGUF file and
  * uploads every weight to the device, fp16 or in a block type (opts->weights).
@@ -82,6 +88,12 @@ vkr_ctx *eng_model_vk(eng_model *m);
 uint64_t eng_model_weight_bytes(const eng_model *m);
 /* Number of parameters (elements of all weights, without padding). */
 uint64_t eng_model_params(const eng_model *m);
+/* Threads that converted the weights while loading. */
+int eng_model_load_threads(const eng_model *m);
+/* What converting float weights to fp16 found: values clamped to +-65504,
+ * NaNs, the first tensor with either (also printed on stderr). */
+struct phi3_convert_stats;
+const struct phi3_convert_stats *eng_model_load_stats(const eng_model *m);
 /* eng_model_weight_bytes / eng_model_params: 2.0 for fp16, ~0.57 for Q4_K. */
 double eng_model_bytes_per_weight(const eng_model *m);
 /* Bytes the weights of a cfg-shaped model take on the device when its

@@ -36,6 +36,8 @@ struct eng_model {
     tok_tokenizer *tok;      /* owned; NULL when none */
     void (*progress)(void *user, uint64_t done, uint64_t total); /* eng_model_opts.progress */
     void *progress_user;
+    int load_threads;        /* threads that converted the weights (eng_model_opts.load_threads) */
+    phi3_convert_stats load_stats; /* what converting float weights to fp16 clamped */
 };
 
 /* The ggml type (formats/gguf.h ids) a weight is held in on the device:

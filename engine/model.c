@@ -15,6 +15,7 @@
 #include "model/synth.h"
 #include "tokenizer/tok.h"
 #include "tokenizer/tok_gguf.h"
+#include "util/par.h"
 #include "util/time.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -115,12 +116,64 @@ static int read_rows(weight_reader *r, phi3_weight_kind k, int layer, uint32_t d
         if (read_f32(r, k, layer, row0, n, cols, err, errlen)) return -1;
         for (uint64_t i = 0; i < n; i++) fmt_quantize_row(dt, r->tmp + i * cols, r->blk + i * rb, cols);
     }
-    return kern_weight_pack(dt, r->blk, dst, (uint32_t)n, (uint32_t)cols);
+    if (kern_weight_pack(dt, r->blk, dst, (uint32_t)n, (uint32_t)cols))
+        return snprintf(err, errlen, "%s: no device layout for type %s with %llu columns", phi3_weight_kind_name(k),
+                        fmt_ggml_type_name(dt), (unsigned long long)cols), -1;
+    return 0;
+}
+
+/* Adds the counts of one lane's conversion to *to and clears them. Lanes
+ * are merged in row order, so first_name stays the first tensor in the
+ * file with a clamped or NaN value. */
+static void stats_merge(phi3_convert_stats *to, phi3_convert_stats *from) {
+    to->n_values += from->n_values;
+    to->n_overflow += from->n_overflow;
+    to->n_nan += from->n_nan;
+    if (from->max_abs > to->max_abs) to->max_abs = from->max_abs;
+    if (!to->first_name[0] && from->first_name[0]) memcpy(to->first_name, from->first_name, sizeof to->first_name);
+    *from = (phi3_convert_stats){0};
+}
+
+/* Rows [row0, row0 + n) of one weight, split into parts of consecutive
+ * rows, each converted by its own lane (reader) on its own thread. */
+typedef struct chunk_job {
+    weight_reader *lanes;
+    phi3_weight_kind kind;
+    int layer;
+    uint32_t dt;
+    uint64_t row0, cols, row_bytes;
+    uint8_t *dst;
+} chunk_job;
+
+static void chunk_part(void *ctx, int part, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
+    const chunk_job *j = ctx;
+    if (read_rows(&j->lanes[part], j->kind, j->layer, j->dt, j->row0 + lo, hi - lo, j->cols, j->dst + lo * j->row_bytes, err,
+              errlen) && !err[0])
+        snprintf(err, errlen, "converting rows [%llu, %llu) failed", (unsigned long long)(j->row0 + lo),
+                 (unsigned long long)(j->row0 + hi));
+}
+
+/* Values below which a part is not worth a thread. */
+#define PART_MIN_VALUES (1u << 16)
+
+/* read_rows for rows [row0, row0 + n) on up to n_lanes threads (lanes[0]
+ * is the reader whose stats collect every lane's). */
+static int read_rows_par(weight_reader *lanes, int n_lanes, phi3_weight_kind kind, int layer, uint32_t dt, uint64_t row0,
+                         uint64_t n, uint64_t cols, uint64_t row_bytes, void *dst, char *err, size_t errlen) {
+    uint64_t fit = n * cols / PART_MIN_VALUES;
+    int parts = fit < (uint64_t)n_lanes ? (int)fit : n_lanes;
+    if (parts <= 1) return read_rows(&lanes[0], kind, layer, dt, row0, n, cols, dst, err, errlen);
+    chunk_job j = {.lanes = lanes, .kind = kind, .layer = layer, .dt = dt, .row0 = row0, .cols = cols,
+                   .row_bytes = row_bytes, .dst = dst};
+    int rc = util_par_ranges(parts, n, chunk_part, &j, err, errlen);
+    for (int i = 1; i < parts; i++) stats_merge(&lanes[0].stats, &lanes[i].stats);
+    return rc;
 }
 
 /* Streams one weight into a new weight tensor: rows are converted straight
  * from the file mapping (or generator) into the staging ring, in the device
- * layout of its dtype (fp16 rows padded to ld(cols), or repacked blocks). */
+ * layout of its dtype (fp16 rows padded to ld(cols), or repacked blocks),
+ * each chunk by every lane of rd (rd[0] .. rd[m->load_threads - 1]). */
 static vkr_buffer *upload(eng_model *m, weight_reader *rd, phi3_weight_kind kind, int layer, char *err,
                           size_t errlen) {
     uint64_t rows, cols;
@@ -142,7 +195,7 @@ static vkr_buffer *upload(eng_model *m, weight_reader *rd, phi3_weight_kind kind
             vkr_ctx_error_to(m->vk, err, errlen);
             goto fail;
         }
-        if (read_rows(rd, kind, layer, dt, r, n, cols, dst, err, errlen)) goto fail;
+        if (read_rows_par(rd, m->load_threads, kind, layer, dt, r, n, cols, row_bytes, dst, err, errlen)) goto fail;
     }
     m->weight_bytes += rows * row_bytes;
     m->params += rows * cols;
@@ -181,9 +234,9 @@ static int upload_all(eng_model *m, weight_reader *rd, int tied, uint64_t total,
     double dt = util_now_s() - t0;
     if (m->progress) m->progress(m->progress_user, total, total);
     if (m->verbose)
-        fprintf(stderr, "phi3vk: loaded %.1f MiB of weights (%s, %.3f bytes per weight) in %.2f s (%.2f GB/s)\n",
+        fprintf(stderr, "phi3vk: loaded %.1f MiB of weights (%s, %.3f bytes per weight) in %.2f s (%.2f GB/s, %d thread%s)\n",
                 m->weight_bytes / MIB, eng_model_weight_types(m), eng_model_bytes_per_weight(m), dt,
-                m->weight_bytes / dt / 1e9);
+                m->weight_bytes / dt / 1e9, m->load_threads, m->load_threads == 1 ? "" : "s");
     const phi3_convert_stats *st = &rd->stats;
     if (st->n_overflow || st->n_nan)
         fprintf(stderr, "phi3vk: warning: %llu weight values exceed fp16's range and were clamped to +-65504, "
@@ -272,12 +325,16 @@ static int model_load(eng_model *m, const eng_model_opts *o, weight_reader *rd, 
     }
     m->progress = o->progress;
     m->progress_user = o->progress_user;
+    /* one reader per loading thread: the same source, their own scratch */
+    m->load_threads = o->load_threads > 0 ? o->load_threads : util_cpu_count();
+    if (m->load_threads > ENG_LOAD_THREADS_MAX) m->load_threads = ENG_LOAD_THREADS_MAX;
+    weight_reader lanes[ENG_LOAD_THREADS_MAX];
+    for (int i = 0; i < m->load_threads; i++) lanes[i] = *rd;
     vkr_weights_expect(m->vk, need);
-    int rc = upload_all(m, rd, tied, need, err, errlen);
+    int rc = upload_all(m, lanes, tied, need, err, errlen);
     vkr_weights_expect(m->vk, 0);
-    free(rd->tmp);
-    free(rd->blk);
-    rd->tmp = NULL, rd->blk = NULL;
+    m->load_stats = lanes[0].stats;
+    for (int i = 0; i < m->load_threads; i++) free(lanes[i].tmp), free(lanes[i].blk);
     return rc;
 }
 
@@ -353,6 +410,8 @@ const tok_tokenizer *eng_model_tokenizer(const eng_model *m) { return m->tok; }
 vkr_ctx *eng_model_vk(eng_model *m) { return m->vk; }
 uint64_t eng_model_weight_bytes(const eng_model *m) { return m->weight_bytes; }
 uint64_t eng_model_params(const eng_model *m) { return m->params; }
+int eng_model_load_threads(const eng_model *m) { return m->load_threads; }
+const phi3_convert_stats *eng_model_load_stats(const eng_model *m) { return &m->load_stats; }
 double eng_model_bytes_per_weight(const eng_model *m) { return m->params ? (double)m->weight_bytes / (double)m->params : 0; }
 
 /* Counts the matrix values stored as dt (for eng_model_weight_types). */

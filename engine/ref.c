@@ -8,7 +8,6 @@
 #include "engine/ref.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,8 +17,8 @@
 #include "formats/quant.h"
 #include "model/config.h"
 #include "model/tensors.h"
+#include "util/par.h"
 
-#define REF_MAX_THREADS 64
 #define REF_CHUNK (1u << 20) /* values converted per read */
 #define REF_HEAD_ROWS 4096   /* lm_head rows held at a time when streamed */
 
@@ -46,48 +45,6 @@ struct eng_ref {
     float **k, **v;           /* [n_layers] caches [n_ctx, kv_heads head_dim], RoPE applied to k */
     double *cos, *sin;        /* [n_ctx, head_dim / 2] RoPE table */
 };
-
-/* ---- a parallel loop over rows ---- */
-
-typedef void (*range_fn)(void *ctx, uint64_t lo, uint64_t hi, char *err, size_t errlen);
-
-typedef struct range_job {
-    range_fn fn;
-    void *ctx;
-    uint64_t lo, hi;
-    char err[256];
-} range_job;
-
-static void *range_main(void *p) {
-    range_job *j = p;
-    j->fn(j->ctx, j->lo, j->hi, j->err, sizeof j->err);
-    return NULL;
-}
-
-/* fn over [0, n) split in `threads` contiguous ranges, the first on the
- * calling thread (and any whose thread cannot start); the first error wins. */
-static int range_run(int threads, uint64_t n, range_fn fn, void *ctx, char *err, size_t errlen) {
-    range_job jobs[REF_MAX_THREADS];
-    pthread_t tid[REF_MAX_THREADS];
-    int started[REF_MAX_THREADS] = {0};
-    int t = threads < 1 ? 1 : threads > REF_MAX_THREADS ? REF_MAX_THREADS : threads;
-    if ((uint64_t)t > n) t = n > 0 ? (int)n : 1;
-    for (int i = 0; i < t; i++) {
-        jobs[i] = (range_job){.fn = fn, .ctx = ctx, .lo = n * (uint64_t)i / (uint64_t)t,
-                              .hi = n * (uint64_t)(i + 1) / (uint64_t)t};
-        started[i] = i > 0 && pthread_create(&tid[i], NULL, range_main, &jobs[i]) == 0;
-    }
-    for (int i = 0; i < t; i++)
-        if (!started[i]) range_main(&jobs[i]);
-    for (int i = 0; i < t; i++)
-        if (started[i]) pthread_join(tid[i], NULL);
-    for (int i = 0; i < t; i++)
-        if (jobs[i].err[0]) {
-            snprintf(err, errlen, "%s", jobs[i].err);
-            return -1;
-        }
-    return 0;
-}
 
 /* ---- weights ---- */
 
@@ -119,7 +76,8 @@ static int read_blocks(const eng_ref *r, const read_job *j, uint32_t dt, uint64_
 
 /* Rows [lo, hi) of the job's weight (relative to row0) as the device holds
  * them: rounded through fp16, or through its block type. */
-static void read_range(void *ctx, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
+static void read_range(void *ctx, int part, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
+    (void)part;
     const read_job *j = ctx;
     const eng_ref *r = j->r;
     uint64_t cols = j->cols, step = REF_CHUNK / cols ? REF_CHUNK / cols : 1;
@@ -172,7 +130,7 @@ static float *read_weight(const eng_ref *r, phi3_weight_kind kind, int layer, ui
         return NULL;
     }
     read_job j = {.r = r, .kind = kind, .layer = layer, .row0 = row0, .cols = cols, .out = w};
-    if (range_run(rows * cols >= REF_CHUNK ? r->threads : 1, rows, read_range, &j, err, errlen)) {
+    if (util_par_ranges(rows * cols >= REF_CHUNK ? r->threads : 1, rows, read_range, &j, err, errlen)) {
         free(w);
         return NULL;
     }
@@ -297,8 +255,8 @@ typedef struct mm_job {
     int cols, n, ldy, acc;
 } mm_job;
 
-static void mm_range(void *ctx, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
-    (void)err, (void)errlen;
+static void mm_range(void *ctx, int part, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
+    (void)part, (void)err, (void)errlen;
     const mm_job *j = ctx;
     for (uint64_t r = lo; r < hi; r++) {
         const float *w = j->w + r * (uint64_t)j->cols;
@@ -318,7 +276,7 @@ static void matmul(const eng_ref *r, const float *w, int rows, int cols, const f
     mm_job j = {.w = w, .x = x, .y = y, .cols = cols, .n = n, .ldy = ldy, .acc = acc};
     char err[8];
     int threads = (double)rows * cols * n > 4e6 ? r->threads : 1;
-    range_run(threads, (uint64_t)rows, mm_range, &j, err, sizeof err);
+    util_par_ranges(threads, (uint64_t)rows, mm_range, &j, err, sizeof err);
 }
 
 /* NeoX rotate_half RoPE of one head at position p: pairs (i, i + d/2). */

@@ -39,6 +39,7 @@
 #include "formats/gguf_write.h"
 #include "formats/mapfile.h"
 #include "formats/quant.h"
+#include "util/par.h"
 
 #define TOKCFG_MAX_BYTES (16u << 20)   /* tokenizer_config.json is a few KB */
 #define CHUNK_VALUES (1u << 22)        /* fp16 values per write: 8 MB */
@@ -365,16 +366,33 @@ static int write_f32(fmt_gguf_writer *w, const phi3_source *src, const plan_t *t
     return fmt_gguf_writer_data(w, buf, (size_t)t->cols * 4, err, errlen);
 }
 
-/* A block-type matrix, a block of rows at a time: float rows quantized
- * (fbuf: CHUNK_VALUES / 2 floats; qbuf: CHUNK_VALUES * 2 bytes). */
-static int write_quant(fmt_gguf_writer *w, const phi3_source *src, const plan_t *t, float *fbuf, uint8_t *qbuf, char *err,
-                       size_t errlen) {
+/* Rows [lo, hi) of a chunk of float rows quantized (one part of a chunk). */
+typedef struct quant_job {
+    const plan_t *t;
+    const float *f;
+    uint8_t *q;
+    uint64_t rb;
+} quant_job;
+
+static void quant_part(void *ctx, int part, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
+    (void)part, (void)err, (void)errlen;
+    const quant_job *j = ctx;
+    for (uint64_t i = lo; i < hi; i++) fmt_quantize_row(j->t->type, j->f + i * j->t->cols, j->q + i * j->rb, j->t->cols);
+}
+
+/* A block-type matrix, a block of rows at a time: float rows quantized on
+ * `threads` threads (fbuf: CHUNK_VALUES / 2 floats; qbuf: CHUNK_VALUES * 2
+ * bytes). */
+static int write_quant(fmt_gguf_writer *w, const phi3_source *src, const plan_t *t, float *fbuf, uint8_t *qbuf, int threads,
+                       char *err, size_t errlen) {
     uint64_t rb = fmt_quant_row_bytes(t->type, t->cols), step = CHUNK_VALUES / 2 / t->cols;
+    quant_job j = {t, fbuf, qbuf, rb};
     for (uint64_t r = 0; r < t->rows; r += step) {
         uint64_t nr = t->rows - r < step ? t->rows - r : step;
-        if (phi3_source_read_rows_f32(src, t->src, r, nr, fbuf, err, errlen)) return -1;
-        for (uint64_t i = 0; i < nr; i++) fmt_quantize_row(t->type, fbuf + i * t->cols, qbuf + i * rb, t->cols);
-        if (fmt_gguf_writer_data(w, qbuf, (size_t)(nr * rb), err, errlen)) return -1;
+        if (phi3_source_read_rows_f32(src, t->src, r, nr, fbuf, err, errlen) ||
+            util_par_ranges(threads, nr, quant_part, &j, err, errlen) ||
+            fmt_gguf_writer_data(w, qbuf, (size_t)(nr * rb), err, errlen))
+            return -1;
     }
     return 0;
 }
@@ -431,6 +449,7 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     int n_pad = phi3_convert_tokenizer_keys(w, tok, c, o ? o->tokcfg : NULL, phi3_source_path(src), err, errlen);
     if (n_pad < 0) goto done;
     uint64_t total = 0, done_bytes = 0;
+    int threads = o && o->threads > 0 ? o->threads : util_cpu_count();
     for (int i = 0; i < n; i++) {
         uint64_t ne[2] = {p[i].cols, p[i].rows};
         fmt_gguf_writer_tensor(w, p[i].name, p[i].type, p[i].rows ? 2 : 1, ne);
@@ -440,7 +459,7 @@ int phi3_convert_gguf(const phi3_source *src, const tok_tokenizer *tok, const ph
     for (int i = 0; i < n; i++) {
         int r = p[i].type == FMT_GGML_F32   ? write_f32(w, src, &p[i], (float *)buf, err, errlen)
                 : p[i].type == FMT_GGML_F16 ? write_f16(w, src, &p[i], buf, &res->stats, err, errlen)
-                                            : write_quant(w, src, &p[i], fbuf, (uint8_t *)buf, err, errlen);
+                                            : write_quant(w, src, &p[i], fbuf, (uint8_t *)buf, threads, err, errlen);
         if (r) goto done;
         done_bytes += plan_bytes(&p[i]);
         if (o && o->progress) o->progress(o->progress_ctx, i, n, p[i].name, done_bytes, total);

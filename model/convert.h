@@ -115,6 +115,8 @@ typedef struct phi3_convert_opts {
                                    the tokenizer, add_eos false */
     phi3_convert_progress_fn progress; /* may be NULL */
     void *progress_ctx;
+    int threads;                /* threads quantizing the rows of a block type at once (the bytes do
+                                   not depend on it); <= 0: one per processor */
 } phi3_convert_opts;
 
 typedef struct phi3_convert_result {

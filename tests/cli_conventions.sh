@@ -176,11 +176,21 @@ run "generate -q: nothing on stderr" 0 generate -m "$M" -p Hello -n 2 --temp 0 -
 expect "generate -q stderr" "" "$(cat "$W/err")"
 run "generate with -ngl and -t" 0 generate -m "$M" -p Hello -n 2 --temp 0 -ngl 99 -t 8
 has "-ngl: a note" "$W/err" "-ngl (GPU layers) is accepted for llama.cpp habits and ignored"
-has "-t: a note" "$W/err" "-t (threads) is accepted for llama.cpp habits and ignored"
 run "-ngl and -t with -q: no notes" 0 generate -m "$M" -p Hello -n 2 --temp 0 -ngl 99 -t 8 -q
 expect "-q silences the notes" "" "$(cat "$W/err")"
+# -t N: the threads that convert the weights while loading (-t -1, llama.cpp's default: one per processor)
+run "generate -t 3 -v" 0 generate -m "$M" -p Hello -n 2 --temp 0 -t 3 -v
+has "-t 3: the weights load on 3 threads" "$W/err" "3 threads)"
+run "generate --threads 1 -v" 0 generate -m "$M" -p Hello -n 2 --temp 0 --threads 1 -v
+has "--threads 1: one thread" "$W/err" "1 thread)"
+"$BIN" generate -m "$M" -p Hello -n 6 --temp 0 -t 1 -q >"$W/a" 2>&1
+run "-t does not change the output" 0 generate -m "$M" -p Hello -n 6 --temp 0 -t 5 -q
+expect "-t 5 == -t 1" "$(cat "$W/a")" "$(cat "$W/out")"
+run "-t -1 is the default" 0 generate -m "$M" -p Hello -n 2 --temp 0 -t -1 -q
+run "-t x: a usage error" 2 generate -m "$M" -p Hello -t x
 run "bench -ngl -t" 0 bench --synthetic tiny --layers 1 -p 8 -n 2 -r 1 -ngl 99 -t 4
 has "bench -ngl: a note" "$W/err" "-ngl (GPU layers)"
+run "bench -t x: a usage error" 2 bench --synthetic tiny --layers 1 -p 8 -n 2 -r 1 -t x
 run "-c is --ctx" 1 generate -m "$M" -p "one two three four five six seven eight nine ten" -c 4 -q
 has "-c: the context is 4" "$W/err" "more than --ctx 4"
 "$BIN" generate -m "$M" -p Hello -n 6 --temp 0.9 --seed 7 -q >"$W/a" 2>&1

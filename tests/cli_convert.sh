@@ -83,6 +83,13 @@ expect_out "blk.0.attn_qkv.weight                                Q5_K  [768, 256
     "'$BIN' convert '$TMP/q' '$TMP/q4km.gguf' --tokenizer '$TOK' --type q4_k_m 2>/dev/null && '$BIN' inspect '$TMP/q4km.gguf'"
 expect_out "(Q4_K 54%, Q6_K 46%, 0.707 bytes per weight)" "$BIN" logits -m "$TMP/q4k.gguf" --tokens 1,2,3 --out "$TMP/l.npy" -v
 expect_out "wrote $TMP/l.npy" "$BIN" logits -m "$TMP/q4km.gguf" -p "Hello there" --out "$TMP/l.npy"
+# -t: the file's bytes do not depend on how many threads quantize the rows
+"$BIN" convert "$TMP/q" "$TMP/q4k-t1.gguf" --tokenizer "$TOK" --type q4_k -t 1 -q || fail "convert -t 1"
+"$BIN" convert "$TMP/q" "$TMP/q4k-t3.gguf" --tokenizer "$TOK" --type q4_k --threads 3 -q || fail "convert --threads 3"
+cmp -s "$TMP/q4k-t1.gguf" "$TMP/q4k-t3.gguf" && cmp -s "$TMP/q4k.gguf" "$TMP/q4k-t1.gguf" ||
+    fail "convert --type q4_k: -t 1, --threads 3 and the default wrote different bytes"
+expect_err 2 "-t: expected" "$BIN" convert "$TMP/q" "$TMP/x.gguf" --type q4_k -t many
+expect_err 2 "without a value" "$BIN" convert "$TMP/q" "$TMP/x.gguf" --type q4_k --threads
 expect_err 2 "--type: expected f16, q8_0, q4_0, q4_k or q4_k_m, found 'q3'" "$BIN" convert "$TMP/q" "$TMP/x.gguf" --type q3
 expect_err 2 "without a value" "$BIN" convert "$TMP/q" "$TMP/x.gguf" --type
 
