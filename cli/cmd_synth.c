@@ -35,6 +35,8 @@ static void synth_usage(FILE *f) {
             "                           (a .gguf vocabulary works for --gguf only). Default: none\n"
             "  -s, --seed S             (default 1)\n"
             "  --std X --embd-std X     weight standard deviations (default 0.06 and 1.0)\n"
+            "  -t, --threads N          threads generating and quantizing the values (default: one\n"
+            "                           per processor; the bytes do not depend on it)\n"
             "  --force                  replace an existing OUT\n"
             "  -q, --quiet              no 'wrote ...' line\n"
             "Exit status: 0 written, 1 error (OUT exists without --force, I/O), 2 usage error\n"
@@ -57,6 +59,14 @@ static int num_arg(int argc, char **argv, int *i, double lo, double hi, double *
     ++*i;
     *out = v;
     return 0;
+}
+
+/* Parses argv[*i + 1] as a whole number in [lo, hi]. */
+static int int_arg(int argc, char **argv, int *i, double lo, double hi, double *out) {
+    if (num_arg(argc, argv, i, lo, hi, out)) return -1;
+    if (*out == (int)*out) return 0;
+    cli_error("synth", "%s: expected a whole number, found '%s'", argv[*i - 1], argv[*i]);
+    return -1;
 }
 
 int cmd_synth(int argc, char **argv) {
@@ -86,7 +96,7 @@ int cmd_synth(int argc, char **argv) {
             synth_usage(stdout);
             return 0;
         } else if (k < n_ints) {
-            if (num_arg(argc, argv, &i, 0, 1e7, &v) || v != (int)v) return 2;
+            if (int_arg(argc, argv, &i, 0, 1e7, &v)) return 2;
             *ints[k].dst = (int)v;
             kv_set |= ints[k].dst == &o.cfg.n_kv_heads;
         } else if (!strcmp(a, "--preset")) {
@@ -97,6 +107,9 @@ int cmd_synth(int argc, char **argv) {
         } else if (!strcmp(a, "--seed") || !strcmp(a, "-s")) {
             if (num_arg(argc, argv, &i, 0, 1.8e19, &v)) return 2;
             o.seed = (uint64_t)v;
+        } else if (!strcmp(a, "-t") || !strcmp(a, "--threads")) {
+            if (int_arg(argc, argv, &i, -1, 65536, &v)) return 2;
+            o.threads = v > 0 ? (int)v : 0;
         } else if (!strcmp(a, "--std")) {
             if (num_arg(argc, argv, &i, 0, 100, &v)) return 2;
             o.std = (float)v;

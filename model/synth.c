@@ -14,6 +14,7 @@
 #include "formats/gguf_write.h"
 #include "formats/quant.h"
 #include "tokenizer/tok.h"
+#include "util/par.h"
 
 #define CHUNK (1u << 20) /* elements generated per step */
 
@@ -150,24 +151,54 @@ static int make_plan(const phi3_synth_opts *o, plan_t *p) {
 /* Streams one tensor's bytes through emit (fwrite or the GGUF writer). */
 typedef int (*emit_fn)(void *ctx, const void *p, size_t n, char *err, size_t errlen);
 
+/* Units [lo, hi) of the chunk of tensor t starting at value `at`: values
+ * generated and stored in t's type (a unit: one block of a block type, else
+ * one value). One part of a chunk on its own thread. */
+typedef struct chunk_job {
+    const phi3_synth_opts *o;
+    const plan_t *t;
+    uint64_t at, unit, unit_bytes;
+    float *vals;
+    uint8_t *bytes;
+} chunk_job;
+
+static void chunk_part(void *ctx, int part, uint64_t lo, uint64_t hi, char *err, size_t errlen) {
+    (void)part, (void)err, (void)errlen;
+    const chunk_job *j = ctx;
+    const plan_t *t = j->t;
+    uint64_t v0 = lo * j->unit, n = (hi - lo) * j->unit;
+    float *vals = j->vals + v0;
+    uint8_t *bytes = j->bytes + lo * j->unit_bytes;
+    if (t->fixed) memcpy(vals, t->fixed + j->at + v0, (size_t)n * 4);
+    else phi3_synth_values(j->o, t->kind, t->layer, j->at + v0, n, vals);
+    if (t->qtype) {
+        fmt_quantize_row(t->qtype, vals, bytes, n);
+    } else if (t->dtype == FMT_DTYPE_F32) {
+        memcpy(bytes, vals, (size_t)n * 4);
+    } else {
+        uint16_t *h = (uint16_t *)(void *)bytes;
+        for (uint64_t i = 0; i < n; i++) h[i] = t->dtype == FMT_DTYPE_F16 ? fmt_f32_to_f16(vals[i]) : phi3_synth_f32_to_bf16(vals[i]);
+    }
+}
+
+/* Values below which a part is not worth a thread. */
+#define PART_MIN_VALUES (1u << 16)
+
 static int stream_tensor(const phi3_synth_opts *o, const plan_t *t, float *vals, uint8_t *bytes, emit_fn emit, void *ctx,
                          char *err, size_t errlen) {
     uint64_t total = (t->rows ? t->rows : 1) * t->cols;
+    int threads = o->threads > 0 ? o->threads : util_cpu_count();
+    /* CHUNK is a whole number of rows' blocks: rows are whole blocks */
+    chunk_job j = {.o = o, .t = t, .vals = vals, .bytes = bytes,
+                   .unit = t->qtype ? fmt_quant_block_values(t->qtype) : 1,
+                   .unit_bytes = t->qtype ? fmt_quant_block_bytes(t->qtype) : fmt_dtype_size(t->dtype)};
     for (uint64_t at = 0; at < total; at += CHUNK) {
-        uint64_t n = total - at < CHUNK ? total - at : CHUNK;
-        if (t->fixed) memcpy(vals, t->fixed + at, (size_t)n * 4);
-        else phi3_synth_values(o, t->kind, t->layer, at, n, vals);
-        size_t nb = (size_t)n * fmt_dtype_size(t->dtype);
-        if (t->qtype) { /* CHUNK is a whole number of rows' blocks: rows are whole blocks */
-            nb = (size_t)(n / fmt_quant_block_values(t->qtype) * fmt_quant_block_bytes(t->qtype));
-            fmt_quantize_row(t->qtype, vals, bytes, n);
-        } else if (t->dtype == FMT_DTYPE_F32) {
-            memcpy(bytes, vals, nb);
-        } else {
-            uint16_t *h = (uint16_t *)(void *)bytes;
-            for (uint64_t i = 0; i < n; i++) h[i] = t->dtype == FMT_DTYPE_F16 ? fmt_f32_to_f16(vals[i]) : phi3_synth_f32_to_bf16(vals[i]);
-        }
-        if (emit(ctx, bytes, nb, err, errlen)) return -1;
+        uint64_t n = total - at < CHUNK ? total - at : CHUNK, units = n / j.unit;
+        uint64_t fit = n / PART_MIN_VALUES;
+        j.at = at;
+        if (util_par_ranges(fit < (uint64_t)threads ? (int)fit : threads, units, chunk_part, &j, err, errlen) ||
+            emit(ctx, bytes, (size_t)(units * j.unit_bytes), err, errlen))
+            return -1;
     }
     return 0;
 }

@@ -26,6 +26,8 @@ typedef struct phi3_synth_opts {
     phi3_quant quant;    /* GGUF: NONE = every matrix in dtype; else the matrices quantized as
                             `phi3vk convert --type` stores them (model/tensors.h) */
     uint64_t seed;       /* any value; same seed, same bytes */
+    int threads;         /* threads generating (and quantizing) a chunk at once; <= 0: one per
+                            processor. The bytes do not depend on it */
     float std;           /* standard deviation of the matrices other than the embedding (0.06) */
     float embd_std;      /* standard deviation of the embedding (and untied lm_head) (1.0) */
     const char *tokenizer; /* NULL: none. A tokenizer.json, a folder with one, or a GGUF with a

@@ -41,9 +41,26 @@ expect_out "tokenizer: none" "$BIN" inspect "$TMP/f32" --no-tensors
 # determinism
 "$BIN" synth "$TMP/again" $S >/dev/null && cmp -s "$TMP/f32/model.safetensors" "$TMP/again/model.safetensors" || fail "same seed, different bytes"
 "$BIN" synth "$TMP/other" $S --seed 2 >/dev/null && ! cmp -s "$TMP/f32/model.safetensors" "$TMP/other/model.safetensors" || fail "other seed, same bytes"
+# -t: the bytes do not depend on how many threads generate and quantize them (every
+# tensor of these shapes splits into several parts: the embedding's 32064 x 256 values,
+# the matrices' 768 x 256 and more)
+for form in "--dtype f32" "--dtype bf16" "--gguf --type q4_k_m"; do
+    tag=$(echo "$form" | tr -dc 'a-z0-9')
+    for t in 1 3; do
+        "$BIN" synth "$TMP/t$t-$tag" --hidden 256 --intermediate 512 --layers 1 --heads 4 $form -t $t -q ||
+            fail "synth $form -t $t"
+    done
+    if [ -d "$TMP/t1-$tag" ]; then
+        cmp -s "$TMP/t1-$tag/model.safetensors" "$TMP/t3-$tag/model.safetensors" || fail "synth $form: -t 1 and -t 3 differ"
+    else
+        cmp -s "$TMP/t1-$tag" "$TMP/t3-$tag" || fail "synth $form: -t 1 and -t 3 differ"
+    fi
+done
 
 # errors
 expect_err 2 "--dtype" "$BIN" synth "$TMP/x" --dtype q4
+expect_err 2 "expected a whole number, found '2.5'" "$BIN" synth "$TMP/x" --layers 2.5
+expect_err 2 "-t: expected a number" "$BIN" synth "$TMP/x" -t many
 expect_err 2 "unknown preset" "$BIN" synth "$TMP/x" --preset huge
 expect_err 2 "--hidden" "$BIN" synth "$TMP/x" --hidden abc
 expect_err 2 "--longrope" "$BIN" synth "$TMP/x" --ctx 256 --longrope 512
