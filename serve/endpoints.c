@@ -9,6 +9,7 @@
 
 #include "judge/classifier.h"
 #include "judge/provenance.h"
+#include "serve/call.h"
 #include "serve/internal.h"
 #include "serve/openai.h"
 #include "util/time.h"
@@ -315,6 +316,11 @@ static enum MHD_Result start_stream(srv_server *s, srv_conn *c, struct MHD_Conne
     return rc;
 }
 
+static void free_call(struct srv_call *call) {
+    if (call) srv_call_free(call);
+    free(call);
+}
+
 enum MHD_Result srv_handle_generate(srv_server *s, srv_conn *c, struct MHD_Connection *con, int chat) {
     srv_gen_req r;
     srv_error e = {0};
@@ -322,20 +328,28 @@ enum MHD_Result srv_handle_generate(srv_server *s, srv_conn *c, struct MHD_Conne
     srv_group *g = srv_group_create(1);
     int rc = g ? gen_job(s, &r, &g->jobs[0], &e) : srv_fail(&e, 500, "server_error", NULL, NULL, "out of memory");
     int stream = r.stream, include_usage = r.include_usage;
+    struct srv_call *call = r.call; /* answered once the reply is complete */
+    r.call = NULL;
     srv_gen_req_free(&r);
     if (rc) {
         srv_group_release(g);
         srv_group_release(g);
+        free_call(call);
         return srv_respond_error(c, con, &e);
     }
-    if (submit(s, g, &e)) return srv_respond_error(c, con, &e);
+    if (submit(s, g, &e)) {
+        free_call(call);
+        return srv_respond_error(c, con, &e);
+    }
     char id[64];
     snprintf(id, sizeof id, "%s-%lx%lx", chat ? "chatcmpl" : "cmpl", (unsigned long)s->created,
              __atomic_add_fetch(&s->next_id, 1, __ATOMIC_RELAXED));
-    srv_resp_info ri = {.id = id, .model = s->model_name, .created = (long long)time(NULL), .chat = chat, .tok = s->tok};
-    if (stream) return start_stream(s, c, con, g, &ri, include_usage);
+    srv_resp_info ri = {.id = id, .model = s->model_name, .created = (long long)time(NULL), .chat = chat, .tok = s->tok,
+                        .call = call};
+    if (stream) return start_stream(s, c, con, g, &ri, include_usage); /* never with a call (request.c) */
     wait_done(g);
     char *body = job_error(g, &e) ? NULL : srv_generate_response(&ri, &g->jobs[0]);
     srv_group_release(g);
+    free_call(call);
     return e.status ? srv_respond_error(c, con, &e) : srv_respond(c, con, 200, body, 0);
 }

@@ -2,10 +2,12 @@
 #include "serve/openai.h"
 
 #include <cjson/cJSON.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "judge/results.h"
+#include "serve/call.h"
 #include "util/utf8.h"
 
 static char *print(cJSON *root) {
@@ -99,7 +101,29 @@ char *srv_generate_response(const srv_resp_info *ri, const srv_job *j) {
     cJSON *o = envelope(ri, ri->chat ? "chat.completion" : "text_completion");
     cJSON *choices = cJSON_AddArrayToObject(o, "choices"), *c = cJSON_CreateObject();
     cJSON_AddNumberToObject(c, "index", 0);
-    if (ri->chat) {
+    const char *finish = j->finish ? j->finish : "stop";
+    char *args = ri->chat && ri->call ? srv_call_arguments(ri->call, j->text ? j->text : "", j->text ? j->text_len : 0) : NULL;
+    if (args) { /* the forced call, its arguments from the reply's text (serve/call.h) */
+        cJSON *m = cJSON_AddObjectToObject(c, "message"), *fn = cJSON_CreateObject();
+        cJSON_AddStringToObject(m, "role", "assistant");
+        cJSON_AddNullToObject(m, "content");
+        cJSON_AddStringToObject(fn, "name", ri->call->name);
+        cJSON_AddStringToObject(fn, "arguments", args);
+        if (ri->call->tools) {
+            cJSON *calls = cJSON_AddArrayToObject(m, "tool_calls"), *tc = cJSON_CreateObject();
+            char id[96];
+            snprintf(id, sizeof id, "call_%s", ri->id);
+            cJSON_AddStringToObject(tc, "id", id);
+            cJSON_AddStringToObject(tc, "type", "function");
+            cJSON_AddItemToObject(tc, "function", fn);
+            cJSON_AddItemToArray(calls, tc);
+            finish = "tool_calls";
+        } else {
+            cJSON_AddItemToObject(m, "function_call", fn);
+            finish = "function_call";
+        }
+        free(args);
+    } else if (ri->chat) {
         cJSON *m = cJSON_AddObjectToObject(c, "message");
         cJSON_AddStringToObject(m, "role", "assistant");
         cJSON_AddStringToObject(m, "content", j->text ? j->text : "");
@@ -109,7 +133,7 @@ char *srv_generate_response(const srv_resp_info *ri, const srv_job *j) {
     if (!j->logprobs) cJSON_AddNullToObject(c, "logprobs");
     else cJSON_AddItemToObject(c, "logprobs", ri->chat ? chat_logprobs(ri->tok, j->toks, j->n_toks)
                                                         : completion_logprobs(ri->tok, j->toks, j->n_toks, 0));
-    cJSON_AddStringToObject(c, "finish_reason", j->finish ? j->finish : "stop");
+    cJSON_AddStringToObject(c, "finish_reason", finish);
     cJSON_AddItemToArray(choices, c);
     cJSON_AddItemToObject(o, "usage", usage(j));
     return print(o);

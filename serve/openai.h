@@ -23,6 +23,7 @@ typedef struct srv_resp_info {
     long long created;         /* Unix seconds */
     int chat;                  /* chat.completion(.chunk) rather than text_completion */
     const tok_tokenizer *tok;  /* for the tokens' texts */
+    const struct srv_call *call; /* chat: the forced function call to answer (serve/call.h), or NULL */
 } srv_resp_info;
 
 /* What one streamed chunk carries (a snapshot taken under the group lock). */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "judge/dataset.h"
+#include "serve/call.h"
 #include "judge/idset.h"
 #include "util/utf8.h"
 
@@ -229,6 +230,8 @@ void srv_gen_req_free(srv_gen_req *r) {
     free(r->msgs);
     free(r->prompt);
     for (int i = 0; i < r->n_stop; i++) free(r->stop[i]);
+    if (r->call) srv_call_free(r->call);
+    free(r->call);
     memset(r, 0, sizeof *r);
 }
 
@@ -314,7 +317,7 @@ static int stop_strings(const cJSON *o, srv_gen_req *r, srv_error *e) {
 
 /* Fields phi3vk does not implement: an error, not a silent difference. */
 static int unsupported(const cJSON *o, int chat, srv_error *e) {
-    static const char *const never[] = {"tools", "functions", "tool_choice", "function_call", "suffix"};
+    static const char *const never[] = {"suffix"};
     for (size_t i = 0; i < sizeof never / sizeof never[0]; i++)
         if (field(o, never[i])) return srv_fail(e, 400, BAD, never[i], NULL, "'%s' is not supported", never[i]);
     const char *zero[] = {"presence_penalty", "frequency_penalty"};
@@ -368,6 +371,27 @@ static int sampling(const cJSON *o, int chat, const srv_limits *lim, srv_gen_req
     return 0;
 }
 
+/* functions / tools (serve/call.h): a forced call is kept in r->call. */
+static int call_fields(const cJSON *o, int chat, srv_gen_req *r, srv_error *e) {
+    srv_call c;
+    if (srv_call_parse(o, chat, &c, e)) {
+        srv_call_free(&c);
+        return -1;
+    }
+    if (!c.forced) return 0;
+    if (r->stream) {
+        srv_call_free(&c);
+        return srv_fail(e, 400, BAD, "stream", NULL, "a forced %s call cannot be streamed: phi3vk calls it once the reply "
+                        "is complete (ask without \"stream\")", c.tools ? "tool" : "function");
+    }
+    if (!(r->call = malloc(sizeof *r->call))) {
+        srv_call_free(&c);
+        return srv_fail(e, 500, "server_error", NULL, NULL, "out of memory");
+    }
+    *r->call = c;
+    return 0;
+}
+
 int srv_parse_generate(const char *body, size_t len, int chat, const srv_limits *lim, srv_gen_req *out,
                        srv_error *e) {
     memset(out, 0, sizeof *out);
@@ -376,6 +400,7 @@ int srv_parse_generate(const char *body, size_t len, int chat, const srv_limits 
     if (!o) return -1;
     int rc = unsupported(o, chat, e);
     if (!rc) rc = sampling(o, chat, lim, out, e);
+    if (!rc) rc = call_fields(o, chat, out, e);
     if (!rc) rc = stop_strings(o, out, e);
     if (!rc && chat) rc = chat_messages(o, lim, out, e);
     if (!rc && !chat) {

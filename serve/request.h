@@ -9,7 +9,8 @@
  * Bodies must be UTF-8 JSON objects without "\u0000" (a NUL would cut a
  * string). Unknown fields are ignored (clients send "user", "model", ...);
  * fields phi3vk cannot honour are an error rather than ignored: n other
- * than 1, nonzero presence/frequency penalties, tools, echo. */
+ * than 1, nonzero presence/frequency penalties, echo, and the function
+ * calls serve/call.h cannot answer. */
 #ifndef PHI3VK_SERVE_REQUEST_H
 #define PHI3VK_SERVE_REQUEST_H
 
@@ -74,6 +75,8 @@ typedef struct srv_gen_req {
     int top_logprobs;      /* 0 .. SRV_MAX_TOP_LOGPROBS alternatives per token */
     int stream;            /* server-sent events */
     int include_usage;     /* stream_options.include_usage */
+    struct srv_call *call; /* chat: a forced function call to answer (serve/call.h; owned), NULL
+                              when none is forced */
 } srv_gen_req;
 
 /* Parses a classify body. Returns 0, or -1 with e (400 for a bad field,

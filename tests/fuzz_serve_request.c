@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "serve/call.h"
 #include "serve/request.h"
 
 static const srv_limits lim = {.max_texts = 8, .max_text = 4096, .max_messages = 8, .max_tokens = 512};
@@ -52,6 +53,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!chat && (!g.prompt || strlen(g.prompt) > lim.max_text)) abort();
         for (int i = 0; i < g.n_stop; i++)
             if (!g.stop[i][0] || strlen(g.stop[i]) > SRV_MAX_STOP_BYTES) abort();
+        if (g.call) { /* a forced function call: its schema, and the call a message's text would give */
+            const srv_call *c = g.call;
+            if (!chat || !c->forced || g.stream || c->n_props < 1 || c->n_props > SRV_CALL_MAX_PROPS || !c->name[0] ||
+                c->enum_prop >= c->n_props || (c->enum_prop >= 0) != (c->n_enum > 0))
+                abort();
+            const char *text = g.msgs[g.n_msgs - 1].content;
+            char *args = srv_call_arguments(c, text, strlen(text));
+            int k = srv_call_snap(c, text, strlen(text));
+            if (c->enum_prop >= 0 && (args != NULL) != (k >= 0)) abort();
+            cJSON *a = args ? cJSON_Parse(args) : NULL;
+            if (args && (!cJSON_IsObject(a) || cJSON_GetArraySize(a) > c->n_props)) abort();
+            cJSON_Delete(a);
+            free(args);
+        }
         srv_gen_req_free(&g);
     }
     return 0;

@@ -115,7 +115,7 @@ static void generate_cases(void) {
         {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"stop\": [\"a\",\"b\",\"c\",\"d\",\"e\"]}", 1, 400,
          "stop", "at most 4"},
         {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"stop\": [\"\"]}", 1, 400, "stop", "non-empty"},
-        {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"tools\": []}", 1, 400, "tools", "not supported"},
+        {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"tools\": []}", 1, 400, "tools", "array of 1 to"},
         {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"frequency_penalty\": 1}", 1, 400,
          "frequency_penalty", "only 0"},
         {"{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}], \"response_format\": {\"type\": \"json_object\"}}", 1,
@@ -131,7 +131,7 @@ static void generate_cases(void) {
         int rc = generate(bad[i].body, bad[i].chat, &r, &e);
         CHECK(rc == -1 && e.status == bad[i].status && !strcmp(e.param, bad[i].param) && strstr(e.message, bad[i].says),
               "%s %s: %d [%s] %s", bad[i].chat ? "chat" : "completions", bad[i].body, e.status, e.param, e.message);
-        CHECK(r.msgs == NULL && r.n_stop == 0 && r.prompt == NULL, "nothing left to free after a refusal");
+        CHECK(r.msgs == NULL && r.n_stop == 0 && r.prompt == NULL && r.call == NULL, "nothing left to free after a refusal");
     }
 }
 

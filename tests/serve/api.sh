@@ -106,6 +106,62 @@ want = json.load(open(sys.argv[2]))["choices"][0]["message"]["content"]
 assert text == want, (text, want)
 assert all(c["object"] == "chat.completion.chunk" for c in chunks)' "$W/body" "$W/chat.json"
 
+# --- function calls as Arize Phoenix's llm_classify sends them by default: "functions" with one
+# function whose "response" enum is the rails, forced by "function_call". The reply is generated as
+# text; one naming a single rail comes back as the call (that rail, the text as "explanation"),
+# one naming none as plain text. The random-weight model's greedy reply to "Say hello" (above) is
+# the rail, so the same request must name it.
+python3 - "$W/chat.json" "$W" <<'PY' || bad "function-call bodies"
+import json, sys
+reply = json.load(open(sys.argv[1]))["choices"][0]["message"]["content"]
+assert reply.strip(), "empty greedy reply"
+def body(rails, tools=False):
+    fn = {"name": "record_response", "description": "A function to record your response.",
+          "parameters": {"type": "object", "properties": {
+              "explanation": {"type": "string", "description": "Explanation of the reasoning for your response."},
+              "response": {"type": "string", "description": "Your response.", "enum": rails}},
+              "required": ["explanation", "response"]}}
+    b = {"model": "phi3", "messages": [{"role": "user", "content": "Say hello"}], "frequency_penalty": 0,
+         "presence_penalty": 0, "top_p": 1, "n": 1, "max_tokens": 8, "temperature": 0.0}
+    if tools:
+        b.update(tools=[{"type": "function", "function": fn}],
+                 tool_choice={"type": "function", "function": {"name": "record_response"}})
+    else:
+        b.update(functions=[fn], function_call={"name": "record_response"})
+    return json.dumps(b)
+open(sys.argv[2] + "/fc-named.json", "w").write(body(["zzqq-never", reply.strip()]))
+open(sys.argv[2] + "/fc-none.json", "w").write(body(["zzqq-one", "zzqq-two"]))
+open(sys.argv[2] + "/fc-tools.json", "w").write(body([reply.strip(), "zzqq-never"], tools=True))
+PY
+st=$(post "$PORT" /v1/chat/completions "$(cat "$W/fc-named.json")")
+cp "$W/body" "$W/fc-named.out"
+[ "$st" == 200 ] && ok "Phoenix function call: 200" || bad "Phoenix function call: $st $(cat "$W/body")"
+pycheck "Phoenix function call: the rail the reply names, the reply as explanation" '
+import json, sys
+d = json.load(open(sys.argv[1])); reply = json.load(open(sys.argv[2]))["choices"][0]["message"]["content"]
+m = d["choices"][0]["message"]
+assert m["content"] is None and m["function_call"]["name"] == "record_response", d
+a = json.loads(m["function_call"]["arguments"])
+assert a == {"explanation": reply, "response": reply.strip()}, (a, reply)
+assert d["choices"][0]["finish_reason"] == "function_call", d' "$W/fc-named.out" "$W/chat.json"
+st=$(post "$PORT" /v1/chat/completions "$(cat "$W/fc-none.json")")
+pycheck "function call: a reply naming no rail comes back as text, uncalled" '
+import json, sys
+d = json.load(open(sys.argv[1])); reply = json.load(open(sys.argv[2]))["choices"][0]["message"]["content"]
+m = d["choices"][0]["message"]
+assert "function_call" not in m and "tool_calls" not in m and m["content"] == reply, d' "$W/body" "$W/chat.json"
+st=$(post "$PORT" /v1/chat/completions "$(cat "$W/fc-tools.json")")
+pycheck "tool_choice naming a tool: tool_calls" '
+import json, sys
+d = json.load(open(sys.argv[1])); reply = json.load(open(sys.argv[2]))["choices"][0]["message"]["content"]
+c = d["choices"][0]; t = c["message"]["tool_calls"]
+assert len(t) == 1 and t[0]["type"] == "function" and t[0]["function"]["name"] == "record_response", d
+assert t[0]["id"].startswith("call_") and c["finish_reason"] == "tool_calls", d
+assert json.loads(t[0]["function"]["arguments"])["response"] == reply.strip(), d' "$W/body" "$W/chat.json"
+st=$(post "$PORT" /v1/chat/completions '{"messages":[{"role":"user","content":"x"}],"functions":[{"name":"f","parameters":{"type":"object","properties":{"n":{"type":"integer"}}}}],"function_call":{"name":"f"}}')
+[ "$st" == 400 ] && contains "a forced call phi3vk cannot answer: 400 naming the property" "$W/body" 'property \"n\"' ||
+    bad "integer property: $st $(cat "$W/body")"
+
 # --- limits: OpenAI error shape
 err_shape='
 import json, sys

@@ -1,5 +1,5 @@
 // The official OpenAI JavaScript client against phi3vk serve (tests/serve/openai_js.sh):
-// chat completions with logprobs, streaming, completions, models and an error.
+// chat completions with logprobs, streaming, a forced tool call, completions, models and an error.
 // Usage: node openai_client.mjs BASE_URL API_KEY; prints one JSON object.
 import OpenAI from "openai";
 
@@ -17,6 +17,24 @@ const chat = await client.chat.completions.create({
 out.chat = { text: chat.choices[0].message.content, finish: chat.choices[0].finish_reason, usage: chat.usage,
   logprobs: chat.choices[0].logprobs.content.map((t) => ({ token: t.token, logprob: t.logprob,
     top: t.top_logprobs.map((x) => [x.token, x.logprob]) })) };
+
+// a forced tool call whose enum holds the greedy reply above (a random-weight model's text):
+// phi3vk answers it with that value (serve/call.h), and the client parses tool_calls
+const rail = out.chat.text.trim();
+const judge = {
+  type: "function",
+  function: {
+    name: "record_response", description: "A function to record your response.",
+    parameters: { type: "object", properties: { response: { type: "string", enum: ["zzqq-never", rail] } },
+      required: ["response"] },
+  },
+};
+const called = await client.chat.completions.create({
+  model: out.models[0], messages, max_tokens: 6, temperature: 0, tools: [judge],
+  tool_choice: { type: "function", function: { name: "record_response" } },
+});
+const call = called.choices[0].message.tool_calls[0];
+out.tool = { rail, name: call.function.name, args: JSON.parse(call.function.arguments), finish: called.choices[0].finish_reason };
 
 const stream = await client.chat.completions.create({
   model: out.models[0], messages, max_tokens: 6, temperature: 0, stream: true,

@@ -2,7 +2,7 @@
 # phi3vk serve driven by the official OpenAI JavaScript client (npm `openai`,
 # installed by scripts/install-test-clients.sh into a cache folder outside the
 # repository): chat completions with logprobs (a client reads P("toxic")
-# itself), streaming, seeded sampling, completions, an error. Tiny model.
+# itself), streaming, a forced tool call, seeded sampling, completions, an error. Tiny model.
 . "$(dirname "$0")/lib.sh"
 SRC=${PHI3VK_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 command -v node >/dev/null || { echo "SKIP: node is needed (scripts/install-deps.sh installs it)"; exit 77; }
@@ -37,5 +37,7 @@ for t, r in zip(c["logprobs"], ref["logprobs"]["content"]):
 assert d["stream"]["text"] == c["text"] and d["stream"]["chunks"] >= 6 and d["stream"]["finish"] == "length", d["stream"]
 assert d["seeded"][0] == d["seeded"][1] and d["seeded"][0], d["seeded"]
 assert d["completion"]["text"] and d["completion"]["usage"]["completion_tokens"] == 8, d["completion"]
-assert d["error"] and d["error"]["status"] == 400, d["error"]' "$W/js.json" "$W/body"
+assert d["error"] and d["error"]["status"] == 400, d["error"]
+t = d["tool"]
+assert t["rail"] and t["name"] == "record_response" and t["args"] == {"response": t["rail"]} and t["finish"] == "tool_calls", t' "$W/js.json" "$W/body"
 finish
