@@ -60,8 +60,8 @@ static const cJSON *find(const cJSON **fn, int n, const char *name) {
     return NULL;
 }
 
-/* Which function the choice forces: NULL with *none set for "none" / "auto"
- * (or no choice), or -1 with e. */
+/* The function the choice forces in *out (NULL for "none", "auto" or no
+ * choice); 0, or -1 with e. */
 static int forced_function(const cJSON *choice, int tools, const cJSON **fn, int n, const cJSON **out, srv_error *e) {
     const char *what = tools ? "tool_choice" : "function_call";
     *out = NULL;
@@ -157,18 +157,17 @@ void srv_call_free(srv_call *call) {
     call->enum_prop = -1;
 }
 
-static void lower(char *s, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (s[i] >= 'A' && s[i] <= 'Z') s[i] = (char)(s[i] - 'A' + 'a');
-}
+static char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c; }
 
-/* Deletes every occurrence of v (m bytes, m > 0) from s (*n bytes);
- * returns whether there was one. */
+/* Deletes from s (*n bytes, lowercase) every occurrence of v (m > 0 bytes,
+ * compared lowercased); returns whether there was one. */
 static int cut_all(char *s, size_t *n, const char *v, size_t m) {
     int found = 0;
     size_t w = 0;
     for (size_t r = 0; r < *n;) {
-        if (r + m <= *n && !memcmp(s + r, v, m)) {
+        size_t k = 0;
+        while (k < m && r + k < *n && s[r + k] == ascii_lower(v[k])) k++;
+        if (k == m) {
             found = 1;
             r += m;
         } else {
@@ -181,28 +180,19 @@ static int cut_all(char *s, size_t *n, const char *v, size_t m) {
 
 int srv_call_snap(const srv_call *call, const char *text, size_t len) {
     if (call->n_enum == 0) return -1;
-    char *s = malloc(len + 1), *v = NULL;
+    char *s = malloc(len + 1);
     int order[SRV_CALL_MAX_ENUM], found = -1, n_found = 0;
     if (!s) return -1;
-    memcpy(s, text, len);
-    lower(s, len);
+    for (size_t i = 0; i < len; i++) s[i] = ascii_lower(text[i]);
     for (int i = 0; i < call->n_enum; i++) order[i] = i;
     for (int a = 1; a < call->n_enum; a++) /* longest first; ties keep the schema's order */
         for (int b = a; b > 0 && strlen(call->enums[order[b]]) > strlen(call->enums[order[b - 1]]); b--) {
             int t = order[b];
             order[b] = order[b - 1], order[b - 1] = t;
         }
-    for (int k = 0; k < call->n_enum; k++) {
-        const char *val = call->enums[order[k]];
-        size_t m = strlen(val);
-        if (!(v = malloc(m + 1))) break;
-        memcpy(v, val, m + 1);
-        lower(v, m);
-        /* a value equal to an earlier one but for case finds nothing left: one rail, as in Phoenix's set */
-        if (cut_all(s, &len, v, m)) found = order[k], n_found++;
-        free(v);
-        v = NULL;
-    }
+    /* a value equal to an earlier one but for case finds nothing left: one rail, as in Phoenix's set */
+    for (int k = 0; k < call->n_enum; k++)
+        if (cut_all(s, &len, call->enums[order[k]], strlen(call->enums[order[k]]))) found = order[k], n_found++;
     free(s);
     return n_found == 1 ? found : -1;
 }
